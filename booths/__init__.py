@@ -1,0 +1,1 @@
+"""The exhibitor side: expos, halls, booths, products, leads."""

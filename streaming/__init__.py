@@ -1,0 +1,1 @@
+"""Live broadcasts, telepresence rooms and the media plane that forwards their RTP."""
