@@ -1,0 +1,68 @@
+"""The application factory: every route of the platform is listed here, in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from expo import realtime, system
+from expo.accounts import pages as account_pages
+from expo.accounts import routes as account_api
+from expo.config import Settings
+from expo.db import import_models
+from expo.http.errors import EXCEPTION_HANDLERS
+from expo.http.middleware import BoundaryMiddleware, HttpMetrics
+from expo.http.pages import build_templates
+from expo.platform import Platform
+from web import STATIC_DIR
+
+log = logging.getLogger("expo.app")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        *system.ROUTES,
+        *account_api.ROUTES,
+        *account_pages.ROUTES,
+        *realtime.ROUTES,
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
+    """Build the ASGI app. Nothing connects until the lifespan starts."""
+    import_models()
+    platform = Platform.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if check_schema:
+            from expo.migrations import ensure_schema
+
+            await ensure_schema(platform.db)
+        await platform.start()
+        log.info("expo started", extra={"fields": {"store": platform.db.engine.url.render_as_string()}})
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    app = Starlette(
+        routes=routes(),
+        middleware=[
+            Middleware(
+                BoundaryMiddleware, metrics=HttpMetrics(platform.registry), access_log=settings.access_log
+            )
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.state.templates = build_templates()
+    return app

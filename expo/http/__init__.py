@@ -1,0 +1,1 @@
+"""The HTTP boundary: typed API endpoints, errors, middleware, CSRF, pages."""

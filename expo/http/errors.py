@@ -1,0 +1,96 @@
+"""The one place where exceptions become responses.
+
+Under ``/api``: the contract's ``{"error": {"code", "message"}}``. Elsewhere: an error page.
+Anything unexpected is logged with its traceback and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from expo.errors import N_, ExpoError, MethodNotAllowed, NotFound
+from expo.http.middleware import boundary_headers
+
+log = logging.getLogger("expo.errors")
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+async def _respond(request: Request, error: ExpoError) -> Response:
+    headers = {}
+    retry_after = getattr(error, "retry_after", None)
+    if error.status == 429 and retry_after:
+        headers["Retry-After"] = str(retry_after)
+    if error.status == 401 and _is_api(request):
+        headers["WWW-Authenticate"] = 'Bearer realm="expo"'
+    if _is_api(request) or request.scope.get("type") != "http":
+        return JSONResponse(error.to_dict(), status_code=error.status, headers=headers)
+    if error.status == 401:
+        # A page that needs a signed-in user sends the browser to the login form, and back after.
+        return RedirectResponse(_login_url(request), status_code=303)
+    # Imported here: pages need templates, the API boundary must not depend on them.
+    from expo.http.pages import render
+
+    try:
+        response: Response = await render(
+            request, "error.html", {"status": error.status, "error": error}, status=error.status
+        )
+    except Exception:
+        log.exception("error page failed")
+        response = Response(error.message, status_code=error.status, media_type="text/plain")
+    response.headers.update(headers)
+    return response
+
+
+def _login_url(request: Request) -> str:
+    if request.method not in ("GET", "HEAD"):
+        return "/login"  # a form post cannot be replayed by a redirect: start from the login page
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login?" + urlencode({"next": here})
+
+
+async def expo_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ExpoError)
+    return await _respond(request, exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: ExpoError
+    if exc.status_code == 404:
+        error = NotFound(N_("There is nothing at this address."))
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed here.")
+    else:
+        error = ExpoError(str(exc.detail), code="request.error")
+        error.status = exc.status_code
+    response = await _respond(request, error)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error(
+        "unhandled error",
+        exc_info=exc,
+        extra={"fields": {"path": request.url.path, "request_id": request.scope.get("expo.request_id")}},
+    )
+    message = "Something went wrong on our side. It has been logged."
+    body = {"error": {"code": "server.error", "message": message}}
+    # Starlette sends this from outside every middleware, so add what BoundaryMiddleware would have:
+    # the request id above all, which ties a user's report to the logged traceback.
+    headers = {name.decode(): value.decode() for name, value in boundary_headers(request.scope)}
+    if _is_api(request):
+        return JSONResponse(body, status_code=500, headers=headers)
+    return Response(message, status_code=500, media_type="text/plain", headers=headers)
+
+
+EXCEPTION_HANDLERS = {ExpoError: expo_error, HTTPException: http_error, Exception: server_error}

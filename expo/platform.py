@@ -1,0 +1,51 @@
+"""The platform's long-lived resources, owned by the app and reached from every route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from expo.bus import Bus, connect_bus
+from expo.config import Settings
+from expo.db import Database
+from expo.ratelimit import RateLimiter
+
+
+@dataclass
+class Platform:
+    """Everything a request may need: settings, store, bus, metrics and rate limiters.
+
+    Built by :func:`expo.app.create_app`; :meth:`start` and :meth:`stop` run in the lifespan.
+    """
+
+    settings: Settings
+    db: Database
+    bus: Bus
+    secret: str
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    # When the store last answered a health probe (time.monotonic()); see expo.system.healthz.
+    healthy_at: float = float("-inf")
+
+    @classmethod
+    def build(cls, settings: Settings) -> Platform:
+        return cls(
+            settings=settings,
+            db=Database(settings.database),
+            bus=connect_bus(settings.bus_url),
+            secret=settings.resolved_secret(),
+        )
+
+    def __post_init__(self) -> None:
+        window = self.settings.login_window_seconds
+        attempts = self.settings.login_attempts
+        self.login_by_email = RateLimiter(self.bus, "login-email", attempts, window)
+        # An address may sit behind a NAT with many people, so it gets more room than one account.
+        self.login_by_ip = RateLimiter(self.bus, "login-ip", attempts * 5, window)
+
+    async def start(self) -> None:
+        await self.bus.connect()
+
+    async def stop(self) -> None:
+        await self.bus.close()
+        await self.db.dispose()
