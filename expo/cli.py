@@ -1,0 +1,336 @@
+"""The ``expo`` command: serve the platform, migrate the store, manage users, run the demo.
+
+Every command takes ``--config PATH`` (before or after the command name); ``EXPO_*`` variables
+override the file. Exit status: 0 success, 1 the operation failed (duplicate user, unreachable
+store), 2 bad usage or configuration (the message names the setting or argument).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from expo.accounts.models import Role
+from expo.config import SETTINGS, Settings, load_settings
+from expo.db import Database
+from expo.errors import ConfigError, ExpoError, Invalid
+from expo.logs import configure_logging
+
+T = TypeVar("T")
+Command = Callable[[argparse.Namespace], int]
+
+USAGE_ERROR = 2
+FAILURE = 1
+_DEFAULTS = Settings.__dataclass_fields__
+_DEFAULT_PUBLIC_URL = _DEFAULTS["public_url"].default
+_DEFAULT_LISTEN = (_DEFAULTS["host"].default, _DEFAULTS["port"].default)
+
+
+class CommandFailed(Exception):
+    """Ends a command with ``error: <message>`` on stderr and the given exit status."""
+
+    def __init__(self, message: str, status: int = FAILURE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one ``expo`` command and return its exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already printed
+        return exc.code if isinstance(exc.code, int) else USAGE_ERROR
+    command: Command = args.run
+    try:
+        return command(args)
+    except ConfigError as exc:
+        return _fail(str(exc), USAGE_ERROR)
+    except CommandFailed as exc:
+        return _fail(str(exc), exc.status)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`expo settings | head`). Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILURE
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
+# Settings -----------------------------------------------------------------------------------------
+
+
+def load(args: argparse.Namespace, *, host: str | None = None, port: int | None = None) -> Settings:
+    """Settings from ``--config`` (or ``EXPO_CONFIG``, or ``./config.toml``), the environment and flags."""
+    settings = load_settings(args.config or os.environ.get("EXPO_CONFIG") or None)
+    changes: dict[str, Any] = {}
+    if host:
+        changes["host"] = host
+    if port is not None:
+        changes["port"] = port
+    if changes:
+        settings = settings.replace(**changes)
+    if settings.public_url == _DEFAULT_PUBLIC_URL and (settings.host, settings.port) != _DEFAULT_LISTEN:
+        # public_url left at its default follows where the server listens, so that
+        # `expo demo --port 9000` prints links that work.
+        shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+        shown = f"[{shown}]" if ":" in shown else shown
+        settings = settings.replace(public_url=f"http://{shown}:{settings.port}")
+    return settings
+
+
+def run_on_store(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on the configured store, created and migrated first when it is empty."""
+    from expo.migrations import ensure_schema
+
+    async def go() -> T:
+        db = Database(settings.database)
+        try:
+            await ensure_schema(db)
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    with store_errors(settings):
+        return asyncio.run(go())
+
+
+@contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """Report a store that cannot be reached as one line, not a driver traceback."""
+    try:
+        yield
+    except (OSError, OperationalError) as exc:  # server down or unknown, file not writable
+        where = _masked_url(settings.database)
+        raise CommandFailed(f"the store {where} is not reachable: {exc}") from None
+
+
+# serve and demo -----------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load(args, host=args.host, port=args.port)
+    configure_logging(settings.log_level, settings.log_format)
+    run_on_store(settings, _nothing)  # an outdated store is refused here, before uvicorn starts
+    return serve(settings)
+
+
+async def _nothing(db: Database) -> None:
+    return None
+
+
+def serve(settings: Settings) -> int:
+    """Serve the platform with uvicorn until interrupted."""
+    # Imported here: the other commands need neither the web app nor the server.
+    import uvicorn
+
+    from expo.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=False,  # BoundaryMiddleware writes the access log
+        # The websockets library through uvicorn's current (sans-I/O) protocol; plain "websockets"
+        # names uvicorn's deprecated legacy one.
+        ws="websockets-sansio",
+        lifespan="on",
+        log_config=None,  # keep the logging configure_logging set up
+        log_level=settings.log_level,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else FAILURE
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from expo.demo import seed_demo
+
+    settings = load(args, host=args.host, port=args.port)
+    configure_logging(settings.log_level, settings.log_format)
+    info = run_on_store(settings, seed_demo)
+    print(f"{info.expo.title} is at {settings.url('/')}")
+    print("Logins (e-mail / password):")
+    for login in info.logins:
+        print(f"  {login.role.value:<10} {login.email:<24} {login.password}")
+    sys.stdout.flush()
+    return serve(settings)
+
+
+# db -----------------------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from alembic.util import CommandError
+
+    from expo.migrations import current_revision, upgrade
+
+    settings = load(args)
+
+    async def go() -> tuple[str | None, str | None]:
+        db = Database(settings.database)
+        try:
+            before = await current_revision(db)
+            await upgrade(settings.database)
+            return before, await current_revision(db)
+        finally:
+            await db.dispose()
+
+    try:
+        with store_errors(settings):
+            before, after = asyncio.run(go())
+    except CommandError as exc:
+        raise CommandFailed(f"cannot upgrade {_masked_url(settings.database)}: {exc}") from None
+    if before == after:
+        print(f"the store is already at revision {after} (head)")
+    else:
+        print(f"upgraded the store from revision {before or '(empty)'} to {after}")
+    return 0
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    from expo.migrations import make_revision
+
+    path = asyncio.run(make_revision(args.message))
+    print(f"wrote {path}: review it before committing")
+    return 0
+
+
+# users --------------------------------------------------------------------------------------------
+
+
+def read_password() -> str:
+    """The password: typed at a hidden prompt on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    from expo.accounts import services
+
+    settings = load(args)
+    password = read_password()
+    if not password:
+        raise CommandFailed(
+            "no password given: write it to stdin, "
+            "e.g. `printf '%s\\n' \"$PASSWORD\" | expo users create ...`",
+            USAGE_ERROR,
+        )
+    try:
+        # Checked before anything touches the store.
+        email = services.normalise_email(args.email)
+        services.check_password(password)
+    except Invalid as exc:
+        raise CommandFailed(exc.message, USAGE_ERROR) from None
+
+    async def create(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            user = await services.create_user(
+                session, email=email, password=password, role=args.role, name=args.name or ""
+            )
+        return {"id": user.id, "email": user.email, "role": user.role, "name": user.name}
+
+    try:
+        created = run_on_store(settings, create)
+    except Invalid as exc:
+        raise CommandFailed(exc.message, USAGE_ERROR) from None
+    except ExpoError as exc:
+        raise CommandFailed(exc.message) from None
+    print(json.dumps(created))
+    return 0
+
+
+# settings -----------------------------------------------------------------------------------------
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    settings = load(args)
+    print(f"# effective settings: {settings.source}, then EXPO_* environment variables")
+    for spec in SETTINGS:
+        value = getattr(settings, spec.name)
+        if spec.name == "secret_key" and value:
+            shown = '"********"'
+        elif spec.name in ("database_url", "bus_url") and value:
+            shown = json.dumps(_masked_url(value))
+        else:
+            shown = json.dumps(value)
+        note = f"  # effective: {_masked_url(settings.database)}" if spec.name == "database_url" else ""
+        print(f"\n# {spec.metadata['help']} (env EXPO_{spec.name.upper()})")
+        print(f"{spec.name} = {shown}{note}")
+    return 0
+
+
+def _masked_url(url: str) -> str:
+    if url.startswith(("sqlite", "postgresql")):
+        return make_url(url).render_as_string(hide_password=True)
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+# parser -------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # --config is accepted before and after the command; SUPPRESS keeps a command's parser from
+    # resetting a value given before the command name.
+    config_help = "config.toml to read (default: $EXPO_CONFIG, else ./config.toml if present)"
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=config_help)
+    parser = argparse.ArgumentParser(prog="expo", description="Self-hostable virtual expo platform.")
+    parser.add_argument("--config", metavar="PATH", default=None, help=config_help)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(group: Any, name: str, run: Command, help: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, parents=[common], help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    def listen_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--host", help="interface to bind (setting: host)")
+        sub.add_argument("--port", type=int, help="TCP port (setting: port)")
+
+    listen_options(command(commands, "serve", cmd_serve, "Serve the platform."))
+    demo_help = "Create the demo expo (idempotent), print its logins and serve it."
+    listen_options(command(commands, "demo", cmd_demo, demo_help))
+
+    db = commands.add_parser("db", parents=[common], help="Manage the store's schema.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    command(db_commands, "upgrade", cmd_db_upgrade, "Migrate the store to the newest schema.")
+    revision_help = "For developers: write a migration for changed models (no store needed)."
+    revision = command(db_commands, "revision", cmd_db_revision, revision_help)
+    revision.add_argument("--message", "-m", required=True, help="what the migration does")
+
+    users = commands.add_parser("users", parents=[common], help="Manage accounts.")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    create = command(
+        user_commands, "create", cmd_users_create, "Create an account; the password is read from stdin."
+    )
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--name", default="", help="display name (default: the e-mail's local part)")
+
+    command(commands, "settings", cmd_settings, "Print every setting with its effective value and help.")
+    return parser

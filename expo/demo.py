@@ -1,0 +1,97 @@
+"""The demo expo that ``expo demo`` creates: fixed logins and an expo with slug ``demo``.
+
+Seeding is idempotent: every step finds what an earlier run created and only adds what is missing,
+so running the demo again creates nothing new and prints the same logins. Each kind of content is
+one small step, so the demo grows by adding steps to :func:`seed_demo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from booths.models import Expo
+from booths.services import ensure_expo
+from expo.accounts.models import Role, User
+from expo.accounts.services import create_user
+from expo.db import Database
+from expo.errors import Conflict
+
+DEMO_SLUG = "demo"
+DEMO_TITLE = "Demo Expo"
+DEMO_DESCRIPTION = (
+    "A small trade fair to try the platform: walk the halls, visit booths, watch the live "
+    "broadcast and join a booth's video room."
+)
+DEMO_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """An account the demo creates. The passwords are public: a demo is not for real data."""
+
+    role: Role
+    email: str
+    password: str
+    name: str
+
+
+DEMO_LOGINS = (
+    DemoLogin(Role.ORGANIZER, "organizer@demo.expo", "demo-organizer", "Demo Organizer"),
+    DemoLogin(Role.EXHIBITOR, "exhibitor@demo.expo", "demo-exhibitor", "Demo Exhibitor"),
+    DemoLogin(Role.VISITOR, "visitor@demo.expo", "demo-visitor", "Demo Visitor"),
+)
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    """What the demo consists of, for ``expo demo`` to print."""
+
+    expo: Expo
+    users: dict[Role, User]
+    logins: tuple[DemoLogin, ...] = DEMO_LOGINS
+
+
+async def seed_demo(db: Database) -> DemoInfo:
+    """Create whatever part of the demo is missing on ``db`` (at head) and describe the result."""
+    async with db.session() as session:
+        users = {login.role: await _user(session, login) for login in DEMO_LOGINS}
+        expo = await _expo(session, organizer=users[Role.ORGANIZER])
+    return DemoInfo(expo=expo, users=users)
+
+
+async def _find_user(session: AsyncSession, email: str) -> User | None:
+    return (await session.exec(select(User).where(User.email == email))).first()
+
+
+async def _user(session: AsyncSession, login: DemoLogin) -> User:
+    existing = await _find_user(session, login.email)
+    if existing is not None:
+        # Left as it is, even if someone changed its password: seeding never overwrites.
+        return existing
+    try:
+        return await create_user(
+            session, email=login.email, password=login.password, role=login.role, name=login.name
+        )
+    except Conflict:
+        # Another `expo demo` created it a moment ago.
+        winner = await _find_user(session, login.email)
+        assert winner is not None
+        return winner
+
+
+async def _expo(session: AsyncSession, organizer: User) -> Expo:
+    today = date.today()
+    return await ensure_expo(
+        session,
+        DEMO_SLUG,
+        DEMO_TITLE,
+        description=DEMO_DESCRIPTION,
+        languages="en,zh_Hans",
+        starts_on=today,
+        ends_on=today + timedelta(days=DEMO_DAYS - 1),
+        created_by=organizer.id,
+    )
