@@ -1,0 +1,335 @@
+"""The page-side realtime channel: one WebSocket per page at ``/ws``.
+
+Protocol (JSON text frames, at most :data:`MAX_FRAME_BYTES` each)::
+
+    client -> {"type": "subscribe", "channel": "public:hall-1"}
+    client -> {"type": "unsubscribe", "channel": "public:hall-1"}
+    client -> {"type": "ping"}
+    server -> {"type": "subscribed", "channel": ...}      the subscription is live from now on
+    server -> {"type": "unsubscribed", "channel": ...}
+    server -> {"type": "event", "channel": ..., "data": ...}
+    server -> {"type": "pong"}
+    server -> {"type": "error", "code": ..., "message": ...}   the connection stays open
+
+A channel is a bus channel (see :mod:`expo.bus`). Pages may only subscribe to channels that a
+registered prefix allows: ``online`` (``{"online": n}`` whenever someone connects or leaves, and
+the current figure right after subscribing) and ``public:*`` out of the box; other domains add
+theirs with :func:`register_channel_prefix`. Servers publish with :func:`publish_event`.
+
+While a socket is open its owner counts in the presence set :data:`ONLINE_KEY`: once per signed-in
+user however many tabs they have open, once per connection for anonymous visitors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import re
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from expo.accounts.models import User
+from expo.bus import Bus
+from expo.errors import ExpoError
+from expo.http.api import Endpoint, Schema
+from expo.permissions import current_user, platform
+
+log = logging.getLogger("expo.realtime")
+
+PRESENCE_TTL = 30.0
+"""Seconds a connection stays counted without a heartbeat (it sends one every third of that)."""
+ONLINE_KEY = "presence:online"
+ONLINE_CHANNEL = "online"
+MAX_FRAME_BYTES = 8 * 1024
+MAX_SUBSCRIPTIONS = 20
+SEND_QUEUE_SIZE = 256
+CHANNEL_NAME = re.compile(r"^[a-z0-9:_-]{1,100}$")
+# Close codes in the 4000 range mirror HTTP statuses. Sent before the handshake completes, so
+# the client sees the upgrade refused (HTTP 403) and no data ever flows.
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+
+ChannelCheck = Callable[[User | None, str], bool | Awaitable[bool]]
+"""``check(user, channel)``: may this (possibly anonymous) user subscribe to ``channel``?"""
+
+
+def _allow_all(user: User | None, channel: str) -> bool:
+    return True
+
+
+_EXACT: dict[str, ChannelCheck] = {ONLINE_CHANNEL: _allow_all}
+_PREFIXES: dict[str, ChannelCheck] = {"public:": _allow_all}
+
+
+def register_channel_prefix(prefix: str, check: ChannelCheck) -> None:
+    """Let pages subscribe to channels starting with ``prefix`` when ``check`` allows it.
+
+    ``check`` may be a plain or an async function. When several prefixes match a channel, the
+    longest one decides.
+    """
+    if not prefix or not CHANNEL_NAME.match(prefix):
+        raise ValueError(f"invalid channel prefix {prefix!r}")
+    _PREFIXES[prefix] = check
+
+
+async def may_subscribe(user: User | None, channel: str) -> bool:
+    """True when ``channel`` is in an allowed namespace and its check passes for ``user``."""
+    check = _EXACT.get(channel)
+    if check is None:
+        matching = [p for p in _PREFIXES if channel.startswith(p)]
+        if not matching:
+            return False
+        check = _PREFIXES[max(matching, key=len)]
+    allowed = check(user, channel)
+    if inspect.isawaitable(allowed):
+        allowed = await allowed
+    return bool(allowed)
+
+
+async def publish_event(bus: Bus, channel: str, data: Any) -> None:
+    """Send ``data`` (anything JSON can encode) to every page subscribed to ``channel``."""
+    await bus.publish(channel, json.dumps(data, separators=(",", ":")))
+
+
+async def publish_online(bus: Bus) -> int:
+    """Publish and return the current number of people online."""
+    count = await bus.presence_count(ONLINE_KEY)
+    await publish_event(bus, ONLINE_CHANNEL, {"online": count})
+    return count
+
+
+def _strip_default_port(netloc: str, scheme: str) -> str:
+    default = {"http": ":80", "https": ":443", "ws": ":80", "wss": ":443"}.get(scheme)
+    netloc = netloc.lower()
+    return netloc[: -len(default)] if default and netloc.endswith(default) else netloc
+
+
+def origin_allowed(websocket: WebSocket) -> bool:
+    """Refuse cross-site WebSocket hijacking: a browser's ``Origin`` must be this site.
+
+    Browsers always send ``Origin`` on WebSocket handshakes, so a missing header means a
+    non-browser client, which cannot be tricked into carrying someone's cookie.
+    """
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    theirs = _strip_default_port(parts.netloc, parts.scheme)
+    public = urlsplit(platform(websocket).settings.public_url)
+    ours = {
+        _strip_default_port(websocket.headers.get("host", ""), parts.scheme),
+        _strip_default_port(public.netloc, public.scheme),
+    }
+    return theirs in ours - {""}
+
+
+class Connection:
+    """One open page socket: its subscriptions, presence heartbeat and outgoing queue.
+
+    Outgoing frames wait in a bounded queue drained by one sender task; when a slow client lets
+    it fill, the oldest frames are dropped, so neither the bus nor other clients ever wait for it.
+    :meth:`run` returns when the client disconnects, after every task it started is cancelled
+    and awaited and its presence is withdrawn.
+    """
+
+    def __init__(self, websocket: WebSocket, bus: Bus, user: User | None) -> None:
+        self.websocket = websocket
+        self.bus = bus
+        self.user = user
+        self.id = secrets.token_urlsafe(12)
+        self.member = f"user:{user.id}" if user is not None else f"anon:{self.id}"
+        # One person with several tabs counts once: the member leaves ONLINE_KEY only when the
+        # last of their connections (in any process) is gone.
+        self.connections_key = f"presence:connections:{self.member}" if user is not None else None
+        self.dropped = 0
+        self._outbox: deque[str] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._channels: dict[str, asyncio.Task[None]] = {}
+
+    def send(self, frame: dict[str, Any]) -> None:
+        """Queue ``frame`` without waiting; drops the oldest queued frame when full."""
+        if len(self._outbox) >= SEND_QUEUE_SIZE:
+            self._outbox.popleft()
+            self.dropped += 1
+        self._outbox.append(json.dumps(frame, separators=(",", ":")))
+        self._outbox_ready.set()
+
+    def error(self, code: str, message: str) -> None:
+        self.send({"type": "error", "code": code, "message": message})
+
+    async def run(self) -> None:
+        background = [asyncio.create_task(self._sender()), asyncio.create_task(self._heartbeat())]
+        try:
+            await self._join()
+            await self._receive_loop()
+        finally:
+            tasks = [*background, *self._channels.values()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._channels.clear()
+            await self._leave()
+
+    # -- presence ----------------------------------------------------------------
+
+    async def _touch(self) -> None:
+        if self.connections_key is not None:
+            await self.bus.presence_touch(self.connections_key, self.id, PRESENCE_TTL)
+        await self.bus.presence_touch(ONLINE_KEY, self.member, PRESENCE_TTL)
+
+    async def _join(self) -> None:
+        try:
+            await self._touch()
+            await publish_online(self.bus)
+        except Exception:
+            log.warning("presence join failed", exc_info=True)
+
+    async def _leave(self) -> None:
+        try:
+            if self.connections_key is not None:
+                await self.bus.presence_leave(self.connections_key, self.id)
+                if await self.bus.presence_count(self.connections_key) > 0:
+                    return
+            await self.bus.presence_leave(ONLINE_KEY, self.member)
+            await publish_online(self.bus)
+        except Exception:
+            # The heartbeat lapses within PRESENCE_TTL anyway.
+            log.warning("presence leave failed", exc_info=True)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_TTL / 3)
+            try:
+                await self._touch()
+            except Exception:
+                log.warning("presence heartbeat failed", exc_info=True)
+
+    # -- frames ------------------------------------------------------------------
+
+    async def _sender(self) -> None:
+        while True:
+            while not self._outbox:
+                self._outbox_ready.clear()
+                await self._outbox_ready.wait()
+            await self.websocket.send_text(self._outbox.popleft())
+
+    async def _receive_loop(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self.error("frame.not_text", "Send JSON text frames.")
+                continue
+            if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "replace")) > MAX_FRAME_BYTES:
+                self.error("frame.too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+                continue
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                self.error("frame.not_json", "Frames must be JSON objects.")
+                continue
+            if not isinstance(frame, dict):
+                self.error("frame.not_json", "Frames must be JSON objects.")
+                continue
+            await self._handle(frame)
+
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "ping":
+            self.send({"type": "pong"})
+        elif kind in ("subscribe", "unsubscribe"):
+            channel = frame.get("channel")
+            if not isinstance(channel, str) or not CHANNEL_NAME.match(channel):
+                self.error("channel.invalid", "Channel names are 1-100 of a-z, 0-9, ':', '_' and '-'.")
+            elif kind == "subscribe":
+                await self._subscribe(channel)
+            else:
+                await self._unsubscribe(channel)
+        else:
+            self.error("frame.unknown_type", "Frame type must be subscribe, unsubscribe or ping.")
+
+    async def _subscribe(self, channel: str) -> None:
+        if channel in self._channels:
+            self.send({"type": "subscribed", "channel": channel})
+            return
+        if len(self._channels) >= MAX_SUBSCRIPTIONS:
+            self.error("channel.too_many", f"At most {MAX_SUBSCRIPTIONS} subscriptions per connection.")
+            return
+        if not await may_subscribe(self.user, channel):
+            self.error("channel.forbidden", f"You cannot subscribe to {channel}.")
+            return
+        self._channels[channel] = asyncio.create_task(self._forward(channel))
+
+    async def _unsubscribe(self, channel: str) -> None:
+        task = self._channels.pop(channel, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.send({"type": "unsubscribed", "channel": channel})
+
+    async def _forward(self, channel: str) -> None:
+        try:
+            async with self.bus.subscribe(channel) as subscription:
+                self.send({"type": "subscribed", "channel": channel})
+                if channel == ONLINE_CHANNEL:
+                    # A page wants the figure now, not at the next arrival or departure.
+                    count = await self.bus.presence_count(ONLINE_KEY)
+                    self.send({"type": "event", "channel": channel, "data": {"online": count}})
+                async for message in subscription:
+                    try:
+                        data: Any = json.loads(message)
+                    except ValueError:
+                        data = message
+                    self.send({"type": "event", "channel": channel, "data": data})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("realtime subscription failed", exc_info=True, extra={"fields": {"channel": channel}})
+            self.error("channel.failed", f"The subscription to {channel} ended; subscribe again.")
+        # The bus ended the subscription (closing, or failed): let the client subscribe again.
+        if self._channels.get(channel) is asyncio.current_task():
+            del self._channels[channel]
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """``/ws``: authenticate by session cookie (or bearer token), check the origin, then serve."""
+    if not origin_allowed(websocket):
+        await websocket.close(code=CLOSE_FORBIDDEN, reason="cross-origin WebSocket refused")
+        return
+    try:
+        user = await current_user(websocket)
+    except ExpoError as exc:
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.message[:120])
+        return
+    await websocket.accept()
+    connection = Connection(websocket, platform(websocket).bus, user)
+    await connection.run()
+
+
+class OnlineOut(Schema):
+    online: int = Field(description="People with the site open now, each signed-in user once.")
+
+
+async def online(request: Request) -> OnlineOut:
+    """How many people have the site open right now."""
+    return OnlineOut(online=await platform(request).bus.presence_count(ONLINE_KEY))
+
+
+ROUTES: list[BaseRoute] = [
+    WebSocketRoute("/ws", websocket_endpoint, name="realtime"),
+    Endpoint("/api/online", online, response=OnlineOut, tags=["realtime"]),
+]
