@@ -1,0 +1,99 @@
+"""Translations: gettext catalogs under ``web/locale``, chosen per request.
+
+Catalogs are ``.po`` files compiled in memory at start-up (no build step, nothing binary in the
+repository). The language is, in order: the signed-in user's choice, the ``expo_lang`` cookie,
+the browser's ``Accept-Language``, then ``default_locale``.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from contextvars import ContextVar
+from functools import cache
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from web import LOCALE_DIR
+
+LOCALES = {"en": "English", "zh_Hans": "简体中文"}
+LANG_COOKIE = "expo_lang"
+_current: ContextVar[str] = ContextVar("expo_locale", default="en")
+
+
+@cache
+def translations(locale: str) -> gettext.NullTranslations:
+    po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po.is_file():
+        return gettext.NullTranslations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def _match(tag: str) -> str | None:
+    tag = tag.strip().lower().replace("_", "-")
+    if tag.startswith("zh"):
+        # Traditional-script tags are not Simplified Chinese; everything else zh-* is served zh_Hans.
+        return None if tag in ("zh-tw", "zh-hk", "zh-mo", "zh-hant") or "hant" in tag else "zh_Hans"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The best supported locale for an ``Accept-Language`` header, by quality."""
+    if not accept_language:
+        return None
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        locale = _match(tag)
+        if locale and quality > 0:
+            choices.append((-quality, index, locale))
+    return min(choices)[2] if choices else None
+
+
+def choose_locale(
+    user_locale: str | None, cookie: str | None, accept_language: str | None, default: str
+) -> str:
+    for candidate in (user_locale, cookie):
+        if candidate in LOCALES:
+            return candidate
+    return negotiate(accept_language) or default
+
+
+def activate(locale: str) -> None:
+    _current.set(locale if locale in LOCALES else "en")
+
+
+def current_locale() -> str:
+    return _current.get()
+
+
+def gettext_(message: str) -> str:
+    return translations(_current.get()).gettext(message)
+
+
+def ngettext_(singular: str, plural: str, n: int) -> str:
+    return translations(_current.get()).ngettext(singular, plural, n)
+
+
+def translate(message: str, **params: object) -> str:
+    """Translate text known only at run time (an error's message, a flash message).
+
+    Unlike the templates' ``_()``, the text is %-formatted only when ``params`` are given, so a
+    message that happens to contain ``%`` is shown as it is. Unknown text comes back unchanged.
+    """
+    text = gettext_(message)
+    return text % params if params else text
