@@ -250,6 +250,11 @@ async def set_language(request: Request) -> Response:
             )
     target = safe_next(form_str(form, "next", max_length=2000)) or _referrer(request) or "/"
     response = redirect(target)
+    _set_language_cookie(response, request, locale)
+    return response
+
+
+def _set_language_cookie(response: Response, request: Request, locale: str) -> None:
     response.set_cookie(
         i18n.LANG_COOKIE,
         locale,
@@ -259,7 +264,6 @@ async def set_language(request: Request) -> Response:
         httponly=True,
         samesite="lax",
     )
-    return response
 
 
 # --- account ------------------------------------------------------------------------------------
@@ -299,15 +303,7 @@ async def update_account(request: Request) -> Response:
     response = redirect("/account")
     if locale is not None:
         # Keep the cookie in step, so the choice also holds on the login page after logging out.
-        response.set_cookie(
-            i18n.LANG_COOKIE,
-            locale,
-            max_age=LANG_COOKIE_SECONDS,
-            path="/",
-            secure=secure_cookies(request),
-            httponly=True,
-            samesite="lax",
-        )
+        _set_language_cookie(response, request, locale)
     flash(response, request, N_("Profile saved."), "success")
     return response
 
