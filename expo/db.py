@@ -33,7 +33,7 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 # Every module that defines tables. Alembic's env and the test fixtures import these.
-MODEL_MODULES = ("expo.accounts.models", "expo.audit", "booths.models")
+MODEL_MODULES = ("expo.accounts.models", "expo.audit", "booths.models", "streaming.models")
 
 
 def import_models() -> None:

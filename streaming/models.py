@@ -1,0 +1,159 @@
+"""Broadcast tables: streams, their audience, registrations, chat and Q&A, moderation, recordings.
+
+Live figures (who is watching now, the running peak) live on the realtime bus; what must survive
+a restart is written here: every view started (``StreamView``, so an acknowledged view is never
+lost), the per-minute concurrency series, the peak, chat, questions and recordings.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from expo.db import utcnow
+
+
+class StreamStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"  # anyone may watch, no token
+    REGISTERED = "registered"  # signed-in users of the expo
+
+
+class ViewVia(enum.StrEnum):
+    WHEP = "whep"
+    HLS = "hls"
+    PAGE = "page"
+
+
+class MessageKind(enum.StrEnum):
+    CHAT = "chat"
+    QUESTION = "question"
+
+
+class SanctionKind(enum.StrEnum):
+    MUTE = "mute"  # may watch, may not write
+    BAN = "ban"  # may not watch or write
+
+
+class Stream(SQLModel, table=True):
+    """A broadcast: scheduled, then live (possibly several times, e.g. after a dropped encoder),
+    then ended. ``key`` is the WHIP bearer token, shown to the stream's owners and regenerable."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    # The booth that presents it; the booth table arrives with the expo floor.
+    booth_id: int | None = Field(default=None, index=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=5000)
+    status: str = Field(default=StreamStatus.SCHEDULED.value, max_length=16, index=True)
+    visibility: str = Field(default=Visibility.PUBLIC.value, max_length=16)
+    key: str = Field(max_length=64, unique=True, index=True)
+    scheduled_start: datetime | None = None
+    planned_end: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    peak_viewers: int = 0
+    likes: int = 0
+    slow_mode_seconds: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StreamView(SQLModel, table=True):
+    """One view started, by WHEP, HLS or the watch page. ``viewer`` identifies the person
+    (``user:<id>``, or ``anon:<token>`` for an anonymous browser) for unique counts."""
+
+    __tablename__ = "stream_view"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_id: int = Field(foreign_key="stream.id", index=True, ondelete="CASCADE")
+    viewer: str = Field(max_length=80, index=True)
+    via: str = Field(max_length=8)
+    started_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class StreamMinute(SQLModel, table=True):
+    """Concurrent viewers per minute, for the dashboards' curves."""
+
+    __tablename__ = "stream_minute"
+    __table_args__ = (UniqueConstraint("stream_id", "minute"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_id: int = Field(foreign_key="stream.id", index=True, ondelete="CASCADE")
+    minute: datetime
+    viewers: int = 0
+
+
+class StreamRegistration(SQLModel, table=True):
+    """ "Register for this broadcast": a reminder, and the registrations figure."""
+
+    __tablename__ = "stream_registration"
+    __table_args__ = (UniqueConstraint("stream_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_id: int = Field(foreign_key="stream.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatMessage(SQLModel, table=True):
+    """A chat line or a question (Q&A). Deleted messages are kept for moderation history."""
+
+    __tablename__ = "chat_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_id: int = Field(foreign_key="stream.id", index=True, ondelete="CASCADE")
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True, ondelete="SET NULL")
+    kind: str = Field(default=MessageKind.CHAT.value, max_length=16)
+    body: str = Field(max_length=1000)
+    votes: int = 0
+    answered: bool = False
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    deleted_at: datetime | None = None
+    deleted_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+
+
+class QuestionVote(SQLModel, table=True):
+    __tablename__ = "question_vote"
+    __table_args__ = (UniqueConstraint("message_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="chat_message.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Sanction(SQLModel, table=True):
+    """A mute or ban of a user in one stream's chat, until a time or for good."""
+
+    __table_args__ = (UniqueConstraint("stream_id", "user_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_id: int = Field(foreign_key="stream.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=8)
+    until: datetime | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Recording(SQLModel, table=True):
+    """One live period's recording (video not re-encoded), offered as the replay."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_id: int = Field(foreign_key="stream.id", index=True, ondelete="CASCADE")
+    path: str = Field(max_length=500)
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    duration_seconds: float = 0.0
+    size_bytes: int = 0
