@@ -95,14 +95,20 @@ def load(args: argparse.Namespace, *, host: str | None = None, port: int | None 
     return settings
 
 
-def run_on_store(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` on the configured store, created and migrated first when it is empty."""
-    from expo.migrations import ensure_schema
+def run_on_store(settings: Settings, work: Callable[[Database], Awaitable[T]], *, upgrade: bool = False) -> T:
+    """Run ``work`` on the configured store, created and migrated first when it is empty.
+
+    With ``upgrade``, a store behind the code is migrated too instead of refused.
+    """
+    from expo import migrations
 
     async def go() -> T:
         db = Database(settings.database)
         try:
-            await ensure_schema(db)
+            if upgrade:
+                await migrations.upgrade(settings.database)
+            else:
+                await migrations.ensure_schema(db)
             return await work(db)
         finally:
             await db.dispose()
@@ -167,7 +173,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = load(args, host=args.host, port=args.port)
     configure_logging(settings.log_level, settings.log_format)
-    info = run_on_store(settings, seed_demo)
+    # The demo's store is a convenience: after a code update, `scripts/demo` just carries it along.
+    info = run_on_store(settings, seed_demo, upgrade=True)
     print(f"{info.expo.title} is at {settings.url('/')}")
     print("Logins (e-mail / password):")
     for login in info.logins:
