@@ -199,6 +199,27 @@ def test_serve_refuses_an_outdated_store(
     assert "Traceback" not in err
 
 
+def test_demo_store_behind_the_code_is_upgraded_not_refused(config: Path) -> None:
+    """`scripts/demo` after a code update: the demo carries its store along instead of stopping."""
+    from expo.cli import run_on_store
+    from expo.config import load_settings
+    from expo.migrations import current_revision, upgrade
+
+    settings = load_settings(config, {})
+    asyncio.run(upgrade(settings.database, "0001_initial"))
+    info = run_on_store(settings, seed_demo, upgrade=True)
+    assert info.expo.slug == "demo"
+
+    async def revision() -> str | None:
+        db = store(config)
+        try:
+            return await current_revision(db)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(revision()) == head_revision()
+
+
 async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'expo.db'}")
 
