@@ -1,0 +1,206 @@
+"""One published track and the subscribers its encoded frames are forwarded to."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import math
+import uuid
+from typing import Any
+
+import av
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from expo.errors import Conflict
+from streaming.codecs import capability_for, is_keyframe
+from streaming.receiver import EncodedFrameTap, install_tap
+from streaming.tracks import EncodedRelayTrack
+
+logger = logging.getLogger(__name__)
+
+_RTX_SSRC_ATTR = "_RTCRtpReceiver__rtx_ssrc"
+
+
+class Publication:
+    """A publisher's audio or video track, forwarded encoded to any number of subscribers.
+
+    Created by :meth:`streaming.router.MediaRouter.publish`, which taps the transceiver's receiver
+    so that frames come here instead of to aiortc's decoder.
+
+    States: ``"live"`` (frames are forwarded), ``"ended"`` (the publisher's receiver stopped:
+    subscribers were ended, nothing more will arrive) and ``"closed"`` (:meth:`close` ran:
+    subscribers ended, keyframe-request tasks cancelled and awaited, the router forgot it).
+
+    Events, all on the event loop: a frame arrives (pushed to every subscriber's bounded queue);
+    a subscriber or a viewer's PLI/FIR asks for a keyframe (at most one PLI per
+    ``keyframe_interval`` seconds goes to the publisher); the publisher stops (state ``ended``).
+    """
+
+    def __init__(
+        self,
+        transceiver: RTCRtpTransceiver,
+        *,
+        stream_id: str,
+        keyframe_interval: float,
+        max_video_frames: int,
+        max_audio_frames: int,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.stream_id = stream_id
+        self.kind: str = transceiver.kind
+        self.state = "live"
+        self._receiver = transceiver.receiver
+        # What was negotiated: the best guess at the codec until the first frame says for sure.
+        self._codec: RTCRtpCodecParameters | None = next(
+            (c for c in transceiver._codecs if c.name.lower() != "rtx"), None
+        )
+        self._time_base: fractions.Fraction | None = None
+        self._keyframe_interval = keyframe_interval
+        self._max_frames = max_video_frames if self.kind == "video" else max_audio_frames
+        self._subscribers: dict[EncodedRelayTrack, None] = {}
+        self._loop = asyncio.get_running_loop()
+        self._last_pli = -math.inf
+        self._keyframe_wanted = False
+        self._pli_task: asyncio.Task[None] | None = None
+        self._ended = asyncio.Event()
+        self.frames_received = 0
+        self.keyframes_received = 0
+        self.plis_sent = 0
+        self.tap = EncodedFrameTap(self._on_frame, self._on_end)
+        install_tap(self._receiver, self.tap)
+
+    @property
+    def codec(self) -> RTCRtpCodecParameters | None:
+        """The codec the publisher sends (known once negotiated)."""
+        return self._codec
+
+    @property
+    def subscribers(self) -> list[EncodedRelayTrack]:
+        """The subscriber tracks currently fed by this publication."""
+        return list(self._subscribers)
+
+    def subscribe(self) -> EncodedRelayTrack:
+        """A new subscriber track, to ``addTrack`` on a viewer's peer connection.
+
+        Video starts on the next keyframe, and one is requested from the publisher so that the
+        viewer does not wait for the encoder's own keyframe interval. Prefer :meth:`attach`,
+        which also restricts the codec and relays the viewer's keyframe requests.
+        """
+        if self.state != "live":
+            raise Conflict("This stream is not live.", code="stream.not_live")
+        track = EncodedRelayTrack(self.kind, self, self._max_frames)
+        self._subscribers[track] = None
+        if self.kind == "video":
+            self.request_keyframe()
+        return track
+
+    def attach(self, pc: RTCPeerConnection) -> RTCRtpSender:
+        """Subscribe ``pc`` to this publication: add a send-only transceiver and return its sender.
+
+        Call it before ``pc.setRemoteDescription(viewer_offer)`` (or before ``createOffer``): the
+        transceiver is limited to the publication's codec, so negotiation picks the codec the
+        frames are encoded in, or fails if the viewer cannot decode it. The subscription ends
+        with the sender, or when ``pc`` closes or fails.
+        """
+        track = self.subscribe()
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        if self._codec is not None:
+            transceiver.setCodecPreferences(capability_for(self._codec))
+        track.bind_sender(transceiver.sender)
+
+        def release_on_close() -> None:
+            # A sender that never started never stops its track: without this, a viewer whose
+            # negotiation failed or who left before connecting would stay subscribed.
+            if pc.connectionState in ("closed", "failed"):
+                track.stop()
+
+        pc.on("connectionstatechange", release_on_close)
+        return transceiver.sender
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe; repeated requests are merged into one PLI per interval."""
+        if self.kind != "video" or self.state != "live":
+            return
+        self._keyframe_wanted = True
+        if self._pli_task is not None and not self._pli_task.done():
+            return
+        delay = max(0.0, self._last_pli + self._keyframe_interval - self._loop.time())
+        self._pli_task = asyncio.create_task(self._send_pli(delay), name=f"publication-{self.id}-pli")
+
+    async def wait_ended(self) -> None:
+        """Return once the publisher has stopped or the publication was closed."""
+        await self._ended.wait()
+
+    async def close(self) -> None:
+        """End every subscriber and cancel and await this publication's tasks. Idempotent."""
+        if self.state == "closed":
+            return
+        self._finish()
+        self.state = "closed"
+        task, self._pli_task = self._pli_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _unsubscribe(self, track: EncodedRelayTrack) -> None:
+        self._subscribers.pop(track, None)
+
+    def _on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
+        if self.state != "live":
+            return
+        if self._time_base is None or self._codec is None or codec.name != self._codec.name:
+            self._codec = codec
+            self._time_base = fractions.Fraction(1, codec.clockRate)
+        keyframe = is_keyframe(codec.name, frame.data)
+        self.frames_received += 1
+        if keyframe and self.kind == "video":
+            self.keyframes_received += 1
+            self._keyframe_wanted = False
+        # One packet object for all subscribers: aiortc's senders only read it.
+        packet = av.Packet(frame.data)
+        packet.pts = frame.timestamp
+        packet.time_base = self._time_base
+        waiting = False
+        for track in list(self._subscribers):
+            waiting = track.push(packet, keyframe) or waiting
+        if waiting:
+            # Keeps asking (throttled) while anyone waits, so a lost PLI or a publisher that
+            # ignored one does not leave a viewer on a black screen until the next GOP.
+            self.request_keyframe()
+
+    def _on_end(self) -> None:
+        if self.state == "live":
+            self._finish()
+            self.state = "ended"
+
+    def _finish(self) -> None:
+        for track in list(self._subscribers):
+            track.end()
+        self._subscribers.clear()
+        if self._pli_task is not None:
+            self._pli_task.cancel()
+        self._ended.set()
+
+    async def _send_pli(self, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not self._keyframe_wanted:
+            return  # a keyframe went by while this request waited for its turn
+        ssrc = self._media_ssrc()
+        if ssrc is None:
+            return  # nothing received yet: the first frame of a stream is a keyframe anyway
+        self._last_pli = self._loop.time()
+        self.plis_sent += 1
+        await self._receiver._send_rtcp_pli(ssrc)
+
+    def _media_ssrc(self) -> int | None:
+        # The PLI must name the publisher's media SSRC (its sender is looked up by it), not the
+        # RTX SSRC that also shows up among the receiver's sources after a retransmission.
+        rtx: Any = getattr(self._receiver, _RTX_SSRC_ATTR, {})
+        sources = [s for s in self._receiver.getSynchronizationSources() if s.source not in rtx]
+        if not sources:
+            return None
+        return int(max(sources, key=lambda s: s.timestamp).source)

@@ -1,0 +1,140 @@
+"""The track a subscriber's ``RTCRtpSender`` reads: already-encoded frames, no encoder involved.
+
+aiortc's sender packetises an ``av.Packet`` returned by ``recv()`` as it is (its encoders'
+``pack`` path) instead of encoding a frame, so one encoded frame from the publisher can be shared
+by every subscriber. Each subscriber gets its own bounded queue: a reader that falls behind loses
+its own frames (and, for video, waits for the next keyframe) without slowing anyone else down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Protocol
+
+import av
+from aiortc import RTCRtpSender
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.stream import Stream
+
+
+class KeyframeSource(Protocol):
+    """What a relay track needs from the publication feeding it."""
+
+    def request_keyframe(self) -> None: ...
+
+    def _unsubscribe(self, track: EncodedRelayTrack) -> None: ...
+
+
+class EncodedRelayTrack(MediaStreamTrack):
+    """A subscriber's copy of a published track, carrying encoded ``av.Packet`` frames.
+
+    States: *waiting for a keyframe* (video only: at the start and after an overflow; frames are
+    dropped until one arrives), *flowing*, and *ended* (``stop()`` was called or the publication
+    ended; ``recv()`` then raises ``MediaStreamError`` once the queue is drained). Events: aiortc's
+    ``"ended"``.
+
+    :param kind: ``"audio"`` or ``"video"``.
+    :param source: the publication; asked for keyframes and told when this track stops.
+    :param max_frames: how many frames may wait for the reader before frames are dropped.
+    """
+
+    def __init__(self, kind: str, source: KeyframeSource, max_frames: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self._source = source
+        self._max_frames = max_frames
+        self._queue: deque[av.Packet[Stream]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._upstream_ended = False
+        self.waiting_for_keyframe = kind == "video"
+        self.frames_queued = 0
+        self.frames_dropped = 0
+        self.keyframe_requests = 0
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting to be read."""
+        return len(self._queue)
+
+    def bind_sender(self, sender: RTCRtpSender) -> None:
+        """Relay the PLI/FIR that ``sender``'s remote peer sends to the publisher.
+
+        aiortc only sets a flag for its own encoder when a viewer asks for a keyframe; with
+        pre-encoded frames nobody reads that flag, so the request is redirected here.
+        """
+        sender._send_keyframe = self.request_keyframe  # type: ignore[method-assign]
+
+    def request_keyframe(self) -> None:
+        """The remote viewer lost picture: ask the publisher for a keyframe (throttled upstream)."""
+        self.keyframe_requests += 1
+        self._source.request_keyframe()
+
+    def push(self, packet: av.Packet[Stream], keyframe: bool) -> bool:
+        """Queue one encoded frame; returns whether a reader is blocked waiting for a keyframe.
+
+        Called by the publication on the event loop, once per frame, for every subscriber: it
+        never blocks and never lets the queue grow past ``max_frames``.
+        """
+        if self._upstream_ended or self.readyState != "live":
+            return False
+        if self.waiting_for_keyframe:
+            if not keyframe:
+                self.frames_dropped += 1
+                # Only a reader blocked in recv() keeps the publication asking for keyframes.
+                return self._waiter is not None
+            self.waiting_for_keyframe = False
+        if len(self._queue) >= self._max_frames:
+            if self.kind == "video":
+                # Dropping any single video frame breaks every frame that references it, so the
+                # whole backlog goes and the reader resumes cleanly on a keyframe.
+                self.frames_dropped += len(self._queue)
+                self._queue.clear()
+                if not keyframe:
+                    # No keyframe request yet: a reader that stopped for good must not make the
+                    # publisher send keyframes forever; recv() asks when the reader is back.
+                    self.frames_dropped += 1
+                    self.waiting_for_keyframe = True
+                    return False
+            else:
+                self._queue.popleft()
+                self.frames_dropped += 1
+        self._queue.append(packet)
+        self.frames_queued += 1
+        self._wake()
+        return False
+
+    def end(self) -> None:
+        """The publication ended: the reader gets what is queued, then ``MediaStreamError``."""
+        self._upstream_ended = True
+        self._wake()
+
+    async def recv(self) -> av.Packet[Stream]:
+        """The next encoded frame, as an ``av.Packet`` with ``pts`` and ``time_base`` set."""
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            if self._queue:
+                return self._queue.popleft()
+            if self._upstream_ended:
+                self.stop()
+                raise MediaStreamError
+            if self.waiting_for_keyframe:
+                self._source.request_keyframe()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def stop(self) -> None:
+        """Stop this subscriber: its queue is freed and the publication forgets it."""
+        if self.readyState == "live":
+            self._source._unsubscribe(self)
+        super().stop()
+        self._queue.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
