@@ -1,12 +1,40 @@
-"""Expo floor tables."""
+"""Expo floor tables: expos, their halls and category tree, booths with their staff, and products.
+
+Multilingual text: each text field has a column in the expo's first language (``name``,
+``description``, ...; what lists, sorting and fallbacks use) and a ``translations`` JSON object for
+the others, ``{"zh_Hans": {"name": "...", "description": "..."}}``. One row per product keeps the
+2.76-million-product catalogue at one row each, and :mod:`booths.search` indexes every language.
+
+Prices are integer hundredths of the currency unit (``price_min=1999`` with ``currency="USD"`` is
+19.99 USD): exact, comparable in SQL, and the same on SQLite and PostgreSQL, unlike floats.
+"""
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from expo.db import utcnow
+
+
+class BoothStatus(enum.StrEnum):
+    """An exhibitor's application is ``pending`` until an organizer approves or rejects it; only
+    approved booths (and their products) are public and searchable."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class BoothRole(enum.StrEnum):
+    """Booth-scoped roles: owners also manage the booth's staff."""
+
+    OWNER = "owner"
+    STAFF = "staff"
 
 
 class Expo(SQLModel, table=True):
@@ -22,3 +50,82 @@ class Expo(SQLModel, table=True):
     ends_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
     created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    # Stored media path relative to the uploads directory, set by the upload service only.
+    banner_path: str | None = Field(default=None, max_length=300)
+    applications_open: bool = True
+
+    @property
+    def language_list(self) -> list[str]:
+        return [lang for lang in self.languages.split(",") if lang]
+
+
+class Hall(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    description: str = Field(default="", sa_type=sa.Text)
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    position: int = 0
+
+
+class Category(SQLModel, table=True):
+    """A node of an expo's product category tree (``parent_id`` is ``None`` at the top)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    parent_id: int | None = Field(default=None, foreign_key="category.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    position: int = 0
+
+
+class Booth(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("expo_id", "name", name="uq_booth_expo_id_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    hall_id: int | None = Field(default=None, foreign_key="hall.id", index=True, ondelete="SET NULL")
+    number: str | None = Field(default=None, max_length=32)
+    tier: str = Field(default="standard", max_length=16)
+    name: str = Field(max_length=200)
+    tagline: str = Field(default="", max_length=300)
+    description: str = Field(default="", sa_type=sa.Text)
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    country: str | None = Field(default=None, max_length=2, index=True)
+    contact_name: str = Field(default="", max_length=120)
+    contact_email: str = Field(default="", max_length=254)
+    contact_phone: str = Field(default="", max_length=40)
+    website: str = Field(default="", max_length=500)
+    links: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    logo_path: str | None = Field(default=None, max_length=300)
+    banner_path: str | None = Field(default=None, max_length=300)
+    status: str = Field(default=BoothStatus.PENDING.value, max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BoothStaff(SQLModel, table=True):
+    __tablename__ = "booth_staff"
+
+    booth_id: int = Field(foreign_key="booth.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True, ondelete="CASCADE")
+    role: str = Field(default=BoothRole.STAFF.value, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Product(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    booth_id: int = Field(foreign_key="booth.id", index=True, ondelete="CASCADE")
+    # The booth's expo, repeated so a catalogue can be listed or counted per expo without a join.
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    category_id: int | None = Field(default=None, foreign_key="category.id", index=True, ondelete="SET NULL")
+    name: str = Field(max_length=200)
+    description: str = Field(default="", sa_type=sa.Text)
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    price_min: int | None = Field(default=None, sa_type=sa.BigInteger)
+    price_max: int | None = Field(default=None, sa_type=sa.BigInteger)
+    currency: str | None = Field(default=None, max_length=3)
+    moq: int | None = None
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

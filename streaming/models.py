@@ -49,8 +49,8 @@ class Stream(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
-    # The booth that presents it; the booth table arrives with the expo floor.
-    booth_id: int | None = Field(default=None, index=True)
+    # The booth that presents it, if any.
+    booth_id: int | None = Field(default=None, foreign_key="booth.id", index=True, ondelete="SET NULL")
     owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     title: str = Field(max_length=200)
     description: str = Field(default="", max_length=5000)

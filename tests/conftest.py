@@ -19,6 +19,7 @@ import uvicorn
 from sqlmodel import SQLModel
 from starlette.applications import Starlette
 
+from booths import search
 from expo.app import create_app
 from expo.config import Settings
 from expo.db import Database, import_models
@@ -60,6 +61,7 @@ async def create_schema(url: str) -> None:
     db = Database(url)
     async with db.engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all)
+        await conn.run_sync(search.install)  # the search index is not a model
     await db.dispose()
 
 

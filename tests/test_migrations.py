@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlmodel import SQLModel
 
+from booths import search
 from expo.db import Database, import_models
 from expo.errors import ConfigError
 from expo.migrations import current_revision, ensure_schema, head_revision, upgrade
@@ -30,7 +31,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _differences(connection: Connection) -> list[Any]:
     import_models()
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "compare_server_default": True}
+        connection,
+        opts={"compare_type": True, "compare_server_default": True, "include_name": search.include_name},
     )
     return list(compare_metadata(context, SQLModel.metadata))
 

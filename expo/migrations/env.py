@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
+from booths import search
 from expo.db import create_engine, import_models
 
 import_models()
@@ -52,6 +53,8 @@ def run_migrations(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=True,
         render_item=render_item,
+        # The search index (FTS5 table or tsvector table) is created by hand, not from a model.
+        include_name=search.include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,482 @@
+"""Search across an expo's booths and products: one index, two backends, one results API.
+
+Text is normalised here, in Python, identically for both stores: NFKD with accents dropped,
+case-folded, split into letter/digit words; runs of CJK characters (which have no spaces) become
+overlapping bigrams (``不锈钢`` -> ``不锈 锈钢``), and a query's CJK run becomes the phrase of its
+bigrams, so any fragment of two or more characters finds the text, and a single character finds
+words starting with it. Bigrams rather than FTS5's ``trigram`` tokenizer: Chinese words are mostly
+two characters long, which a trigram index cannot find, and bigrams keep the index smaller.
+
+* SQLite: an FTS5 table ``search_doc(name, body, tags)`` ranked by bm25 with the name weighted
+  ten times the body. ``tags`` holds filter tokens (``h<hall>``, ``k<country>``,
+  ``c<category>`` for the product's category and each ancestor), so filters are index lookups.
+* PostgreSQL: a table ``search_doc`` with a ``tsvector`` (name lexemes weight A, body B) under a
+  GIN index, plus filter columns, ranked by ``ts_rank`` normalised by document length (like
+  bm25, a short name that matches beats a long one). Vectors and queries are written as
+  ``tsvector``/``tsquery`` literals from the normalised tokens (never parsed by PostgreSQL's
+  locale-dependent parser), so both stores see the same words.
+
+Rows are keyed ``doc_id = expo.id << 40 | 2 * booth.id`` (or ``2 * product.id + 1``): an expo's
+documents are one rowid range, which FTS5 seeks to directly (much cheaper than an "expo" token
+that every document would carry). Only approved booths and
+their products are indexed, so the index holds exactly what is public. The services keep it up to
+date in the same transaction as the change (:func:`reindex_booths`, :func:`reindex_products`).
+User input only ever reaches the index as quoted letter/digit tokens: no query syntax gets through.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Connection, bindparam, text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from booths.models import Booth, BoothStatus, Category, Expo, Product
+
+PAGE_SIZE = 20
+MAX_PAGE = 500
+MAX_QUERY_GROUPS = 12
+# SQLite ranks at most this many matches of one query (bm25 costs ~1 us a match, so a one-word
+# query matching 90,000 of 2.76 million products would take ~100 ms to rank in full). Beyond it,
+# the first RANK_WINDOW matches in document order are ranked and the total stays exact; every
+# reachable page (MAX_PAGE * PAGE_SIZE = 10,000 results) comes from that one consistent ranking.
+RANK_WINDOW = 25_000
+# Long descriptions are indexed up to here: enough to find a product, bounded index size.
+MAX_BODY_CHARS = 4000
+SEARCH_TABLE = "search_doc"
+
+_WORD = re.compile(r"[^\W_]+")
+_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+)")
+
+
+# Text normalisation -------------------------------------------------------------------------------
+
+
+def fold(value: str) -> str:
+    """Lower-case without accents (``Café`` -> ``cafe``); CJK characters are unchanged."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def groups(value: str) -> list[list[str]]:
+    """The words of ``value``, each a list of tokens: one for a plain word, the bigrams of a CJK run."""
+    result: list[list[str]] = []
+    for word in _WORD.findall(fold(value)):
+        for i, part in enumerate(_CJK.split(word)):
+            if not part:
+                continue
+            if i % 2 == 0 or len(part) == 1:
+                result.append([part])
+            else:
+                result.append([part[j : j + 2] for j in range(len(part) - 1)])
+    return result
+
+
+def tokens(*values: str) -> list[str]:
+    """Every index token of ``values``, in order."""
+    return [token for value in values for group in groups(value) for token in group]
+
+
+# The index's documents ----------------------------------------------------------------------------
+
+
+@dataclass
+class Doc:
+    """One searchable row: normalised name and body tokens plus the filter values."""
+
+    doc_id: int
+    expo_id: int
+    name: list[str]
+    body: list[str]
+    hall_id: int | None = None
+    country: str | None = None
+    categories: list[int] = field(default_factory=list)
+
+    def tags(self) -> str:
+        parts = []
+        if self.hall_id is not None:
+            parts.append(f"h{self.hall_id}")
+        if self.country:
+            parts.append(f"k{self.country.lower()}")
+        parts.extend(f"c{c}" for c in self.categories)
+        return " ".join(parts)
+
+    def sqlite_row(self) -> dict[str, Any]:
+        return {
+            "rowid": self.doc_id,
+            "name": " ".join(self.name),
+            "body": " ".join(self.body),
+            "tags": self.tags(),
+        }
+
+    def tsvector(self) -> str:
+        # Positions are capped at 16383 by PostgreSQL; weights A (name) and B (body).
+        lexemes = [(t, "A") for t in self.name] + [(t, "B") for t in self.body]
+        return " ".join(f"{_quote(t)}:{min(i, 16383)}{w}" for i, (t, w) in enumerate(lexemes, start=1))
+
+    def postgres_row(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "expo_id": self.expo_id,
+            "hall_id": self.hall_id,
+            "country": self.country,
+            "categories": self.categories,
+            "tsv": self.tsvector(),
+        }
+
+
+def _quote(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+EXPO_SHIFT = 40
+_LOCAL = (1 << EXPO_SHIFT) - 1
+
+
+def booth_doc_id(expo_id: int, booth_id: int) -> int:
+    return (expo_id << EXPO_SHIFT) | (booth_id * 2)
+
+
+def product_doc_id(expo_id: int, product_id: int) -> int:
+    return (expo_id << EXPO_SHIFT) | (product_id * 2 + 1)
+
+
+def expo_doc_range(expo_id: int) -> tuple[int, int]:
+    """The first and last doc id an expo's documents can have."""
+    return expo_id << EXPO_SHIFT, (expo_id << EXPO_SHIFT) | _LOCAL
+
+
+def _texts(obj: Booth | Product, *fields: str) -> list[str]:
+    out = [str(getattr(obj, f) or "") for f in fields]
+    for values in (obj.translations or {}).values():
+        if isinstance(values, dict):
+            out.extend(str(values.get(f) or "") for f in fields)
+    return out
+
+
+def booth_doc(booth: Booth) -> Doc:
+    assert booth.id is not None
+    body = " ".join(_texts(booth, "tagline", "description"))[:MAX_BODY_CHARS]
+    return Doc(
+        doc_id=booth_doc_id(booth.expo_id, booth.id),
+        expo_id=booth.expo_id,
+        name=tokens(*_texts(booth, "name")),
+        body=tokens(body),
+        hall_id=booth.hall_id,
+        country=booth.country,
+    )
+
+
+def product_doc(product: Product, booth: Booth, categories: Sequence[int]) -> Doc:
+    """The product's document; ``categories`` is its category and every ancestor's id."""
+    assert product.id is not None
+    body = " ".join([*_texts(product, "description"), " ".join(product.tags or [])])[:MAX_BODY_CHARS]
+    return Doc(
+        doc_id=product_doc_id(product.expo_id, product.id),
+        expo_id=product.expo_id,
+        name=tokens(*_texts(product, "name")),
+        body=[*tokens(body), *tokens(*_texts(booth, "name"))],
+        hall_id=booth.hall_id,
+        country=booth.country,
+        categories=list(categories),
+    )
+
+
+def ancestry(parents: dict[int, int | None], category_id: int | None) -> list[int]:
+    """``category_id`` and its ancestors, from a ``{id: parent_id}`` map (cycles cannot loop)."""
+    chain: list[int] = []
+    current = category_id
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
+
+
+# Schema ---------------------------------------------------------------------------------------------
+
+
+def install(conn: Connection) -> None:
+    """Create the search structures (idempotent); called by the migration and the test schema."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS search_doc USING fts5("
+            "name, body, tags, tokenize = 'unicode61 remove_diacritics 0')"
+        )
+        # The default rank, so that "ORDER BY rank" (which FTS5 optimises) is the weighted bm25.
+        conn.exec_driver_sql(
+            "INSERT INTO search_doc(search_doc, rank) VALUES ('rank', 'bm25(10.0, 1.0, 0.0)')"
+        )
+        return
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS search_doc ("
+        "doc_id BIGINT PRIMARY KEY, expo_id INTEGER NOT NULL, hall_id INTEGER, country VARCHAR(2), "
+        "categories INTEGER[] NOT NULL DEFAULT '{}', tsv TSVECTOR NOT NULL)"
+    )
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_search_doc_tsv ON search_doc USING GIN (tsv)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_search_doc_expo_id ON search_doc (expo_id)")
+
+
+def uninstall(conn: Connection) -> None:
+    conn.exec_driver_sql("DROP TABLE IF EXISTS search_doc")
+
+
+def include_name(name: str | None, type_: str, parent_names: Mapping[Any, str | None]) -> bool:
+    """Alembic ``include_name`` hook: the search structures are not models, autogenerate skips them."""
+    if type_ == "table" and name is not None:
+        return not (name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_"))
+    return True
+
+
+# Writing the index ------------------------------------------------------------------------------------
+
+
+def _sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+async def delete_docs(session: AsyncSession, doc_ids: Iterable[int]) -> None:
+    ids = list(doc_ids)
+    if not ids:
+        return
+    key = "rowid" if _sqlite(session) else "doc_id"
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        # key is one of two column names chosen above; the ids are bound.
+        statement = text(f"DELETE FROM search_doc WHERE {key} IN :ids").bindparams(  # noqa: S608
+            bindparam("ids", expanding=True)
+        )
+        await session.exec(statement, params={"ids": chunk})  # type: ignore[call-overload]
+
+
+async def write_docs(session: AsyncSession, docs: Sequence[Doc]) -> None:
+    """Replace these documents in the index (within the caller's transaction)."""
+    if not docs:
+        return
+    await delete_docs(session, [d.doc_id for d in docs])
+    if _sqlite(session):
+        statement = text(
+            "INSERT INTO search_doc(rowid, name, body, tags) VALUES (:rowid, :name, :body, :tags)"
+        )
+        rows = [d.sqlite_row() for d in docs]
+    else:
+        statement = text(
+            "INSERT INTO search_doc(doc_id, expo_id, hall_id, country, categories, tsv) "
+            "VALUES (:doc_id, :expo_id, :hall_id, :country, :categories, CAST(:tsv AS tsvector))"
+        )
+        rows = [d.postgres_row() for d in docs]
+    connection = await session.connection()
+    await connection.execute(statement, rows)
+
+
+async def category_parents(session: AsyncSession, expo_id: int) -> dict[int, int | None]:
+    rows = (
+        await session.exec(select(Category.id, Category.parent_id).where(Category.expo_id == expo_id))
+    ).all()
+    return {cid: parent for cid, parent in rows if cid is not None}
+
+
+async def reindex_products(session: AsyncSession, expo_id: int, product_ids: Sequence[int]) -> None:
+    """Bring these products' documents up to date (removed when gone or their booth is not public)."""
+    ids = list(product_ids)
+    await delete_docs(session, [product_doc_id(expo_id, i) for i in ids])
+    docs: list[Doc] = []
+    parents_by_expo: dict[int, dict[int, int | None]] = {}
+    for start in range(0, len(ids), 500):
+        rows = (
+            await session.exec(
+                select(Product, Booth)
+                .join(Booth, col(Booth.id) == col(Product.booth_id))
+                .where(
+                    col(Product.id).in_(ids[start : start + 500]), Booth.status == BoothStatus.APPROVED.value
+                )
+            )
+        ).all()
+        for product, booth in rows:
+            if product.expo_id not in parents_by_expo:
+                parents_by_expo[product.expo_id] = await category_parents(session, product.expo_id)
+            docs.append(
+                product_doc(product, booth, ancestry(parents_by_expo[product.expo_id], product.category_id))
+            )
+    await write_docs(session, docs)
+
+
+async def reindex_booths(
+    session: AsyncSession, expo_id: int, booth_ids: Sequence[int], *, products: bool = True
+) -> None:
+    """Bring these booths' documents (and, with ``products``, their products') up to date."""
+    ids = list(booth_ids)
+    await delete_docs(session, [booth_doc_id(expo_id, i) for i in ids])
+    booths = (
+        await session.exec(
+            select(Booth).where(col(Booth.id).in_(ids), Booth.status == BoothStatus.APPROVED.value)
+        )
+    ).all()
+    await write_docs(session, [booth_doc(b) for b in booths])
+    if products:
+        product_ids = (await session.exec(select(Product.id).where(col(Product.booth_id).in_(ids)))).all()
+        await reindex_products(session, expo_id, [p for p in product_ids if p is not None])
+
+
+async def reindex_expo(session: AsyncSession, expo_id: int) -> None:
+    """Rebuild every document of an expo (after its category tree changed shape)."""
+    booth_ids = (await session.exec(select(Booth.id).where(Booth.expo_id == expo_id))).all()
+    await reindex_booths(session, expo_id, [b for b in booth_ids if b is not None])
+
+
+# Querying ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    kind: Literal["booth", "product"]
+    id: int
+    name: str
+    booth_id: int
+    url: str
+
+
+@dataclass
+class Results:
+    total: int
+    items: list[Hit]
+
+
+@dataclass
+class Filters:
+    category_id: int | None = None
+    hall_id: int | None = None
+    country: str | None = None
+
+
+def _query_groups(q: str) -> tuple[list[list[str]], bool]:
+    """The query's word groups and whether the last one is matched as a prefix (still being typed)."""
+    found = groups(q)[:MAX_QUERY_GROUPS]
+    prefix = (
+        bool(found)
+        and not q[-1:].isspace()
+        and (len(found[-1]) > 1 or len(found[-1][0]) >= 2 or _CJK.match(found[-1][0]) is not None)
+    )
+    return found, prefix
+
+
+def fts5_match(found: list[list[str]], prefix: bool, filters: Filters, categories: list[int]) -> str:
+    """An FTS5 MATCH expression: every word as a quoted phrase, the filters on the tags column."""
+    phrases = ['"' + " ".join(g).replace('"', '""') + '"' for g in found]
+    if prefix:
+        phrases[-1] += "*"
+    text_part = "{name body} : (" + " AND ".join(phrases) + ")"
+    tags: list[str] = []
+    if filters.hall_id is not None:
+        tags.append(f"h{filters.hall_id}")
+    if filters.country:
+        tags.append(f"k{filters.country.lower()}")
+    tags.extend(f"c{c}" for c in categories)
+    return text_part + (" AND tags : (" + " AND ".join(tags) + ")" if tags else "")
+
+
+def tsquery(found: list[list[str]], prefix: bool) -> str:
+    """A ``tsquery`` literal with the same meaning as :func:`fts5_match`'s text part."""
+    parts = [" <-> ".join(_quote(t) for t in g) for g in found]
+    if prefix:
+        parts[-1] += ":*"
+    return " & ".join(f"({p})" for p in parts)
+
+
+async def search(
+    session: AsyncSession,
+    expo: Expo,
+    q: str,
+    *,
+    filters: Filters | None = None,
+    page: int = 1,
+    lang: str | None = None,
+) -> Results:
+    """The page ``page`` (20 a page) of booths and products matching every word of ``q``, best first."""
+    assert expo.id is not None
+    filters = filters or Filters()
+    found, prefix = _query_groups(q)
+    if not found or page > MAX_PAGE:
+        return Results(total=0, items=[])
+    categories = [filters.category_id] if filters.category_id is not None else []
+    offset = (page - 1) * PAGE_SIZE
+    connection = await session.connection()
+    if _sqlite(session):
+        low, high = expo_doc_range(expo.id)
+        bound = {"m": fts5_match(found, prefix, filters, categories), "low": low, "high": high}
+        scope = "search_doc MATCH :m AND rowid BETWEEN :low AND :high"
+        total = (
+            await connection.execute(text(f"SELECT count(*) FROM search_doc WHERE {scope}"), bound)  # noqa: S608
+        ).scalar_one()
+        if total > RANK_WINDOW:
+            # Ranking costs about a microsecond per match: rank the first RANK_WINDOW matches (in
+            # rowid order; counting past them is cheap) instead of every one. See RANK_WINDOW.
+            edge = await connection.execute(
+                text(f"SELECT rowid FROM search_doc WHERE {scope} ORDER BY rowid LIMIT 1 OFFSET :n"),  # noqa: S608
+                {**bound, "n": RANK_WINDOW - 1},
+            )
+            bound["high"] = int(edge.scalar_one())
+        rows = await connection.execute(
+            text(
+                f"SELECT rowid FROM search_doc WHERE {scope} "  # noqa: S608
+                "ORDER BY rank, rowid LIMIT :limit OFFSET :offset"
+            ),
+            {**bound, "limit": PAGE_SIZE, "offset": offset},
+        )
+    else:
+        where = ["expo_id = :expo", "tsv @@ CAST(:q AS tsquery)"]
+        params: dict[str, Any] = {"expo": expo.id, "q": tsquery(found, prefix)}
+        if filters.hall_id is not None:
+            where.append("hall_id = :hall")
+            params["hall"] = filters.hall_id
+        if filters.country:
+            where.append("country = :country")
+            params["country"] = filters.country.upper()
+        if categories:
+            where.append("categories @> CAST(:cats AS INTEGER[])")
+            params["cats"] = categories
+        # Built from the constant fragments above; every value is a bound parameter.
+        condition = " AND ".join(where)
+        total = (
+            await connection.execute(text(f"SELECT count(*) FROM search_doc WHERE {condition}"), params)  # noqa: S608
+        ).scalar_one()
+        rows = await connection.execute(
+            text(
+                f"SELECT doc_id FROM search_doc WHERE {condition} "  # noqa: S608
+                "ORDER BY ts_rank(tsv, CAST(:q AS tsquery), 1) DESC, doc_id LIMIT :limit OFFSET :offset"
+            ),
+            {**params, "limit": PAGE_SIZE, "offset": offset},
+        )
+    doc_ids = [int(r[0]) for r in rows]
+    return Results(total=int(total), items=await _hits(session, expo, doc_ids, lang))
+
+
+def _name(obj: Booth | Product, lang: str | None) -> str:
+    if lang:
+        translated = (obj.translations or {}).get(lang)
+        if isinstance(translated, dict) and translated.get("name"):
+            return str(translated["name"])
+    return obj.name
+
+
+async def _hits(session: AsyncSession, expo: Expo, doc_ids: list[int], lang: str | None) -> list[Hit]:
+    local = [d & _LOCAL for d in doc_ids]
+    booth_ids = [d // 2 for d in local if d % 2 == 0]
+    product_ids = [d // 2 for d in local if d % 2 == 1]
+    booths = {b.id: b for b in (await session.exec(select(Booth).where(col(Booth.id).in_(booth_ids)))).all()}
+    products = {
+        p.id: p for p in (await session.exec(select(Product).where(col(Product.id).in_(product_ids)))).all()
+    }
+    hits: list[Hit] = []
+    for doc_id in local:
+        ref = doc_id // 2
+        if doc_id % 2 == 0 and ref in booths:
+            hits.append(Hit("booth", ref, _name(booths[ref], lang), ref, f"/expos/{expo.slug}/booths/{ref}"))
+        elif doc_id % 2 == 1 and ref in products:
+            p = products[ref]
+            hits.append(Hit("product", ref, _name(p, lang), p.booth_id, f"/expos/{expo.slug}/products/{ref}"))
+    return hits

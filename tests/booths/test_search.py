@@ -1,0 +1,198 @@
+"""Search: ranking, filters, pagination, hostile queries, Chinese text, and SQLite/PostgreSQL parity."""
+
+from __future__ import annotations
+
+import pytest
+
+from booths import search, services
+from booths.models import BoothStatus
+from booths.search import Filters, Results
+from booths.services import BoothFields, ProductFields
+from expo.db import Database
+from tests.booths.conftest import Floor, make_user, seed_floor
+from tests.conftest import create_schema
+
+
+async def find(db: Database, floor: Floor, q: str, **kwargs: object) -> Results:
+    async with db.session() as s:
+        return await search.search(s, floor.expo, q, **kwargs)  # type: ignore[arg-type]
+
+
+def names(results: Results) -> list[str]:
+    return [hit.name for hit in results.items]
+
+
+def test_text_is_folded_and_cjk_runs_become_bigrams() -> None:
+    assert search.groups("Café LED台灯") == [["cafe"], ["led"], ["台灯"]]
+    assert search.groups("不锈钢") == [["不锈", "锈钢"]]
+    assert search.groups('"NEAR(" * OR') == [["near"], ["or"]]
+
+
+async def test_a_booth_named_like_the_query_ranks_above_a_description_that_mentions_it(db: Database) -> None:
+    floor = await seed_floor(db)
+    results = await find(db, floor, "lumen")
+    # "Lumen Works" has it in its name; Harbor Electric only in its description ("a lumen meter"),
+    # and Lumen Works' products only through their booth's name.
+    assert results.items[0].name == "Lumen Works"
+    assert results.items[0].kind == "booth"
+    assert results.items[0].url == f"/expos/fair/booths/{floor.booths['Lumen Works'].id}"
+    assert "Harbor Electric" in names(results)
+    assert results.total == len(results.items) == 4
+
+
+async def test_every_word_must_match_and_the_last_is_a_prefix(db: Database) -> None:
+    floor = await seed_floor(db)
+    assert names(await find(db, floor, "desk lam")) == ["LED desk lamp"]
+    assert names(await find(db, floor, "desk lam ")) == []  # finished words are whole words
+    product = (await find(db, floor, "desk lamp")).items[0]
+    assert product.kind == "product"
+    assert product.booth_id == floor.booths["Lumen Works"].id
+    assert product.url == f"/expos/fair/products/{floor.products['LED desk lamp'].id}"
+
+
+async def test_chinese_fragments_find_the_product(db: Database) -> None:
+    floor = await seed_floor(db)
+    assert names(await find(db, floor, "台灯")) == ["LED desk lamp"]
+    assert names(await find(db, floor, "锈钢")) == ["Stainless steel switch"]  # inside 不锈钢开关
+    assert names(await find(db, floor, "灯笼")) == ["Paper lantern"]
+    assert names(await find(db, floor, "不锈钢", lang="zh_Hans")) == ["不锈钢开关"]
+    assert names(await find(db, floor, "围巾")) == ["Silk scarf"]
+
+
+async def test_filters_by_category_with_its_descendants_hall_and_country(db: Database) -> None:
+    floor = await seed_floor(db)
+    electronics = floor.categories["electronics"].id
+    lighting = floor.categories["lighting"].id
+    # Products are in Lighting (a child of Electronics) and Electronics itself: both count.
+    found = await find(db, floor, "l", filters=Filters(category_id=electronics))
+    assert set(names(await find(db, floor, "lumen", filters=Filters(category_id=electronics)))) == {
+        "LED desk lamp",
+        "Paper lantern",
+    }
+    assert found.total == 0  # a one-letter word is a whole word, not a prefix of everything
+    assert set(names(await find(db, floor, "lumen", filters=Filters(category_id=lighting)))) == {
+        "LED desk lamp",
+        "Paper lantern",
+    }
+    assert names(await find(db, floor, "switch", filters=Filters(category_id=lighting))) == []
+    assert names(await find(db, floor, "switch", filters=Filters(category_id=electronics))) == [
+        "Stainless steel switch"
+    ]
+    hall_b = floor.halls["Hall B"].id
+    assert set(names(await find(db, floor, "silk", filters=Filters(hall_id=hall_b)))) == {
+        "Silk Road Weavers",
+        "Silk scarf",
+    }
+    assert names(await find(db, floor, "lumen", filters=Filters(hall_id=hall_b))) == []
+    assert names(await find(db, floor, "lumen", filters=Filters(country="de"))) == ["Harbor Electric"]
+
+
+async def test_pages_of_twenty(db: Database) -> None:
+    floor = await seed_floor(db)
+    async with db.session() as s:
+        for i in range(45):
+            booth = floor.booths["Silk Road Weavers"]
+            await services.create_product(s, booth, ProductFields(name=f"Woven basket {i}"), floor.organizer)
+    first, second, third = [await find(db, floor, "basket", page=p) for p in (1, 2, 3)]
+    assert first.total == second.total == third.total == 45
+    assert (len(first.items), len(second.items), len(third.items)) == (20, 20, 5)
+    seen = [h.id for h in first.items + second.items + third.items]
+    assert len(set(seen)) == 45
+    assert (await find(db, floor, "basket", page=4)).items == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        '""',
+        "*",
+        "lamp*",
+        "NEAR(lamp desk)",
+        "lamp OR silk",
+        "lamp AND",
+        "NOT lamp",
+        "{name}: lamp",
+        "^lamp",
+        "-",
+        "(",
+        "tags : x1",
+    ],
+)
+async def test_query_syntax_in_user_input_is_just_text(db: Database, query: str) -> None:
+    floor = await seed_floor(db)
+    results = await find(db, floor, query)
+    assert results.total == len(results.items)
+    if "lamp" in query and "OR" in query:
+        assert results.items == []  # "or" is a word that must match too, not an operator
+    if query == "tags : x1":
+        assert results.items == []  # the filter column cannot be reached
+
+
+async def test_only_approved_booths_are_searchable(db: Database) -> None:
+    floor = await seed_floor(db)
+    exhibitor = await make_user(db, "ex@example.com", "exhibitor")
+    async with db.session() as s:
+        booth = await services.create_booth(s, floor.expo, BoothFields(name="Quasar Optics"), exhibitor)
+        await services.create_product(s, booth, ProductFields(name="Quasar telescope"), exhibitor)
+    assert (await find(db, floor, "quasar")).total == 0
+    async with db.session() as s:
+        booth = await services.get_booth(s, booth.id or 0, floor.organizer)
+        await services.set_booth_status(s, booth, BoothStatus.APPROVED, floor.organizer)
+    assert set(names(await find(db, floor, "quasar"))) == {"Quasar Optics", "Quasar telescope"}
+    async with db.session() as s:
+        booth = await services.get_booth(s, booth.id or 0, floor.organizer)
+        await services.delete_booth(s, booth, floor.organizer)
+    assert (await find(db, floor, "quasar")).total == 0
+
+
+async def test_renaming_a_booth_reindexes_it_and_its_products(db: Database) -> None:
+    floor = await seed_floor(db)
+    async with db.session() as s:
+        booth = await services.get_booth(s, floor.booths["Lumen Works"].id or 0)
+        await services.update_booth(s, booth, BoothFields(name="Photon House"), floor.organizer)
+    assert (await find(db, floor, "lumen works")).total == 0
+    assert set(names(await find(db, floor, "photon"))) == {"Photon House", "LED desk lamp", "Paper lantern"}
+
+
+async def test_postgresql_answers_like_sqlite(db: Database, postgres_url: str) -> None:
+    await create_schema(postgres_url)
+    pg = Database(postgres_url)
+    try:
+        lite_floor = await seed_floor(db)
+        pg_floor = await seed_floor(pg)
+        queries: list[tuple[str, Filters]] = [
+            ("lumen", Filters()),
+            ("desk lam", Filters()),
+            ("台灯", Filters()),
+            ("锈钢", Filters()),
+            ("silk", Filters()),
+            ("lumen", Filters(category_id=lite_floor.categories["electronics"].id)),
+            ("lumen", Filters(country="DE")),
+            ('NEAR(" lamp', Filters()),
+        ]
+        for q, filters in queries:
+            lite = await find(db, lite_floor, q, filters=filters)
+            # Both stores were filled the same way, so ids agree too.
+            on_pg = await find(pg, pg_floor, q, filters=filters)
+            assert on_pg.total == lite.total, q
+            assert names(on_pg)[:1] == names(lite)[:1], q
+            assert set(names(on_pg)) == set(names(lite)), q
+    finally:
+        await pg.dispose()
+
+
+async def test_a_very_broad_query_ranks_a_window_and_keeps_the_total_exact(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    floor = await seed_floor(db)
+    async with db.session() as s:
+        for i in range(30):
+            await services.create_product(
+                s, floor.booths["Harbor Electric"], ProductFields(name=f"Cable {i}"), floor.organizer
+            )
+    monkeypatch.setattr(search, "RANK_WINDOW", 10)
+    pages = [await find(db, floor, "cable ", page=p) for p in (1, 2)]  # whole word: not "cables"
+    assert [p.total for p in pages] == [30, 30]
+    assert len(pages[0].items) == 10 and pages[1].items == []  # ranked within the first ten matches
+    assert {h.name for h in pages[0].items} == {f"Cable {i}" for i in range(10)}
