@@ -1,0 +1,38 @@
+"""``expo streams ...`` commands: what the ``expo`` command line calls for broadcasts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from booths.services import get_expo
+from expo.config import Settings
+from expo.db import Database
+from streaming import services
+
+STREAM_FIELDS = ("id", "key", "whip_url", "whep_url", "hls_url", "page_url")
+"""The keys ``expo streams create`` prints, in the contract's order."""
+
+
+async def create_stream(
+    db: Database, settings: Settings, title: str, expo_slug: str | None
+) -> dict[str, Any]:
+    """Create a stream without an owner and return the contract's JSON object.
+
+    Without ``expo_slug`` the stream goes to ``settings.default_expo``, created when missing; a named
+    expo must exist (``expo.unknown``). URLs are absolute, built from ``settings.public_url``.
+    """
+    async with db.session() as session:
+        if expo_slug is None:
+            expo = await services.default_expo(session, settings)
+        else:
+            expo = await get_expo(session, expo_slug)
+        stream = await services.create_stream(session, expo=expo, title=title, owner=None)
+    urls = services.stream_urls(settings, stream)
+    return {
+        "id": stream.id,
+        "key": stream.key,
+        "whip_url": urls.whip_url,
+        "whep_url": urls.whep_url,
+        "hls_url": urls.hls_url,
+        "page_url": urls.page_url,
+    }

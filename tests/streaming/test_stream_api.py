@@ -1,0 +1,328 @@
+"""The broadcast API in-process (``client``), and ``expo streams create`` on a temporary config."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from expo.cli import main
+from expo.platform import Platform
+from streaming import services
+from streaming.audience import VIEWER_COOKIE
+from streaming.models import ViewVia
+from tests.conftest import signup_and_login
+
+STATS_KEYS = ["live_viewers", "peak_viewers", "registrations", "status", "total_views", "unique_viewers"]
+
+
+def platform_of(client: httpx.AsyncClient) -> Platform:
+    app: Starlette = client._transport.app  # type: ignore[attr-defined]
+    platform: Platform = app.state.platform
+    return platform
+
+
+async def go_live(client: httpx.AsyncClient, stream_id: int) -> None:
+    """What the WHIP endpoint does when an encoder connects."""
+    p = platform_of(client)
+    async with p.db.session() as session:
+        await services.go_live(session, await services.get_stream(session, stream_id), bus=p.bus)
+
+
+async def create(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = await client.post("/api/streams", json={"title": "Launch", **body}, headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_an_exhibitor_creates_a_stream_and_only_managers_see_its_key(client: httpx.AsyncClient) -> None:
+    exhibitor = await signup_and_login(client, "e@example.org", "exhibitor")
+    other = await signup_and_login(client, "f@example.org", "exhibitor")
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    created = await create(
+        client,
+        exhibitor,
+        title="  Spring collection  ",
+        description="New fabrics",
+        scheduled_start="2026-06-01T09:00:00Z",
+        planned_end="2026-06-01T11:00:00+00:00",
+    )
+    sid = created["id"]
+    assert created["title"] == "Spring collection"
+    assert (created["status"], created["expo"], created["visibility"]) == ("scheduled", "main", "public")
+    assert created["whip_url"] == f"http://testserver/api/streams/{sid}/whip"
+    assert created["page_url"] == f"http://testserver/watch/{sid}"
+    assert len(created["key"]) >= 32 and created["can_manage"] is True
+
+    public = (await client.get(f"/api/streams/{sid}")).json()
+    assert public["key"] is None and public["whip_url"] is None and public["can_manage"] is False
+    assert public["hls_url"] == f"http://testserver/live/{sid}/index.m3u8"
+    assert (await client.get(f"/api/streams/{sid}", headers=other)).json()["key"] is None
+    assert (await client.get(f"/api/streams/{sid}", headers=organizer)).json()["key"] == created["key"]
+
+
+async def test_who_may_create(client: httpx.AsyncClient) -> None:
+    visitor = await signup_and_login(client, "v@example.org", "visitor")
+    response = await client.post("/api/streams", json={"title": "Mine"}, headers=visitor)
+    assert response.status_code == 403
+    response = await client.post("/api/streams", json={"title": "Mine"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "auth.required"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": 5},
+        {"title": ""},
+        {"title": "x" * 201},
+        {"title": "ok", "scheduled_start": "soon"},
+        {"title": "ok", "visibility": "secret"},
+        {"title": "ok", "booth_id": "first"},
+        {"title": "ok", "unknown": 1},
+        {"title": "ok", "scheduled_start": "2026-06-01T10:00:00Z", "planned_end": "2026-06-01T09:00:00Z"},
+        {"title": "   "},
+    ],
+)
+async def test_bad_input_is_a_422_with_the_error_json(
+    client: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    response = await client.post("/api/streams", json=body, headers=organizer)
+    assert response.status_code == 422, response.text
+    assert set(response.json()["error"]) >= {"code", "message"}
+
+
+async def test_unknown_streams_and_expos_are_404(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    for method, path in [
+        ("GET", "/api/streams/999"),
+        ("GET", "/api/streams/999/stats"),
+        ("PATCH", "/api/streams/999"),
+        ("POST", "/api/streams/999/end"),
+        ("POST", "/api/streams/999/heartbeat"),
+        ("GET", "/api/expos/nowhere/streams"),
+    ]:
+        body = {"title": "x"} if method == "PATCH" else None
+        response = await client.request(method, path, json=body, headers=organizer)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["error"]["code"] in ("stream.unknown", "expo.unknown")
+    response = await client.post("/api/streams", json={"title": "x", "expo": "nowhere"}, headers=organizer)
+    assert response.status_code == 404
+    assert (await client.get("/api/streams/abc")).status_code == 404
+
+
+async def test_an_exhibitor_cannot_change_another_exhibitors_stream(client: httpx.AsyncClient) -> None:
+    owner = await signup_and_login(client, "e@example.org", "exhibitor")
+    other = await signup_and_login(client, "f@example.org", "exhibitor")
+    sid = (await create(client, owner))["id"]
+    for method, path in [
+        ("PATCH", f"/api/streams/{sid}"),
+        ("POST", f"/api/streams/{sid}/key"),
+        ("POST", f"/api/streams/{sid}/end"),
+        ("GET", f"/api/streams/{sid}/audience"),
+    ]:
+        body = {"title": "Hijacked"} if method == "PATCH" else None
+        response = await client.request(method, path, json=body, headers=other)
+        assert response.status_code == 403, (method, path)
+        assert response.json()["error"]["code"] == "stream.forbidden"
+    assert (await client.get(f"/api/streams/{sid}")).json()["title"] == "Launch"
+
+
+async def test_the_owner_edits_extends_regenerates_and_ends(client: httpx.AsyncClient) -> None:
+    owner = await signup_and_login(client, "e@example.org", "exhibitor")
+    created = await create(
+        client, owner, scheduled_start="2026-06-01T09:00:00Z", planned_end="2026-06-01T11:00:00Z"
+    )
+    sid = created["id"]
+    response = await client.patch(
+        f"/api/streams/{sid}",
+        json={"title": "Launch, extended", "planned_end": "2026-06-01T12:00:00Z"},
+        headers=owner,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["title"] == "Launch, extended"
+    assert response.json()["planned_end"].startswith("2026-06-01T12:00:00")
+    response = await client.patch(f"/api/streams/{sid}", json={"title": 7}, headers=owner)
+    assert response.status_code == 422
+
+    renewed = (await client.post(f"/api/streams/{sid}/key", headers=owner)).json()
+    assert renewed["key"] != created["key"] and len(renewed["key"]) >= 32
+
+    await go_live(client, sid)
+    response = await client.patch(
+        f"/api/streams/{sid}", json={"scheduled_start": "2026-06-02T09:00:00Z"}, headers=owner
+    )
+    assert response.status_code == 409
+    ended = await client.post(f"/api/streams/{sid}/end", headers=owner)
+    assert ended.status_code == 200 and ended.json()["status"] == "ended"
+    assert (await client.get(f"/api/streams/{sid}/stats")).json()["status"] == "ended"
+
+
+async def test_stats_are_public_and_exactly_the_contract(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    visitor = await signup_and_login(client, "v@example.org", "visitor")
+    sid = (await create(client, organizer))["id"]
+    await go_live(client, sid)
+    assert (await client.post(f"/api/streams/{sid}/register", headers=visitor)).status_code == 200
+    audience = platform_of(client).audience
+    await audience.watch(sid, "user:42", ViewVia.WHEP)
+    await audience.watch(sid, "anon:player", ViewVia.HLS)
+    response = await client.get(f"/api/streams/{sid}/stats")
+    assert response.status_code == 200
+    stats = response.json()
+    assert sorted(stats) == STATS_KEYS
+    assert stats == {
+        "status": "live",
+        "live_viewers": 2,
+        "peak_viewers": 2,
+        "total_views": 2,
+        "unique_viewers": 2,
+        "registrations": 1,
+    }
+    assert all(type(stats[k]) is int for k in STATS_KEYS if k != "status")
+
+
+async def test_the_watch_page_heartbeat_counts_a_browser_once_and_leave_removes_it(
+    client: httpx.AsyncClient,
+) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    sid = (await create(client, organizer))["id"]
+    # Before the broadcast starts, an open page is not a viewer.
+    response = await client.post(f"/api/streams/{sid}/heartbeat")
+    assert response.status_code == 200 and response.json() == {"live_viewers": 0}
+    cookie = response.cookies.get(VIEWER_COOKIE)
+    assert cookie
+    await go_live(client, sid)
+    for _ in range(3):
+        assert (await client.post(f"/api/streams/{sid}/heartbeat")).json() == {"live_viewers": 1}
+    # Another browser (no cookie jar) is another person.
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as other:
+        assert (await other.post(f"/api/streams/{sid}/heartbeat")).json() == {"live_viewers": 2}
+        # The first browser also plays WHEP under its cookie's identity: still two people.
+        await platform_of(client).audience.watch(sid, f"anon:{cookie}", ViewVia.WHEP)
+        assert (await other.post(f"/api/streams/{sid}/heartbeat")).json() == {"live_viewers": 2}
+    assert (await client.post(f"/api/streams/{sid}/leave")).status_code == 204
+    stats = (await client.get(f"/api/streams/{sid}/stats")).json()
+    assert (stats["live_viewers"], stats["total_views"]) == (2, 2)  # WHEP still plays
+    await platform_of(client).audience.leave(sid, f"anon:{cookie}", ViewVia.WHEP)
+    assert (await client.get(f"/api/streams/{sid}/stats")).json()["live_viewers"] == 1
+
+
+async def test_registered_streams_need_a_signed_in_viewer(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    visitor = await signup_and_login(client, "v@example.org", "visitor")
+    sid = (await create(client, organizer, visibility="registered"))["id"]
+    await go_live(client, sid)
+    response = await client.post(f"/api/streams/{sid}/heartbeat")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "stream.sign_in_to_watch"
+    assert (await client.post(f"/api/streams/{sid}/heartbeat", headers=visitor)).json() == {"live_viewers": 1}
+    assert (await client.get(f"/api/streams/{sid}/stats")).json()["unique_viewers"] == 1
+
+
+async def test_registration_is_idempotent_even_when_concurrent(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    visitor = await signup_and_login(client, "v@example.org", "visitor")
+    sid = (await create(client, organizer))["id"]
+    assert (await client.post(f"/api/streams/{sid}/register")).status_code == 401
+    responses = await asyncio.gather(
+        *(client.post(f"/api/streams/{sid}/register", headers=visitor) for _ in range(20))
+    )
+    assert {r.status_code for r in responses} == {200}
+    assert responses[-1].json() == {"registered": True, "registrations": 1}
+    gone = await client.delete(f"/api/streams/{sid}/register", headers=visitor)
+    assert gone.json() == {"registered": False, "registrations": 0}
+    again = await client.delete(f"/api/streams/{sid}/register", headers=visitor)
+    assert again.status_code == 200 and again.json()["registrations"] == 0
+
+
+async def test_listing_an_expos_streams_by_status(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    first = (await create(client, organizer, title="First"))["id"]
+    second = (await create(client, organizer, title="Second"))["id"]
+    await go_live(client, second)
+    listed = (await client.get("/api/expos/main/streams")).json()["items"]
+    assert [s["id"] for s in listed] == [first, second]
+    assert all(s["key"] is None for s in listed)
+    live = (await client.get("/api/expos/main/streams?status=live")).json()["items"]
+    assert [s["title"] for s in live] == ["Second"]
+    assert (await client.get("/api/expos/main/streams?status=paused")).status_code == 422
+
+
+async def test_managers_see_the_minute_series_and_watch_time(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    sid = (await create(client, organizer))["id"]
+    await go_live(client, sid)
+    audience = platform_of(client).audience
+    await audience.watch(sid, "anon:1", ViewVia.PAGE)
+    await audience.sample()
+    response = await client.get(f"/api/streams/{sid}/audience", headers=organizer)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["stats"]["live_viewers"] == 1
+    assert [m["viewers"] for m in body["minutes"]] == [1]
+    assert body["average_watch_seconds"] >= 0
+    assert (await client.get(f"/api/streams/{sid}/audience")).status_code == 401
+
+
+async def test_the_api_is_in_the_openapi_document(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/api/openapi.json")).json()["paths"]
+    assert {"get", "patch"} <= set(paths["/api/streams/{stream_id}"])
+    assert "get" in paths["/api/streams/{stream_id}/stats"]
+
+
+# The command line -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in list(os.environ):
+        if key.startswith("EXPO_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'data_dir = "{tmp_path / "data"}"\nsecret_key = "{"k" * 40}"\n'
+        'public_url = "https://expo.example.org"\nlog_format = "text"\n'
+    )
+    return path
+
+
+def test_streams_create_prints_the_contract_json(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["streams", "create", "--title", "Opening keynote", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    created = json.loads(out)
+    assert list(created) == ["id", "key", "whip_url", "whep_url", "hls_url", "page_url"]
+    sid = created["id"]
+    assert isinstance(sid, int) and len(created["key"]) >= 32
+    assert created["whip_url"] == f"https://expo.example.org/api/streams/{sid}/whip"
+    assert created["whep_url"] == f"https://expo.example.org/api/streams/{sid}/whep"
+    assert created["hls_url"] == f"https://expo.example.org/live/{sid}/index.m3u8"
+    assert created["page_url"] == f"https://expo.example.org/watch/{sid}"
+    # A second stream lands in the same (now existing) default expo, with its own key.
+    assert main(["--config", str(config), "streams", "create", "--title", "Panel"]) == 0
+    second = json.loads(capsys.readouterr()[0])
+    assert second["id"] == sid + 1 and second["key"] != created["key"]
+
+
+def test_streams_create_refuses_a_bad_title_and_an_unknown_expo(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["streams", "create", "--title", " ", "--config", str(config)]) == 2
+    assert capsys.readouterr() == ("", "error: A stream title has 1 to 200 characters.\n")
+    assert not (config.parent / "data").exists()
+    assert main(["streams", "create", "--title", "x", "--expo", "nope", "--config", str(config)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == "error: There is no expo 'nope'.\n"
