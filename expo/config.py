@@ -24,6 +24,7 @@ ENV_PREFIX = "EXPO_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "text")
 SECURE_COOKIE_MODES = ("auto", "always", "never")
+ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
 
 def _opt(default: Any, help: str) -> Any:
@@ -67,6 +68,13 @@ class Settings:
     login_attempts: int = _opt(10, "Failed logins allowed per e-mail and per client address per window.")
     login_window_seconds: int = _opt(300, "Length of the login rate-limit window, in seconds.")
     max_body_bytes: int = _opt(1_048_576, "Largest JSON or form body accepted, in bytes.")
+    ice_servers: str = _opt(
+        "",
+        "Comma-separated STUN/TURN URLs (stun:host:port, turn:host:port?transport=udp) for WebRTC; "
+        "empty for loopback and LAN.",
+    )
+    turn_username: str = _opt("", "Username for the turn: and turns: URLs in ice_servers.")
+    turn_password: str = _opt("", "Password for the turn: and turns: URLs in ice_servers.")
     log_level: str = _opt("info", "debug, info, warning or error.")
     log_format: str = _opt("json", "json (one object a line) or text.")
     access_log: bool = _opt(True, "Write one structured log line per HTTP request.")
@@ -158,8 +166,18 @@ def _validate(s: Settings) -> None:
     for name in ("session_days", "login_attempts", "login_window_seconds", "max_body_bytes"):
         if getattr(s, name) < 1:
             raise _fail(name, "must be at least 1")
+    _validate_ice(s)
     if not s.default_expo or not s.default_expo.replace("-", "").isalnum():
         raise _fail("default_expo", "must be a slug of letters, digits and dashes")
+
+
+def _validate_ice(s: Settings) -> None:
+    urls = [u.strip() for u in s.ice_servers.split(",") if u.strip()]
+    for url in urls:
+        if not url.startswith(ICE_SCHEMES) or any(c in url for c in '<>" '):
+            raise _fail("ice_servers", f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+    if any(u.startswith(("turn:", "turns:")) for u in urls) and not (s.turn_username and s.turn_password):
+        raise _fail("ice_servers", "TURN servers need turn_username and turn_password")
 
 
 def _kind(spec: dataclasses.Field[Any]) -> type:

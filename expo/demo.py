@@ -19,6 +19,8 @@ from expo.accounts.models import Role, User
 from expo.accounts.services import create_user
 from expo.db import Database
 from expo.errors import Conflict
+from streaming import services as streams
+from streaming.models import Stream, StreamStatus
 
 DEMO_SLUG = "demo"
 DEMO_TITLE = "Demo Expo"
@@ -27,6 +29,11 @@ DEMO_DESCRIPTION = (
     "broadcast and join a booth's video room."
 )
 DEMO_DAYS = 3
+DEMO_BROADCAST = "Opening ceremony"
+DEMO_BROADCAST_DESCRIPTION = (
+    "The demo's live broadcast: a test pattern with a clock and a tone, published over WHIP by the "
+    "built-in synthetic broadcaster while `expo demo` runs."
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class DemoInfo:
 
     expo: Expo
     users: dict[Role, User]
+    broadcast: Stream
     logins: tuple[DemoLogin, ...] = DEMO_LOGINS
 
 
@@ -60,7 +68,8 @@ async def seed_demo(db: Database) -> DemoInfo:
     async with db.session() as session:
         users = {login.role: await _user(session, login) for login in DEMO_LOGINS}
         expo = await _expo(session, organizer=users[Role.ORGANIZER])
-    return DemoInfo(expo=expo, users=users)
+        broadcast = await _broadcast(session, expo, organizer=users[Role.ORGANIZER])
+    return DemoInfo(expo=expo, users=users, broadcast=broadcast)
 
 
 async def _find_user(session: AsyncSession, email: str) -> User | None:
@@ -95,3 +104,18 @@ async def _expo(session: AsyncSession, organizer: User) -> Expo:
         ends_on=today + timedelta(days=DEMO_DAYS - 1),
         created_by=organizer.id,
     )
+
+
+async def _broadcast(session: AsyncSession, expo: Expo, organizer: User) -> Stream:
+    """The demo's broadcast, owned by the organizer; reopened if someone ended it, so that the
+    synthetic broadcaster can take it live again."""
+    found = (
+        await session.exec(select(Stream).where(Stream.expo_id == expo.id, Stream.title == DEMO_BROADCAST))
+    ).first()
+    if found is None:
+        return await streams.create_stream(
+            session, expo=expo, title=DEMO_BROADCAST, owner=organizer, description=DEMO_BROADCAST_DESCRIPTION
+        )
+    if found.status == StreamStatus.ENDED:
+        return await streams.reopen(session, found, actor=organizer)
+    return found

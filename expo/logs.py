@@ -46,5 +46,8 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     # uvicorn's own access log would duplicate ours.
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
-    # Alembic narrates every schema check at info; expo.migrations logs the upgrades that happen.
-    logging.getLogger("alembic").setLevel(root.level if root.level <= logging.DEBUG else logging.WARNING)
+    # Alembic narrates every schema check at info, aioice every ICE check, aiortc every
+    # negotiation step; expo's own loggers say what happened. Shown again at debug level.
+    chatty = root.level if root.level <= logging.DEBUG else logging.WARNING
+    for name in ("alembic", "aioice", "aiortc"):
+        logging.getLogger(name).setLevel(chatty)

@@ -1,0 +1,223 @@
+"""WHIP ingest and WHEP playback over HTTP (RFC 9725 and the WHEP draft).
+
+``POST /api/streams/{id}/whip`` (``Authorization: Bearer <stream key>``) and
+``POST /api/streams/{id}/whep`` take an ``application/sdp`` offer and answer ``201`` with the SDP
+answer, a ``Location`` (the session resource), an ``ETag`` and one ``Link: <...>;
+rel="ice-server"`` per configured STUN/TURN server. ``DELETE <Location>`` ends the session (for
+WHIP: the broadcast; it needs the same bearer key). ``OPTIONS`` answers ``Accept-Post:
+application/sdp`` and the ICE servers, and CORS preflights.
+
+No trickle ICE nor ICE restart: the answer carries every server candidate and clients send
+complete offers, so ``PATCH`` on a session answers ``405`` (as RFC 9725 requires of servers that
+support neither).
+
+Errors: 415 for a body that is not ``application/sdp``, 413 over 64 KiB, 400 ``sdp.invalid`` /
+``sdp.no_media`` / ``sdp.unsupported`` for offers that cannot be used, 401 for a missing or wrong
+key, 404 for an unknown stream or session, 409 ``stream.publisher_connected`` for a second
+publisher, 409 ``stream.ended`` for a stream that has ended, 409 ``stream.not_live`` for WHEP
+without a publisher.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from expo.errors import Unauthorized, UnsupportedMediaType
+from expo.http.api import Endpoint, Handler, path_int
+from expo.http.bodies import media_type, read_body
+from expo.permissions import current_user, platform
+from streaming import services
+from streaming.audience import identify_viewer
+from streaming.chat import check_can_watch
+from streaming.ice import link_headers
+from streaming.models import Stream
+from streaming.plane import MediaPlane
+from streaming.whip import MAX_SDP_BYTES, MediaSession, parse_offer
+
+SDP = "application/sdp"
+_COLLECTION_ALLOW = "OPTIONS, POST"
+_SESSION_ALLOW = "OPTIONS, DELETE"
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Post, Allow",
+}
+
+
+def _plane(request: Request) -> MediaPlane:
+    return platform(request).media
+
+
+async def _offer(request: Request, *, sending: bool) -> str:
+    if media_type(request) != SDP:
+        raise UnsupportedMediaType("Send the offer as application/sdp.", code="sdp.content_type")
+    return parse_offer(await read_body(request, MAX_SDP_BYTES), sending=sending)
+
+
+async def _stream(request: Request) -> Stream:
+    async with platform(request).db.session() as session:
+        return await services.get_stream(session, path_int(request, "stream_id"))
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized(
+            "Send the stream key as 'Authorization: Bearer <key>'.", code="stream.key_required"
+        )
+    return value.strip()
+
+
+def _ice_links(plane: MediaPlane) -> dict[str, str]:
+    links = link_headers(plane.ice_servers)
+    return {"Link": links} if links else {}
+
+
+def _created(request: Request, kind: str, session: MediaSession, answer: str) -> Response:
+    location = f"/api/streams/{session.stream_id}/{kind}/{session.id}"
+    headers = {"Location": location, "ETag": session.etag, **_ice_links(_plane(request)), **_CORS}
+    return Response(answer, status_code=201, media_type=SDP, headers=headers)
+
+
+def _options(request: Request, allow: str) -> Response:
+    headers = {
+        "Allow": allow,
+        "Access-Control-Allow-Methods": allow,
+        "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+        "Access-Control-Max-Age": "86400",
+        **_ice_links(_plane(request)),
+        **_CORS,
+    }
+    if "POST" in allow:
+        headers["Accept-Post"] = SDP
+    return Response(status_code=204, headers=headers)
+
+
+# WHIP ---------------------------------------------------------------------------------------------
+
+
+async def whip_publish(request: Request) -> Response:
+    """Publish the broadcast (WHIP, RFC 9725): the encoder's SDP offer in, the answer out.
+
+    Authenticated by the stream key as bearer token. 201 with the answer and the session's
+    ``Location``; 409 if a publisher is already connected or the stream has ended.
+    """
+    offer = await _offer(request, sending=True)
+    stream = await _stream(request)
+    key = _bearer(request)
+    if not services.key_matches(stream, key):
+        raise Unauthorized("The stream key is wrong.", code="stream.bad_key")
+    session, answer = await _plane(request).publish(stream, key, offer)
+    return _created(request, "whip", session, answer)
+
+
+async def whip_options(request: Request) -> Response:
+    """WHIP endpoint options: ``Accept-Post: application/sdp`` and the ICE servers (CORS preflight too)."""
+    return _options(request, _COLLECTION_ALLOW)
+
+
+async def whip_delete(request: Request) -> Response:
+    """End the broadcast: the publisher, every viewer and HLS stop, the recording is stored."""
+    plane = _plane(request)
+    stream_id = path_int(request, "stream_id")
+    session_id: str = request.path_params["session_id"]
+    plane.publisher(stream_id, session_id)  # 404 before 401: the URL is wrong whoever asks
+    await plane.unpublish(stream_id, session_id, _bearer(request))
+    return Response(status_code=200, headers=_CORS)
+
+
+async def whip_patch(request: Request) -> Response:
+    """Trickle ICE and ICE restarts are not supported: always 405 (send complete offers)."""
+    return _not_patchable(request, "whip")
+
+
+async def whip_session_options(request: Request) -> Response:
+    """WHIP session options (CORS preflight for DELETE)."""
+    _plane(request).publisher(path_int(request, "stream_id"), request.path_params["session_id"])
+    return _options(request, _SESSION_ALLOW)
+
+
+# WHEP ---------------------------------------------------------------------------------------------
+
+
+async def whep_play(request: Request) -> Response:
+    """Watch the broadcast over WebRTC (WHEP): the player's SDP offer in, the answer out.
+
+    Public streams need no credentials; ``registered`` ones a signed-in user (cookie or bearer).
+    201 with the answer and the session's ``Location``; 409 ``stream.not_live`` without a publisher.
+    """
+    offer = await _offer(request, sending=False)
+    stream = await _stream(request)
+    user = await current_user(request)
+    async with platform(request).db.session() as session:
+        await check_can_watch(session, stream, user)
+    viewer = await identify_viewer(request)
+    plane = _plane(request)
+    if viewer.startswith("anon:") and "expo_viewer" not in request.cookies:
+        # A player without cookies: one connection, one viewer (the address+agent fallback would
+        # count every player behind one NAT as one person).
+        viewer = "anon:whep-" + services.new_key()[:22]
+    viewer_session, answer = await plane.play(stream, viewer, offer)
+    return _created(request, "whep", viewer_session, answer)
+
+
+async def whep_options(request: Request) -> Response:
+    """WHEP endpoint options: ``Accept-Post: application/sdp`` and the ICE servers (CORS preflight too)."""
+    return _options(request, _COLLECTION_ALLOW)
+
+
+async def whep_delete(request: Request) -> Response:
+    """Leave: the viewer's connection is closed. The session URL itself is the credential."""
+    await _plane(request).leave(path_int(request, "stream_id"), request.path_params["session_id"])
+    return Response(status_code=200, headers=_CORS)
+
+
+async def whep_patch(request: Request) -> Response:
+    """Trickle ICE and ICE restarts are not supported: always 405 (send complete offers)."""
+    return _not_patchable(request, "whep")
+
+
+async def whep_session_options(request: Request) -> Response:
+    """WHEP session options (CORS preflight for DELETE)."""
+    _plane(request).viewer(path_int(request, "stream_id"), request.path_params["session_id"])
+    return _options(request, _SESSION_ALLOW)
+
+
+def _not_patchable(request: Request, kind: str) -> Response:
+    plane = _plane(request)
+    stream_id = path_int(request, "stream_id")
+    session_id: str = request.path_params["session_id"]
+    if kind == "whip":
+        plane.publisher(stream_id, session_id)
+    else:
+        plane.viewer(stream_id, session_id)
+    message = "Trickle ICE and ICE restarts are not supported: send a complete offer."
+    error = {"error": {"code": "sdp.no_trickle", "message": message}}
+    return JSONResponse(error, status_code=405, headers={"Allow": _SESSION_ALLOW, **_CORS})
+
+
+_ID = "/api/streams/{stream_id:int}"
+_TAGS = ["streams"]
+
+
+def _session_routes(kind: str, delete: Handler, patch: Handler, options: Handler) -> list[Endpoint]:
+    path = f"{_ID}/{kind}/{{session_id:str}}"
+    return [
+        Endpoint(path, delete, method="DELETE", tags=_TAGS),
+        Endpoint(path, patch, method="PATCH", status=405, tags=_TAGS),
+        Endpoint(path, options, method="OPTIONS", status=204, tags=_TAGS),
+    ]
+
+
+ROUTES = [
+    Endpoint(
+        f"{_ID}/whip", whip_publish, method="POST", status=201, body_media=SDP, response_media=SDP, tags=_TAGS
+    ),
+    Endpoint(f"{_ID}/whip", whip_options, method="OPTIONS", status=204, tags=_TAGS),
+    *_session_routes("whip", whip_delete, whip_patch, whip_session_options),
+    Endpoint(
+        f"{_ID}/whep", whep_play, method="POST", status=201, body_media=SDP, response_media=SDP, tags=_TAGS
+    ),
+    Endpoint(f"{_ID}/whep", whep_options, method="OPTIONS", status=204, tags=_TAGS),
+    *_session_routes("whep", whep_delete, whep_patch, whep_session_options),
+]

@@ -1,0 +1,382 @@
+"""The media plane: every WebRTC session of this process and what they mean for the broadcasts.
+
+:class:`MediaPlane` owns the :class:`~streaming.router.MediaRouter`, the WHIP publisher sessions
+(at most one per stream) and the WHEP viewer sessions. It is the service behind
+:mod:`streaming.media_routes`: it takes stream rows already authorised by the route and turns
+connections into broadcast state through :mod:`streaming.services` (``go_live``, ``end``).
+
+Life of a broadcast, as seen from here:
+
+* **publish** (WHIP POST): the offer is answered, the tracks are routed, the stream goes live,
+  and, if the video is H.264, an HLS packager with a recorder is fed from the forwarded frames.
+* **end by DELETE**, or the stream **ended by a manager** (its ``status`` event on the bus): the
+  publisher's connection, every viewer's connection and the HLS packaging end, the recording is
+  stored, the stream is ended.
+* **publisher lost** (connection failed or closed, or its tracks ended, without DELETE): the
+  same teardown of the media, but the stream stays *live* for ``reconnect_grace`` seconds so an
+  encoder that reconnects resumes the broadcast; if none has by then, the stream is ended.
+* **viewers** (WHEP POST) are counted by the audience tracker (a heartbeat every
+  ``heartbeat_interval`` seconds while connected, ``leave`` when they go); a viewer whose
+  connection fails, closes or never connects within ``connect_timeout`` is torn down.
+
+The plane is per process: a WHEP viewer must reach the process that holds the stream's publisher
+(one server process, or sticky routing by stream id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from expo.bus import Bus, BusError
+from expo.config import Settings
+from expo.db import Database
+from expo.errors import Conflict, NotFound, Unauthorized
+from streaming import services
+from streaming.audience import Audience
+from streaming.hls import HlsPackager, HlsRegistry
+from streaming.ice import IceServer, ice_servers, rtc_configuration
+from streaming.models import Stream, StreamStatus, ViewVia
+from streaming.publication import Publication
+from streaming.recorder import Recorder
+from streaming.router import MediaRouter
+from streaming.whip import (
+    MediaSession,
+    PublisherSession,
+    ViewerSession,
+    accept_publisher,
+    accept_viewer,
+)
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_GRACE = 10.0
+HEARTBEAT_INTERVAL = 5.0
+CONNECT_TIMEOUT = 30.0
+
+
+class MediaPlane:
+    """Owns the router and the WHIP/WHEP sessions of this process; built by the platform.
+
+    States: *open*, then *closed* after :meth:`close` (every session torn down, every task
+    cancelled and awaited; new sessions refused with ``stream.router_closed``).
+
+    :param reconnect_grace: seconds a stream whose publisher dropped without DELETE stays live,
+        waiting for the encoder to reconnect, before it is ended.
+    :param heartbeat_interval: seconds between a WHEP viewer's audience heartbeats.
+    :param connect_timeout: seconds a new session may take to connect before it is dropped.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        bus: Bus,
+        audience: Audience,
+        hls: HlsRegistry,
+        *,
+        reconnect_grace: float = RECONNECT_GRACE,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self.audience = audience
+        self.hls = hls
+        self.router = MediaRouter()
+        self.ice_servers: list[IceServer] = ice_servers(settings)
+        self.reconnect_grace = reconnect_grace
+        self.heartbeat_interval = heartbeat_interval
+        self.connect_timeout = connect_timeout
+        self.publishers: dict[int, PublisherSession] = {}
+        self.viewers: dict[str, ViewerSession] = {}
+        self._claimed: set[int] = set()  # streams whose publisher is negotiating right now
+        self._grace: dict[int, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    # -- WHIP ------------------------------------------------------------------------------------
+
+    async def publish(self, stream: Stream, key: str, offer: str) -> tuple[PublisherSession, str]:
+        """Start ``stream``'s broadcast from a WHIP offer (the key is already checked); returns the
+        session and the SDP answer. :class:`Conflict` ``stream.publisher_connected`` if a publisher
+        is connected or connecting, ``stream.ended`` if the stream has ended."""
+        self._check_open()
+        stream_id = _id(stream)
+        if stream_id in self.publishers or stream_id in self._claimed:
+            raise Conflict("This stream already has a publisher.", code="stream.publisher_connected")
+        if stream.status == StreamStatus.ENDED:
+            raise Conflict("The stream has ended; an organizer can reopen it.", code="stream.ended")
+        self._claimed.add(stream_id)  # before the first await: two encoders racing get one 409
+        try:
+            config = rtc_configuration(self.ice_servers)
+            session, answer = await accept_publisher(self.router, config, stream_id, key, offer)
+            try:
+                async with self.db.session() as db_session:
+                    stream = await services.go_live(db_session, stream, bus=self.bus)
+            except BaseException:
+                await self._drop_media(session)
+                raise
+            grace = self._grace.pop(stream_id, None)
+            if grace is not None:
+                grace.cancel()
+            self.publishers[stream_id] = session
+        finally:
+            self._claimed.discard(stream_id)
+        packager = await self._start_hls(stream, session)
+        session.tasks.append(self._spawn(self._supervise_publisher(session, packager)))
+        logger.info("whip: stream %s is live (session %s)", stream_id, session.id)
+        return session, answer
+
+    def publisher(self, stream_id: int, session_id: str) -> PublisherSession:
+        """The stream's publisher session with this id, or :class:`NotFound` (``stream.no_session``)."""
+        session = self.publishers.get(stream_id)
+        if session is None or session.id != session_id:
+            raise NotFound("There is no such WHIP session.", code="stream.no_session")
+        return session
+
+    async def unpublish(self, stream_id: int, session_id: str, key: str) -> None:
+        """WHIP DELETE: end the broadcast. ``key`` must be the one the session was opened with."""
+        session = self.publisher(stream_id, session_id)
+        if not hmac.compare_digest(session.key.encode(), key.encode()):
+            raise Unauthorized("Present the stream key this session was opened with.", code="stream.bad_key")
+        await self._end_publisher(session, end_stream=True)
+
+    # -- WHEP ------------------------------------------------------------------------------------
+
+    async def play(self, stream: Stream, viewer: str, offer: str) -> tuple[ViewerSession, str]:
+        """Start a WHEP viewer session on a live stream; returns the session and the SDP answer.
+
+        :class:`Conflict` ``stream.not_live`` when the stream has no publisher in this process.
+        """
+        self._check_open()
+        stream_id = _id(stream)
+        publisher = self.publishers.get(stream_id)
+        publications = [p for p in publisher.publications if p.state == "live"] if publisher else []
+        if not publications:
+            raise Conflict("This stream is not live.", code="stream.not_live")
+        config = rtc_configuration(self.ice_servers)
+        session, answer = await accept_viewer(publications, config, stream_id, viewer, offer)
+        self.viewers[session.id] = session
+        session.tasks.append(self._spawn(self._supervise_viewer(session)))
+        return session, answer
+
+    def viewer(self, stream_id: int, session_id: str) -> ViewerSession:
+        """The viewer session with this id on this stream, or :class:`NotFound`."""
+        session = self.viewers.get(session_id)
+        if session is None or session.stream_id != stream_id:
+            raise NotFound("There is no such WHEP session.", code="stream.no_session")
+        return session
+
+    async def leave(self, stream_id: int, session_id: str) -> None:
+        """WHEP DELETE: the viewer leaves (their connection is closed)."""
+        await self._end_viewer(self.viewer(stream_id, session_id))
+
+    def viewer_count(self, stream_id: int) -> int:
+        """WHEP sessions open on ``stream_id`` in this process."""
+        return sum(1 for s in self.viewers.values() if s.stream_id == stream_id)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Tear every session down (streams stay as they are: a restart resumes them)."""
+        self.closed = True
+        for task in self._grace.values():
+            task.cancel()
+        await asyncio.gather(*self._grace.values(), return_exceptions=True)
+        self._grace.clear()
+        for publisher in list(self.publishers.values()):
+            await self._end_publisher(publisher, end_stream=False, grace=False)
+        for viewer in list(self.viewers.values()):
+            await self._end_viewer(viewer)
+        await self.router.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise Conflict("The media server is shutting down.", code="stream.router_closed")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- publisher internals ---------------------------------------------------------------------
+
+    async def _supervise_publisher(self, session: PublisherSession, packager: HlsPackager | None) -> None:
+        """Ends the session when its connection or tracks end, or when the stream is ended."""
+        watchers: list[asyncio.Task[Any]] = [asyncio.create_task(session.ended.wait())]
+        watchers += [asyncio.create_task(p.wait_ended()) for p in session.publications]
+        watchers.append(asyncio.create_task(self._until_stream_ended(session.stream_id)))
+        watchers.append(asyncio.create_task(self._until_connected(session)))
+        try:
+            done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+        ended_by_manager = any(
+            not t.cancelled() and t.exception() is None and t.result() is True for t in done
+        )
+        if ended_by_manager:
+            # services.end already ran wherever the manager clicked: only the media goes.
+            await self._end_publisher(session, end_stream=False, grace=False)
+        else:
+            logger.info("whip: publisher of stream %s lost without DELETE", session.stream_id)
+            await self._end_publisher(session, end_stream=False, grace=True)
+
+    async def _until_connected(self, session: MediaSession) -> bool:
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await session.connected.wait()
+        except TimeoutError:
+            return False
+        await asyncio.Event().wait()  # connected: this watcher never finishes on its own
+        return False
+
+    async def _until_stream_ended(self, stream_id: int) -> bool:
+        """Returns True once the stream's ``status`` event says ``ended`` (from any process)."""
+        try:
+            async with self.bus.subscribe(services.channel(stream_id)) as subscription:
+                async for message in subscription:
+                    with contextlib.suppress(ValueError, AttributeError):
+                        event = json.loads(message)
+                        if event.get("kind") == "status" and event.get("status") == StreamStatus.ENDED:
+                            return True
+        except BusError:
+            logger.exception("whip: cannot follow stream %s's status on the bus", stream_id)
+        await asyncio.Event().wait()  # the bus closed: wait for the other reasons to end
+        return False
+
+    async def _end_publisher(
+        self, session: PublisherSession, *, end_stream: bool, grace: bool = False
+    ) -> None:
+        stream_id = session.stream_id
+        if self.publishers.get(stream_id) is not session:
+            return  # already torn down by another path
+        del self.publishers[stream_id]
+        await self._drop_media(session)
+        for viewer in [v for v in self.viewers.values() if v.stream_id == stream_id]:
+            await self._end_viewer(viewer)
+        await self._finish_hls(stream_id)
+        if end_stream:
+            await self._end_stream(stream_id)
+        elif grace and not self.closed:
+            self._grace[stream_id] = self._spawn(self._end_after_grace(stream_id))
+        logger.info("whip: media of stream %s ended", stream_id)
+
+    async def _drop_media(self, session: PublisherSession) -> None:
+        for publication in session.publications:
+            await self.router.unpublish(publication)
+        await session.close()
+
+    async def _end_after_grace(self, stream_id: int) -> None:
+        await asyncio.sleep(self.reconnect_grace)
+        if self._grace.get(stream_id) is asyncio.current_task():
+            del self._grace[stream_id]
+        if stream_id not in self.publishers and stream_id not in self._claimed:
+            logger.info("whip: no publisher came back to stream %s: ending it", stream_id)
+            await self._end_stream(stream_id)
+
+    async def _end_stream(self, stream_id: int) -> None:
+        try:
+            async with self.db.session() as db_session:
+                stream = await services.get_stream(db_session, stream_id)
+                await services.end(db_session, stream, bus=self.bus)
+        except NotFound:
+            pass  # deleted meanwhile
+
+    # -- HLS and recording -----------------------------------------------------------------------
+
+    async def _start_hls(self, stream: Stream, session: PublisherSession) -> HlsPackager | None:
+        """Feed an HLS packager (and its recorder) from the publications, if the video is H.264.
+
+        HLS carries H.264 only and the router never re-encodes, so a VP8 publisher is WebRTC-only.
+        """
+        stream_id = _id(stream)
+        kinds: dict[str, Publication] = {p.kind: p for p in session.publications}
+        video = kinds.get("video")
+        if video is None or video.codec is None or video.codec.name.upper() != "H264":
+            return None
+        try:
+            packager = await self._open_hls(stream, kinds, video)
+        except Exception:
+            # WebRTC playback goes on without HLS (e.g. the recordings directory is not writable).
+            logger.exception("whip: HLS packaging of stream %s could not start", stream_id)
+            return None
+        for publication in session.publications:
+            packager.follow(publication.subscribe())  # the packager's tasks, awaited by its close()
+        return packager
+
+    async def _open_hls(
+        self, stream: Stream, kinds: dict[str, Publication], video: Publication
+    ) -> HlsPackager:
+        stream_id = _id(stream)
+        return await self.hls.open(
+            stream_id,
+            audio="audio" in kinds,
+            recorder=Recorder(self.settings.data_path, stream_id),
+            request_keyframe=video.request_keyframe,
+        )
+
+    async def _finish_hls(self, stream_id: int) -> None:
+        """End the HLS playlist and store the recording, if one was made."""
+        if self.hls.get(stream_id) is None:
+            return
+        recording = await self.hls.end(stream_id)
+        if recording is None:
+            return
+        async with self.db.session() as db_session:
+            db_session.add(recording.to_model(stream_id))
+            await db_session.commit()
+        logger.info("whip: recording of stream %s stored at %s", stream_id, recording.relative_path)
+
+    # -- viewer internals ------------------------------------------------------------------------
+
+    async def _supervise_viewer(self, session: ViewerSession) -> None:
+        """Heartbeats the viewer while connected; ends the session when its connection ends."""
+        waits = [asyncio.create_task(session.connected.wait()), asyncio.create_task(session.ended.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        while session.connected.is_set() and not session.ended.is_set():
+            await self._heartbeat(session)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.heartbeat_interval):
+                    await session.ended.wait()
+        await self._end_viewer(session)
+
+    async def _heartbeat(self, session: ViewerSession) -> None:
+        try:
+            await self.audience.watch(session.stream_id, session.viewer, ViewVia.WHEP)
+        except Exception:
+            # Playback must not depend on the audience figures (bus or store trouble).
+            logger.exception("whep: audience heartbeat failed for stream %s", session.stream_id)
+
+    async def _end_viewer(self, session: ViewerSession) -> None:
+        if self.viewers.pop(session.id, None) is None:
+            return
+        await session.close()
+        if session.connected.is_set():
+            try:
+                await self.audience.leave(session.stream_id, session.viewer, ViewVia.WHEP)
+            except Exception:
+                logger.exception("whep: audience leave failed for stream %s", session.stream_id)
+
+
+def _id(stream: Stream) -> int:
+    assert stream.id is not None, "the stream has not been stored yet"
+    return stream.id
