@@ -23,6 +23,7 @@ user however many tabs they have open, once per connection for anonymous visitor
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import logging
@@ -65,6 +66,15 @@ ChannelCheck = Callable[[User | None, str], bool | Awaitable[bool]]
 
 def _allow_all(user: User | None, channel: str) -> bool:
     return True
+
+
+_connection: contextvars.ContextVar[WebSocket] = contextvars.ContextVar("expo_realtime_connection")
+
+
+def current_connection() -> WebSocket:
+    """The socket whose subscription a :data:`ChannelCheck` is deciding, for checks that need the
+    app (its store, its settings) to decide. Only valid while a check runs."""
+    return _connection.get()
 
 
 _EXACT: dict[str, ChannelCheck] = {ONLINE_CHANNEL: _allow_all}
@@ -316,6 +326,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.message[:120])
         return
     await websocket.accept()
+    # Channel checks run in this task (see current_connection).
+    _connection.set(websocket)
     connection = Connection(websocket, platform(websocket).bus, user)
     await connection.run()
 

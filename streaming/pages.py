@@ -1,0 +1,147 @@
+"""Broadcast pages: watch a stream, go live from the browser, the list of one's streams, replays.
+
+The watch page is readable without JavaScript (title, status, schedule, chat history and Q&A are
+rendered here); ``watch.js`` adds the player, the live channel and everything interactive.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from booths.models import Expo
+from expo.accounts.models import Role
+from expo.errors import N_, Forbidden, NotFound
+from expo.http.api import path_int
+from expo.http.pages import render
+from expo.permissions import current_user, platform, require_page_user
+from streaming import chat, services
+from streaming.models import Recording, Stream, StreamStatus
+
+MAX_LISTED_STREAMS = 200
+
+
+async def _latest_recording(session: AsyncSession, stream_id: int) -> Recording | None:
+    query = (
+        select(Recording)
+        .where(Recording.stream_id == stream_id, col(Recording.ended_at).is_not(None))
+        .order_by(col(Recording.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()
+
+
+def _recording_file(request: Request, recording: Recording) -> Path | None:
+    """The recording's file, when it exists inside the data directory (never anywhere else)."""
+    data = platform(request).settings.data_path.resolve()
+    path = Path(recording.path)
+    path = (path if path.is_absolute() else data / path).resolve()
+    if not path.is_relative_to(data) or not path.is_file():
+        return None
+    return path
+
+
+async def watch(request: Request) -> Response:
+    """``/watch/{id}``: the player, live viewer count, chat, likes and Q&A of a broadcast."""
+    stream_id = path_int(request, "stream_id")
+    user = await current_user(request)
+    async with platform(request).db.session() as session:
+        stream = await services.get_stream(session, stream_id)
+        await chat.check_can_watch(session, stream, user)
+        expo = await session.get(Expo, stream.expo_id)
+        history = await chat.history(session, stream, before=None, limit=chat.HISTORY_LIMIT)
+        questions = await chat.questions(session, stream, user)
+        recording = await _latest_recording(session, stream_id)
+        registered = user is not None and await services.is_registered(session, stream, user)
+        sanctions = await chat.active_sanctions(session, stream_id, user.id) if user and user.id else set()
+    live_viewers = None
+    if stream.status == StreamStatus.LIVE:
+        live_viewers = await platform(request).audience.live_viewers(stream_id)
+    replay = recording is not None and stream.status == StreamStatus.ENDED
+    replay = replay and recording is not None and _recording_file(request, recording) is not None
+    moderator = services.can_manage(user, stream)
+    config: dict[str, Any] = {
+        "stream": stream_id,
+        "status": stream.status,
+        "channel": services.channel(stream_id),
+        "user": user.id if user else None,
+        "moderator": moderator,
+        "maxBody": chat.MAX_BODY,
+        "whepUrl": f"/api/streams/{stream_id}/whep",
+        "hlsUrl": f"/live/{stream_id}/index.m3u8",
+    }
+    return await render(
+        request,
+        "watch.html",
+        {
+            "stream": stream,
+            "expo": expo,
+            "history": history,
+            "questions": questions,
+            "replay": replay,
+            "live_viewers": live_viewers,
+            "registered": registered,
+            "muted": bool(sanctions),
+            "moderator": moderator,
+            "max_body": chat.MAX_BODY,
+            "config": config,
+        },
+    )
+
+
+async def replay(request: Request) -> Response:
+    """The latest recording of an ended broadcast, with range requests for seeking."""
+    stream_id = path_int(request, "stream_id")
+    async with platform(request).db.session() as session:
+        stream = await services.get_stream(session, stream_id)
+        await chat.check_can_watch(session, stream, await current_user(request))
+        recording = await _latest_recording(session, stream_id)
+    path = _recording_file(request, recording) if recording is not None else None
+    if path is None:
+        raise NotFound(N_("This broadcast has no replay."), code="stream.no_replay")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type)
+
+
+async def go_live(request: Request) -> Response:
+    """``/streams/{id}/live``: publish from the browser, or copy the settings for OBS."""
+    user = await require_page_user(request)
+    stream_id = path_int(request, "stream_id")
+    async with platform(request).db.session() as session:
+        stream = await services.get_stream(session, stream_id)
+    if not services.can_manage(user, stream):
+        raise Forbidden(N_("Only the stream's managers can broadcast it."), code="stream.not_manager")
+    settings = platform(request).settings
+    config = {"stream": stream_id, "whipUrl": f"/api/streams/{stream_id}/whip", "status": stream.status}
+    return await render(
+        request,
+        "golive.html",
+        {"stream": stream, "whip_url": settings.url(f"/api/streams/{stream_id}/whip"), "config": config},
+    )
+
+
+async def my_streams(request: Request) -> Response:
+    """``/streams``: the broadcasts this user manages (all of them for organizers)."""
+    user = await require_page_user(request)
+    query = select(Stream, Expo.title).join(Expo, col(Expo.id) == col(Stream.expo_id))
+    if user.role != Role.ORGANIZER:
+        query = query.where(Stream.owner_id == user.id)
+    query = query.order_by(col(Stream.id).desc()).limit(MAX_LISTED_STREAMS)
+    async with platform(request).db.session() as session:
+        rows = list((await session.exec(query)).all())
+    return await render(request, "streams.html", {"rows": rows})
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/watch/{stream_id:int}", watch, methods=["GET"]),
+    Route("/watch/{stream_id:int}/replay", replay, methods=["GET"]),
+    Route("/streams", my_streams, methods=["GET"]),
+    Route("/streams/{stream_id:int}/live", go_live, methods=["GET"]),
+]

@@ -1,0 +1,67 @@
+// WHIP publishing (RFC 9725): sendonly tracks, H.264 preferred so that HLS packaging needs no
+// video re-encode, the offer POSTed with the stream key as bearer token, DELETE on stop.
+
+import { endSession, exchangeSdp } from "./whep.js";
+
+/** Put H.264 first among the codecs the browser can send, keeping the rest as fallbacks. */
+function preferH264(transceiver) {
+  if (typeof transceiver.setCodecPreferences !== "function" || !window.RTCRtpSender.getCapabilities) return;
+  const capabilities = RTCRtpSender.getCapabilities("video");
+  if (!capabilities) return;
+  const h264 = capabilities.codecs.filter((c) => c.mimeType.toLowerCase() === "video/h264");
+  if (h264.length === 0) return;
+  const others = capabilities.codecs.filter((c) => c.mimeType.toLowerCase() !== "video/h264");
+  transceiver.setCodecPreferences([...h264, ...others]);
+}
+
+/**
+ * Publishes a MediaStream over WHIP. `onstate(state)` receives "connecting", "live", "failed"
+ * (the connection dropped) and "stopped".
+ */
+export class WhipPublisher {
+  constructor(url, key, { onstate = () => {} } = {}) {
+    this.url = url;
+    this.key = key;
+    this.onstate = onstate;
+    this.pc = null;
+    this.location = null;
+  }
+
+  get headers() {
+    return { Authorization: `Bearer ${this.key}` };
+  }
+
+  /** Negotiate and start sending `stream`'s tracks. Throws SessionError (401 bad key, 409 busy). */
+  async start(stream) {
+    this.onstate("connecting");
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    for (const track of stream.getTracks()) {
+      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      if (track.kind === "video") preferH264(transceiver);
+    }
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "connected") this.onstate("live");
+      if (pc.connectionState === "failed") this.onstate("failed");
+    });
+    try {
+      this.location = await exchangeSdp(pc, this.url, this.headers);
+    } catch (error) {
+      pc.close();
+      this.pc = null;
+      throw error;
+    }
+  }
+
+  /** Stop sending and end the session (the DELETE ends the broadcast on the server). */
+  async stop() {
+    const location = this.location;
+    this.location = null;
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+    this.onstate("stopped");
+    await endSession(location, this.headers);
+  }
+}
