@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from booths import routes as floor_api
 from expo import realtime, system
 from expo.accounts import pages as account_pages
 from expo.accounts import routes as account_api
@@ -20,6 +21,9 @@ from expo.http.errors import EXCEPTION_HANDLERS
 from expo.http.middleware import BoundaryMiddleware, HttpMetrics
 from expo.http.pages import build_templates
 from expo.platform import Platform
+from streaming import chat_routes, hls_routes, media_routes
+from streaming import pages as streaming_pages
+from streaming import routes as stream_api
 from web import STATIC_DIR
 
 log = logging.getLogger("expo.app")
@@ -31,6 +35,12 @@ def routes() -> list[BaseRoute]:
         *account_api.ROUTES,
         *account_pages.ROUTES,
         *realtime.ROUTES,
+        *floor_api.ROUTES,
+        *stream_api.ROUTES,
+        *chat_routes.ROUTES,
+        *hls_routes.ROUTES,
+        *media_routes.ROUTES,
+        *streaming_pages.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -38,6 +48,7 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     import_models()
+    chat_routes.register_channels()
     platform = Platform.build(settings)
 
     @asynccontextmanager

@@ -179,8 +179,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("Logins (e-mail / password):")
     for login in info.logins:
         print(f"  {login.role.value:<10} {login.email:<24} {login.password}")
+    print(f"Live broadcast: {settings.url(f'/watch/{info.broadcast.id}')}")
     sys.stdout.flush()
-    return serve(settings)
+    # The synthetic broadcaster publishes over WHIP to this very server, as an outside encoder
+    # would (it retries until the server is up).
+    from streaming.broadcaster import BroadcasterThread
+
+    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    local = f"[{local}]" if ":" in local else local
+    whip_url = f"http://{local}:{settings.port}/api/streams/{info.broadcast.id}/whip"
+    broadcaster = BroadcasterThread(whip_url, info.broadcast.key)
+    broadcaster.start()
+    try:
+        return serve(settings)
+    finally:
+        broadcaster.stop()
 
 
 # db -----------------------------------------------------------------------------------------------
@@ -267,6 +280,67 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+# streams ------------------------------------------------------------------------------------------
+
+
+def cmd_streams_create(args: argparse.Namespace) -> int:
+    from streaming import services
+    from streaming.cli import create_stream
+
+    settings = load(args)
+    try:
+        title = services.check_title(args.title)  # checked before anything touches the store
+    except Invalid as exc:
+        raise CommandFailed(exc.message, USAGE_ERROR) from None
+    try:
+        created = run_on_store(settings, lambda db: create_stream(db, settings, title, args.expo))
+    except Invalid as exc:
+        raise CommandFailed(exc.message, USAGE_ERROR) from None
+    except ExpoError as exc:
+        raise CommandFailed(exc.message) from None
+    print(json.dumps(created))
+    return 0
+
+
+# catalog ------------------------------------------------------------------------------------------
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    from booths import catalog, services
+
+    settings = load(args)
+    try:
+        services.check_slug(args.expo)
+        with open(args.file, "rb") as f:
+            data = f.read(catalog.MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CommandFailed(f"cannot read {args.file}: {exc.strerror}", USAGE_ERROR) from None
+    except Invalid as exc:
+        raise CommandFailed(exc.message, USAGE_ERROR) from None
+    try:
+        # Every row is checked before the store is touched: a bad file changes nothing.
+        rows = catalog.parse_catalog(data)
+    except ExpoError as exc:
+        for problem in exc.extra.get("details") or []:
+            print(f"{args.file}:{problem['line']}: {problem['message']}", file=sys.stderr)
+        raise CommandFailed(f"{args.file}: {exc.message}") from None
+
+    async def work(db: Database) -> catalog.Summary:
+        async with db.session() as session:
+            expo = await services.ensure_expo(session, args.expo, args.expo)
+            return await catalog.import_catalog(session, expo, rows)
+
+    try:
+        summary = run_on_store(settings, work)
+    except ExpoError as exc:
+        raise CommandFailed(exc.message) from None
+    print(
+        f"imported {summary.products_created} products into {summary.booths_used} booths of expo "
+        f"{args.expo!r}: {summary.booths_created} booths and {summary.categories_created} categories created"
+    )
+    return 0
+
+
 # settings -----------------------------------------------------------------------------------------
 
 
@@ -338,6 +412,25 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", default="", help="display name (default: the e-mail's local part)")
+
+    streams = commands.add_parser("streams", parents=[common], help="Manage live broadcasts.")
+    stream_commands = streams.add_subparsers(dest="streams_command", required=True, metavar="COMMAND")
+    stream_create_help = "Create a broadcast; print its id, key (the WHIP bearer token) and URLs as JSON."
+    stream_create = command(stream_commands, "create", cmd_streams_create, stream_create_help)
+    stream_create.add_argument("--title", required=True)
+    stream_create.add_argument("--expo", metavar="SLUG", help="expo slug (default: setting default_expo)")
+
+    catalog = commands.add_parser("catalog", parents=[common], help="Manage product catalogues.")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
+    catalog_import = command(
+        catalog_commands,
+        "import",
+        cmd_catalog_import,
+        "Import products from a UTF-8 CSV file (columns booth,product,description,category,"
+        "price_min,price_max,currency,moq); creates the expo and booths when missing. All or nothing.",
+    )
+    catalog_import.add_argument("--expo", required=True, metavar="SLUG", help="the expo to import into")
+    catalog_import.add_argument("file", metavar="FILE.csv", help="the catalogue")
 
     command(commands, "settings", cmd_settings, "Print every setting with its effective value and help.")
     return parser

@@ -10,11 +10,14 @@ from expo.bus import Bus, connect_bus
 from expo.config import Settings
 from expo.db import Database
 from expo.ratelimit import RateLimiter
+from streaming.audience import Audience
+from streaming.hls import HlsRegistry
+from streaming.plane import MediaPlane
 
 
 @dataclass
 class Platform:
-    """Everything a request may need: settings, store, bus, metrics and rate limiters.
+    """Everything a request may need: settings, store, bus, metrics, rate limiters, audience figures.
 
     Built by :func:`expo.app.create_app`; :meth:`start` and :meth:`stop` run in the lifespan.
     """
@@ -42,10 +45,19 @@ class Platform:
         self.login_by_email = RateLimiter(self.bus, "login-email", attempts, window)
         # An address may sit behind a NAT with many people, so it gets more room than one account.
         self.login_by_ip = RateLimiter(self.bus, "login-ip", attempts * 5, window)
+        self.audience = Audience(self.db, self.bus)
+        # HLS packagers of the streams live in this process (their segments are in memory).
+        self.hls = HlsRegistry()
+        # WHIP publishers, WHEP viewers and the media router of this process.
+        self.media = MediaPlane(self.settings, self.db, self.bus, self.audience, self.hls)
 
     async def start(self) -> None:
         await self.bus.connect()
+        await self.audience.start()
 
     async def stop(self) -> None:
+        await self.media.close()
+        await self.hls.close()
+        await self.audience.stop()
         await self.bus.close()
         await self.db.dispose()
