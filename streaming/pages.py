@@ -23,6 +23,7 @@ from expo.http.api import path_int
 from expo.http.pages import render
 from expo.permissions import current_user, platform, require_page_user
 from streaming import chat, services
+from streaming.audience import assign_viewer_cookie, set_viewer_cookie
 from streaming.models import Recording, Stream, StreamStatus
 
 MAX_LISTED_STREAMS = 200
@@ -77,7 +78,10 @@ async def watch(request: Request) -> Response:
         "whepUrl": f"/api/streams/{stream_id}/whep",
         "hlsUrl": f"/live/{stream_id}/index.m3u8",
     }
-    return await render(
+    # The viewer cookie comes with the page, before the player's first WHEP or HLS request, so that
+    # the page's heartbeats and the player count as one person from the start.
+    assign_viewer_cookie(request)
+    response = await render(
         request,
         "watch.html",
         {
@@ -94,6 +98,8 @@ async def watch(request: Request) -> Response:
             "config": config,
         },
     )
+    set_viewer_cookie(request, response)
+    return response
 
 
 async def replay(request: Request) -> Response:

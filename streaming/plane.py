@@ -98,6 +98,9 @@ class MediaPlane:
         self.viewers: dict[str, ViewerSession] = {}
         self._claimed: set[int] = set()  # streams whose publisher is negotiating right now
         self._grace: dict[int, asyncio.Task[None]] = {}
+        # Publishers whose connection dropped, kept while their stream waits for a reconnect: a
+        # DELETE that arrives just after the drop (a browser closes as it stops) still ends it.
+        self._lost: dict[int, PublisherSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
 
@@ -123,9 +126,7 @@ class MediaPlane:
             except BaseException:
                 await self._drop_media(session)
                 raise
-            grace = self._grace.pop(stream_id, None)
-            if grace is not None:
-                grace.cancel()
+            self._cancel_grace(stream_id)
             self.publishers[stream_id] = session
         finally:
             self._claimed.discard(stream_id)
@@ -136,16 +137,22 @@ class MediaPlane:
 
     def publisher(self, stream_id: int, session_id: str) -> PublisherSession:
         """The stream's publisher session with this id, or :class:`NotFound` (``stream.no_session``)."""
-        session = self.publishers.get(stream_id)
-        if session is None or session.id != session_id:
-            raise NotFound("There is no such WHIP session.", code="stream.no_session")
-        return session
+        for session in (self.publishers.get(stream_id), self._lost.get(stream_id)):
+            if session is not None and session.id == session_id:
+                return session
+        raise NotFound("There is no such WHIP session.", code="stream.no_session")
 
     async def unpublish(self, stream_id: int, session_id: str, key: str) -> None:
         """WHIP DELETE: end the broadcast. ``key`` must be the one the session was opened with."""
         session = self.publisher(stream_id, session_id)
         if not hmac.compare_digest(session.key.encode(), key.encode()):
             raise Unauthorized("Present the stream key this session was opened with.", code="stream.bad_key")
+        if self._lost.get(stream_id) is session:
+            # Its media is gone already (the connection closed before the DELETE came): end the
+            # broadcast now instead of after the reconnect grace.
+            self._cancel_grace(stream_id)
+            await self._end_stream(stream_id)
+            return
         await self._end_publisher(session, end_stream=True)
 
     # -- WHEP ------------------------------------------------------------------------------------
@@ -191,6 +198,7 @@ class MediaPlane:
             task.cancel()
         await asyncio.gather(*self._grace.values(), return_exceptions=True)
         self._grace.clear()
+        self._lost.clear()
         for publisher in list(self.publishers.values()):
             await self._end_publisher(publisher, end_stream=False, grace=False)
         for viewer in list(self.viewers.values()):
@@ -273,6 +281,7 @@ class MediaPlane:
             await self._end_stream(stream_id)
         elif grace and not self.closed:
             self._grace[stream_id] = self._spawn(self._end_after_grace(stream_id))
+            self._lost[stream_id] = session
         logger.info("whip: media of stream %s ended", stream_id)
 
     async def _drop_media(self, session: PublisherSession) -> None:
@@ -284,9 +293,17 @@ class MediaPlane:
         await asyncio.sleep(self.reconnect_grace)
         if self._grace.get(stream_id) is asyncio.current_task():
             del self._grace[stream_id]
+            self._lost.pop(stream_id, None)
         if stream_id not in self.publishers and stream_id not in self._claimed:
             logger.info("whip: no publisher came back to stream %s: ending it", stream_id)
             await self._end_stream(stream_id)
+
+    def _cancel_grace(self, stream_id: int) -> None:
+        """The stream no longer waits for its lost publisher (it came back, or was ended)."""
+        self._lost.pop(stream_id, None)
+        grace = self._grace.pop(stream_id, None)
+        if grace is not None:
+            grace.cancel()
 
     async def _end_stream(self, stream_id: int) -> None:
         try:

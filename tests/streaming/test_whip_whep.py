@@ -356,6 +356,30 @@ async def test_a_publisher_that_drops_can_resume_within_the_grace_period(
             await asyncio.sleep(0.1)
 
 
+async def test_a_delete_right_after_the_connection_closed_still_ends_the_broadcast(
+    live_server: LiveServer, peers: list[RTCPeerConnection]
+) -> None:
+    stream_id, key = new_stream(live_server)
+    plane = live_server.app.state.platform.media
+    plane.reconnect_grace = 60.0  # long: only the DELETE can end the stream within this test
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
+        publisher = await publish(http, stream_id, key)
+        assert publisher.response.status_code == 201
+        await until(lambda: publisher.pc.connectionState == "connected")
+        # A browser closes its connection as it stops, so the server may see the drop first.
+        await publisher.pc.close()
+        await until(lambda: stream_id not in plane.publishers)
+        assert (await http.get(f"/api/streams/{stream_id}/stats")).json()["status"] == "live"
+        wrong = await http.delete(publisher.location, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        deleted = await http.delete(publisher.location, headers={"Authorization": f"Bearer {key}"})
+        assert deleted.status_code == 200
+        assert (await http.get(f"/api/streams/{stream_id}/stats")).json()["status"] == "ended"
+        assert stream_id not in plane._grace
+        again = await http.delete(publisher.location, headers={"Authorization": f"Bearer {key}"})
+        assert again.status_code == 404
+
+
 async def test_ending_the_stream_from_the_api_hangs_up_publisher_and_viewers(
     live_server: LiveServer, peers: list[RTCPeerConnection]
 ) -> None:

@@ -66,9 +66,19 @@ async function showPreview() {
   }
 }
 
+/** The API error code in a refused WHIP request's body ("" if there is none). */
+function errorCode(error) {
+  try {
+    return JSON.parse(error.message).error.code || "";
+  } catch {
+    return "";
+  }
+}
+
 function failureText(error) {
   if (error && error.status === 401) return t.badKey;
-  if (error && error.status === 409) return t.busy;
+  // 409 is a second publisher, or a stream that has ended (only an organizer can reopen it).
+  if (error && error.status === 409) return errorCode(error) === "stream.ended" ? t.ended : t.busy;
   return t.error;
 }
 

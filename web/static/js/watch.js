@@ -8,6 +8,7 @@ import { WhepPlayer } from "./whep.js";
 
 const HEARTBEAT_MS = 5000;
 const PLAYER_RETRY_MS = 15000;
+const PLAYER_FIRST_RETRY_MS = 2000;
 const MAX_CHAT_ITEMS = 300;
 const MUTE_MINUTES = 10;
 
@@ -256,6 +257,7 @@ const video = $("player");
 const playerState = $("player-state");
 let player = null;
 let retryTimer = null;
+let retryDelay = PLAYER_FIRST_RETRY_MS;
 let heartbeatTimer = null;
 
 function setPlayerState(text) {
@@ -287,10 +289,10 @@ async function startPlayer() {
   setPlayerState(t.connecting);
   const candidate = new WhepPlayer(config.whepUrl, video, {
     onstate: (state) => {
-      if (state === "playing") setPlayerState("");
+      if (state === "playing") playing();
       if (state === "failed" && player === candidate) {
         player = null;
-        candidate.stop();
+        candidate.close(); // the server ends a failed session itself
         scheduleRetry();
       }
     },
@@ -309,13 +311,23 @@ async function startPlayer() {
 
 function scheduleRetry() {
   clearTimeout(retryTimer);
-  if (status === "live") retryTimer = setTimeout(startPlayer, PLAYER_RETRY_MS);
+  if (status !== "live") return;
+  retryTimer = setTimeout(startPlayer, retryDelay);
+  // A broadcast that has just started has no HLS segment for a few seconds: retry soon at first,
+  // then back off so that a crowd does not hammer a stream that is really offline.
+  retryDelay = Math.min(retryDelay * 2, PLAYER_RETRY_MS);
+}
+
+function playing() {
+  retryDelay = PLAYER_FIRST_RETRY_MS;
+  setPlayerState("");
 }
 
 function stopPlayer() {
   clearTimeout(retryTimer);
   if (player) {
-    player.stop();
+    // Only called once the broadcast is over, when the server has hung up every viewer already.
+    player.close();
     player = null;
   }
   if (video) {
@@ -489,7 +501,7 @@ function main() {
   });
   if (video) {
     video.addEventListener("error", onVideoError);
-    video.addEventListener("playing", () => setPlayerState(""));
+    video.addEventListener("playing", playing);
   }
   if (status === "live") setStatus("live");
   window.addEventListener("pagehide", () => {

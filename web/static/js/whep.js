@@ -109,9 +109,20 @@ export class WhepPlayer {
     }
   }
 
-  /** Leave: close the connection and DELETE the session. */
+  /** Leave: DELETE the session, then close the connection. */
   async stop() {
     const location = this.location;
+    this.location = null;
+    // DELETE before closing, so that the server ends the session it still knows.
+    await endSession(location, this.headers);
+    this.close();
+  }
+
+  /**
+   * Close the connection without a DELETE: for sessions the server has ended itself (the
+   * broadcast ended, or the connection failed), where a DELETE would only find nothing.
+   */
+  close() {
     this.location = null;
     if (this.pc) {
       this.pc.close();
@@ -119,6 +130,5 @@ export class WhepPlayer {
     }
     this.video.srcObject = null;
     this.onstate("closed");
-    await endSession(location, this.headers);
   }
 }

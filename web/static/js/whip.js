@@ -53,15 +53,16 @@ export class WhipPublisher {
     }
   }
 
-  /** Stop sending and end the session (the DELETE ends the broadcast on the server). */
+  /** End the session (the DELETE ends the broadcast on the server), then stop sending. */
   async stop() {
     const location = this.location;
+    const pc = this.pc;
     this.location = null;
-    if (this.pc) {
-      this.pc.close();
-      this.pc = null;
-    }
-    this.onstate("stopped");
+    this.pc = null;
+    // DELETE before closing: a connection that closes first looks to the server like an encoder
+    // that dropped out, which it keeps live for a while in case it reconnects.
     await endSession(location, this.headers);
+    if (pc) pc.close();
+    this.onstate("stopped");
   }
 }
