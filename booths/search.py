@@ -10,6 +10,8 @@ two characters long, which a trigram index cannot find, and bigrams keep the ind
 * SQLite: an FTS5 table ``search_doc(name, body, tags)`` ranked by bm25 with the name weighted
   ten times the body. ``tags`` holds filter tokens (``h<hall>``, ``k<country>``,
   ``c<category>`` for the product's category and each ancestor), so filters are index lookups.
+  A filter covering a large share of the expo is kept out of the ranking statement, whose bm25
+  would otherwise scan its whole doclist (see :func:`_search_sqlite`).
 * PostgreSQL: a table ``search_doc`` with a ``tsvector`` (name lexemes weight A, body B) under a
   GIN index, plus filter columns, ranked by ``ts_rank`` normalised by document length (like
   bm25, a short name that matches beats a long one). Vectors and queries are written as
@@ -26,13 +28,16 @@ User input only ever reaches the index as quoted letter/digit tokens: no query s
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,9 +48,10 @@ MAX_PAGE = 500
 MAX_QUERY_GROUPS = 12
 # SQLite ranks at most this many matches of one query (bm25 costs ~1 us a match, so a one-word
 # query matching 90,000 of 2.76 million products would take ~100 ms to rank in full). Beyond it,
-# the first RANK_WINDOW matches in document order are ranked and the total stays exact; every
-# reachable page (MAX_PAGE * PAGE_SIZE = 10,000 results) comes from that one consistent ranking.
-RANK_WINDOW = 25_000
+# the first RANK_WINDOW matches in document order are ranked and the total stays exact. It is the
+# number of reachable results (MAX_PAGE * PAGE_SIZE): every reachable page is filled, and all of
+# them come from that one consistent ranking.
+RANK_WINDOW = MAX_PAGE * PAGE_SIZE
 # Long descriptions are indexed up to here: enough to find a product, bounded index size.
 MAX_BODY_CHARS = 4000
 SEARCH_TABLE = "search_doc"
@@ -364,19 +370,32 @@ def _query_groups(q: str) -> tuple[list[list[str]], bool]:
     return found, prefix
 
 
-def fts5_match(found: list[list[str]], prefix: bool, filters: Filters, categories: list[int]) -> str:
-    """An FTS5 MATCH expression: every word as a quoted phrase, the filters on the tags column."""
+def fts5_text(found: list[list[str]], prefix: bool) -> str:
+    """The text part of an FTS5 MATCH expression: every word as a quoted phrase in name or body."""
     phrases = ['"' + " ".join(g).replace('"', '""') + '"' for g in found]
     if prefix:
         phrases[-1] += "*"
-    text_part = "{name body} : (" + " AND ".join(phrases) + ")"
+    return "{name body} : (" + " AND ".join(phrases) + ")"
+
+
+def fts5_tags(filters: Filters, categories: list[int]) -> list[str]:
+    """The filter tokens of ``filters`` (see :meth:`Doc.tags`)."""
     tags: list[str] = []
     if filters.hall_id is not None:
         tags.append(f"h{filters.hall_id}")
     if filters.country:
         tags.append(f"k{filters.country.lower()}")
     tags.extend(f"c{c}" for c in categories)
+    return tags
+
+
+def _with_tags(text_part: str, tags: Sequence[str]) -> str:
     return text_part + (" AND tags : (" + " AND ".join(tags) + ")" if tags else "")
+
+
+def fts5_match(found: list[list[str]], prefix: bool, filters: Filters, categories: list[int]) -> str:
+    """An FTS5 MATCH expression: every word as a quoted phrase, the filters on the tags column."""
+    return _with_tags(fts5_text(found, prefix), fts5_tags(filters, categories))
 
 
 def tsquery(found: list[list[str]], prefix: bool) -> str:
@@ -406,27 +425,7 @@ async def search(
     offset = (page - 1) * PAGE_SIZE
     connection = await session.connection()
     if _sqlite(session):
-        low, high = expo_doc_range(expo.id)
-        bound = {"m": fts5_match(found, prefix, filters, categories), "low": low, "high": high}
-        scope = "search_doc MATCH :m AND rowid BETWEEN :low AND :high"
-        total = (
-            await connection.execute(text(f"SELECT count(*) FROM search_doc WHERE {scope}"), bound)  # noqa: S608
-        ).scalar_one()
-        if total > RANK_WINDOW:
-            # Ranking costs about a microsecond per match: rank the first RANK_WINDOW matches (in
-            # rowid order; counting past them is cheap) instead of every one. See RANK_WINDOW.
-            edge = await connection.execute(
-                text(f"SELECT rowid FROM search_doc WHERE {scope} ORDER BY rowid LIMIT 1 OFFSET :n"),  # noqa: S608
-                {**bound, "n": RANK_WINDOW - 1},
-            )
-            bound["high"] = int(edge.scalar_one())
-        rows = await connection.execute(
-            text(
-                f"SELECT rowid FROM search_doc WHERE {scope} "  # noqa: S608
-                "ORDER BY rank, rowid LIMIT :limit OFFSET :offset"
-            ),
-            {**bound, "limit": PAGE_SIZE, "offset": offset},
-        )
+        total, doc_ids = await _search_sqlite(connection, expo.id, found, prefix, filters, categories, offset)
     else:
         where = ["expo_id = :expo", "tsv @@ CAST(:q AS tsquery)"]
         params: dict[str, Any] = {"expo": expo.id, "q": tsquery(found, prefix)}
@@ -451,7 +450,7 @@ async def search(
             ),
             {**params, "limit": PAGE_SIZE, "offset": offset},
         )
-    doc_ids = [int(r[0]) for r in rows]
+        doc_ids = [int(r[0]) for r in rows]
     return Results(total=int(total), items=await _hits(session, expo, doc_ids, lang))
 
 
@@ -480,3 +479,124 @@ async def _hits(session: AsyncSession, expo: Expo, doc_ids: list[int], lang: str
             p = products[ref]
             hits.append(Hit("product", ref, _name(p, lang), p.booth_id, f"/expos/{expo.slug}/products/{ref}"))
     return hits
+
+
+# SQLite query strategy ----------------------------------------------------------------------------------
+
+# "split" (the default) keeps common filters out of the ranking statement (see _search_sqlite);
+# "baseline" is the earlier strategy (every filter in the ranking MATCH, a 25,000-match window),
+# kept so that scripts/bench_catalog.py can measure both side by side. Not a user setting.
+STRATEGY: Literal["split", "baseline"] = "split"
+BASELINE_RANK_WINDOW = 25_000
+# A filter tag covering at least this share of an expo's booths is "common": see _search_sqlite.
+COMMON_SHARE = 0.25
+# Tag shares are statistics for choosing a plan, never for results: a few minutes stale is fine.
+SHARE_TTL_S = 300.0
+_shares: dict[tuple[str, int], tuple[float, dict[str, float]]] = {}
+
+
+async def _tag_shares(connection: AsyncConnection, expo_id: int) -> dict[str, float]:
+    """The share of the expo's public booths under each hall and country tag (cached per process).
+
+    Products carry their booth's hall and country, so the booth shares approximate the documents'
+    shares well enough to choose a plan; one grouped scan of the booth table (~60,000 rows at
+    Canton Fair scale, a few ms) every SHARE_TTL_S seconds.
+    """
+    key = (str(connection.engine.url), expo_id)
+    now = time.monotonic()
+    cached = _shares.get(key)
+    if cached is not None and now - cached[0] < SHARE_TTL_S:
+        return cached[1]
+    rows = await connection.execute(
+        text(
+            "SELECT hall_id, country, count(*) FROM booth WHERE expo_id = :expo AND status = :status "
+            "GROUP BY hall_id, country"
+        ),
+        {"expo": expo_id, "status": BoothStatus.APPROVED.value},
+    )
+    counts: dict[str, int] = {}
+    booths = 0
+    for hall_id, country, n in rows:
+        booths += n
+        if hall_id is not None:
+            counts[f"h{hall_id}"] = counts.get(f"h{hall_id}", 0) + n
+        if country:
+            counts[f"k{country.lower()}"] = counts.get(f"k{country.lower()}", 0) + n
+    shares = {tag: n / booths for tag, n in counts.items()}
+    if len(_shares) >= 256:  # bounded: one entry per (store, expo) in use
+        _shares.clear()
+    _shares[key] = (now, shares)
+    return shares
+
+
+async def _search_sqlite(
+    connection: AsyncConnection,
+    expo_id: int,
+    found: list[list[str]],
+    prefix: bool,
+    filters: Filters,
+    categories: list[int],
+    offset: int,
+) -> tuple[int, list[int]]:
+    """The exact total and one page of doc ids, best first, from the FTS5 index.
+
+    bm25 (the ``rank``) costs two things: about a microsecond per ranked match, bounded by ranking
+    at most RANK_WINDOW matches; and, once per statement, a scan of the whole doclist of *every*
+    phrase in the MATCH to compute its IDF, filter tags included although their weight is 0. A
+    country covering half of the Canton Fair's 2.8 million documents costs ~30 ms that way, for
+    nothing. So a common filter tag (one covering COMMON_SHARE of the expo or more) is left out of
+    the ranking statement: the window's ids are read first with the full MATCH in rowid order
+    (cheap, no ranking), then only those rows are ranked by a MATCH without that tag. Scores are
+    the same (a weight-0 column adds 0), so are the results. Because the tag is common, the text
+    matches in the window's rowid span are at most 1 / COMMON_SHARE times the window: bounded.
+    """
+    low, high = expo_doc_range(expo_id)
+    text_part = fts5_text(found, prefix)
+    tags = fts5_tags(filters, categories)
+    scope = "search_doc MATCH :m AND rowid BETWEEN :low AND :high"
+    bound: dict[str, Any] = {"m": _with_tags(text_part, tags), "low": low, "high": high}
+    total = int(
+        (await connection.execute(text(f"SELECT count(*) FROM search_doc WHERE {scope}"), bound)).scalar_one()  # noqa: S608
+    )
+    window = BASELINE_RANK_WINDOW if STRATEGY == "baseline" else RANK_WINDOW
+    if offset >= min(total, window):
+        return total, []
+    page = {"limit": PAGE_SIZE, "offset": offset}
+    shares = {} if STRATEGY == "baseline" else await _tag_shares(connection, expo_id)
+    common = [t for t in tags if shares.get(t, 0.0) >= COMMON_SHARE]
+    if common:
+        ids = [
+            int(r[0])
+            for r in await connection.execute(
+                text(f"SELECT rowid FROM search_doc WHERE {scope} ORDER BY rowid LIMIT :n"),  # noqa: S608
+                {**bound, "n": window},
+            )
+        ]
+        # "+rowid": the IN list must filter FTS5's rows, not drive one FTS5 lookup per id.
+        rows = await connection.execute(
+            text(
+                "SELECT rowid FROM search_doc WHERE search_doc MATCH :m AND rowid BETWEEN :low AND :high "
+                "AND +rowid IN (SELECT value FROM json_each(:ids)) "
+                "ORDER BY rank, rowid LIMIT :limit OFFSET :offset"
+            ),
+            {
+                "m": _with_tags(text_part, [t for t in tags if t not in common]),
+                "low": ids[0],
+                "high": ids[-1],
+                "ids": json.dumps(ids),
+                **page,
+            },
+        )
+        return total, [int(r[0]) for r in rows]
+    if total > window:
+        # Rank the first `window` matches in rowid order (counting past them is cheap). See RANK_WINDOW.
+        edge = await connection.execute(
+            text(f"SELECT rowid FROM search_doc WHERE {scope} ORDER BY rowid LIMIT 1 OFFSET :n"),  # noqa: S608
+            {**bound, "n": window - 1},
+        )
+        bound["high"] = int(edge.scalar_one())
+    rows = await connection.execute(
+        text(f"SELECT rowid FROM search_doc WHERE {scope} ORDER BY rank, rowid LIMIT :limit OFFSET :offset"),  # noqa: S608
+        {**bound, **page},
+    )
+    return total, [int(r[0]) for r in rows]

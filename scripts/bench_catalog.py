@@ -10,6 +10,13 @@ country, later pages) and booth, booth-products and product reads of random ids.
 and p99 per kind with the store's size, against the targets (search p95 <= 50 ms, booth p95 <= 30
 ms); the last line is one JSON object. ``--page /expos/{slug}/booths/{id}`` also times an HTML
 page with that pattern.
+
+No result cache is involved: every search is computed. With ``--strategy both`` (the default) a
+second server runs the previous SQLite query strategy (``booths.search.STRATEGY = "baseline"``:
+every filter inside the ranking MATCH, a 25,000-match rank window) on the same store, each search
+goes to both servers (alternating which goes first, so both see the same load) and the figures
+are printed side by side with their ratio. The machine is shared: only the ratio of two servers
+measured in the same run is comparable between runs.
 """
 
 from __future__ import annotations
@@ -104,6 +111,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="searches (and as many of each read)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--page", help="also time this HTML page pattern, e.g. /expos/{slug}/booths/{id}")
+    parser.add_argument(
+        "--strategy",
+        choices=sorted(STRATEGIES),
+        default="both",
+        help="SQLite search strategy: the current one (split), the previous one (baseline), or both",
+    )
     args = parser.parse_args()
     store = Path(args.data_dir).resolve() / "expo.db"
     if not store.exists():
@@ -112,34 +125,13 @@ def main() -> None:
         )
     size = sum(p.stat().st_size for p in store.parent.glob("expo.db*"))
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "EXPO_DATA_DIR": str(store.parent),
-        "EXPO_LOG_LEVEL": "warning",
-        "EXPO_ACCESS_LOG": "false",
-    }
-    cmd = [sys.executable, "-m", "uvicorn", "expo.asgi:app", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
+    servers = {name: start_server(store, name) for name in STRATEGIES[args.strategy]}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited with {server.returncode}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not come up")
-            time.sleep(0.2)
-        catalogue, results = run(base, args)
+        catalogue, results = run({name: base for name, (_, base) in servers.items()}, args)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
 
     print(f"store: {store} ({size / 2**30:.2f} GiB), {catalogue}")
     print(f"{'request':<16}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}  target p95")
@@ -154,14 +146,60 @@ def main() -> None:
             f"{kind:<16}{figures['n']:>6}{figures['p50_ms']:>10}{figures['p95_ms']:>10}"
             f"{figures['p99_ms']:>10}{figures['max_ms']:>10}  {verdict}"
         )
+    if "search" in results and "search baseline" in results:
+        now, before = results["search"], results["search baseline"]
+        print(
+            f"search vs baseline strategy, same run: p50 x{now['p50_ms'] / before['p50_ms']:.2f}, "
+            f"p95 x{now['p95_ms'] / before['p95_ms']:.2f} (lower is faster)"
+        )
     print(json.dumps({"store_bytes": size, **results}))
 
 
-def run(base: str, args: argparse.Namespace) -> tuple[str, dict[str, dict[str, float]]]:
-    """Time every kind of request; a one-line description of the catalogue and the figures."""
+STRATEGIES = {"both": ("split", "baseline"), "split": ("split",), "baseline": ("baseline",)}
+# Runs uvicorn in-process after choosing booths.search's SQLite strategy (a module attribute).
+SERVER = (
+    "import sys, uvicorn, booths.search as s; s.STRATEGY = sys.argv[1]; "
+    "uvicorn.run('expo.asgi:app', host='127.0.0.1', port=int(sys.argv[2]), http='httptools', "
+    "loop='uvloop', access_log=False, log_level='warning')"
+)
+
+
+def start_server(store: Path, strategy: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A uvicorn server on the store with this search strategy, once it answers /healthz."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "EXPO_DATA_DIR": str(store.parent),
+        "EXPO_LOG_LEVEL": "warning",
+        "EXPO_ACCESS_LOG": "false",
+    }
+    server = subprocess.Popen([sys.executable, "-c", SERVER, strategy, str(port)], env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            server.terminate()
+            raise SystemExit("the server did not come up")
+        time.sleep(0.2)
+
+
+def run(bases: dict[str, str], args: argparse.Namespace) -> tuple[str, dict[str, dict[str, float]]]:
+    """Time every kind of request; a one-line description of the catalogue and the figures.
+
+    Searches go to every server in ``bases``; reads (which no search strategy changes) to the first.
+    """
     rng = random.Random(args.seed)
     slug = args.expo
-    with httpx.Client(base_url=base, timeout=30) as client:
+    clients = {name: httpx.Client(base_url=base, timeout=30) for name, base in bases.items()}
+    client = next(iter(clients.values()))
+    try:
         expo = client.get(f"/api/expos/{slug}")
         if expo.status_code != 200:
             raise SystemExit(f"no expo {slug!r} in the store ({expo.status_code})")
@@ -175,17 +213,26 @@ def run(base: str, args: argparse.Namespace) -> tuple[str, dict[str, dict[str, f
         tail = client.get(f"/api/booths/{n_booths}/products", params={"page": last_page}).json()["items"]
         n_products = max((p["id"] for p in tail), default=0)
         plan = queries(rng, args.requests, categories, halls)
-        for params in plan[:20]:  # warm up: connection, caches, the server's first requests
-            client.get(f"/api/expos/{slug}/search?{urlencode(params)}")
-        samples: dict[str, list[float]] = {"search": [], "booth": [], "booth products": [], "product": []}
+        for c in clients.values():
+            for params in plan[:20]:  # warm up: connection, caches, the server's first requests
+                c.get(f"/api/expos/{slug}/search?{urlencode(params)}")
+        names = {name: "search" if i == 0 else f"search {name}" for i, name in enumerate(clients)}
+        samples: dict[str, list[float]] = {names[name]: [] for name in clients}
+        samples.update({"booth": [], "booth products": [], "product": []})
         if args.page:
             samples["page"] = []
         hits = 0
-        for params in plan:
-            ms, response = timed(client, f"/api/expos/{slug}/search?{urlencode(params)}")
-            response.raise_for_status()
-            hits += bool(response.json()["total"])
-            samples["search"].append(ms)
+        order = list(clients)
+        for i, params in enumerate(plan):
+            totals = set()
+            for name in order if i % 2 == 0 else order[::-1]:
+                ms, response = timed(clients[name], f"/api/expos/{slug}/search?{urlencode(params)}")
+                response.raise_for_status()
+                totals.add(response.json()["total"])
+                samples[names[name]].append(ms)
+            if len(totals) > 1:
+                raise SystemExit(f"the strategies disagree on the total of {params}: {totals}")
+            hits += bool(totals.pop())
         for _ in range(args.requests):
             booth_id = rng.randrange(1, n_booths + 1)
             for kind, url in (
@@ -202,6 +249,9 @@ def run(base: str, args: argparse.Namespace) -> tuple[str, dict[str, dict[str, f
                 ms, response = timed(client, args.page.format(slug=slug, id=booth_id))
                 response.raise_for_status()
                 samples["page"].append(ms)
+    finally:
+        for c in clients.values():
+            c.close()
     figures = {k: percentiles(v) for k, v in samples.items() if v}
     found = f"{n_booths:,} booths, {n_products:,} products; {hits}/{len(plan)} searches found something"
     return found, figures

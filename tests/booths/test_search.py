@@ -196,3 +196,42 @@ async def test_a_very_broad_query_ranks_a_window_and_keeps_the_total_exact(
     assert [p.total for p in pages] == [30, 30]
     assert len(pages[0].items) == 10 and pages[1].items == []  # ranked within the first ten matches
     assert {h.name for h in pages[0].items} == {f"Cable {i}" for i in range(10)}
+
+
+async def test_common_filters_left_out_of_the_ranking_give_the_same_pages(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every hall and country of the floor covers a third of its booths or more, so the "split"
+    # strategy ranks without those filter tags; the "baseline" keeps them in the ranking MATCH.
+    floor = await seed_floor(db)
+    async with db.session() as s:
+        for i in range(25):
+            for booth in ("Lumen Works", "Harbor Electric", "Silk Road Weavers"):
+                name = f"Lamp {'shade ' * (i % 4)}{booth.split()[0]} {i}"
+                fields = ProductFields(name=name)
+                await services.create_product(s, floor.booths[booth], fields, floor.organizer)
+    hall_a = floor.halls["Hall A"].id
+    checks = [
+        ("lamp", Filters(country="DE")),
+        ("lamp sha", Filters(country="cn")),
+        ("lamp", Filters(hall_id=hall_a)),
+        ("lamp", Filters(hall_id=hall_a, country="DE", category_id=None)),
+        ("lamp lumen", Filters(country="CN")),
+    ]
+    for window in (10_000, 12):  # everything ranked, then a window smaller than the matches
+        monkeypatch.setattr(search, "RANK_WINDOW", window)
+        monkeypatch.setattr(search, "BASELINE_RANK_WINDOW", window)
+        for q, filters in checks:
+            pages: dict[str, list[tuple[int, list[str]]]] = {}
+            for strategy in ("split", "baseline"):
+                monkeypatch.setattr(search, "STRATEGY", strategy)
+                found = [await find(db, floor, q, filters=filters, page=p) for p in (1, 2)]
+                pages[strategy] = [(r.total, names(r)) for r in found]
+            assert pages["split"] == pages["baseline"], (q, filters, window)
+            assert pages["split"][0][1], (q, filters)  # something was found
+    monkeypatch.setattr(search, "STRATEGY", "split")
+    # The plan statistics saw the country as common, so the split path was the one compared.
+    assert any(shares.get("kde", 0) >= search.COMMON_SHARE for _, shares in search._shares.values())
+    de = await find(db, floor, "lamp", filters=Filters(country="DE"))
+    assert de.total == 25
+    assert all(name.endswith(tuple(f"Harbor {i}" for i in range(25))) for name in names(de))
