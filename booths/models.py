@@ -129,3 +129,114 @@ class Product(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# Media, leads, favourites and booth analytics (migration 0004_leads) ------------------------------------
+
+
+class MediaKind(enum.StrEnum):
+    """What a stored upload is to its booth: pictures, PDF brochures, short videos."""
+
+    IMAGE = "image"
+    BROCHURE = "brochure"
+    VIDEO = "video"
+
+
+class BoothMedia(SQLModel, table=True):
+    """An upload shown on a booth page (``product_id`` ``None``) or a product page.
+
+    ``name`` is the stored file's name (``<sha256>.<ext>``, see :mod:`booths.uploads`), never the
+    uploader's file name, which is kept only as ``title`` for display.
+    """
+
+    __tablename__ = "booth_media"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booth_id: int = Field(foreign_key="booth.id", index=True, ondelete="CASCADE")
+    product_id: int | None = Field(default=None, foreign_key="product.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    name: str = Field(max_length=100)
+    thumb_name: str | None = Field(default=None, max_length=100)
+    content_type: str = Field(max_length=100)
+    size: int = Field(sa_type=sa.BigInteger)
+    title: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LeadKind(enum.StrEnum):
+    INQUIRY = "inquiry"
+    CARD = "card"
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "new"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class Lead(SQLModel, table=True):
+    """A visitor's inquiry to a booth, or a business card they left there.
+
+    ``card`` holds only the profile fields the visitor chose to share, copied at the time: the
+    booth keeps what it was given even if the visitor edits their profile later.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    booth_id: int = Field(foreign_key="booth.id", index=True, ondelete="CASCADE")
+    product_id: int | None = Field(default=None, foreign_key="product.id", ondelete="SET NULL")
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True, ondelete="SET NULL")
+    kind: str = Field(max_length=16)
+    message: str = Field(default="", sa_type=sa.Text)
+    card: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default=LeadStatus.NEW.value, max_length=16, index=True)
+    notes: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class VisitorCard(SQLModel, table=True):
+    """The business-card fields a visitor keeps beside their account (name and e-mail are the
+    account's own), remembered so the next exchange is prefilled."""
+
+    __tablename__ = "visitor_card"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+    company: str = Field(default="", max_length=200)
+    job_title: str = Field(default="", max_length=120)
+    phone: str = Field(default="", max_length=40)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FavouriteKind(enum.StrEnum):
+    BOOTH = "booth"
+    PRODUCT = "product"
+
+
+class Favourite(SQLModel, table=True):
+    user_id: int = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+    kind: str = Field(max_length=16, primary_key=True)
+    target_id: int = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BoothDay(SQLModel, table=True):
+    """One booth's figures for one UTC day: page views, distinct visitors, leads received."""
+
+    __tablename__ = "booth_day"
+
+    booth_id: int = Field(foreign_key="booth.id", primary_key=True, ondelete="CASCADE")
+    day: date = Field(primary_key=True)
+    views: int = 0
+    visitors: int = 0
+    leads: int = 0
+
+
+class BoothVisitor(SQLModel, table=True):
+    """Who has been counted among a booth's visitors on a day (a user id or a hashed address), so
+    each is counted once; kept in the store so the figure is exact across processes and restarts."""
+
+    __tablename__ = "booth_visitor"
+
+    booth_id: int = Field(foreign_key="booth.id", primary_key=True, ondelete="CASCADE")
+    day: date = Field(primary_key=True)
+    visitor: str = Field(max_length=64, primary_key=True)

@@ -11,6 +11,8 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from booths import editor_pages, lead_pages, organizer_pages, product_pages
+from booths import pages as floor_pages
 from booths import routes as floor_api
 from expo import realtime, system
 from expo.accounts import pages as account_pages
@@ -36,6 +38,11 @@ def routes() -> list[BaseRoute]:
         *account_pages.ROUTES,
         *realtime.ROUTES,
         *floor_api.ROUTES,
+        *floor_pages.ROUTES,
+        *editor_pages.ROUTES,
+        *product_pages.ROUTES,
+        *lead_pages.ROUTES,
+        *organizer_pages.ROUTES,
         *stream_api.ROUTES,
         *chat_routes.ROUTES,
         *hls_routes.ROUTES,

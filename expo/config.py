@@ -68,6 +68,9 @@ class Settings:
     login_attempts: int = _opt(10, "Failed logins allowed per e-mail and per client address per window.")
     login_window_seconds: int = _opt(300, "Length of the login rate-limit window, in seconds.")
     max_body_bytes: int = _opt(1_048_576, "Largest JSON or form body accepted, in bytes.")
+    upload_max_bytes: int = _opt(
+        20_971_520, "Largest upload (booth images, PDF brochures, videos) accepted, in bytes."
+    )
     ice_servers: str = _opt(
         "",
         "Comma-separated STUN/TURN URLs (stun:host:port, turn:host:port?transport=udp) for WebRTC; "
@@ -163,7 +166,14 @@ def _validate(s: Settings) -> None:
     ):
         if getattr(s, name) not in allowed:
             raise _fail(name, f"must be one of {', '.join(allowed)}")
-    for name in ("session_days", "login_attempts", "login_window_seconds", "max_body_bytes"):
+    positive = (
+        "session_days",
+        "login_attempts",
+        "login_window_seconds",
+        "max_body_bytes",
+        "upload_max_bytes",
+    )
+    for name in positive:
         if getattr(s, name) < 1:
             raise _fail(name, "must be at least 1")
     _validate_ice(s)

@@ -1,0 +1,235 @@
+"""The booth editor's products: the list, a form per product (text in each of the expo's languages,
+price range, currency, MOQ, category, tags, images), deletion, and the CSV catalogue upload with its
+per-line error report."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from booths import catalog, floor, media, services, uploads
+from booths.editor_pages import checked, editable_booth, editor_url, translations_from
+from booths.models import Booth, Expo, Product
+from booths.pages import query_int
+from booths.services import ProductFields
+from expo.accounts.models import User
+from expo.errors import N_, ExpoError, Invalid, NotFound
+from expo.http.api import path_int
+from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
+from expo.permissions import platform, require_page_user
+
+PRODUCT_TEXT = ("name", "description")
+
+
+def hundredths(raw: str, what: str) -> int | None:
+    """``"19.99"`` -> 1999; empty -> ``None``; anything else (or more than two decimals) is refused."""
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        raise Invalid(
+            N_("A price is a number like 19.99."), code="product.invalid_price", field=what
+        ) from None
+    cents = value * 100
+    if not value.is_finite() or cents != cents.to_integral_value() or value < 0:
+        raise Invalid(N_("A price is a number like 19.99."), code="product.invalid_price", field=what)
+    return int(cents)
+
+
+def product_fields(form: FormData, expo: Expo) -> ProductFields:
+    moq = form_str(form, "moq", max_length=12)
+    if moq and not moq.isdigit():
+        raise Invalid(N_("The minimum order is a whole number."), code="product.invalid_moq")
+    category = form_str(form, "category_id", max_length=12)
+    tags = [t.strip() for t in form_str(form, "tags", max_length=2000).split(",") if t.strip()]
+    data: dict[str, Any] = {
+        "name": form_str(form, "name", max_length=200),
+        "description": form_str(form, "description", max_length=20000),
+        "translations": translations_from(form, expo, PRODUCT_TEXT),
+        "category_id": int(category) if category.isdigit() else None,
+        "price_min": hundredths(form_str(form, "price_min", max_length=20), "price_min"),
+        "price_max": hundredths(form_str(form, "price_max", max_length=20), "price_max"),
+        "currency": form_str(form, "currency", max_length=3).upper() or None,
+        "moq": int(moq) if moq else None,
+        "tags": tags,
+    }
+    return checked(ProductFields, data)
+
+
+def price_text(value: int | None) -> str:
+    return "" if value is None else f"{Decimal(value) / 100:.2f}"
+
+
+async def products_page(
+    request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    locale = await page_locale(request)
+    page = query_int(request, "page") or 1
+    async with platform(request).db.session() as session:
+        booth, expo = await editable_booth(session, request, user)
+        total, products = await services.list_products(session, booth, page=page)
+        categories = await services.list_categories(session, expo)
+    context: dict[str, Any] = {
+        "booth": booth,
+        "expo": expo,
+        "products": products,
+        "total": total,
+        "page": page,
+        "page_count": floor.pages(total),
+        "tree": floor.category_tree(categories),
+        "tab": "products",
+        "values": {},
+        "price": lambda p: floor.price_range(p, locale),
+        "loc": lambda obj, name: floor.localized(obj, name, locale),
+    }
+    context.update(extra or {})
+    return await render(request, "editor_products.html", context, status=status)
+
+
+async def list_products(request: Request) -> Response:
+    user = await require_page_user(request)
+    return await products_page(request, user)
+
+
+async def create_product(request: Request) -> Response:
+    form = await read_form(request)
+    user = await require_page_user(request)
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        async with platform(request).db.session() as session:
+            booth, expo = await editable_booth(session, request, user)
+            product = await services.create_product(session, booth, product_fields(form, expo), user)
+    except ExpoError as exc:
+        return await products_page(request, user, {"form_error": exc.message, "values": values}, exc.status)
+    response = redirect(editor_url(path_int(request, "booth_id"), f"products/{product.id}"))
+    flash(response, request, N_("The product was added. Add pictures of it below."), "success")
+    return response
+
+
+async def _product_of_booth(
+    session: AsyncSession, request: Request, user: User
+) -> tuple[Booth, Expo, Product]:
+    booth, expo = await editable_booth(session, request, user)
+    product = await session.get(Product, path_int(request, "product_id"))
+    if product is None or product.booth_id != booth.id:
+        raise NotFound(N_("This booth has no such product."), code="product.unknown")
+    return booth, expo, product
+
+
+async def product_form_page(
+    request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    async with platform(request).db.session() as session:
+        booth, expo, product = await _product_of_booth(session, request, user)
+        categories = await services.list_categories(session, expo)
+        images = await media.list_media(session, booth, product.id)
+    values: dict[str, str] = {
+        "name": product.name,
+        "description": product.description,
+        "category_id": str(product.category_id or ""),
+        "price_min": price_text(product.price_min),
+        "price_max": price_text(product.price_max),
+        "currency": product.currency or "",
+        "moq": str(product.moq or ""),
+        "tags": ", ".join(product.tags),
+    }
+    for lang, texts in (product.translations or {}).items():
+        for name in PRODUCT_TEXT:
+            values[f"{name}_{lang}"] = str(texts.get(name) or "")
+    context: dict[str, Any] = {
+        "booth": booth,
+        "expo": expo,
+        "product": product,
+        "images": images,
+        "tree": floor.category_tree(categories),
+        "tab": "products",
+        "values": values,
+        "upload_mib": platform(request).settings.upload_max_bytes >> 20,
+    }
+    if extra and "values" in extra:
+        context["values"] = {**values, **extra.pop("values")}
+    context.update(extra or {})
+    return await render(request, "editor_product.html", context, status=status)
+
+
+async def edit_product(request: Request) -> Response:
+    user = await require_page_user(request)
+    return await product_form_page(request, user)
+
+
+async def save_product(request: Request) -> Response:
+    form = await read_form(request)
+    user = await require_page_user(request)
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        async with platform(request).db.session() as session:
+            booth, expo, product = await _product_of_booth(session, request, user)
+            await services.update_product(session, product, booth, product_fields(form, expo), user)
+    except ExpoError as exc:
+        if exc.status == 404:
+            raise
+        return await product_form_page(
+            request, user, {"form_error": exc.message, "values": values}, exc.status
+        )
+    response = redirect(
+        editor_url(path_int(request, "booth_id"), f"products/{path_int(request, 'product_id')}")
+    )
+    flash(response, request, N_("The product was saved."), "success")
+    return response
+
+
+async def delete_product(request: Request) -> Response:
+    await read_form(request)
+    user = await require_page_user(request)
+    async with platform(request).db.session() as session:
+        booth, _, product = await _product_of_booth(session, request, user)
+        await services.delete_product(session, product, booth, user)
+    response = redirect(editor_url(path_int(request, "booth_id"), "products"))
+    flash(response, request, N_("The product was deleted."), "success")
+    return response
+
+
+async def import_catalog(request: Request) -> Response:
+    """The CSV catalogue upload: every row checked first, a per-line report, nothing half-imported."""
+    user = await require_page_user(request)
+    p = platform(request)
+    async with p.db.session() as session:
+        await editable_booth(session, request, user)
+    received: uploads.Received | None = None
+    try:
+        received = await uploads.receive(request, p.settings, p.secret)
+        assert received.path is not None
+        data = received.path.read_bytes()
+        await received.discard()
+        rows = catalog.parse_catalog(data)
+        async with p.db.session() as session:
+            booth, expo = await editable_booth(session, request, user)
+            summary = await catalog.import_catalog(session, expo, rows, actor_id=user.id, booth=booth)
+    except ExpoError as exc:
+        if received is not None:
+            await received.discard()
+        details = exc.extra.get("details") or []
+        return await products_page(
+            request, user, {"import_error": exc.message, "import_details": details}, status=exc.status
+        )
+    response = redirect(editor_url(path_int(request, "booth_id"), "products"))
+    flash(response, request, N_("The catalogue was imported."), "success")
+    response.headers["X-Products-Created"] = str(summary.products_created)
+    return response
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/booths/{booth_id:int}/products", list_products, methods=["GET"]),
+    Route("/booths/{booth_id:int}/products", create_product, methods=["POST"]),
+    Route("/booths/{booth_id:int}/products/{product_id:int}", edit_product, methods=["GET"]),
+    Route("/booths/{booth_id:int}/products/{product_id:int}", save_product, methods=["POST"]),
+    Route("/booths/{booth_id:int}/products/{product_id:int}/delete", delete_product, methods=["POST"]),
+    Route("/booths/{booth_id:int}/catalog", import_catalog, methods=["POST"]),
+]

@@ -1,0 +1,293 @@
+"""Uploads from the booth editor: streamed under the size limit, typed by their bytes, images
+re-encoded without metadata, stored by hash, served with the right headers; bad files refused."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from booths.models import Booth, BoothMedia, MediaKind
+from booths.uploads import sniff
+from expo.config import Settings
+from tests.booths.web import add_owner, browser, csrf_of, floor_of, make_account, post_form
+from tests.conftest import make_settings
+
+LIMIT = 300_000
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, upload_max_bytes=LIMIT)
+
+
+def png(size: tuple[int, int] = (640, 480), *, text: str | None = None) -> bytes:
+    image = Image.new("RGB", size, (200, 30, 30))
+    out = io.BytesIO()
+    if text is None:
+        image.save(out, "PNG")
+    else:
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Comment", text)
+        image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (320, 240), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS position
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def handmade_png(width: int, height: int) -> bytes:
+    """A valid PNG header claiming ``width`` x ``height`` pixels, with a tiny compressed body."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+def uploads_root(app: Starlette) -> Path:
+    return Path(app.state.platform.settings.data_dir) / "uploads"
+
+
+def stored_files(app: Starlette) -> list[Path]:
+    root = uploads_root(app)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+async def setup(app: Starlette) -> Booth:
+    floor = await floor_of(app)
+    booth = floor.booths["Lumen Works"]
+    owner = await make_account(app, "owner@example.com", "exhibitor")
+    await add_owner(app, booth, owner)
+    return booth
+
+
+async def upload(
+    client: httpx.AsyncClient, booth: Booth, name: str, data: bytes, ctype: str = "image/png", **fields: str
+) -> httpx.Response:
+    page = f"/booths/{booth.id}/edit"
+    return await post_form(
+        client,
+        page,
+        f"/booths/{booth.id}/upload",
+        {"slot": "media", **fields},
+        files={"file": (name, data, ctype)},
+    )
+
+
+async def test_sniffing_uses_bytes_not_names() -> None:
+    assert sniff(png()[:64]) is not None and sniff(png()[:64]).kind is MediaKind.IMAGE  # type: ignore[union-attr]
+    assert sniff(b"%PDF-1.7\n")
+    assert sniff(b"\x00\x00\x00\x18ftypisom" + b"\0" * 20).ext == "mp4"  # type: ignore[union-attr]
+    assert sniff(b"\x00\x00\x00\x18ftypavif" + b"\0" * 20) is None  # an AVIF picture is no video
+    assert sniff(b"<!doctype html><script>alert(1)</script>") is None
+
+
+async def test_a_logo_is_reencoded_stored_by_hash_and_served_for_good(app: Starlette) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        response = await upload(ex, booth, "logo.png", png(text="secret comment"), slot="logo")
+        assert response.status_code == 303, response.text
+        async with app.state.platform.db.session() as session:
+            logo = (await session.get(Booth, booth.id)).logo_path
+        assert logo is not None and logo.endswith(".png") and len(logo) == 64 + 4
+        path = uploads_root(app) / logo[:2] / logo
+        assert path.is_file() and b"secret comment" not in path.read_bytes()
+        served = await ex.get(f"/media/{logo}")
+        assert served.status_code == 200 and served.content == path.read_bytes()
+        assert served.headers["content-type"] == "image/png"
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert (
+            "immutable" in served.headers["cache-control"]
+            and "max-age=31536000" in served.headers["cache-control"]
+        )
+        thumb = await ex.get(f"/media/{logo.replace('.png', '-thumb.png')}")
+        assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size == (480, 360)
+        page = await ex.get(f"/expos/fair/booths/{booth.id}")
+        assert f'src="/media/{logo.replace(".png", "-thumb.png")}"' in page.text
+
+
+async def test_photo_metadata_is_stripped(app: Starlette) -> None:
+    booth = await setup(app)
+    original = jpeg_with_gps()
+    assert b"SecretCam" in original
+    async with browser(app, "owner@example.com") as ex:
+        assert (await upload(ex, booth, "photo.jpg", original, "image/jpeg")).status_code == 303
+    async with app.state.platform.db.session() as session:
+        item = (await session.exec(select(BoothMedia))).one()
+    stored = (uploads_root(app) / item.name[:2] / item.name).read_bytes()
+    assert item.content_type == "image/jpeg" and item.title == "photo.jpg"
+    assert b"SecretCam" not in stored and not Image.open(io.BytesIO(stored)).getexif()
+
+
+async def test_too_large_uploads_are_refused_with_and_without_a_length(app: Starlette) -> None:
+    booth = await setup(app)
+    big = png() + b"\0" * (LIMIT + 10)
+    async with browser(app, "owner@example.com") as ex:
+        declared = await upload(ex, booth, "big.png", big)
+        assert declared.status_code == 413
+        assert "The file is too large for an upload." in declared.text
+
+        # Chunked, no Content-Length: refused while streaming, long before the whole body is sent.
+        token = csrf_of((await ex.get(f"/booths/{booth.id}/edit")).text)
+        sent = 0
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal sent
+            head = (
+                f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+                '--b\r\nContent-Disposition: form-data; name="file"; filename="huge.png"\r\n'
+                "Content-Type: image/png\r\n\r\n"
+            ).encode()
+            yield head + png()
+            for _ in range(2000):  # up to 128 MiB, if the server kept reading
+                sent += 65536
+                yield b"\0" * 65536
+
+        streamed = await ex.post(
+            f"/booths/{booth.id}/upload",
+            content=body(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert streamed.status_code == 413
+        assert "content-length" not in {k.lower() for k in streamed.request.headers}
+        assert sent < 2 * LIMIT
+    assert stored_files(app) == []  # nothing half-written, not even in the spool
+    async with app.state.platform.db.session() as session:
+        assert (await session.exec(select(BoothMedia))).all() == []
+
+
+async def test_an_html_file_named_png_is_refused(app: Starlette) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        html = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
+        response = await upload(ex, booth, "logo.png", html, "image/png", slot="logo")
+        assert response.status_code == 415
+        assert "Upload PNG, JPEG, WebP or GIF images" in response.text
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("which", ["pillow", "header"])
+async def test_decompression_bombs_are_refused(app: Starlette, which: str) -> None:
+    if which == "pillow":
+        out = io.BytesIO()
+        Image.new("1", (9000, 9000)).save(out, "PNG", optimize=True)  # 81 megapixels of nothing
+        bomb = out.getvalue()
+    else:
+        bomb = handmade_png(200_000, 200_000)  # 40 gigapixels claimed in a few hundred bytes
+    assert len(bomb) < LIMIT
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        response = await upload(ex, booth, "bomb.png", bomb)
+        assert response.status_code == 422
+        assert "The image is too large to decode." in response.text
+    assert stored_files(app) == []
+
+
+async def test_names_never_become_paths(app: Starlette) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        response = await upload(ex, booth, "../../../secret_key.png", png())
+        assert response.status_code == 303
+        for probe in (
+            "/media/..%2Fsecret_key",
+            "/media/%2E%2E%2F%2E%2E%2Fsecret_key",
+            "/media/secret_key",
+            "/media/" + "a" * 64 + ".png",
+            "/media/" + "A" * 64 + ".png",
+        ):
+            assert (await ex.get(probe)).status_code == 404, probe
+    data_dir = Path(app.state.platform.settings.data_dir)
+    assert not (data_dir / "secret_key.png").exists() and not (data_dir.parent / "secret_key.png").exists()
+    async with app.state.platform.db.session() as session:
+        item = (await session.exec(select(BoothMedia))).one()
+    assert item.title == "../../../secret_key.png"  # shown as text only
+    assert all(p.is_relative_to(uploads_root(app)) for p in stored_files(app))
+
+
+async def test_brochures_and_videos_are_served_with_their_types(app: Starlette) -> None:
+    booth = await setup(app)
+    pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\0" * 100
+    async with browser(app, "owner@example.com") as ex:
+        assert (
+            await upload(ex, booth, "brochure.pdf", pdf, "application/pdf", title="Catalogue")
+        ).status_code == 303
+        assert (await upload(ex, booth, "clip.mp4", mp4, "video/mp4")).status_code == 303
+        page = await ex.get(f"/expos/fair/booths/{booth.id}")
+        async with app.state.platform.db.session() as session:
+            items = {m.kind: m for m in (await session.exec(select(BoothMedia))).all()}
+        assert (
+            "Catalogue" in page.text
+            and f'<video controls preload="metadata" src="/media/{items["video"].name}"' in page.text
+        )
+        brochure = await ex.get(f"/media/{items['brochure'].name}")
+        assert brochure.headers["content-type"] == "application/pdf"
+        assert brochure.headers["content-disposition"].startswith("attachment")
+        video = await ex.get(f"/media/{items['video'].name}")
+        assert video.headers["content-type"] == "video/mp4" and video.content == mp4
+        # A brochure is not an image: refused as a logo, nothing changed.
+        refused = await upload(ex, booth, "logo.pdf", pdf, "application/pdf", slot="logo")
+        assert refused.status_code == 422
+    async with app.state.platform.db.session() as session:
+        assert (await session.get(Booth, booth.id)).logo_path is None
+
+
+async def test_product_images_show_on_the_product_page(app: Starlette) -> None:
+    booth = await setup(app)
+    async with app.state.platform.db.session() as session:
+        from booths.models import Product
+
+        product = (await session.exec(select(Product).where(Product.booth_id == booth.id))).first()
+    assert product is not None
+    async with browser(app, "owner@example.com") as ex:
+        page = f"/booths/{booth.id}/products/{product.id}"
+        response = await post_form(
+            ex,
+            page,
+            f"/booths/{booth.id}/upload",
+            {"slot": "product", "product_id": str(product.id)},
+            files={"file": ("lamp.webp", png(), "image/webp")},  # the declared type is ignored
+        )
+        assert response.status_code == 303 and response.headers["location"] == page
+        shown = await ex.get(f"/expos/fair/products/{product.id}")
+        assert 'class="product-image" src="/media/' in shown.text
+        floor_page = await ex.get(f"/expos/fair/booths/{booth.id}")
+        assert "-thumb.png" in floor_page.text
+
+
+async def test_strangers_cannot_upload_to_a_booth(app: Starlette) -> None:
+    booth = await setup(app)
+    await make_account(app, "other@example.com", "exhibitor")
+    async with browser(app, "other@example.com") as other:
+        token = csrf_of((await other.get("/my/booths")).text)
+        response = await other.post(
+            f"/booths/{booth.id}/upload",
+            data={"csrf_token": token, "slot": "logo"},
+            files={"file": ("logo.png", png(), "image/png")},
+        )
+        assert response.status_code == 403
+    assert stored_files(app) == []
