@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
 
             await ensure_schema(platform.db)
         await platform.start()
+        realtime.tune_gc()
         log.info("expo started", extra={"fields": {"store": platform.db.engine.url.render_as_string()}})
         try:
             yield

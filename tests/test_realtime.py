@@ -268,3 +268,34 @@ async def test_online_count_agrees_across_processes(tmp_path: Path, redis_url: s
                     async with httpx.AsyncClient(base_url=server.url) as http:
                         assert (await http.get("/api/online")).json() == {"online": 2}
             await online_becomes(on_one, 1)
+
+
+async def test_sockets_sharing_a_channel_each_get_every_event_and_come_and_go_freely(
+    live_server: LiveServer,
+) -> None:
+    bus = live_server.app.state.platform.bus
+
+    async def event(ws: ClientConnection, n: int) -> None:
+        await receive_until(ws, lambda f: f.get("type") == "event" and f["data"] == {"n": n})
+
+    async with socket(live_server) as one, socket(live_server) as two:
+        await subscribe(one, "public:shared")
+        await subscribe(two, "public:shared")
+        live_server.call(publish_event(bus, "public:shared", {"n": 1}))
+        await event(one, 1)
+        await event(two, 1)
+        # One page leaves the channel: the other still hears it.
+        await send(one, {"type": "unsubscribe", "channel": "public:shared"})
+        await receive_until(one, lambda f: f == {"type": "unsubscribed", "channel": "public:shared"})
+        live_server.call(publish_event(bus, "public:shared", {"n": 2}))
+        await event(two, 2)
+        # Everybody gone, then a page comes back: the channel works again.
+        await send(two, {"type": "unsubscribe", "channel": "public:shared"})
+        await receive_until(two, lambda f: f == {"type": "unsubscribed", "channel": "public:shared"})
+        await subscribe(one, "public:shared")
+        live_server.call(publish_event(bus, "public:shared", {"n": 3}))
+        await event(one, 3)
+    # Closed sockets leave no subscription behind on the bus.
+    async with asyncio.timeout(10):
+        while bus._fanout.has_subscribers("public:shared"):
+            await asyncio.sleep(0.02)

@@ -1,0 +1,275 @@
+"""Server CPU per WHEP viewer of one 1 Mbps broadcast, against stock aiortc fan-out, in one run.
+
+    .venv/bin/python scripts/bench_fanout.py [--viewers 8] [--baseline-viewers 4] [--seconds 15]
+
+For each server, in turn: one WHIP publisher (scripts/_fanout_peer.py: 640x360 at 30 fps, H.264
+pinned at ``--kbps``, plus Opus) goes live; the server's CPU time (utime + stime of its process,
+from /proc/PID/stat) is measured over ``--seconds`` with no viewer; then K viewers join, each a
+real aiortc peer in its own process that decodes every frame; once all have a picture the
+server's CPU is measured again over the same window. CPU per viewer = (busy - idle) / K, as a
+share of one core. Only the server process is counted: the publisher and the viewers (decoding
+on the same two cores) are separate processes and excluded, though they compete for the cores.
+
+* expo: ``expo serve`` on a fresh store, a stream from ``expo streams create``; the router
+  forwards the publisher's encoded frames (HLS packaging and recording of the stream are part of
+  the idle figure, so they cancel out).
+* baseline: scripts/_relay_baseline.py, aiortc's ``MediaRelay`` (decode once, encode per viewer).
+  It gets fewer viewers by default: at ~20 % of a core each, more would saturate this machine
+  and understate its cost.
+
+Also measured: time from each viewer's WHEP POST to its first decoded video frame. Targets:
+expo <= 1 % of a core per viewer, >= 20x less than the baseline, first frame <= 1 s. The last
+line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PEER = str(ROOT / "scripts" / "_fanout_peer.py")
+TICK = os.sysconf("SC_CLK_TCK")
+JOIN_TIMEOUT = 15.0  # seconds for every viewer to decode its first frame
+SETTLE = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime: fields 14 and 15 of stat
+
+
+def core_share(pid: int, seconds: float) -> float:
+    """Share of one core ``pid`` uses over the next ``seconds``."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+@dataclass
+class Peer:
+    """A peer process whose JSON lines are collected by a reader thread."""
+
+    proc: subprocess.Popen[str]
+    role: str
+    lines: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
+
+    @classmethod
+    def start(cls, *args: str) -> Peer:
+        proc = subprocess.Popen([PY, PEER, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        peer = cls(proc, args[0])
+        threading.Thread(target=peer._read, daemon=True).start()
+        return peer
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                self.lines.put(json.loads(line))
+
+    def next(self, timeout: float) -> dict[str, Any]:
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise SystemExit(f"{self.role} peer said nothing for {timeout} s") from None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait_ready(url: str, proc: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def measure(
+    name: str, server: subprocess.Popen[Any], whip: str, key: str, whep: str, k: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Idle and busy CPU of ``server`` around ``k`` viewers joining one publisher."""
+    peers: list[Peer] = []
+    try:
+        publisher = Peer.start("publish", whip, key, "--kbps", str(args.kbps))
+        peers.append(publisher)
+        publisher.next(30)  # live, and two seconds of media sent
+        publisher.next(10)
+        print(f"{name}: publisher live; measuring {args.seconds:.0f} s without viewers ...", flush=True)
+        idle = core_share(server.pid, args.seconds)
+        duration = JOIN_TIMEOUT + SETTLE + args.seconds + 3
+        viewers = [Peer.start("view", whep, "--seconds", str(duration)) for _ in range(k)]
+        peers += viewers
+        first = [float(v.next(JOIN_TIMEOUT + 10)["first_frame_s"]) for v in viewers]
+        print(f"{name}: {k} viewers decoding; measuring {args.seconds:.0f} s ...", flush=True)
+        time.sleep(SETTLE)
+        busy = core_share(server.pid, args.seconds)
+        kbps = []
+        while not publisher.lines.empty():
+            kbps.append(publisher.lines.get()["kbps"])
+        ends = [v.next(duration + 10) for v in viewers]
+    finally:
+        for peer in peers:
+            peer.stop()
+    per_viewer = (busy - idle) / k
+    return {
+        "viewers": k,
+        "publisher_kbps": round(statistics.median(kbps)) if kbps else None,
+        "idle_core": round(idle, 4),
+        "busy_core": round(busy, 4),
+        "core_per_viewer": round(per_viewer, 5),
+        "viewers_per_core": round(1 / per_viewer) if per_viewer > 0 else None,
+        "first_frame_p50_s": round(statistics.median(first), 3),
+        "first_frame_max_s": round(max(first), 3),
+        "viewer_fps_min": min(e["fps"] for e in ends),
+        "viewer_fps_mean": round(statistics.mean(e["fps"] for e in ends), 1),
+        "viewer_frames_min": min(e["frames"] for e in ends),
+    }
+
+
+def run_expo(args: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="expo-bench-fanout-"))
+    env = {
+        **os.environ,
+        "EXPO_DATA_DIR": str(tmp),
+        "EXPO_LOG_LEVEL": "warning",
+        "EXPO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    expo = [PY, "-m", "expo"]
+    subprocess.run([*expo, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    out = subprocess.run(
+        [*expo, "streams", "create", "--title", "Fan-out bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    stream = json.loads(out.stdout)
+    server = subprocess.Popen(
+        [*expo, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz", server)
+        return measure(
+            "expo", server, stream["whip_url"], stream["key"], stream["whep_url"], args.viewers, args
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    server = subprocess.Popen(
+        [PY, str(ROOT / "scripts" / "_relay_baseline.py"), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/healthz", server)
+        return measure("baseline", server, f"{base}/whip", "any", f"{base}/whep", args.baseline_viewers, args)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--viewers", type=int, default=8, help="WHEP viewers of the expo server")
+    parser.add_argument("--baseline-viewers", type=int, default=4, help="viewers of the MediaRelay baseline")
+    parser.add_argument("--seconds", type=float, default=15.0, help="each CPU measurement window")
+    parser.add_argument("--kbps", type=int, default=1000, help="the publisher's H.264 bitrate")
+    args = parser.parse_args()
+
+    expo = run_expo(args)
+    baseline = run_baseline(args)
+    ratio = baseline["core_per_viewer"] / expo["core_per_viewer"] if expo["core_per_viewer"] > 0 else None
+
+    rows = [
+        ("viewers", "viewers", "{}"),
+        ("publisher video kbps", "publisher_kbps", "{}"),
+        ("server core, no viewer", "idle_core", "{:.1%}"),
+        ("server core, K viewers", "busy_core", "{:.1%}"),
+        ("server core per viewer", "core_per_viewer", "{:.2%}"),
+        ("viewers per core", "viewers_per_core", "{}"),
+        ("first frame p50 (s)", "first_frame_p50_s", "{:.3f}"),
+        ("first frame max (s)", "first_frame_max_s", "{:.3f}"),
+        ("viewer fps, mean", "viewer_fps_mean", "{}"),
+        ("viewer fps, slowest", "viewer_fps_min", "{}"),
+    ]
+    print(f"\n{'':<26}{'expo':>14}{'MediaRelay':>14}")
+    for label, key, fmt in rows:
+        cells = [fmt.format(r[key]) if r[key] is not None else "-" for r in (expo, baseline)]
+        print(f"{label:<26}{cells[0]:>14}{cells[1]:>14}")
+    verdict = {
+        "core_per_viewer <= 1%": expo["core_per_viewer"] <= 0.01,
+        "baseline/expo >= 20x": ratio is not None and ratio >= 20,
+        "first frame max <= 1 s": expo["first_frame_max_s"] <= 1.0,
+    }
+    print(f"\nbaseline / expo CPU per viewer: {ratio:.1f}x" if ratio else "\nratio: expo cost not measurable")
+    for target, ok in verdict.items():
+        print(f"  {target:<26}{'PASS' if ok else 'FAIL'}")
+    print(
+        json.dumps(
+            {
+                "expo": expo,
+                "baseline": baseline,
+                "ratio_baseline_over_expo": round(ratio, 1) if ratio else None,
+                "seconds": args.seconds,
+                "kbps": args.kbps,
+                "pass": all(verdict.values()),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
