@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchlib import free_port, wait_ready
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,12 +46,6 @@ EMAIL, PASSWORD = "bench-audience@example.com", "bench-password-1"
 # As `expo serve` runs the app, plus a backlog for thousands of connections arriving at once.
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--backlog", "4096"]
 UVICORN += ["--no-access-log", "--log-level", "warning"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def raise_fd_limit() -> None:
@@ -65,19 +59,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def wait_ready(url: str, proc: subprocess.Popen[Any]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:

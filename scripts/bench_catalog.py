@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from benchlib import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,12 +41,6 @@ sys.path.insert(0, str(ROOT))
 from scripts.gen_catalog import ADJECTIVES, CITIES, MATERIALS, NOUNS  # noqa: E402
 
 TARGETS = {"search": 50.0, "booth": 30.0}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def queries(rng: random.Random, n: int, categories: list[int], halls: list[int]) -> list[dict[str, str]]:
