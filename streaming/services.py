@@ -448,3 +448,14 @@ async def count_registrations(session: AsyncSession, stream_id: int) -> int:
         select(func.count()).select_from(StreamRegistration).where(StreamRegistration.stream_id == stream_id)
     )
     return int((await session.exec(query)).one())
+
+
+async def registered_streams(session: AsyncSession, user: User) -> list[Stream]:
+    """The broadcasts ``user`` registered for that have not ended, soonest first (their agenda)."""
+    query = (
+        select(Stream)
+        .join(StreamRegistration, col(StreamRegistration.stream_id) == col(Stream.id))
+        .where(StreamRegistration.user_id == user.id, Stream.status != StreamStatus.ENDED.value)
+        .order_by(col(Stream.scheduled_start).asc(), col(Stream.id).asc())
+    )
+    return list((await session.exec(query)).all())

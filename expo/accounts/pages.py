@@ -27,6 +27,7 @@ from expo.errors import N_, ExpoError, Invalid, RateLimited
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render, secure_cookies
 from expo.permissions import SESSION_COOKIE, current_token, current_user, platform, require_page_user
+from streaming import services as stream_services
 
 ROLE_HOME = {Role.ORGANIZER: "/organizer", Role.EXHIBITOR: "/exhibitor", Role.VISITOR: "/visitor"}
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
@@ -427,7 +428,11 @@ async def exhibitor(request: Request) -> Response:
 
 
 async def visitor(request: Request) -> Response:
-    return await _role_page(request, Role.VISITOR, "visitor.html")
+    user = await require_page_user(request, [Role.VISITOR])
+    async with platform(request).db.session() as session:
+        expos = await _list_expos(session)
+        agenda = await stream_services.registered_streams(session, user)
+    return await render(request, "visitor.html", {"expos": expos, "agenda": agenda})
 
 
 ROUTES = [

@@ -246,6 +246,25 @@ async def test_registration_is_idempotent_even_when_concurrent(client: httpx.Asy
     assert again.status_code == 200 and again.json()["registrations"] == 0
 
 
+async def test_a_visitors_registrations_are_their_agenda(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    visitor = await signup_and_login(client, "v@example.org", "visitor")
+    kept = (await create(client, organizer, title="Keynote <b>live</b>"))["id"]
+    dropped = (await create(client, organizer, title="Panel on tariffs"))["id"]
+    ended = (await create(client, organizer, title="Closing remarks"))["id"]
+    for sid in (kept, dropped, ended):
+        assert (await client.post(f"/api/streams/{sid}/register", headers=visitor)).status_code == 200
+    await client.delete(f"/api/streams/{dropped}/register", headers=visitor)
+    assert (await client.post(f"/api/streams/{ended}/end", headers=organizer)).status_code == 200
+
+    page = await client.get("/visitor", headers=visitor)
+    assert page.status_code == 200
+    assert f'href="/watch/{kept}"' in page.text
+    assert "Keynote &lt;b&gt;live&lt;/b&gt;" in page.text
+    assert "Panel on tariffs" not in page.text and "Closing remarks" not in page.text
+    assert "You have not registered for any session yet." not in page.text
+
+
 async def test_listing_an_expos_streams_by_status(client: httpx.AsyncClient) -> None:
     organizer = await signup_and_login(client, "o@example.org", "organizer")
     first = (await create(client, organizer, title="First"))["id"]
