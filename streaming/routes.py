@@ -211,6 +211,15 @@ async def end_stream(request: Request, user: User) -> StreamOut:
     return await _out(p, stream, user)
 
 
+async def reopen_stream(request: Request, user: User) -> StreamOut:
+    """Put an ended broadcast back to scheduled so it can go live again (organizers)."""
+    stream = await _managed(request, user)
+    p = platform(request)
+    async with p.db.session() as session:
+        stream = await services.reopen(session, stream, actor=user, bus=p.bus)
+    return await _out(p, stream, user)
+
+
 async def list_streams(request: Request, query: ListQuery) -> StreamList:
     """An expo's broadcasts, soonest first, optionally only those with one status."""
     p = platform(request)
@@ -322,6 +331,9 @@ ROUTES = [
     ),
     Endpoint(f"{_ID}/key", regenerate_key, method="POST", auth="user", response=StreamOut, tags=_TAGS),
     Endpoint(f"{_ID}/end", end_stream, method="POST", auth="user", response=StreamOut, tags=_TAGS),
+    Endpoint(
+        f"{_ID}/reopen", reopen_stream, method="POST", auth=[Role.ORGANIZER], response=StreamOut, tags=_TAGS
+    ),
     Endpoint("/api/expos/{slug}/streams", list_streams, query=ListQuery, response=StreamList, tags=_TAGS),
     Endpoint(f"{_ID}/stats", stats, response=StatsOut, tags=_TAGS),
     Endpoint(f"{_ID}/audience", audience, auth="user", response=AudienceOut, tags=_TAGS),

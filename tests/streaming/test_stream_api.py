@@ -246,6 +246,20 @@ async def test_registration_is_idempotent_even_when_concurrent(client: httpx.Asy
     assert again.status_code == 200 and again.json()["registrations"] == 0
 
 
+async def test_only_an_organizer_reopens_an_ended_stream(client: httpx.AsyncClient) -> None:
+    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    exhibitor = await signup_and_login(client, "e@example.org", "exhibitor")
+    sid = (await create(client, exhibitor))["id"]
+    early = await client.post(f"/api/streams/{sid}/reopen", headers=organizer)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "stream.not_ended"
+    assert (await client.post(f"/api/streams/{sid}/end", headers=exhibitor)).status_code == 200
+    refused = await client.post(f"/api/streams/{sid}/reopen", headers=exhibitor)
+    assert refused.status_code == 403
+    reopened = await client.post(f"/api/streams/{sid}/reopen", headers=organizer)
+    assert reopened.status_code == 200 and reopened.json()["status"] == "scheduled"
+    assert (await client.get(f"/api/streams/{sid}/stats")).json()["status"] == "scheduled"
+
+
 async def test_a_visitors_registrations_are_their_agenda(client: httpx.AsyncClient) -> None:
     organizer = await signup_and_login(client, "o@example.org", "organizer")
     visitor = await signup_and_login(client, "v@example.org", "visitor")
