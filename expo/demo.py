@@ -1,4 +1,6 @@
-"""The demo expo that ``expo demo`` creates: fixed logins and an expo with slug ``demo``.
+"""The demo expo that ``expo demo`` creates: fixed logins and an expo with slug ``demo``, its floor
+(halls, categories, booths and products, :mod:`booths.demo`) and a schedule of broadcasts: the live
+"Opening ceremony" and two scheduled for the expo's second day, one presented by the exhibitor's booth.
 
 Seeding is idempotent: every step finds what an earlier run created and only adds what is missing,
 so running the demo again creates nothing new and prints the same logins. Each kind of content is
@@ -8,12 +10,13 @@ one small step, so the demo grows by adding steps to :func:`seed_demo`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Expo
+from booths.demo import DemoFloor, seed_floor
+from booths.models import Booth, Expo
 from booths.services import ensure_expo
 from expo.accounts.models import Role, User
 from expo.accounts.services import create_user
@@ -33,6 +36,41 @@ DEMO_BROADCAST = "Opening ceremony"
 DEMO_BROADCAST_DESCRIPTION = (
     "The demo's live broadcast: a test pattern with a clock and a tone, published over WHIP by the "
     "built-in synthetic broadcaster while `expo demo` runs."
+)
+
+
+@dataclass(frozen=True)
+class DemoBroadcast:
+    """A scheduled broadcast: ``day`` counts from the expo's first day (0), times are UTC (the demo
+    expo's timezone); ``by_exhibitor`` ones belong to the exhibitor and present their booth."""
+
+    title: str
+    description: str
+    day: int
+    start: time
+    minutes: int
+    by_exhibitor: bool
+
+
+# Fixed days and times of the expo, not of the moment of seeding, so a second run finds them as they were.
+DEMO_SCHEDULE = (
+    DemoBroadcast(
+        "Brightwave product launch: new wireless earbuds",
+        "Shenzhen Brightwave Electronics presents its new noise-cancelling earbuds and GaN chargers, "
+        "with prices for distributors and a live Q&A.",
+        day=1,
+        start=time(9, 0),
+        minutes=45,
+        by_exhibitor=True,
+    ),
+    DemoBroadcast(
+        "Buyers' forum: sourcing sustainable home textiles",
+        "Importers and mills from Turkey and China on certified cotton, silk and linen supply chains.",
+        day=1,
+        start=time(14, 0),
+        minutes=60,
+        by_exhibitor=False,
+    ),
 )
 
 
@@ -60,6 +98,8 @@ class DemoInfo:
     expo: Expo
     users: dict[Role, User]
     broadcast: Stream
+    floor: DemoFloor
+    schedule: tuple[Stream, ...]
     logins: tuple[DemoLogin, ...] = DEMO_LOGINS
 
 
@@ -69,7 +109,16 @@ async def seed_demo(db: Database) -> DemoInfo:
         users = {login.role: await _user(session, login) for login in DEMO_LOGINS}
         expo = await _expo(session, organizer=users[Role.ORGANIZER])
         broadcast = await _broadcast(session, expo, organizer=users[Role.ORGANIZER])
-    return DemoInfo(expo=expo, users=users, broadcast=broadcast)
+        floor = await seed_floor(
+            session, expo, organizer=users[Role.ORGANIZER], exhibitor=users[Role.EXHIBITOR]
+        )
+        schedule = tuple(
+            [
+                await _scheduled(session, expo, spec, users=users, booth=floor.exhibitor_booth)
+                for spec in DEMO_SCHEDULE
+            ]
+        )
+    return DemoInfo(expo=expo, users=users, broadcast=broadcast, floor=floor, schedule=schedule)
 
 
 async def _find_user(session: AsyncSession, email: str) -> User | None:
@@ -119,3 +168,27 @@ async def _broadcast(session: AsyncSession, expo: Expo, organizer: User) -> Stre
     if found.status == StreamStatus.ENDED:
         return await streams.reopen(session, found, actor=organizer)
     return found
+
+
+async def _scheduled(
+    session: AsyncSession, expo: Expo, spec: DemoBroadcast, users: dict[Role, User], booth: Booth
+) -> Stream:
+    """One broadcast of :data:`DEMO_SCHEDULE`, found by title, else created as scheduled."""
+    found = (
+        await session.exec(select(Stream).where(Stream.expo_id == expo.id, Stream.title == spec.title))
+    ).first()
+    if found is not None:
+        return found
+    first_day = expo.starts_on or date.today()
+    start = datetime.combine(first_day + timedelta(days=spec.day), spec.start, tzinfo=UTC)
+    owner = users[Role.EXHIBITOR] if spec.by_exhibitor else users[Role.ORGANIZER]
+    return await streams.create_stream(
+        session,
+        expo=expo,
+        title=spec.title,
+        owner=owner,
+        description=spec.description,
+        booth_id=booth.id if spec.by_exhibitor else None,
+        scheduled_start=start,
+        planned_end=start + timedelta(minutes=spec.minutes),
+    )

@@ -17,16 +17,19 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, text
-from sqlmodel import select
+from sqlmodel import SQLModel, col, select
 
-from booths.models import Expo
-from expo.accounts.models import User
+from booths.models import Booth, BoothRole, Category, Expo, Hall, Product
+from booths.search import search
+from booths.services import booth_role, booths_of, list_booths
+from expo.accounts.models import Role, User
 from expo.accounts.services import authenticate
 from expo.cli import main
 from expo.config import SETTINGS
 from expo.db import Database
 from expo.demo import DEMO_LOGINS, seed_demo
 from expo.migrations import ensure_schema, head_revision
+from streaming.models import Stream, StreamStatus
 from tests.conftest import free_port
 
 SECRET = "cli-test-secret-" + "s" * 32
@@ -223,20 +226,41 @@ def test_demo_store_behind_the_code_is_upgraded_not_refused(config: Path) -> Non
 async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'expo.db'}")
 
-    async def counts() -> tuple[int, int]:
+    async def counts() -> dict[str, int]:
+        tables: dict[str, type[SQLModel]] = {
+            "users": User,
+            "expos": Expo,
+            "halls": Hall,
+            "categories": Category,
+            "booths": Booth,
+            "products": Product,
+            "streams": Stream,
+        }
         async with db.session() as session:
-            users = (await session.exec(select(func.count()).select_from(User))).one()
-            expos = (await session.exec(select(func.count()).select_from(Expo))).one()
-        return users, expos
+            return {
+                name: (await session.exec(select(func.count()).select_from(table))).one()
+                for name, table in tables.items()
+            }
 
     try:
         await ensure_schema(db)
         first = await seed_demo(db)
         after_first = await counts()
         second = await seed_demo(db)
-        assert await counts() == after_first == (3, 1)
+        assert await counts() == after_first
+        assert after_first == {
+            "users": 3,
+            "expos": 1,
+            "halls": 3,
+            "categories": 7,
+            "booths": 7,
+            "products": 30,
+            "streams": 3,
+        }
         assert second.logins == first.logins == DEMO_LOGINS
         assert second.expo.id == first.expo.id
+        assert [b.id for b in second.floor.booths] == [b.id for b in first.floor.booths]
+        assert [s.id for s in second.schedule] == [s.id for s in first.schedule]
         assert (second.expo.slug, second.expo.title) == ("demo", "Demo Expo")
         assert second.expo.languages == "en,zh_Hans"
         assert second.expo.starts_on is not None and second.expo.ends_on is not None
@@ -244,6 +268,34 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             async with db.session() as session:
                 user = await authenticate(session, login.email, login.password)
             assert user.role == login.role.value
+
+        async with db.session() as session:
+            expo = second.expo
+            # Every booth is public, placed in a hall, and has products with a price and a translation.
+            total, approved = await list_booths(session, expo)
+            assert total == 7 and all(b.hall_id is not None and b.number for b in approved)
+            products = (await session.exec(select(Product))).all()
+            assert all(p.currency and p.price_min and p.moq and p.tags for p in products)
+            assert all(p.translations["zh_Hans"]["name"] for p in products)
+            # Visitors find products by an English word and by a fragment of the Chinese name.
+            english = await search(session, expo, "earbuds")
+            assert [(h.kind, h.name) for h in english.items] == [
+                ("product", "Wireless noise-cancelling earbuds"),
+                ("booth", "Shenzhen Brightwave Electronics"),  # its description mentions earbuds
+            ]
+            chinese = await search(session, expo, "不锈", lang="zh_Hans")
+            assert ("product", "不锈钢炊具套装") in [(h.kind, h.name) for h in chinese.items]
+            # The exhibitor login owns a booth, and one of the scheduled broadcasts presents it.
+            exhibitor = second.users[Role.EXHIBITOR]
+            staffed = await booths_of(session, exhibitor)
+            assert [b.name for b in staffed] == ["Shenzhen Brightwave Electronics"]
+            assert await booth_role(session, staffed[0].id or 0, exhibitor) == BoothRole.OWNER
+            streams = (await session.exec(select(Stream).order_by(col(Stream.id)))).all()
+            assert streams[0].title == "Opening ceremony"
+            presented = [s for s in streams if s.booth_id == staffed[0].id]
+            assert len(presented) == 1 and presented[0].owner_id == exhibitor.id
+            assert all(s.scheduled_start is not None for s in streams[1:])
+            assert {s.status for s in streams[1:]} == {StreamStatus.SCHEDULED.value}
     finally:
         await db.dispose()
 
