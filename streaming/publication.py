@@ -17,7 +17,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from expo.errors import Conflict
 from streaming.codecs import capability_for, is_keyframe
 from streaming.receiver import EncodedFrameTap, install_tap
-from streaming.tracks import EncodedRelayTrack
+from streaming.tracks import EncodedRelayTrack, SharedPacketizer
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class Publication:
             (c for c in transceiver._codecs if c.name.lower() != "rtx"), None
         )
         self._time_base: fractions.Fraction | None = None
+        self._packetizer: SharedPacketizer | None = None
         self._keyframe_interval = keyframe_interval
         self._max_frames = max_video_frames if self.kind == "video" else max_audio_frames
         self._subscribers: dict[EncodedRelayTrack, None] = {}
@@ -109,7 +110,7 @@ class Publication:
         transceiver = pc.addTransceiver(track, direction="sendonly")
         if self._codec is not None:
             transceiver.setCodecPreferences(capability_for(self._codec))
-        track.bind_sender(transceiver.sender)
+        track.bind_sender(transceiver.sender, self._shared_packetizer())
 
         def release_on_close() -> None:
             # A sender that never started never stops its track: without this, a viewer whose
@@ -145,6 +146,14 @@ class Publication:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    def _shared_packetizer(self) -> SharedPacketizer | None:
+        codec = self._codec
+        if codec is None or not SharedPacketizer.supports(codec):
+            return None
+        if self._packetizer is None:
+            self._packetizer = SharedPacketizer(codec)
+        return self._packetizer
+
     def _unsubscribe(self, track: EncodedRelayTrack) -> None:
         self._subscribers.pop(track, None)
 
@@ -152,6 +161,8 @@ class Publication:
         if self.state != "live":
             return
         if self._time_base is None or self._codec is None or codec.name != self._codec.name:
+            if self._codec is None or codec.mimeType != self._codec.mimeType:
+                self._packetizer = None  # senders attached from now on packetise the new codec
             self._codec = codec
             self._time_base = fractions.Fraction(1, codec.clockRate)
         keyframe = is_keyframe(codec.name, frame.data)

@@ -4,6 +4,10 @@ aiortc's sender packetises an ``av.Packet`` returned by ``recv()`` as it is (its
 ``pack`` path) instead of encoding a frame, so one encoded frame from the publisher can be shared
 by every subscriber. Each subscriber gets its own bounded queue: a reader that falls behind loses
 its own frames (and, for video, waits for the next keyframe) without slowing anyone else down.
+
+Splitting a frame into RTP payloads is the same work for every subscriber, so for codecs whose
+packetiser keeps no state between frames (H.264, Opus) a publication's senders share one
+:class:`SharedPacketizer` that does it once per frame.
 """
 
 from __future__ import annotations
@@ -14,8 +18,16 @@ from typing import Protocol
 
 import av
 from aiortc import RTCRtpSender
+from aiortc.codecs import get_encoder
+from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av.stream import Stream
+
+# Codecs whose aiortc ``pack()`` is a pure function of the packet. VP8's is not: it numbers
+# pictures per sender, and a subscriber that skipped frames must not see another one's numbering.
+_SHAREABLE_MIMES = frozenset({"video/h264", "audio/opus"})
+_SENDER_ENCODER_ATTR = "_RTCRtpSender__encoder"
 
 
 class KeyframeSource(Protocol):
@@ -24,6 +36,44 @@ class KeyframeSource(Protocol):
     def request_keyframe(self) -> None: ...
 
     def _unsubscribe(self, track: EncodedRelayTrack) -> None: ...
+
+
+class SharedPacketizer:
+    """Packetises each encoded frame once for all the senders of one publication.
+
+    It takes the place of each sender's own encoder (see :meth:`EncodedRelayTrack.bind_sender`):
+    aiortc's sender only calls ``pack()`` on it, with the ``av.Packet`` its track returned. All
+    subscribers are handed the same packet object for a frame, so the payloads are computed by
+    the first sender that asks and returned as they are to the others (they only read them).
+
+    :param codec: the codec the publication's frames are encoded in; see :meth:`supports`.
+    :param capacity: how many recent frames are remembered; a subscriber further behind than
+        this has its frame packetised again, which gives the same payloads.
+    """
+
+    def __init__(self, codec: RTCRtpCodecParameters, capacity: int = 8) -> None:
+        self._encoder: Encoder = get_encoder(codec)
+        self._capacity = capacity
+        # Keyed by id(): the entry keeps its packet alive, so the id cannot be reused meanwhile.
+        self._recent: dict[int, tuple[av.Packet[Stream], tuple[list[bytes], int]]] = {}
+        self.packed = 0
+
+    @staticmethod
+    def supports(codec: RTCRtpCodecParameters) -> bool:
+        """Whether frames of ``codec`` packetise the same for every subscriber."""
+        return codec.mimeType.lower() in _SHAREABLE_MIMES
+
+    def pack(self, packet: av.Packet[Stream]) -> tuple[list[bytes], int]:
+        """The RTP payloads of ``packet`` and its RTP timestamp, as aiortc's encoder returns them."""
+        entry = self._recent.get(id(packet))
+        if entry is not None and entry[0] is packet:
+            return entry[1]
+        result = self._encoder.pack(packet)
+        self.packed += 1
+        self._recent[id(packet)] = (packet, result)
+        if len(self._recent) > self._capacity:
+            del self._recent[next(iter(self._recent))]
+        return result
 
 
 class EncodedRelayTrack(MediaStreamTrack):
@@ -57,13 +107,17 @@ class EncodedRelayTrack(MediaStreamTrack):
         """Frames waiting to be read."""
         return len(self._queue)
 
-    def bind_sender(self, sender: RTCRtpSender) -> None:
+    def bind_sender(self, sender: RTCRtpSender, packetizer: SharedPacketizer | None = None) -> None:
         """Relay the PLI/FIR that ``sender``'s remote peer sends to the publisher.
 
         aiortc only sets a flag for its own encoder when a viewer asks for a keyframe; with
-        pre-encoded frames nobody reads that flag, so the request is redirected here.
+        pre-encoded frames nobody reads that flag, so the request is redirected here. With a
+        ``packetizer``, the sender packetises through it instead of through an encoder of its own.
         """
         sender._send_keyframe = self.request_keyframe  # type: ignore[method-assign]
+        if packetizer is not None and getattr(sender, _SENDER_ENCODER_ATTR, "missing") is None:
+            # aiortc creates the sender's encoder only when it is still None at the first frame.
+            setattr(sender, _SENDER_ENCODER_ATTR, packetizer)
 
     def request_keyframe(self) -> None:
         """The remote viewer lost picture: ask the publisher for a keyframe (throttled upstream)."""
