@@ -111,7 +111,7 @@ class MediaPlane:
         session and the SDP answer. :class:`Conflict` ``stream.publisher_connected`` if a publisher
         is connected or connecting, ``stream.ended`` if the stream has ended."""
         self._check_open()
-        stream_id = _id(stream)
+        stream_id = services.stored_id(stream)
         if stream_id in self.publishers or stream_id in self._claimed:
             raise Conflict("This stream already has a publisher.", code="stream.publisher_connected")
         if stream.status == StreamStatus.ENDED:
@@ -163,7 +163,7 @@ class MediaPlane:
         :class:`Conflict` ``stream.not_live`` when the stream has no publisher in this process.
         """
         self._check_open()
-        stream_id = _id(stream)
+        stream_id = services.stored_id(stream)
         publisher = self.publishers.get(stream_id)
         publications = [p for p in publisher.publications if p.state == "live"] if publisher else []
         if not publications:
@@ -320,7 +320,7 @@ class MediaPlane:
 
         HLS carries H.264 only and the router never re-encodes, so a VP8 publisher is WebRTC-only.
         """
-        stream_id = _id(stream)
+        stream_id = services.stored_id(stream)
         kinds: dict[str, Publication] = {p.kind: p for p in session.publications}
         video = kinds.get("video")
         if video is None or video.codec is None or video.codec.name.upper() != "H264":
@@ -338,7 +338,7 @@ class MediaPlane:
     async def _open_hls(
         self, stream: Stream, kinds: dict[str, Publication], video: Publication
     ) -> HlsPackager:
-        stream_id = _id(stream)
+        stream_id = services.stored_id(stream)
         return await self.hls.open(
             stream_id,
             audio="audio" in kinds,
@@ -392,8 +392,3 @@ class MediaPlane:
                 await self.audience.leave(session.stream_id, session.viewer, ViewVia.WHEP)
             except Exception:
                 logger.exception("whep: audience leave failed for stream %s", session.stream_id)
-
-
-def _id(stream: Stream) -> int:
-    assert stream.id is not None, "the stream has not been stored yet"
-    return stream.id

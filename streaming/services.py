@@ -63,7 +63,7 @@ class StreamUrls:
 
 def stream_urls(settings: Settings, stream: Stream) -> StreamUrls:
     """The contract's URLs for ``stream`` (WHIP ingest, WHEP and HLS playback, the watch page)."""
-    sid = _id(stream)
+    sid = stored_id(stream)
     return StreamUrls(
         whip_url=settings.url(f"/api/streams/{sid}/whip"),
         whep_url=settings.url(f"/api/streams/{sid}/whep"),
@@ -115,7 +115,8 @@ def _check_schedule(start: datetime | None, end: datetime | None) -> None:
         raise Invalid("The planned end must come after the start.", code="stream.invalid_schedule")
 
 
-def _id(stream: Stream) -> int:
+def stored_id(stream: Stream) -> int:
+    """The id of a stream row that has been stored (an unsaved one is a programming error)."""
     assert stream.id is not None, "the stream has not been stored yet"
     return stream.id
 
@@ -273,7 +274,7 @@ async def update_stream(
 ) -> Stream:
     """Change the given fields (``None`` leaves a field as it is). A new ``planned_end`` goes
     through :func:`extend`'s rules; the start can only move while the stream is scheduled."""
-    row = await get_stream(session, _id(stream))
+    row = await get_stream(session, stored_id(stream))
     if title is not None:
         row.title = check_title(title)
     if description is not None:
@@ -313,7 +314,7 @@ async def extend(
     session: AsyncSession, stream: Stream, planned_end: datetime, *, actor: User | None = None
 ) -> Stream:
     """Move the planned end (broadcasts run over); audited with the old and new times."""
-    row = await get_stream(session, _id(stream))
+    row = await get_stream(session, stored_id(stream))
     _set_planned_end(session, row, planned_end, actor)
     session.add(row)
     await session.commit()
@@ -324,7 +325,7 @@ async def regenerate_key(
     session: AsyncSession, stream: Stream, *, actor: User | None = None, ip: str | None = None
 ) -> Stream:
     """Replace the stream key; the old one stops matching at once. Audited (without the key)."""
-    row = await get_stream(session, _id(stream))
+    row = await get_stream(session, stored_id(stream))
     row.key = new_key()
     session.add(row)
     audit.record(
@@ -346,7 +347,7 @@ async def go_live(
     ``started_at`` keeps the first start. An ended stream raises :class:`Conflict`
     (``stream.ended``). Announces ``{"kind": "status", "status": "live"}`` on ``bus``.
     """
-    row = await get_stream(session, _id(stream))
+    row = await get_stream(session, stored_id(stream))
     if row.status == StreamStatus.ENDED:
         raise Conflict("The stream has ended; an organizer can reopen it.", code="stream.ended")
     resumed = row.status == StreamStatus.LIVE
@@ -368,7 +369,7 @@ async def end(
     session: AsyncSession, stream: Stream, *, actor: User | None = None, bus: Bus | None = None
 ) -> Stream:
     """End the stream (or cancel a scheduled one). Idempotent: ending an ended stream changes nothing."""
-    row = await get_stream(session, _id(stream))
+    row = await get_stream(session, stored_id(stream))
     if row.status == StreamStatus.ENDED:
         return row
     row.status = StreamStatus.ENDED.value
@@ -384,7 +385,7 @@ async def reopen(session: AsyncSession, stream: Stream, *, actor: User, bus: Bus
     """Organizers only: put an ended stream back to *scheduled* so it can go live again."""
     if Role(actor.role) is not Role.ORGANIZER:
         raise Forbidden("Only organizers can reopen an ended stream.", code="stream.forbidden")
-    row = await get_stream(session, _id(stream))
+    row = await get_stream(session, stored_id(stream))
     if row.status != StreamStatus.ENDED:
         raise Conflict("Only an ended stream can be reopened.", code="stream.not_ended")
     row.status = StreamStatus.SCHEDULED.value
@@ -399,7 +400,7 @@ async def reopen(session: AsyncSession, stream: Stream, *, actor: User, bus: Bus
 async def _announce(bus: Bus | None, stream: Stream) -> None:
     if bus is not None:
         event = {"kind": "status", "status": stream.status}
-        await bus.publish(channel(_id(stream)), json.dumps(event))
+        await bus.publish(channel(stored_id(stream)), json.dumps(event))
 
 
 # Registrations ------------------------------------------------------------------------------------
@@ -411,7 +412,7 @@ async def register(session: AsyncSession, stream: Stream, user: User) -> bool:
     Idempotent and race-safe: the insert skips an existing (stream, user) row in the store itself
     (``ON CONFLICT DO NOTHING``), so concurrent requests can never count one person twice.
     """
-    row = await get_stream(session, _id(stream))
+    row = await get_stream(session, stored_id(stream))
     if row.status == StreamStatus.ENDED:
         raise Conflict("The stream has ended.", code="stream.ended")
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -429,7 +430,7 @@ async def register(session: AsyncSession, stream: Stream, user: User) -> bool:
 async def unregister(session: AsyncSession, stream: Stream, user: User) -> bool:
     """Withdraw ``user``'s registration; True if there was one."""
     statement = delete(StreamRegistration).where(
-        col(StreamRegistration.stream_id) == _id(stream), col(StreamRegistration.user_id) == user.id
+        col(StreamRegistration.stream_id) == stored_id(stream), col(StreamRegistration.user_id) == user.id
     )
     result = await session.exec(statement)
     await session.commit()
@@ -438,7 +439,7 @@ async def unregister(session: AsyncSession, stream: Stream, user: User) -> bool:
 
 async def is_registered(session: AsyncSession, stream: Stream, user: User) -> bool:
     query = select(StreamRegistration.id).where(
-        StreamRegistration.stream_id == _id(stream), StreamRegistration.user_id == user.id
+        StreamRegistration.stream_id == stored_id(stream), StreamRegistration.user_id == user.id
     )
     return (await session.exec(query)).first() is not None
 
