@@ -67,6 +67,11 @@ class Settings:
     )
     login_attempts: int = _opt(10, "Failed logins allowed per e-mail and per client address per window.")
     login_window_seconds: int = _opt(300, "Length of the login rate-limit window, in seconds.")
+    auth_cache_seconds: int = _opt(
+        30,
+        "How long a process remembers who a session or API token belongs to (0 turns it off). "
+        "Signing out and revoking take effect at once in every process; this bounds a lost bus message.",
+    )
     max_body_bytes: int = _opt(1_048_576, "Largest JSON or form body accepted, in bytes.")
     upload_max_bytes: int = _opt(
         20_971_520, "Largest upload (booth images, PDF brochures, videos) accepted, in bytes."
@@ -176,6 +181,8 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) < 1:
             raise _fail(name, "must be at least 1")
+    if s.auth_cache_seconds < 0:
+        raise _fail("auth_cache_seconds", "must be 0 (off) or more")
     _validate_ice(s)
     if not s.default_expo or not s.default_expo.replace("-", "").isalnum():
         raise _fail("default_expo", "must be a slug of letters, digits and dashes")

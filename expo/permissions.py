@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 from starlette.requests import HTTPConnection
 
 from expo.accounts.models import AuthToken, Role, TokenKind, User
-from expo.accounts.services import resolve_token, touch_token
+from expo.accounts.services import hash_token, resolve_token, token_needs_touch, touch_token
 from expo.errors import N_, Forbidden, Unauthorized
 from expo.security import CSRF_HEADER, verify_csrf
 
@@ -46,25 +46,49 @@ async def current_user(conn: HTTPConnection) -> User | None:
 
 async def _authenticate(conn: HTTPConnection) -> tuple[User | None, AuthToken | None, str | None]:
     header = conn.headers.get("authorization")
-    p = platform(conn)
     if header is not None:
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
             raise Unauthorized("Use 'Authorization: Bearer <token>'.", code="auth.malformed_header")
-        async with p.db.session() as session:
-            found = await resolve_token(session, raw.strip(), TokenKind.API)
-            if found is None:
-                raise Unauthorized("The token is unknown, expired or revoked.", code="auth.invalid_token")
-            await touch_token(session, found[1])
+        found = await _resolve(platform(conn), raw.strip(), TokenKind.API)
+        if found is None:
+            raise Unauthorized("The token is unknown, expired or revoked.", code="auth.invalid_token")
         return found[0], found[1], "bearer"
     raw_cookie = conn.cookies.get(SESSION_COOKIE)
     if raw_cookie:
-        async with p.db.session() as session:
-            found = await resolve_token(session, raw_cookie, TokenKind.SESSION)
-            if found is not None:
-                await touch_token(session, found[1])
-                return found[0], found[1], "cookie"
+        found = await _resolve(platform(conn), raw_cookie, TokenKind.SESSION)
+        if found is not None:
+            return found[0], found[1], "cookie"
     return None, None, None
+
+
+async def _resolve(p: Platform, raw: str, kind: TokenKind) -> tuple[User, AuthToken] | None:
+    """The token's live user, from this process's :class:`AuthCache` when it knows the answer."""
+    key = hash_token(raw)
+    found = p.auth_cache.get(key)
+    if found is not None and found[1].kind == kind.value:
+        if token_needs_touch(found[1]):
+            async with p.db.session() as session:
+                await touch_token(session, found[1])
+        return found
+    async with p.db.session() as session:
+        found = await resolve_token(session, raw, kind)
+        if found is not None:
+            await touch_token(session, found[1])
+    if found is not None:
+        p.auth_cache.put(key, *found)
+    return found
+
+
+async def forget_auth(
+    conn: HTTPConnection, *, token: AuthToken | None = None, user: User | None = None
+) -> None:
+    """After a commit that signs a token out or changes a user: stop every process remembering it."""
+    cache = platform(conn).auth_cache
+    if token is not None:
+        await cache.forget_token(token.token_hash)
+    if user is not None and user.id is not None:
+        await cache.forget_user(user.id)
 
 
 def current_token(conn: HTTPConnection) -> AuthToken | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
+from expo.accounts.authcache import AuthCache
 from expo.bus import Bus, connect_bus
 from expo.config import Settings
 from expo.db import Database
@@ -46,6 +47,7 @@ class Platform:
         # An address may sit behind a NAT with many people, so it gets more room than one account.
         self.login_by_ip = RateLimiter(self.bus, "login-ip", attempts * 5, window)
         self.audience = Audience(self.db, self.bus)
+        self.auth_cache = AuthCache(self.bus, ttl=self.settings.auth_cache_seconds)
         # HLS packagers of the streams live in this process (their segments are in memory).
         self.hls = HlsRegistry()
         # WHIP publishers, WHEP viewers and the media router of this process.
@@ -53,11 +55,13 @@ class Platform:
 
     async def start(self) -> None:
         await self.bus.connect()
+        await self.auth_cache.start()
         await self.audience.start()
 
     async def stop(self) -> None:
         await self.media.close()
         await self.hls.close()
         await self.audience.stop()
+        await self.auth_cache.stop()
         await self.bus.close()
         await self.db.dispose()

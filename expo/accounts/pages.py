@@ -26,7 +26,14 @@ from expo.accounts.routes import client_of
 from expo.errors import N_, ExpoError, Invalid, RateLimited
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render, secure_cookies
-from expo.permissions import SESSION_COOKIE, current_token, current_user, platform, require_page_user
+from expo.permissions import (
+    SESSION_COOKIE,
+    current_token,
+    current_user,
+    forget_auth,
+    platform,
+    require_page_user,
+)
 from streaming import services as stream_services
 
 ROLE_HOME = {Role.ORGANIZER: "/organizer", Role.EXHIBITOR: "/exhibitor", Role.VISITOR: "/visitor"}
@@ -205,6 +212,7 @@ async def logout(request: Request) -> Response:
     if user is not None and token is not None and token.kind == TokenKind.SESSION.value:
         async with platform(request).db.session() as session:
             await services.revoke_token(session, await session.merge(token), user, client_of(request))
+        await forget_auth(request, token=token)
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     flash(response, request, N_("You are logged out."), "success")
@@ -249,6 +257,7 @@ async def set_language(request: Request) -> Response:
             await services.update_profile(
                 session, user, name=user.name, locale=locale, client=client_of(request)
             )
+        await forget_auth(request, user=user)
     target = safe_next(form_str(form, "next", max_length=2000)) or _referrer(request) or "/"
     response = redirect(target)
     _set_language_cookie(response, request, locale)
@@ -298,6 +307,7 @@ async def update_account(request: Request) -> Response:
     try:
         async with platform(request).db.session() as session:
             await services.update_profile(session, user, name=name, locale=locale, client=client_of(request))
+        await forget_auth(request, user=user)
     except ExpoError as exc:
         extra = {"section": "profile", "form_error": exc.message, "profile_name": name}
         return await _account_page(request, user, {**extra, "profile_locale": locale}, status=exc.status)
@@ -344,6 +354,7 @@ async def revoke_token(request: Request) -> Response:
     async with platform(request).db.session() as session:
         token = await services.get_own_token(session, user, token_id)
         await services.revoke_token(session, token, user, client_of(request))
+    await forget_auth(request, token=token)
     response = redirect("/account")
     flash(response, request, N_("Token revoked."), "success")
     return response

@@ -12,7 +12,7 @@ from expo.accounts import services
 from expo.accounts.models import AuthToken, Role, TokenKind, User
 from expo.errors import Unauthorized
 from expo.http.api import Endpoint, Schema, path_int
-from expo.permissions import current_token, platform
+from expo.permissions import current_token, forget_auth, platform
 
 
 class LoginIn(Schema):
@@ -128,6 +128,7 @@ async def logout(request: Request, user: User) -> None:
         async with platform(request).db.session() as session:
             token = await session.merge(token)
             await services.revoke_token(session, token, user, client_of(request))
+        await forget_auth(request, token=token)
 
 
 async def signup(request: Request, body: SignupIn) -> UserOut:
@@ -189,6 +190,7 @@ async def revoke_token(request: Request, user: User) -> None:
     async with platform(request).db.session() as session:
         token = await services.get_own_token(session, user, token_id)
         await services.revoke_token(session, token, user, client_of(request))
+    await forget_auth(request, token=token)
 
 
 ROUTES = [

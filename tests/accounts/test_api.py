@@ -175,6 +175,8 @@ async def test_expired_tokens_and_disabled_accounts_are_401(client: httpx.AsyncC
         user.is_active = False
         session.add(user)
         await session.commit()
+    # Whoever changes a user tells the processes that remember its tokens (expo.accounts.authcache).
+    await app_of(client).state.platform.auth_cache.forget_user(user.id)
     assert_error(await client.get("/api/me", headers={"Authorization": f"Bearer {live}"}), 401)
     assert_error(await login(client, "olga@example.com"), 401, "auth.bad_credentials")
 
