@@ -447,6 +447,25 @@ async def test_memory_presence_expiry_boundary() -> None:
     assert await bus.presence_count("k") == 0
 
 
+async def test_memory_presence_counts_members_whatever_their_ttls() -> None:
+    now = [0.0]
+    bus = MemoryBus(clock=lambda: now[0])
+    await bus.connect()
+    for member in ("a", "b", "c"):
+        await bus.presence_touch("same", member, 10)
+    await bus.presence_touch("mixed", "long", 10)
+    await bus.presence_touch("mixed", "short", 1)  # expires first, yet sits behind "long"
+    now[0] = 3.0
+    await bus.presence_touch("same", "a", 10)  # a heartbeat: "a" now lives until 13
+    assert await bus.presence_count("mixed") == 1
+    assert await bus.presence_members("mixed") == ["long"]
+    now[0] = 10.0
+    assert await bus.presence_count("same") == 1
+    assert await bus.presence_members("same") == ["a"]
+    now[0] = 13.0
+    assert await bus.presence_count("same") == 0
+
+
 # -- several processes on one Redis ----------------------------------------------
 
 
