@@ -120,6 +120,53 @@ async def publish_online(bus: Bus) -> int:
     return count
 
 
+ONLINE_INTERVAL = 0.5
+"""Seconds between two ``online`` events of one process, however many people come and go."""
+
+
+class _OnlineAnnouncer:
+    """Coalesces this process's arrivals and departures into at most one ``online`` event per
+    :data:`ONLINE_INTERVAL`: when 10,000 pages open at once, their watchers get a few updates of
+    the figure instead of 10,000 (each of which went to every subscriber of ``online``)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._dirty = False
+        self._last = float("-inf")
+        self._task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        self._dirty = True
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="realtime-online")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._dirty:
+                wait = self._last + ONLINE_INTERVAL - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._dirty = False
+                self._last = loop.time()
+                await publish_online(self.bus)
+        except Exception:
+            log.warning("publishing the online figure failed", exc_info=True)
+        finally:
+            self._task = None
+
+
+_ANNOUNCERS: weakref.WeakKeyDictionary[Bus, _OnlineAnnouncer] = weakref.WeakKeyDictionary()
+
+
+def announce_online(bus: Bus) -> None:
+    """Publish the online figure soon (see :class:`_OnlineAnnouncer`); never waits."""
+    announcer = _ANNOUNCERS.get(bus)
+    if announcer is None:
+        announcer = _ANNOUNCERS[bus] = _OnlineAnnouncer(bus)
+    announcer.poke()
+
+
 GC_YOUNG_THRESHOLD = 50_000
 """Allocations between collections of CPython's youngest generation in a serving process."""
 
@@ -333,7 +380,7 @@ class Connection:
     async def _join(self) -> None:
         try:
             await self._touch()
-            await publish_online(self.bus)
+            announce_online(self.bus)
         except Exception:
             log.warning("presence join failed", exc_info=True)
 
@@ -344,7 +391,7 @@ class Connection:
                 if await self.bus.presence_count(self.connections_key) > 0:
                     return
             await self.bus.presence_leave(ONLINE_KEY, self.member)
-            await publish_online(self.bus)
+            announce_online(self.bus)
         except Exception:
             # The heartbeat lapses within PRESENCE_TTL anyway.
             log.warning("presence leave failed", exc_info=True)
