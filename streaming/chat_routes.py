@@ -7,6 +7,7 @@ Reading (history, questions) follows the stream's visibility; writing needs a si
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +25,22 @@ from streaming import chat, services
 from streaming.models import MessageKind, SanctionKind, Stream
 
 _STREAM_CHANNEL = re.compile(r"^stream:([1-9][0-9]{0,17})$")
+OPEN_TO_ALL_SECONDS = 5.0
+"""How long this process remembers that anyone, signed in or not, may listen to a stream."""
+
+
+def _open_to_all(conn: HTTPConnection) -> dict[int, float]:
+    """This app's stream id -> monotonic deadline of "anyone may listen".
+
+    When a broadcast starts, thousands of anonymous pages subscribe within seconds; remembering
+    the answer spares each a store round trip. Turning a stream registered-only thus reaches new
+    anonymous subscribers within :data:`OPEN_TO_ALL_SECONDS`.
+    """
+    state = conn.app.state
+    known: dict[int, float] | None = getattr(state, "streams_open_to_all", None)
+    if known is None:
+        known = state.streams_open_to_all = {}
+    return known
 
 
 # -- the realtime channel ------------------------------------------------------------------
@@ -35,15 +52,24 @@ async def may_listen(user: User | None, channel: str) -> bool:
     match = _STREAM_CHANNEL.match(channel)
     if match is None:
         return False
+    stream_id = int(match.group(1))
     conn = realtime.current_connection()
+    known = _open_to_all(conn)
+    now = time.monotonic()
+    if user is None and known.get(stream_id, 0.0) > now:
+        return True
     async with platform(conn).db.session() as session:
-        stream = await session.get(Stream, int(match.group(1)))
+        stream = await session.get(Stream, stream_id)
         if stream is None:
             return False
         try:
             await chat.check_can_watch(session, stream, user)
         except ExpoError:
             return False
+    if services.can_watch(None, stream):
+        if len(known) > 10_000:
+            known.clear()
+        known[stream_id] = now + OPEN_TO_ALL_SECONDS
     return True
 
 
