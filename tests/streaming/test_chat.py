@@ -305,9 +305,13 @@ async def test_concurrent_likes_all_count(app: Starlette, client: httpx.AsyncCli
         assert (await services.get_stream(session, cast.stream)).likes == 20
 
 
-async def test_likes_are_rate_limited(client: httpx.AsyncClient, cast: Cast) -> None:
+async def test_likes_are_rate_limited(
+    client: httpx.AsyncClient, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An hour-long window: on a loaded machine 25 requests may otherwise straddle a window's end.
+    monkeypatch.setattr(chat, "LIKE_LIMIT", (chat.LIKE_LIMIT[0], 3600.0))
     statuses = [(await client.post(f"{cast.api}/like", headers=cast.ann)).status_code for _ in range(25)]
-    assert statuses.count(200) <= 2 * chat.LIKE_LIMIT[0] and statuses[-1] == 429
+    assert statuses == [200] * chat.LIKE_LIMIT[0] + [429] * (25 - chat.LIKE_LIMIT[0])
 
 
 async def test_registered_only_streams_need_a_sign_in(app: Starlette, client: httpx.AsyncClient) -> None:
