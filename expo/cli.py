@@ -158,6 +158,10 @@ def serve(settings: Settings) -> int:
         # The websockets library through uvicorn's current (sans-I/O) protocol; plain "websockets"
         # names uvicorn's deprecated legacy one.
         ws="websockets-sansio",
+        # Realtime frames are small JSON events sent to thousands of sockets at once: per-message
+        # deflate would compress each one again for every socket (nearly 3x the CPU of a
+        # delivery) and keep a zlib context per socket, to save a few dozen bytes.
+        ws_per_message_deflate=False,
         lifespan="on",
         log_config=None,  # keep the logging configure_logging set up
         log_level=settings.log_level,

@@ -6,6 +6,7 @@ Speaks just enough of the page protocol for the same clients: ``{"type": "subscr
 connection to the audience and is answered ``{"type": "subscribed", ...}``; a ``{"type":
 "publish", "text": T}`` frame from any connection sends ``T`` to the whole audience with
 ``websockets.broadcast``, which writes to every connection at once without waiting for any.
+Without per-message deflate, as expo serves its sockets.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ async def handler(ws: ServerConnection) -> None:
 
 
 async def main(port: int) -> None:
-    async with serve(handler, "127.0.0.1", port, backlog=4096, max_queue=None) as server:
+    async with serve(handler, "127.0.0.1", port, backlog=4096, max_queue=None, compression=None) as server:
         await server.serve_forever()
 
 

@@ -4,9 +4,9 @@
     .venv/bin/python scripts/bench_audience.py [--clients 10000] [--procs 4] [--rounds 8]
 
 expo: one uvicorn process (as ``expo serve`` runs it: uvloop, httptools, the websockets sans-I/O
-protocol; ``--backlog 4096``, no concurrency limit) on a fresh store with one public stream. N
-clients (scripts/_ws_clients.py, ``--procs`` processes each holding N/procs connections with the
-``websockets`` client) open ``/ws`` and subscribe to the stream's channel ``stream:{id}``, as the
+protocol without per-message deflate; ``--backlog 4096``, no concurrency limit) on a fresh store
+with one public stream. N clients (scripts/_ws_clients.py, ``--procs`` processes each holding
+N/procs connections with the ``websockets`` client) open ``/ws`` and subscribe to the stream's channel ``stream:{id}``, as the
 watch page does. Then a signed-in user posts ``--rounds`` chat messages through ``POST
 /api/streams/{id}/chat`` (rate limit: 5 per 10 s, hence ``--interval``); each carries the wall
 clock time just before the POST, and every client records ``time.time()`` on receipt: all on one
@@ -45,6 +45,7 @@ PY = sys.executable
 EMAIL, PASSWORD = "bench-audience@example.com", "bench-password-1"
 # As `expo serve` runs the app, plus a backlog for thousands of connections arriving at once.
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--backlog", "4096"]
+UVICORN += ["--ws-per-message-deflate", "false"]
 UVICORN += ["--no-access-log", "--log-level", "warning"]
 
 
