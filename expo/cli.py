@@ -147,6 +147,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from expo.app import create_app
+    from expo.wsprotocol import uvicorn_websocket_options
 
     config = uvicorn.Config(
         create_app(settings),
@@ -155,13 +156,7 @@ def serve(settings: Settings) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,  # BoundaryMiddleware writes the access log
-        # The websockets library through uvicorn's current (sans-I/O) protocol; plain "websockets"
-        # names uvicorn's deprecated legacy one.
-        ws="websockets-sansio",
-        # Realtime frames are small JSON events sent to thousands of sockets at once: per-message
-        # deflate would compress each one again for every socket (nearly 3x the CPU of a
-        # delivery) and keep a zlib context per socket, to save a few dozen bytes.
-        ws_per_message_deflate=False,
+        **uvicorn_websocket_options(),
         lifespan="on",
         log_config=None,  # keep the logging configure_logging set up
         log_level=settings.log_level,

@@ -46,6 +46,7 @@ from expo.bus import Bus, BusError
 from expo.errors import ExpoError
 from expo.http.api import Endpoint, Schema
 from expo.permissions import current_user, platform
+from expo.wsprotocol import WRITE_FRAME, text_frame
 
 log = logging.getLogger("expo.realtime")
 
@@ -215,8 +216,9 @@ def origin_allowed(websocket: WebSocket) -> bool:
 class ChannelHub:
     """This process's one bus subscription to a channel, shared by every page socket on it.
 
-    Each message is decoded and its event frame encoded once, then queued on every member
-    connection with :meth:`Connection.push`, which never waits. With one subscription (and one
+    Each message is decoded and its event frame encoded once (as JSON text and as WebSocket frame
+    bytes), then handed to every member connection with :meth:`Connection.push`, which never
+    waits. With one subscription (and one
     task) per socket instead, a chat line to 10,000 watch pages cost 10,000 JSON round trips and
     twice as many task switches, and the bus kept 10,000 buffers of the same message.
 
@@ -277,8 +279,9 @@ class ChannelHub:
                 self._ready.set()
                 async for message in subscription:
                     frame = _event_frame(self.channel, message)
+                    prepared = text_frame(frame)
                     for connection in tuple(self.members):
-                        connection.push(frame)
+                        connection.push(frame, prepared)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -332,9 +335,24 @@ class Connection:
         # Event's waiter bookkeeping was a tenth of the cost of each delivery.
         self._wakeup: asyncio.Future[None] | None = None
         self._channels: dict[str, ChannelHub] = {}
+        # See expo.wsprotocol: None when the server does not offer the extension.
+        extensions = websocket.scope.get("extensions") or {}
+        self._write_frame: Callable[[bytes], bool] | None = extensions.get(WRITE_FRAME)
+        self._sending = False  # the sender task is inside websocket.send_text
 
-    def push(self, text: str) -> None:
-        """Queue an encoded frame without waiting; drops the oldest queued frame when full."""
+    def push(self, text: str, prepared: bytes | None = None) -> None:
+        """Send ``text`` without waiting: written at once when the server can write ``prepared``
+        (``text`` as a frame, from :func:`expo.wsprotocol.text_frame`) and nothing is queued
+        before it; otherwise queued for the sender task, dropping the oldest queued frame when
+        the queue is full."""
+        write = self._write_frame
+        if (
+            prepared is not None
+            and write is not None
+            and not (self._outbox or self._sending)
+            and write(prepared)
+        ):
+            return
         if len(self._outbox) >= SEND_QUEUE_SIZE:
             self._outbox.popleft()
             self.dropped += 1
@@ -413,7 +431,11 @@ class Connection:
                 await self._wakeup
                 self._wakeup = None
             while self._outbox:
-                await self.websocket.send_text(self._outbox.popleft())
+                self._sending = True
+                try:
+                    await self.websocket.send_text(self._outbox.popleft())
+                finally:
+                    self._sending = False
 
     async def _receive_loop(self) -> None:
         while True:

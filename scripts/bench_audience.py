@@ -3,15 +3,15 @@
 
     .venv/bin/python scripts/bench_audience.py [--clients 10000] [--procs 4] [--rounds 8]
 
-expo: one uvicorn process (as ``expo serve`` runs it: uvloop, httptools, the websockets sans-I/O
-protocol without per-message deflate; ``--backlog 4096``, no concurrency limit) on a fresh store
-with one public stream. N clients (scripts/_ws_clients.py, ``--procs`` processes each holding
-N/procs connections with the ``websockets`` client) open ``/ws`` and subscribe to the stream's channel ``stream:{id}``, as the
-watch page does. Then a signed-in user posts ``--rounds`` chat messages through ``POST
-/api/streams/{id}/chat`` (rate limit: 5 per 10 s, hence ``--interval``); each carries the wall
-clock time just before the POST, and every client records ``time.time()`` on receipt: all on one
-machine, so one clock. The latency covers the whole path: HTTP, the store's write, the bus,
-the per-connection queues and the socket.
+expo: ``expo serve`` (one uvicorn process: uvloop, httptools, uvicorn's sans-I/O WebSocket protocol
+with prepared frames for fan-out (expo.wsprotocol), no per-message deflate, no concurrency limit) on
+a fresh store with one public stream. N clients (scripts/_ws_clients.py, ``--procs`` processes each
+holding N/procs connections with the ``websockets`` client) open ``/ws`` and subscribe to the
+stream's channel ``stream:{id}``, as the watch page does. Then a signed-in user posts ``--rounds``
+chat messages through ``POST /api/streams/{id}/chat`` (rate limit: 5 per 10 s, hence
+``--interval``); each carries the wall clock time just before the POST, and every client records
+``time.time()`` on receipt: all on one machine, so one clock. The latency covers the whole path:
+HTTP, the store's write, the bus, the per-connection queues and the socket.
 
 baseline: scripts/_ws_baseline.py, a ``websockets`` server that only knows ``subscribe`` and
 sends a published text to everybody with ``websockets.broadcast()``, triggered by a frame from a
@@ -43,10 +43,6 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 EMAIL, PASSWORD = "bench-audience@example.com", "bench-password-1"
-# As `expo serve` runs the app, plus a backlog for thousands of connections arriving at once.
-UVICORN = ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--backlog", "4096"]
-UVICORN += ["--ws-per-message-deflate", "false"]
-UVICORN += ["--no-access-log", "--log-level", "warning"]
 
 
 def raise_fd_limit() -> None:
@@ -189,8 +185,8 @@ def run_expo(args: argparse.Namespace) -> dict[str, Any]:
     )
     stream_id = json.loads(created.stdout)["id"]
     server = subprocess.Popen(
-        [PY, "-m", "uvicorn", "expo.asgi:app", "--host", "127.0.0.1", "--port", str(port), *UVICORN],
-        env=env,
+        [*expo, "serve"],
+        env={**env, "EXPO_HOST": "127.0.0.1", "EXPO_PORT": str(port)},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -221,7 +217,7 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     server = subprocess.Popen([PY, str(ROOT / "scripts" / "_ws_baseline.py"), "--port", str(port)])
     try:
-        wait_ready(f"http://127.0.0.1:{port}/", server)
+        wait_ready(f"http://127.0.0.1:{port}/", server, status=None)  # it answers plain HTTP with 426
         with connect(f"ws://127.0.0.1:{port}/") as control:
 
             def publish(body: str) -> None:

@@ -16,14 +16,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 60.0) -> None:
-    """Poll ``url`` until it answers 200; stop at once if ``proc`` exits."""
+def wait_ready(
+    url: str, proc: subprocess.Popen[Any], timeout: float = 60.0, status: int | None = 200
+) -> None:
+    """Poll ``url`` until it answers ``status`` (any answer when ``None``: e.g. a WebSocket-only
+    server's 426); stop at once if ``proc`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            answer = httpx.get(url, timeout=1).status_code
+            if status is None or answer == status:
                 return
         except httpx.HTTPError:
             pass

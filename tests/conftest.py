@@ -23,6 +23,7 @@ from booths import search
 from expo.app import create_app
 from expo.config import Settings
 from expo.db import Database, import_models
+from expo.wsprotocol import uvicorn_websocket_options
 
 T = TypeVar("T")
 
@@ -94,7 +95,14 @@ class LiveServer:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            **uvicorn_websocket_options(),  # as expo serve runs it
+        )
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._serve, daemon=True)
