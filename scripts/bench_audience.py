@@ -6,12 +6,12 @@
 expo: ``expo serve`` (one uvicorn process: uvloop, httptools, uvicorn's sans-I/O WebSocket protocol
 with prepared frames for fan-out (expo.wsprotocol), no per-message deflate, no concurrency limit) on
 a fresh store with one public stream. N clients (scripts/_ws_clients.py, ``--procs`` processes each
-holding N/procs connections with the ``websockets`` client) open ``/ws`` and subscribe to the
-stream's channel ``stream:{id}``, as the watch page does. Then a signed-in user posts ``--rounds``
-chat messages through ``POST /api/streams/{id}/chat`` (rate limit: 5 per 10 s, hence
-``--interval``); each carries the wall clock time just before the POST, and every client records
-``time.time()`` on receipt: all on one machine, so one clock. The latency covers the whole path:
-HTTP, the store's write, the bus, the per-connection queues and the socket.
+holding N/procs connections with a lean asyncio client) open ``/ws`` and subscribe to the stream's
+channel ``stream:{id}``, as the watch page does. Then a signed-in user posts ``--rounds`` chat
+messages through ``POST /api/streams/{id}/chat`` (rate limit: 5 per 10 s, hence ``--interval``);
+each carries the wall clock time just before the POST, and every client records ``time.time()`` on
+receipt: all on one machine, so one clock. The latency covers the whole path: HTTP, the store's
+write, the bus, the per-connection queues and the socket.
 
 baseline: scripts/_ws_baseline.py, a ``websockets`` server that only knows ``subscribe`` and
 sends a published text to everybody with ``websockets.broadcast()``, triggered by a frame from a
