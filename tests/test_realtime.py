@@ -308,3 +308,32 @@ async def test_sockets_sharing_a_channel_each_get_every_event_and_come_and_go_fr
     async with asyncio.timeout(10):
         while bus._fanout.has_subscribers("public:shared"):
             await asyncio.sleep(0.02)
+
+
+async def test_an_open_socket_stays_counted_past_its_heartbeat_ttl(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(realtime, "PRESENCE_TTL", 0.5)
+    bus = live_server.app.state.platform.bus
+
+    def expiry() -> float | None:
+        members = bus._presence.get(realtime.ONLINE_KEY, {})
+        return max(members.values()) if members else None
+
+    async with socket(live_server) as ws:
+        await send(ws, {"type": "ping"})
+        await receive_until(ws, lambda f: f == {"type": "pong"})
+        first = expiry()
+        assert first is not None
+        # Wait until the socket's first heartbeat has lapsed: the process's one heartbeat task has
+        # renewed it meanwhile, so it still counts.
+        async with asyncio.timeout(5):
+            while bus._clock() <= first + 0.1:
+                await asyncio.sleep(0.02)
+        renewed = expiry()
+        assert renewed is not None and renewed > first
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            assert (await http.get("/api/online")).json() == {"online": 1}
+    async with asyncio.timeout(5):
+        while realtime._HEARTBEATS[bus]._kept:
+            await asyncio.sleep(0.02)

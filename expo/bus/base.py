@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 DEFAULT_NAMESPACE = "expo:"
@@ -223,6 +223,12 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def presence_touch(self, key: str, member: str, ttl: float) -> None:
         """Heartbeat: ``member`` counts as present until ``ttl`` s after this call."""
+
+    async def presence_touch_many(self, key: str, members: Sequence[str], ttl: float) -> None:
+        """:meth:`presence_touch` for many members of one key at once (one round trip where the
+        backend allows it): a process holding 10,000 sockets renews them all in one go."""
+        for member in members:
+            await self.presence_touch(key, member, ttl)
 
     @abc.abstractmethod
     async def presence_leave(self, key: str, member: str) -> None:

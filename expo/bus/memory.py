@@ -8,7 +8,7 @@ not revive or kill entries.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from expo.bus.base import (
@@ -109,6 +109,11 @@ class MemoryBus(Bus):
         members[member] = now + ttl
         self._prune_front(members, now)
         self._maybe_sweep(now)
+
+    async def presence_touch_many(self, key: str, members: Sequence[str], ttl: float) -> None:
+        """:meth:`presence_touch` for each of ``members``."""
+        for member in members:
+            await self.presence_touch(key, member, ttl)
 
     async def presence_leave(self, key: str, member: str) -> None:
         """Forget ``member`` immediately."""

@@ -26,7 +26,7 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,6 +67,24 @@ redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(last[2])))
 return 1
 """
 )
+
+# KEYS[1] = presence sorted set; ARGV[1] = ttl ms; ARGV[2..] = members.
+_PRESENCE_TOUCH_MANY = (
+    _NOW_MS
+    + """
+local expires = now + tonumber(ARGV[1])
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], expires, ARGV[i])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(last[2])))
+return 1
+"""
+)
+TOUCH_BATCH = 1000
+"""Members renewed per script call: large enough to make 10,000 sockets a handful of round
+trips, small enough not to hold Redis (single-threaded) for long."""
 
 # KEYS[1] = presence sorted set; ARGV[1] = 'count' or 'members'.
 _PRESENCE_READ = (
@@ -238,6 +256,7 @@ class RedisBus(Bus):
             raise BusError(f"cannot connect to Redis at {_redacted(self._url)}: {exc}") from exc
         self._scripts = {
             "presence_touch": client.register_script(_PRESENCE_TOUCH),
+            "presence_touch_many": client.register_script(_PRESENCE_TOUCH_MANY),
             "presence_read": client.register_script(_PRESENCE_READ),
             "incr": client.register_script(_INCR_WITH_TTL),
             "set_max": client.register_script(_SET_MAX),
@@ -440,6 +459,13 @@ class RedisBus(Bus):
         """Heartbeat ``member`` in the sorted set ``key`` (score = expiry, server ms)."""
         check_ttl(ttl)
         await self._script("presence_touch", [self._key(key)], [member, _ms(ttl)])
+
+    async def presence_touch_many(self, key: str, members: Sequence[str], ttl: float) -> None:
+        """Heartbeat every one of ``members`` in ``key``, :data:`TOUCH_BATCH` per round trip."""
+        check_ttl(ttl)
+        for start in range(0, len(members), TOUCH_BATCH):
+            batch = list(members[start : start + TOUCH_BATCH])
+            await self._script("presence_touch_many", [self._key(key)], [_ms(ttl), *batch])
 
     async def presence_leave(self, key: str, member: str) -> None:
         """ZREM ``member``."""

@@ -339,6 +339,15 @@ async def test_presence_touch_leave_count_members(bus: Bus) -> None:
     assert await bus.presence_count("booth:2") == 1
 
 
+async def test_presence_touch_many_renews_a_whole_process_at_once(bus: Bus) -> None:
+    members = [f"anon:{n}" for n in range(2500)]  # more than one Redis batch
+    await bus.presence_touch_many("presence:online", members, 30)
+    await bus.presence_touch_many("presence:online", members[:10], 30)  # renewing adds nobody
+    await bus.presence_touch_many("presence:online", [], 30)
+    assert await bus.presence_count("presence:online") == 2500
+    assert set(await bus.presence_members("presence:online")) == set(members)
+
+
 async def test_presence_expires_without_heartbeat(bus: Bus) -> None:
     await bus.presence_touch("room", "ghost", 0.3)
     await bus.presence_touch("room", "stayer", 30)
