@@ -26,6 +26,7 @@ from expo.errors import N_, ExpoError, Invalid
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
 from expo.permissions import platform, require_page_user
+from expo.registration.mail import Mailer
 
 TEXT_LIMITS = {"name": 200, "tagline": 300, "description": 20000}
 MAX_LINKS = 20
@@ -98,7 +99,9 @@ async def apply(request: Request) -> Response:
     async with platform(request).db.session() as session:
         expo = await services.get_expo(session, request.path_params["slug"])
         try:
-            booth = await services.create_booth(session, expo, checked(BoothFields, {"name": name}), user)
+            fields = checked(BoothFields, {"name": name})
+            mailer = Mailer(platform(request).settings)
+            booth = await services.create_booth(session, expo, fields, user, mailer=mailer)
         except ExpoError as exc:
             expos = await floor.list_expos(session)
             booths = await services.booths_of(session, user)

@@ -22,6 +22,7 @@ from expo.errors import N_, ExpoError, Invalid
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
 from expo.permissions import platform, require_page_user
+from expo.registration.mail import Mailer
 
 ORGANIZER = [Role.ORGANIZER]
 
@@ -143,7 +144,9 @@ async def set_status(request: Request) -> Response:
         raise Invalid(N_("Approve or reject the application."), code="booth.invalid_status")
     async with platform(request).db.session() as session:
         booth = await services.get_booth(session, path_int(request, "booth_id"), user)
-        await services.set_booth_status(session, booth, BoothStatus(raw), user)
+        await services.set_booth_status(
+            session, booth, BoothStatus(raw), user, Mailer(platform(request).settings)
+        )
     message = N_("The booth was approved.") if raw == "approved" else N_("The application was rejected.")
     return _done(request, "#applications", message)
 

@@ -22,6 +22,7 @@ from expo.errors import Unauthorized
 from expo.http.api import Endpoint, Schema, path_int
 from expo.http.bodies import read_body
 from expo.permissions import current_user, platform
+from expo.registration.mail import Mailer
 
 TAGS = ["expo floor"]
 
@@ -353,7 +354,8 @@ async def create_booth(request: Request, body: BoothCreateIn, user: User) -> Boo
     fields = BoothFields.model_validate(body.model_dump(exclude={"placement"}, exclude_unset=True))
     async with platform(request).db.session() as session:
         expo = await services.get_expo(session, request.path_params["slug"])
-        return BoothOut.of(await services.create_booth(session, expo, fields, user, body.placement))
+        mailer = Mailer(platform(request).settings)
+        return BoothOut.of(await services.create_booth(session, expo, fields, user, body.placement, mailer))
 
 
 async def my_booths(request: Request, user: User) -> BoothList:
@@ -388,7 +390,10 @@ async def set_booth_status(request: Request, body: StatusIn, user: User) -> Boot
     """Approve or reject a booth application (organizers)."""
     async with platform(request).db.session() as session:
         booth = await services.get_booth(session, path_int(request, "booth_id"), user)
-        return BoothOut.of(await services.set_booth_status(session, booth, BoothStatus(body.status), user))
+        mailer = Mailer(platform(request).settings)
+        return BoothOut.of(
+            await services.set_booth_status(session, booth, BoothStatus(body.status), user, mailer)
+        )
 
 
 async def delete_booth(request: Request, user: User) -> None:

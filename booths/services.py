@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 from babel.numbers import is_currency
@@ -31,6 +31,9 @@ from expo.accounts.models import Role, User
 from expo.db import utcnow
 from expo.errors import Conflict, Forbidden, Invalid, NotFound
 from expo.i18n import LOCALES
+
+if TYPE_CHECKING:
+    from expo.registration.mail import Mailer
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # CLDR's two-letter territories, less its groupings and placeholders (EU, UN, ZZ "unknown", ...).
@@ -156,6 +159,12 @@ class ProductFields(Fields):
 
 def is_organizer(user: User | None) -> bool:
     return user is not None and user.role == Role.ORGANIZER.value
+
+
+def organizes(expo: Expo, user: User | None) -> bool:
+    """True when ``user`` is one of ``expo``'s organizers: the organizer who created it, or any
+    organizer for an expo created from the command line (which has no creator)."""
+    return is_organizer(user) and user is not None and expo.created_by in (None, user.id)
 
 
 def require_organizer(user: User) -> None:
@@ -501,9 +510,15 @@ async def _name_taken(session: AsyncSession, expo_id: int, name: str, booth_id: 
 
 
 async def create_booth(
-    session: AsyncSession, expo: Expo, fields: BoothFields, actor: User, placement: Placement | None = None
+    session: AsyncSession,
+    expo: Expo,
+    fields: BoothFields,
+    actor: User,
+    placement: Placement | None = None,
+    mailer: Mailer | None = None,
 ) -> Booth:
-    """An organizer's booth (approved at once) or an exhibitor's application (pending, they own it)."""
+    """An organizer's booth (approved at once) or an exhibitor's application (pending, they own it);
+    with a ``mailer``, the expo's organizers are e-mailed about an application."""
     assert expo.id is not None and actor.id is not None
     organizer = is_organizer(actor)
     if not organizer and actor.role != Role.EXHIBITOR.value:
@@ -526,6 +541,8 @@ async def create_booth(
     assert booth.id is not None
     if not organizer:
         session.add(BoothStaff(booth_id=booth.id, user_id=actor.id, role=BoothRole.OWNER.value))
+        if mailer is not None:
+            await mailer.application_received(session, expo, booth)
     audit.record(session, "booth.created", actor_id=actor.id, target=f"booth:{booth.id}", status=status.value)
     await search.reindex_booths(session, booth.expo_id, [booth.id], products=False)
     await session.commit()
@@ -584,13 +601,23 @@ async def place_booth(session: AsyncSession, booth: Booth, placement: Placement,
     return booth
 
 
-async def set_booth_status(session: AsyncSession, booth: Booth, status: BoothStatus, actor: User) -> Booth:
-    """Approve or reject an application (organizers only); only approved booths are public."""
+async def set_booth_status(
+    session: AsyncSession, booth: Booth, status: BoothStatus, actor: User, mailer: Mailer | None = None
+) -> Booth:
+    """Approve or reject an application (organizers only); only approved booths are public. With a
+    ``mailer``, the booth's owners hear of a changed decision in the same transaction."""
     require_organizer(actor)
     assert booth.id is not None
+    changed = booth.status != status.value
     booth.status = status.value
     session.add(booth)
     await session.flush()
+    if mailer is not None and changed:
+        expo = await session.get(Expo, booth.expo_id)
+        assert expo is not None
+        for staff, owner in await list_staff(session, booth):
+            if staff.role == BoothRole.OWNER.value:
+                await mailer.application_decided(session, expo, booth, owner)
     audit.record(session, f"booth.{status.value}", actor_id=actor.id, target=f"booth:{booth.id}")
     await search.reindex_booths(session, booth.expo_id, [booth.id])
     await session.commit()

@@ -83,6 +83,14 @@ class Settings:
     )
     turn_username: str = _opt("", "Username for the turn: and turns: URLs in ice_servers.")
     turn_password: str = _opt("", "Password for the turn: and turns: URLs in ice_servers.")
+    smtp_url: str = _opt(
+        "",
+        "Outgoing mail: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://user:pass@host:465. "
+        "Empty: messages stay in the outbox, readable by organizers at /organizer/outbox.",
+    )
+    mail_from: str = _opt(
+        "", "Sender address of outgoing mail, e.g. expo@example.com (needed with smtp_url)."
+    )
     log_level: str = _opt("info", "debug, info, warning or error.")
     log_format: str = _opt("json", "json (one object a line) or text.")
     access_log: bool = _opt(True, "Write one structured log line per HTTP request.")
@@ -162,6 +170,14 @@ def _validate(s: Settings) -> None:
         raise _fail("bus_url", f"unknown scheme in {s.bus_url!r}; use memory:// or redis://")
     if s.secret_key and len(s.secret_key) < 32:
         raise _fail("secret_key", "must be at least 32 characters")
+    if s.smtp_url:
+        smtp = urlsplit(s.smtp_url)
+        if smtp.scheme not in ("smtp", "smtps") or not smtp.hostname:
+            raise _fail(
+                "smtp_url", f"must look like smtp://user:pass@host:587 or smtps://..., got {smtp.scheme}://"
+            )
+        if "@" not in s.mail_from:
+            raise _fail("mail_from", "must be an e-mail address when smtp_url is set")
     if s.default_locale not in ("en", "zh_Hans"):
         raise _fail("default_locale", "must be en or zh_Hans")
     for name, allowed in (

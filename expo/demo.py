@@ -22,6 +22,7 @@ from expo.accounts.models import Role, User
 from expo.accounts.services import create_user
 from expo.db import Database
 from expo.errors import Conflict
+from expo.registration.demo import seed_registrations
 from streaming import services as streams
 from streaming.models import Stream, StreamStatus
 
@@ -118,6 +119,7 @@ async def seed_demo(db: Database) -> DemoInfo:
                 for spec in DEMO_SCHEDULE
             ]
         )
+        await seed_registrations(session, expo, users[Role.ORGANIZER], users[Role.VISITOR])
     return DemoInfo(expo=expo, users=users, broadcast=broadcast, floor=floor, schedule=schedule)
 
 

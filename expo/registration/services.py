@@ -1,0 +1,328 @@
+"""Registration rules: the form an expo's organizers set, visitors registering and cancelling,
+approvals, and checking visitors in with their badge.
+
+Each writing function checks first, then changes the registration, queues its e-mail in the
+outbox and writes the audit record in one transaction. Status changes are conditional updates
+(``... WHERE status IN (...)``): when an organizer approves while the visitor cancels, one of the
+two wins and the other gets a :class:`Conflict`, never a silently overwritten decision.
+
+Only an expo's own organizers (the organizer account that created it, or any organizer for an
+expo created from the command line) manage its form and registrations and check visitors in.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from booths.models import Expo
+from booths.services import organizes
+from expo import audit
+from expo.accounts.models import User
+from expo.db import utcnow
+from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from expo.registration import badges, forms, mail
+from expo.registration.models import Registration, RegistrationForm, RegistrationStatus
+
+PAGE_SIZE = 50
+Status = RegistrationStatus
+
+
+def require_expo_organizer(expo: Expo, user: User) -> None:
+    if not organizes(expo, user):
+        raise Forbidden(N_("Only this expo's organizers may do this."), code="registration.not_organizer")
+
+
+# The form ------------------------------------------------------------------------------------------------
+
+
+async def get_form(session: AsyncSession, expo: Expo) -> RegistrationForm:
+    """The expo's form; an expo whose organizers never set one is open, with the default questions."""
+    assert expo.id is not None
+    form = await session.get(RegistrationForm, expo.id)
+    if form is None:
+        form = RegistrationForm(expo_id=expo.id, fields=[dict(f) for f in forms.DEFAULT_FIELDS])
+    return form
+
+
+async def save_form(session: AsyncSession, expo: Expo, spec: forms.FormSpec, actor: User) -> RegistrationForm:
+    require_expo_organizer(expo, actor)
+    stored = forms.check_spec(spec)
+    form = await get_form(session, expo)
+    form.opens_at, form.closes_at = spec.opens_at, spec.closes_at
+    form.approval_required = spec.approval_required
+    form.consent_text = spec.consent_text.strip()
+    form.fields = stored
+    form.updated_at = utcnow()
+    session.add(form)
+    audit.record(
+        session, "registration.form_saved", actor_id=actor.id, target=f"expo:{expo.id}", questions=len(stored)
+    )
+    await session.commit()
+    return form
+
+
+WindowState = Literal["open", "not_yet", "closed"]
+
+
+def window_state(form: RegistrationForm, now: datetime) -> WindowState:
+    """``"open"``, ``"not_yet"`` or ``"closed"``."""
+    if form.opens_at is not None and now < form.opens_at:
+        return "not_yet"
+    if form.closes_at is not None and now >= form.closes_at:
+        return "closed"
+    return "open"
+
+
+# Visitors ------------------------------------------------------------------------------------------------
+
+
+async def find_registration(session: AsyncSession, expo: Expo, user: User) -> Registration | None:
+    query = select(Registration).where(Registration.expo_id == expo.id, Registration.user_id == user.id)
+    return (await session.exec(query)).first()
+
+
+async def register(
+    session: AsyncSession,
+    expo: Expo,
+    user: User,
+    raw_answers: Mapping[str, str | Sequence[str]],
+    *,
+    consent: bool,
+    mailer: mail.Mailer | None,
+) -> Registration:
+    """Register ``user`` for ``expo`` (approved at once unless the form asks for approval) and
+    queue their confirmation (``mailer`` ``None`` sends none: the demo's seeded attendees).
+
+    403 ``registration.closed`` outside the form's dates, 409 ``registration.exists`` for a second
+    registration (a cancelled one may register again), 422 for answers the form refuses.
+    """
+    assert expo.id is not None and user.id is not None
+    form = await get_form(session, expo)
+    state = window_state(form, utcnow())
+    if state == "not_yet":
+        raise Forbidden(N_("Registration for this expo has not opened yet."), code="registration.not_open")
+    if state == "closed":
+        raise Forbidden(N_("Registration for this expo is closed."), code="registration.closed")
+    consent_missing = bool(form.consent_text) and not consent
+    consent_error = {"field": "consent", "message": N_("Agree to the privacy terms to register.")}
+    try:
+        answers = forms.check_answers(form.fields, raw_answers)
+    except Invalid as exc:
+        if consent_missing:  # one answer lists every problem, the consent box among them
+            exc.extra["details"] = [*exc.extra["details"], consent_error]
+        raise
+    if consent_missing:
+        raise Invalid(consent_error["message"], code="registration.consent_required", details=[consent_error])
+    registration = await find_registration(session, expo, user)
+    if registration is not None and registration.status != Status.CANCELLED.value:
+        raise Conflict(N_("You are registered for this expo already."), code="registration.exists")
+    now = utcnow()
+    status = Status.PENDING if form.approval_required else Status.APPROVED
+    if registration is None:
+        registration = Registration(expo_id=expo.id, user_id=user.id, badge_code="")
+    registration.status = status.value
+    registration.answers = answers
+    registration.consent_at = now if form.consent_text else None
+    # A new code each time: a badge printed before a cancellation no longer checks anyone in.
+    registration.badge_code = secrets.token_urlsafe(24)
+    registration.created_at = now
+    registration.decided_at = now if status is Status.APPROVED else None
+    registration.decided_by = None
+    registration.checked_in_at = registration.checked_in_by = None
+    session.add(registration)
+    try:
+        await session.flush()
+    except IntegrityError:  # the same visitor registering twice at once: the other request won
+        await session.rollback()
+        raise Conflict(N_("You are registered for this expo already."), code="registration.exists") from None
+    if mailer is not None:
+        await mailer.registered(session, expo, user, registration)
+    audit.record(
+        session, "registration.created", actor_id=user.id, target=f"expo:{expo.id}", status=status.value
+    )
+    await session.commit()
+    return registration
+
+
+async def _transition(
+    session: AsyncSession, registration: Registration, allowed: Sequence[Status], changes: dict[str, object]
+) -> bool:
+    """Apply ``changes`` if the stored status is still one of ``allowed``; False when it was not."""
+    result = await session.exec(
+        update(Registration)
+        .where(
+            col(Registration.id) == registration.id, col(Registration.status).in_([s.value for s in allowed])
+        )
+        .values(**changes)
+    )
+    if result.rowcount != 1:
+        return False
+    await session.refresh(registration)
+    return True
+
+
+async def cancel(
+    session: AsyncSession, registration: Registration, user: User, mailer: mail.Mailer
+) -> Registration:
+    """The visitor withdraws their own registration (pending or approved)."""
+    if registration.user_id != user.id:
+        raise NotFound(N_("You have no registration for this expo."), code="registration.unknown")
+    changed = await _transition(
+        session, registration, (Status.PENDING, Status.APPROVED), {"status": Status.CANCELLED.value}
+    )
+    if not changed:
+        await session.rollback()
+        raise Conflict(N_("This registration cannot be cancelled now."), code="registration.not_cancellable")
+    expo = await session.get(Expo, registration.expo_id)
+    assert expo is not None
+    await mailer.cancelled(session, expo, user, registration)
+    audit.record(
+        session, "registration.cancelled", actor_id=user.id, target=f"registration:{registration.id}"
+    )
+    await session.commit()
+    return registration
+
+
+async def decide(
+    session: AsyncSession,
+    expo: Expo,
+    registration_id: int,
+    approve: bool,
+    actor: User,
+    mailer: mail.Mailer,
+) -> Registration:
+    """An organizer approves or rejects a registration (and may change their mind, until it is
+    cancelled); the visitor is told by e-mail."""
+    require_expo_organizer(expo, actor)
+    registration = await get_registration(session, expo, registration_id)
+    target = Status.APPROVED if approve else Status.REJECTED
+    allowed = (Status.PENDING, Status.REJECTED) if approve else (Status.PENDING, Status.APPROVED)
+    if registration.status == target.value:
+        return registration  # deciding twice the same way changes nothing and sends nothing
+    changed = await _transition(
+        session,
+        registration,
+        allowed,
+        {"status": target.value, "decided_at": utcnow(), "decided_by": actor.id},
+    )
+    if not changed:
+        await session.rollback()
+        raise Conflict(
+            N_("The visitor cancelled this registration; it cannot be decided."),
+            code="registration.cancelled",
+        )
+    visitor = await session.get(User, registration.user_id)
+    assert visitor is not None
+    await mailer.decided(session, expo, visitor, registration)
+    audit.record(
+        session, f"registration.{target.value}", actor_id=actor.id, target=f"registration:{registration.id}"
+    )
+    await session.commit()
+    return registration
+
+
+# Organizers ----------------------------------------------------------------------------------------------
+
+
+async def get_registration(session: AsyncSession, expo: Expo, registration_id: int) -> Registration:
+    registration = await session.get(Registration, registration_id)
+    if registration is None or registration.expo_id != expo.id:
+        raise NotFound(N_("This expo has no such registration."), code="registration.unknown")
+    return registration
+
+
+@dataclass
+class RegistrationPage:
+    total: int
+    rows: list[tuple[Registration, User]]
+    counts: dict[str, int]
+
+
+async def list_registrations(
+    session: AsyncSession,
+    expo: Expo,
+    actor: User,
+    *,
+    status: Status | None = None,
+    q: str = "",
+    page: int = 1,
+    limit: int | None = PAGE_SIZE,
+) -> RegistrationPage:
+    """Registrations newest first with their visitors, filtered by status and a name/e-mail search;
+    ``counts`` are per status over the whole expo."""
+    require_expo_organizer(expo, actor)
+    query = (
+        select(Registration, User)
+        .join(User, col(User.id) == col(Registration.user_id))
+        .where(Registration.expo_id == expo.id)
+    )
+    if status is not None:
+        query = query.where(Registration.status == status.value)
+    if q.strip():
+        pattern = f"%{q.strip().lower()}%"
+        query = query.where(or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    ordered = query.order_by(col(Registration.id).desc())
+    if limit is not None:
+        ordered = ordered.offset((page - 1) * limit).limit(limit)
+    rows = [(r, u) for r, u in (await session.exec(ordered)).all()]
+    counted = await session.exec(
+        select(Registration.status, func.count())
+        .where(Registration.expo_id == expo.id)
+        .group_by(Registration.status)
+    )
+    counts = {s.value: 0 for s in Status} | {name: int(n) for name, n in counted.all()}
+    return RegistrationPage(total=int(total), rows=rows, counts=counts)
+
+
+# Check-in ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckIn:
+    registration: Registration
+    visitor: User
+    already: bool
+
+
+async def check_in(session: AsyncSession, expo: Expo, payload: str, secret: str, actor: User) -> CheckIn:
+    """Check in the visitor whose badge code staff scanned or typed.
+
+    422 ``badge.invalid`` for a forged or altered code; 404 ``badge.unknown`` for a genuine code
+    that no longer names a registration (cancelled and made again); 409 ``badge.wrong_expo`` for a
+    badge of another expo and ``badge.not_approved`` for a registration that is not approved.
+    Checking in twice is not an error: the answer says since when the visitor is in.
+    """
+    require_expo_organizer(expo, actor)
+    claim = badges.read_payload(secret, payload)
+    registration = await session.get(Registration, claim.registration_id)
+    if registration is None or not secrets.compare_digest(registration.badge_code, claim.badge_code):
+        raise NotFound(N_("This badge is no longer valid."), code="badge.unknown")
+    if registration.expo_id != expo.id:
+        raise Conflict(N_("This badge belongs to another expo."), code="badge.wrong_expo")
+    if registration.status != Status.APPROVED.value:
+        raise Conflict(N_("This registration is not approved."), code="badge.not_approved")
+    visitor = await session.get(User, registration.user_id)
+    assert visitor is not None
+    result = await session.exec(
+        update(Registration)
+        .where(col(Registration.id) == registration.id, col(Registration.checked_in_at).is_(None))
+        .values(checked_in_at=utcnow(), checked_in_by=actor.id)
+    )
+    already = result.rowcount != 1
+    if not already:
+        audit.record(
+            session, "registration.checked_in", actor_id=actor.id, target=f"registration:{registration.id}"
+        )
+    await session.commit()
+    await session.refresh(registration)
+    return CheckIn(registration=registration, visitor=visitor, already=already)
