@@ -1,0 +1,179 @@
+"""Figures over time: registrations and check-ins per day, each broadcast's audience, the booth
+ranking.
+
+Every figure is read from what the other domains already store, never kept twice: broadcast
+figures come from :class:`streaming.audience.Audience` (the same numbers as the public
+``/api/streams/{id}/stats``), booth figures from the tables of :mod:`booths.analytics` and the
+leads themselves, registrations from :mod:`expo.registration`. Meetings do not exist yet, so there
+is no figure for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from booths.models import Booth, BoothDay, BoothVisitor, Lead
+from expo.db import utcnow
+from streaming.audience import Audience, MinutePoint
+from streaming.models import Stream
+
+TREND_DAYS = 14
+"""Days of each booth's visits shown as a sparkline beside its totals."""
+
+
+@dataclass
+class DayCount:
+    day: date
+    count: int
+
+
+@dataclass
+class BroadcastFigures:
+    """One broadcast's audience: the contract's stats plus watch time and the per-minute curve."""
+
+    id: int
+    title: str
+    status: str
+    booth_id: int | None
+    scheduled_start: datetime | None
+    live_viewers: int
+    peak_viewers: int
+    total_views: int
+    unique_viewers: int
+    average_watch_seconds: float
+    series: list[MinutePoint] = field(default_factory=list)
+
+
+@dataclass
+class BoothFigures:
+    """One booth's totals: page views (visits), distinct visitors over the whole expo, leads."""
+
+    id: int
+    name: str
+    visits: int
+    unique_visitors: int
+    leads: int
+    # Visits on each of the last TREND_DAYS UTC days, oldest first (today last).
+    daily_visits: list[int] = field(default_factory=list)
+
+
+async def broadcasts(
+    session: AsyncSession,
+    audience: Audience,
+    expo_id: int,
+    booth_ids: Iterable[int] | None = None,
+    owner_id: int | None = None,
+) -> list[BroadcastFigures]:
+    """The expo's broadcasts by start time; with ``booth_ids``, only those presented by these
+    booths or (with ``owner_id``) owned by that user."""
+    query = select(Stream).where(Stream.expo_id == expo_id)
+    if booth_ids is not None:
+        mine = col(Stream.booth_id).in_(list(booth_ids))
+        query = query.where(or_(mine, col(Stream.owner_id) == owner_id) if owner_id is not None else mine)
+    streams = (await session.exec(query.order_by(col(Stream.scheduled_start), col(Stream.id)))).all()
+    found = []
+    for stream in streams:
+        assert stream.id is not None
+        stats = await audience.stats(stream.id)
+        found.append(
+            BroadcastFigures(
+                id=stream.id,
+                title=stream.title,
+                status=stats["status"],
+                booth_id=stream.booth_id,
+                scheduled_start=stream.scheduled_start,
+                live_viewers=stats["live_viewers"],
+                peak_viewers=stats["peak_viewers"],
+                total_views=stats["total_views"],
+                unique_viewers=stats["unique_viewers"],
+                average_watch_seconds=round(await audience.average_watch_seconds(stream.id), 1),
+                series=await audience.series(stream.id),
+            )
+        )
+    return found
+
+
+async def booth_ranking(
+    session: AsyncSession, expo_id: int, booth_ids: Iterable[int] | None = None
+) -> list[BoothFigures]:
+    """Every booth of the expo (or only ``booth_ids``), most visited first.
+
+    ``unique_visitors`` counts each visitor once over the whole expo (``BoothDay.visitors`` counts
+    them once per day); ``leads`` counts the leads received.
+    """
+    query = select(Booth.id, Booth.name).where(Booth.expo_id == expo_id)
+    if booth_ids is not None:
+        query = query.where(col(Booth.id).in_(list(booth_ids)))
+    names = {bid: name for bid, name in (await session.exec(query)).all() if bid is not None}
+    if not names:
+        return []
+    ids = list(names)
+    visits = dict(
+        (
+            await session.exec(
+                select(BoothDay.booth_id, func.sum(BoothDay.views))
+                .where(col(BoothDay.booth_id).in_(ids))
+                .group_by(col(BoothDay.booth_id))
+            )
+        ).all()
+    )
+    visitors = dict(
+        (
+            await session.exec(
+                select(BoothVisitor.booth_id, func.count(func.distinct(BoothVisitor.visitor)))
+                .where(col(BoothVisitor.booth_id).in_(ids))
+                .group_by(col(BoothVisitor.booth_id))
+            )
+        ).all()
+    )
+    leads = dict(
+        (
+            await session.exec(
+                select(Lead.booth_id, func.count())
+                .where(col(Lead.booth_id).in_(ids))
+                .group_by(col(Lead.booth_id))
+            )
+        ).all()
+    )
+    first_day = utcnow().date() - timedelta(days=TREND_DAYS - 1)
+    daily: dict[int, list[int]] = {bid: [0] * TREND_DAYS for bid in ids}
+    recent = await session.exec(
+        select(col(BoothDay.booth_id), col(BoothDay.day), col(BoothDay.views)).where(
+            col(BoothDay.booth_id).in_(ids), col(BoothDay.day) >= first_day
+        )
+    )
+    for bid, day, views in recent.all():
+        daily[bid][(day - first_day).days] = views
+    rows = [
+        BoothFigures(
+            id=bid,
+            name=name,
+            visits=int(visits.get(bid) or 0),
+            unique_visitors=int(visitors.get(bid) or 0),
+            leads=int(leads.get(bid) or 0),
+            daily_visits=daily[bid],
+        )
+        for bid, name in names.items()
+    ]
+    rows.sort(key=lambda b: (-b.visits, -b.unique_visitors, -b.leads, b.name))
+    return rows
+
+
+def per_day(days: Sequence[date]) -> list[DayCount]:
+    """Count the dates, one entry per day from the first to the last (days without any are 0)."""
+    if not days:
+        return []
+    counts: dict[date, int] = {}
+    for day in days:
+        counts[day] = counts.get(day, 0) + 1
+    first, last = min(counts), max(counts)
+    return [
+        DayCount(day=date.fromordinal(n), count=counts.get(date.fromordinal(n), 0))
+        for n in range(first.toordinal(), last.toordinal() + 1)
+    ]
