@@ -17,12 +17,22 @@ from booths import routes as floor_api
 from expo import realtime, system
 from expo.accounts import pages as account_pages
 from expo.accounts import routes as account_api
+from expo.agenda import organizer_pages as agenda_organizer_pages
+from expo.agenda import pages as agenda_pages
+from expo.agenda import routes as agenda_api
 from expo.config import Settings
+from expo.dashboards import live as dashboards_live
+from expo.dashboards import pages as dashboard_pages
+from expo.dashboards import routes as dashboard_api
 from expo.db import import_models
 from expo.http.errors import EXCEPTION_HANDLERS
 from expo.http.middleware import BoundaryMiddleware, HttpMetrics
 from expo.http.pages import build_templates
 from expo.platform import Platform
+from expo.registration import organizer_pages as registration_organizer_pages
+from expo.registration import outbox_pages
+from expo.registration import pages as registration_pages
+from expo.registration import routes as registration_api
 from streaming import chat_routes, hls_routes, media_routes
 from streaming import pages as streaming_pages
 from streaming import routes as stream_api
@@ -43,11 +53,20 @@ def routes() -> list[BaseRoute]:
         *product_pages.ROUTES,
         *lead_pages.ROUTES,
         *organizer_pages.ROUTES,
+        *registration_api.ROUTES,
+        *registration_pages.ROUTES,
+        *registration_organizer_pages.ROUTES,
+        *outbox_pages.ROUTES,
+        *agenda_api.ROUTES,
+        *agenda_pages.ROUTES,
+        *agenda_organizer_pages.ROUTES,
         *stream_api.ROUTES,
         *chat_routes.ROUTES,
         *hls_routes.ROUTES,
         *media_routes.ROUTES,
         *streaming_pages.ROUTES,
+        *dashboard_api.ROUTES,
+        *dashboard_pages.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -56,6 +75,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     import_models()
     chat_routes.register_channels()
+    dashboards_live.register_channels()
     platform = Platform.build(settings)
 
     @asynccontextmanager

@@ -33,7 +33,14 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 # Every module that defines tables. Alembic's env and the test fixtures import these.
-MODEL_MODULES = ("expo.accounts.models", "expo.audit", "booths.models", "streaming.models")
+MODEL_MODULES = (
+    "expo.accounts.models",
+    "expo.audit",
+    "booths.models",
+    "streaming.models",
+    "expo.registration.models",
+    "expo.agenda.models",
+)
 
 
 def import_models() -> None:

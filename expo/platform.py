@@ -6,11 +6,15 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
+from expo import realtime
 from expo.accounts.authcache import AuthCache
+from expo.agenda.seats import SeatDesk
 from expo.bus import Bus, connect_bus
 from expo.config import Settings
+from expo.dashboards.live import LiveBoard
 from expo.db import Database
 from expo.ratelimit import RateLimiter
+from expo.registration.outbox import OutboxSender
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
 from streaming.plane import MediaPlane
@@ -52,16 +56,31 @@ class Platform:
         self.hls = HlsRegistry()
         # WHIP publishers, WHEP viewers and the media router of this process.
         self.media = MediaPlane(self.settings, self.db, self.bus, self.audience, self.hls)
+        # Session seats: one group-committing desk per process (see expo.agenda.seats).
+        self.seats = SeatDesk(self.db, self.settings.public_url)
+        # Live dashboard figures of the expos whose dashboards are open in this process.
+        self.live_board = LiveBoard(self.db, self.bus, self.audience)
+        # Delivers the outbox's e-mails; without SMTP they stay readable on the outbox page.
+        self.outbox: OutboxSender | None = None
+        if self.settings.smtp_url:
+            self.outbox = OutboxSender(self.db, self.settings.smtp_url, self.settings.mail_from)
 
     async def start(self) -> None:
         await self.bus.connect()
         await self.auth_cache.start()
         await self.audience.start()
+        if self.outbox is not None:
+            await self.outbox.start()
 
     async def stop(self) -> None:
+        if self.outbox is not None:
+            await self.outbox.stop()
+        await self.live_board.stop()
         await self.media.close()
         await self.hls.close()
         await self.audience.stop()
         await self.auth_cache.stop()
+        await realtime.shutdown(self.bus)
         await self.bus.close()
+        self.seats.close()
         await self.db.dispose()
