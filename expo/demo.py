@@ -1,6 +1,7 @@
 """The demo expo that ``expo demo`` creates: fixed logins and an expo with slug ``demo``, its floor
-(halls, categories, booths and products, :mod:`booths.demo`) and a schedule of broadcasts: the live
-"Opening ceremony" and two scheduled for the expo's second day, one presented by the exhibitor's booth.
+(halls, categories, booths and products, :mod:`booths.demo`), a schedule of broadcasts (the live
+"Opening ceremony" and two scheduled for the expo's second day, one presented by the exhibitor's booth),
+a registration form (:mod:`expo.registration.demo`) and an agenda (:mod:`expo.agenda.demo`).
 
 Seeding is idempotent: every step finds what an earlier run created and only adds what is missing,
 so running the demo again creates nothing new and prints the same logins. Each kind of content is
@@ -20,6 +21,7 @@ from booths.models import Booth, Expo
 from booths.services import ensure_expo
 from expo.accounts.models import Role, User
 from expo.accounts.services import create_user
+from expo.agenda.demo import seed_programs
 from expo.db import Database
 from expo.errors import Conflict
 from expo.registration.demo import seed_registrations
@@ -120,6 +122,7 @@ async def seed_demo(db: Database) -> DemoInfo:
             ]
         )
         await seed_registrations(session, expo, users[Role.ORGANIZER], users[Role.VISITOR])
+        await seed_programs(session, expo, users[Role.ORGANIZER], floor.halls)
     return DemoInfo(expo=expo, users=users, broadcast=broadcast, floor=floor, schedule=schedule)
 
 

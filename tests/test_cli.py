@@ -24,6 +24,7 @@ from booths.search import search
 from booths.services import booth_role, booths_of, list_booths
 from expo.accounts.models import Role, User
 from expo.accounts.services import authenticate
+from expo.agenda.models import Program
 from expo.cli import main
 from expo.config import SETTINGS
 from expo.db import Database
@@ -235,6 +236,7 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "booths": Booth,
             "products": Product,
             "streams": Stream,
+            "programs": Program,
         }
         async with db.session() as session:
             return {
@@ -256,6 +258,7 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "booths": 7,
             "products": 30,
             "streams": 3,
+            "programs": 5,
         }
         assert second.logins == first.logins == DEMO_LOGINS
         assert second.expo.id == first.expo.id
@@ -337,5 +340,23 @@ async def _revision(config: Path) -> str | None:
     db = store(config)
     try:
         return await current_revision(db)
+    finally:
+        await db.dispose()
+
+
+async def test_demo_agenda_links_its_broadcasts_and_has_limited_seats(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'expo.db'}")
+    try:
+        await ensure_schema(db)
+        info = await seed_demo(db)
+        async with db.session() as session:
+            programs = {p.title: p for p in (await session.exec(select(Program))).all()}
+        streams = {s.title: s.id for s in (info.broadcast, *info.schedule)}
+        # Every demo broadcast is on the timetable, linked to its watch page.
+        for title, stream_id in streams.items():
+            assert programs[title].stream_id == stream_id
+        seated = sorted(p.capacity for p in programs.values() if p.capacity is not None)
+        assert seated == [2, 30]
+        assert all(p.ends_at > p.starts_at for p in programs.values())
     finally:
         await db.dispose()
