@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import free_port, wait_ready
+from loadgen import read_response
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -133,13 +134,7 @@ async def exchange(
 ) -> None:
     start = time.perf_counter()
     writer.write(data)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    body = await reader.readexactly(length) if length else b""
+    status, body = await read_response(reader)
     tally.latencies.append(time.perf_counter() - start)
     tally.bodies.append(body)
     if status != 200:

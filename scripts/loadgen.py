@@ -14,6 +14,17 @@ import sys
 import time
 
 
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The status and body of one HTTP/1.1 response with a Content-Length (all the server sends)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return status, await reader.readexactly(length) if length else b""
+
+
 async def _worker(
     host: str, port: int, request: bytes, deadline: float, latencies: list[float], errors: list[int]
 ) -> None:
@@ -22,14 +33,7 @@ async def _worker(
         while time.perf_counter() < deadline:
             start = time.perf_counter()
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            status, _body = await read_response(reader)
             latencies.append(time.perf_counter() - start)
             if status != 200:
                 errors.append(status)
