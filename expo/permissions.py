@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 from starlette.requests import HTTPConnection
 
 from expo.accounts.models import AuthToken, Role, TokenKind, User
-from expo.accounts.services import hash_token, resolve_token, token_needs_touch, touch_token
+from expo.accounts.services import hash_token, resolve_token
 from expo.errors import N_, Forbidden, Unauthorized
 from expo.security import CSRF_HEADER, verify_csrf
 
@@ -66,17 +66,13 @@ async def _resolve(p: Platform, raw: str, kind: TokenKind) -> tuple[User, AuthTo
     """The token's live user, from this process's :class:`AuthCache` when it knows the answer."""
     key = hash_token(raw)
     found = p.auth_cache.get(key)
-    if found is not None and found[1].kind == kind.value:
-        if token_needs_touch(found[1]):
-            async with p.db.session() as session:
-                await touch_token(session, found[1])
-        return found
-    async with p.db.session() as session:
-        found = await resolve_token(session, raw, kind)
-        if found is not None:
-            await touch_token(session, found[1])
-    if found is not None:
+    if found is None or found[1].kind != kind.value:
+        async with p.db.session() as session:
+            found = await resolve_token(session, raw, kind)
+        if found is None:
+            return None
         p.auth_cache.put(key, *found)
+    p.token_use.note(found[1])
     return found
 
 

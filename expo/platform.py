@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from expo import realtime
-from expo.accounts.authcache import AuthCache
+from expo.accounts.authcache import AuthCache, TokenUse
 from expo.agenda.seats import SeatDesk
 from expo.bus import Bus, connect_bus
 from expo.config import Settings
@@ -52,6 +52,7 @@ class Platform:
         self.login_by_ip = RateLimiter(self.bus, "login-ip", attempts * 5, window)
         self.audience = Audience(self.db, self.bus)
         self.auth_cache = AuthCache(self.bus, ttl=self.settings.auth_cache_seconds)
+        self.token_use = TokenUse(self.db)
         # HLS packagers of the streams live in this process (their segments are in memory).
         self.hls = HlsRegistry()
         # WHIP publishers, WHEP viewers and the media router of this process.
@@ -68,6 +69,7 @@ class Platform:
     async def start(self) -> None:
         await self.bus.connect()
         await self.auth_cache.start()
+        await self.token_use.start()
         await self.audience.start()
         if self.outbox is not None:
             await self.outbox.start()
@@ -80,6 +82,7 @@ class Platform:
         await self.hls.close()
         await self.audience.stop()
         await self.auth_cache.stop()
+        await self.token_use.stop()
         await realtime.shutdown(self.bus)
         await self.bus.close()
         self.seats.close()

@@ -23,10 +23,16 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from expo.accounts.models import AuthToken, User
+from expo.accounts.services import token_needs_touch
 from expo.bus import Bus
-from expo.db import utcnow
+from expo.db import Database, utcnow
 
 log = logging.getLogger("expo.accounts.authcache")
 
@@ -120,3 +126,59 @@ class AuthCache:
                     continue
                 if isinstance(what, dict):
                     self._drop(what)
+
+
+class TokenUse:
+    """Records when tokens were last used, off the request path: a few rows per flush, not a
+    write transaction inside the first request of each token every minute (which, on SQLite,
+    queues behind every other writer just when many people arrive at once).
+
+    :meth:`note` updates the token object at once (what this process shows) and remembers the
+    write; a task flushes the remembered writes every ``interval`` seconds in one transaction,
+    and once more on :meth:`stop`. A crash loses at most ``interval`` seconds of "last used".
+    """
+
+    def __init__(self, db: Database, *, interval: float = 5.0) -> None:
+        self._db = db
+        self._interval = interval
+        self._pending: dict[int, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def note(self, token: AuthToken) -> None:
+        """Record a use of ``token`` now if :func:`token_needs_touch` says it is time."""
+        if token.id is None or not token_needs_touch(token):
+            return
+        now = utcnow()
+        # Set without marking the object dirty: it may be shared and attached to nothing.
+        set_committed_value(token, "last_used_at", now)
+        self._pending[token.id] = now
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        async with self._db.session() as session:
+            for token_id, used_at in pending.items():
+                await session.exec(
+                    update(AuthToken).where(col(AuthToken.id) == token_id).values(last_used_at=used_at)
+                )
+            await session.commit()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="token-use")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except Exception:
+                log.warning("recording token use failed", exc_info=True)

@@ -8,9 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -215,22 +213,8 @@ async def get_own_token(session: AsyncSession, user: User, token_id: int) -> Aut
 
 
 def token_needs_touch(token: AuthToken) -> bool:
-    """Use is recorded at most once a minute, so reads do not turn into a write per request."""
+    """Use is recorded at most once a minute (see :class:`expo.accounts.authcache.TokenUse`)."""
     return token.last_used_at is None or utcnow() - token.last_used_at > timedelta(minutes=1)
-
-
-async def touch_token(session: AsyncSession, token: AuthToken) -> None:
-    """Record that ``token`` was used now, when :func:`token_needs_touch` says it is time.
-
-    An UPDATE rather than ``session.add``: the token object may be shared by concurrent requests
-    (see :mod:`expo.accounts.authcache`) and must not be attached to any one session.
-    """
-    if token_needs_touch(token):
-        now = utcnow()
-        # Set without marking the object dirty, so a session it belongs to does not write it twice.
-        set_committed_value(token, "last_used_at", now)
-        await session.exec(update(AuthToken).where(col(AuthToken.id) == token.id).values(last_used_at=now))
-        await session.commit()
 
 
 async def update_profile(

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
+from sqlmodel import select
 from starlette.applications import Starlette
 
 from expo.accounts.authcache import AuthCache
@@ -120,3 +121,29 @@ async def test_forgetting_a_user_drops_all_their_tokens_and_zero_ttl_remembers_n
         await bus.close()
     off = AuthCache(bus, ttl=0)
     assert off.get(remembered(off, expires_in=None)) is None
+
+
+async def test_token_use_is_recorded_after_the_request_not_during_it(client: httpx.AsyncClient) -> None:
+    auth = await signup_and_login(client, "used@example.com")
+    platform = client._transport.app.state.platform  # type: ignore[attr-defined]
+    writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE AUTH_TOKEN"):
+            writes.append(statement)
+
+    event.listen(platform.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert (await client.get("/api/me", headers=auth)).status_code == 200
+        assert writes == []  # the request itself wrote nothing
+        await platform.token_use.flush()
+        assert len(writes) == 1
+    finally:
+        event.remove(platform.db.engine.sync_engine, "before_cursor_execute", count)
+    async with platform.db.session() as session:
+        token = (
+            await session.exec(select(AuthToken).where(AuthToken.token_hash == hash_token(token_of(auth))))
+        ).one()
+    assert token.last_used_at is not None
+    listed = (await client.get("/api/auth/tokens", headers=auth)).json()["items"]
+    assert listed[0]["last_used_at"] is not None
