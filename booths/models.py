@@ -240,3 +240,40 @@ class BoothVisitor(SQLModel, table=True):
     booth_id: int = Field(foreign_key="booth.id", primary_key=True, ondelete="CASCADE")
     day: date = Field(primary_key=True)
     visitor: str = Field(max_length=64, primary_key=True)
+
+
+# Meetings (migration 0007_meetings) ----------------------------------------------------------------------
+
+
+class MeetingStatus(enum.StrEnum):
+    """A visitor's request is ``requested`` until the booth's staff accept or decline it; the
+    requester may cancel it while it is open; staff mark an accepted meeting ``held`` once its
+    start has passed. Only ``requested`` and ``accepted`` are open."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class Meeting(SQLModel, table=True):
+    """A face-to-face meeting a visitor asked a booth for, at a time they proposed.
+
+    ``expo_id`` repeats the booth's expo so the dashboards count an expo's meetings without a join.
+    Times are aware UTC; pages show them in the expo's timezone.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    booth_id: int = Field(foreign_key="booth.id", index=True, ondelete="CASCADE")
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    requester_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    status: str = Field(default=MeetingStatus.REQUESTED.value, max_length=16, index=True)
+    starts_at: datetime
+    ends_at: datetime
+    message: str = Field(default="", sa_type=sa.Text)
+    staff_note: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    decided_at: datetime | None = None
+    decided_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    held_at: datetime | None = None

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from booths import editor_pages, lead_pages, organizer_pages, product_pages
+from booths import editor_pages, lead_pages, meeting_pages, meeting_routes, organizer_pages, product_pages
 from booths import pages as floor_pages
 from booths import routes as floor_api
 from expo import realtime, system
@@ -52,6 +52,8 @@ def routes() -> list[BaseRoute]:
         *editor_pages.ROUTES,
         *product_pages.ROUTES,
         *lead_pages.ROUTES,
+        *meeting_routes.ROUTES,
+        *meeting_pages.ROUTES,
         *organizer_pages.ROUTES,
         *registration_api.ROUTES,
         *registration_pages.ROUTES,

@@ -1,0 +1,192 @@
+"""Meetings API: visitors request meetings with booths, booth staff decide, requesters cancel.
+
+``POST /api/booths/{id}/meetings`` (signed in) requests one; ``GET`` on the same path lists the
+booth's meetings (its staff, the expo's organizers); ``GET /api/me/meetings`` lists the caller's
+requests; ``POST /api/meetings/{id}/accept|decline|held`` (staff) and ``.../cancel`` (requester)
+move a meeting on. Times without a zone are wall-clock times in the expo's timezone; answers are
+in UTC. Losing a race to another decision, or accepting over an accepted meeting, is 409.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+from starlette.requests import Request
+
+from booths import meetings, services
+from booths.models import Booth, Expo, Meeting, MeetingStatus
+from expo.accounts.models import User
+from expo.http.api import Endpoint, Schema, path_int
+from expo.permissions import platform
+
+TAGS = ["meetings"]
+
+
+class RequesterOut(Schema):
+    id: int
+    name: str
+    email: str
+
+
+class MeetingOut(Schema):
+    id: int
+    booth_id: int
+    booth_name: str
+    expo_id: int
+    status: str = Field(description="requested, accepted, declined, cancelled or held")
+    starts_at: datetime
+    ends_at: datetime
+    message: str
+    staff_note: str = Field(description="The booth's note to the requester when deciding.")
+    created_at: datetime
+    decided_at: datetime | None
+    held_at: datetime | None
+    requester: RequesterOut | None = Field(default=None, description="In the booth's list only.")
+
+    @classmethod
+    def of(cls, meeting: Meeting, booth: Booth, requester: User | None = None) -> MeetingOut:
+        assert meeting.id is not None
+        who = None
+        if requester is not None:
+            assert requester.id is not None
+            who = RequesterOut(id=requester.id, name=requester.name, email=requester.email)
+        return cls(
+            id=meeting.id,
+            booth_id=meeting.booth_id,
+            booth_name=booth.name,
+            expo_id=meeting.expo_id,
+            status=meeting.status,
+            starts_at=meeting.starts_at,
+            ends_at=meeting.ends_at,
+            message=meeting.message,
+            staff_note=meeting.staff_note,
+            created_at=meeting.created_at,
+            decided_at=meeting.decided_at,
+            held_at=meeting.held_at,
+            requester=who,
+        )
+
+
+class MeetingList(Schema):
+    items: list[MeetingOut]
+
+
+class MeetingRequestIn(Schema):
+    starts_at: datetime = Field(description="Without a zone: wall-clock time in the expo's timezone.")
+    ends_at: datetime = Field(description="15 to 120 minutes after starts_at.")
+    message: str = Field(default="", max_length=meetings.MAX_MESSAGE, description="Plain text.")
+
+
+class NoteIn(Schema):
+    note: str = Field(default="", max_length=meetings.MAX_NOTE, description="Shown to the requester.")
+
+
+class BoothMeetingsQuery(Schema):
+    # A Literal, not the enum: query parameters are documented inline in the OpenAPI document.
+    status: Literal["requested", "accepted", "declined", "cancelled", "held"] | None = None
+
+
+async def meeting_request(request: Request, body: MeetingRequestIn, user: User) -> MeetingOut:
+    """Ask an approved booth for a meeting at the proposed time."""
+    p = platform(request)
+    async with p.db.session() as session:
+        booth = await services.get_booth(session, path_int(request, "booth_id"), user)
+        meeting = await meetings.request_meeting(
+            session, booth, user, body.starts_at, body.ends_at, body.message, p.bus
+        )
+    return MeetingOut.of(meeting, booth)
+
+
+async def meeting_list_booth(request: Request, query: BoothMeetingsQuery, user: User) -> MeetingList:
+    """The booth's meetings, soonest first, with who asked (its staff, the expo's organizers)."""
+    async with platform(request).db.session() as session:
+        booth = await services.get_booth(session, path_int(request, "booth_id"), user)
+        expo = await session.get(Expo, booth.expo_id)
+        assert expo is not None
+        status = MeetingStatus(query.status) if query.status else None
+        rows = await meetings.booth_meetings(session, booth, expo, user, status)
+    return MeetingList(items=[MeetingOut.of(m, booth, who) for m, who in rows])
+
+
+async def meeting_list_mine(request: Request, user: User) -> MeetingList:
+    """The meetings the caller requested, newest first."""
+    async with platform(request).db.session() as session:
+        rows = await meetings.my_meetings(session, user)
+    return MeetingList(items=[MeetingOut.of(m, booth) for m, booth, _ in rows])
+
+
+async def _answer(request: Request, meeting: Meeting) -> MeetingOut:
+    async with platform(request).db.session() as session:
+        booth = await session.get(Booth, meeting.booth_id)
+    assert booth is not None
+    return MeetingOut.of(meeting, booth)
+
+
+async def meeting_accept(request: Request, user: User) -> MeetingOut:
+    """Accept a requested meeting (409: already decided, or overlaps an accepted one)."""
+    p = platform(request)
+    async with p.db.session() as session:
+        meeting = await meetings.accept(session, path_int(request, "meeting_id"), user, p.settings, bus=p.bus)
+    return await _answer(request, meeting)
+
+
+async def meeting_decline(request: Request, body: NoteIn, user: User) -> MeetingOut:
+    """Decline a requested meeting with a note to the requester (409: already decided)."""
+    p = platform(request)
+    async with p.db.session() as session:
+        meeting = await meetings.decline(
+            session, path_int(request, "meeting_id"), user, p.settings, body.note, bus=p.bus
+        )
+    return await _answer(request, meeting)
+
+
+async def meeting_held(request: Request, user: User) -> MeetingOut:
+    """Record that an accepted meeting took place (once its start has passed)."""
+    p = platform(request)
+    async with p.db.session() as session:
+        meeting = await meetings.mark_held(session, path_int(request, "meeting_id"), user, bus=p.bus)
+    return await _answer(request, meeting)
+
+
+async def meeting_cancel(request: Request, user: User) -> MeetingOut:
+    """Withdraw one's own requested or accepted meeting."""
+    p = platform(request)
+    async with p.db.session() as session:
+        meeting = await meetings.cancel(session, path_int(request, "meeting_id"), user, bus=p.bus)
+    return await _answer(request, meeting)
+
+
+BOOTH = "/api/booths/{booth_id:int}/meetings"
+MEETING = "/api/meetings/{meeting_id:int}"
+
+
+ROUTES = [
+    Endpoint(
+        BOOTH,
+        meeting_request,
+        method="POST",
+        auth="user",
+        body=MeetingRequestIn,
+        response=MeetingOut,
+        status=201,
+        tags=TAGS,
+    ),
+    Endpoint(
+        BOOTH, meeting_list_booth, auth="user", query=BoothMeetingsQuery, response=MeetingList, tags=TAGS
+    ),
+    Endpoint("/api/me/meetings", meeting_list_mine, auth="user", response=MeetingList, tags=TAGS),
+    Endpoint(f"{MEETING}/accept", meeting_accept, method="POST", auth="user", response=MeetingOut, tags=TAGS),
+    Endpoint(
+        f"{MEETING}/decline",
+        meeting_decline,
+        method="POST",
+        auth="user",
+        body=NoteIn,
+        response=MeetingOut,
+        tags=TAGS,
+    ),
+    Endpoint(f"{MEETING}/held", meeting_held, method="POST", auth="user", response=MeetingOut, tags=TAGS),
+    Endpoint(f"{MEETING}/cancel", meeting_cancel, method="POST", auth="user", response=MeetingOut, tags=TAGS),
+]

@@ -1,0 +1,368 @@
+"""Booth meetings: a visitor asks a booth for a face-to-face meeting at a time they propose; the
+booth's staff accept or decline it (with a note), and mark it held once it has taken place.
+
+Rules that a page or client cannot get around:
+
+- a meeting lasts 15 to 120 minutes and starts in the future; times are stored in UTC and a time
+  without a zone is a wall-clock time in the expo's timezone (what a ``datetime-local`` input sends);
+- only approved booths take requests, never from their own staff, and a visitor keeps at most
+  :data:`MAX_OPEN` open requests per booth;
+- every decision is a conditional update on the status the decider saw, so when two staff members
+  decide at once exactly one wins and the other gets 409; accepting also refuses (409) a meeting
+  overlapping one the booth has already accepted, under a lock on the booth row (PostgreSQL) or
+  SQLite's single write lock, taken by the status update before the overlap is read;
+- the requester hears of each decision by e-mail, queued in the outbox in the same transaction.
+
+Each mutation commits once; with a ``bus`` it then nudges the expo's live dashboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from booths.models import Booth, BoothStatus, Expo, Meeting, MeetingStatus
+from booths.services import booth_role, organizes
+from expo import audit
+from expo.accounts.models import User
+from expo.bus import Bus
+from expo.config import Settings
+from expo.dashboards.live import nudge
+from expo.db import utcnow
+from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from expo.i18n import translations
+from expo.registration.outbox import enqueue
+
+MIN_MINUTES = 15
+MAX_MINUTES = 120
+MAX_MESSAGE = 2000
+MAX_NOTE = 2000
+MAX_OPEN = 3
+"""Open (requested or accepted) meetings one visitor may have with one booth."""
+LIST_LIMIT = 500
+OPEN = (MeetingStatus.REQUESTED, MeetingStatus.ACCEPTED)
+# Meetings that occupy the booth's time: a new acceptance may not overlap them.
+BOOKED = (MeetingStatus.ACCEPTED, MeetingStatus.HELD)
+
+
+def zone(expo: Expo) -> ZoneInfo:
+    try:
+        return ZoneInfo(expo.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local(value: datetime, expo: Expo) -> datetime:
+    """``value`` as a wall-clock time in the expo's timezone (what pages show)."""
+    return value.astimezone(zone(expo))
+
+
+def check_times(starts_at: datetime, ends_at: datetime, expo: Expo) -> tuple[datetime, datetime]:
+    """The meeting's times in UTC, or :class:`Invalid` when they break a rule."""
+    starts_at, ends_at = (
+        (v if v.tzinfo is not None else v.replace(tzinfo=zone(expo))).astimezone(UTC)
+        for v in (starts_at, ends_at)
+    )
+    if starts_at <= utcnow():
+        raise Invalid(N_("Choose a time in the future."), code="meeting.in_past", field="starts_at")
+    length = ends_at - starts_at
+    if not timedelta(minutes=MIN_MINUTES) <= length <= timedelta(minutes=MAX_MINUTES):
+        raise Invalid(
+            N_("A meeting lasts from 15 minutes to 2 hours."), code="meeting.bad_length", field="ends_at"
+        )
+    return starts_at, ends_at
+
+
+def _text(value: str, limit: int, what: str) -> str:
+    value = value.strip()
+    if len(value) > limit:
+        raise Invalid(N_("A field is too long."), code="meeting.too_long", field=what)
+    # Plain text: control characters other than line breaks and tabs have no place in it.
+    return "".join(c for c in value if c in "\n\t" or c >= " ")
+
+
+# Reading -------------------------------------------------------------------------------------------------
+
+
+async def get_meeting(session: AsyncSession, meeting_id: int) -> tuple[Meeting, Booth, Expo]:
+    meeting = await session.get(Meeting, meeting_id)
+    booth = await session.get(Booth, meeting.booth_id) if meeting is not None else None
+    expo = await session.get(Expo, booth.expo_id) if booth is not None else None
+    if meeting is None or booth is None or expo is None:
+        raise NotFound(N_("There is no such meeting."), code="meeting.unknown")
+    return meeting, booth, expo
+
+
+async def require_staff(session: AsyncSession, booth: Booth, expo: Expo, user: User) -> None:
+    """The booth's own staff and the expo's organizers handle its meetings (403 for others)."""
+    assert booth.id is not None
+    if organizes(expo, user) or await booth_role(session, booth.id, user) is not None:
+        return
+    raise Forbidden(N_("Only this booth's staff may handle its meetings."), code="meeting.not_staff")
+
+
+async def booth_meetings(
+    session: AsyncSession, booth: Booth, expo: Expo, actor: User, status: MeetingStatus | None = None
+) -> list[tuple[Meeting, User]]:
+    """The booth's meetings with their requesters, soonest first (staff and organizers only)."""
+    await require_staff(session, booth, expo, actor)
+    query = select(Meeting, User).join(User, col(User.id) == col(Meeting.requester_id))
+    query = query.where(Meeting.booth_id == booth.id)
+    if status is not None:
+        query = query.where(Meeting.status == status.value)
+    rows = await session.exec(query.order_by(col(Meeting.starts_at), col(Meeting.id)).limit(LIST_LIMIT))
+    return list(rows.all())
+
+
+async def my_meetings(session: AsyncSession, user: User) -> list[tuple[Meeting, Booth, Expo]]:
+    """The meetings ``user`` requested, newest request first."""
+    query = (
+        select(Meeting, Booth, Expo)
+        .join(Booth, col(Booth.id) == col(Meeting.booth_id))
+        .join(Expo, col(Expo.id) == col(Meeting.expo_id))
+        .where(Meeting.requester_id == user.id)
+        .order_by(col(Meeting.id).desc())
+        .limit(LIST_LIMIT)
+    )
+    return list((await session.exec(query)).all())
+
+
+# Requesting ----------------------------------------------------------------------------------------------
+
+
+async def _lock_booth(session: AsyncSession, booth_id: int) -> None:
+    # PostgreSQL: concurrent requests and acceptances of one booth take turns. SQLite renders no
+    # FOR UPDATE; there the first write of the transaction takes the database's single write lock.
+    await session.exec(select(Booth.id).where(Booth.id == booth_id).with_for_update())
+
+
+async def request_meeting(
+    session: AsyncSession,
+    booth: Booth,
+    visitor: User,
+    starts_at: datetime,
+    ends_at: datetime,
+    message: str,
+    bus: Bus | None = None,
+) -> Meeting:
+    """Ask ``booth`` for a meeting; 409 past :data:`MAX_OPEN` open requests with this booth."""
+    assert booth.id is not None and visitor.id is not None
+    expo = await session.get(Expo, booth.expo_id)
+    assert expo is not None and expo.id is not None
+    if booth.status != BoothStatus.APPROVED.value:
+        raise Conflict(N_("This booth does not take meeting requests yet."), code="meeting.booth_closed")
+    if await booth_role(session, booth.id, visitor) is not None:
+        raise Forbidden(N_("You cannot request a meeting with your own booth."), code="meeting.own_booth")
+    starts_at, ends_at = check_times(starts_at, ends_at, expo)
+    meeting = Meeting(
+        booth_id=booth.id,
+        expo_id=expo.id,
+        requester_id=visitor.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        message=_text(message, MAX_MESSAGE, "message"),
+    )
+    await _lock_booth(session, booth.id)
+    session.add(meeting)
+    await session.flush()  # the write lock (SQLite) is held from here: the count below is exact
+    open_count = await session.scalar(
+        select(func.count())
+        .select_from(Meeting)
+        .where(
+            Meeting.booth_id == booth.id,
+            Meeting.requester_id == visitor.id,
+            col(Meeting.status).in_([s.value for s in OPEN]),
+        )
+    )
+    if (open_count or 0) > MAX_OPEN:
+        await session.rollback()
+        raise Conflict(
+            N_("You already have 3 open meeting requests with this booth."), code="meeting.too_many"
+        )
+    audit.record(
+        session, "meeting.requested", actor_id=visitor.id, target=f"booth:{booth.id}", meeting=meeting.id
+    )
+    await session.commit()
+    if bus is not None:
+        await nudge(bus, booth.expo_id)
+    return meeting
+
+
+# Deciding ------------------------------------------------------------------------------------------------
+
+
+async def _transition(
+    session: AsyncSession,
+    meeting: Meeting,
+    allowed: Sequence[MeetingStatus],
+    changes: dict[str, object],
+    *,
+    started_by: datetime | None = None,
+) -> bool:
+    """Apply ``changes`` if the stored status is still one of ``allowed`` (and, with
+    ``started_by``, the meeting started by then); False when another request changed it first."""
+    query = update(Meeting).where(
+        col(Meeting.id) == meeting.id, col(Meeting.status).in_([s.value for s in allowed])
+    )
+    if started_by is not None:
+        query = query.where(col(Meeting.starts_at) <= started_by)
+    result = await session.exec(query.values(**changes))
+    if result.rowcount != 1:
+        await session.rollback()
+        await session.refresh(meeting)
+        return False
+    await session.refresh(meeting)
+    return True
+
+
+def _already(meeting: Meeting) -> Conflict:
+    return Conflict(N_("This meeting was already answered or cancelled."), code="meeting.already_decided")
+
+
+async def _tell_requester(
+    session: AsyncSession, settings: Settings, meeting: Meeting, booth: Booth, expo: Expo
+) -> None:
+    """Queue the e-mail telling the requester what the booth decided, in their language."""
+    requester = await session.get(User, meeting.requester_id)
+    if requester is None:
+        return
+    tr = translations(requester.locale or settings.default_locale)
+    start = local(meeting.starts_at, expo)
+    params = {
+        "name": requester.name,
+        "booth": booth.name,
+        "expo": expo.title,
+        "when": f"{start:%Y-%m-%d %H:%M}-{local(meeting.ends_at, expo):%H:%M} ({expo.timezone})",
+        "note": meeting.staff_note or "-",
+        "url": settings.url("/my/meetings"),
+    }
+    if meeting.status == MeetingStatus.ACCEPTED.value:
+        subject = N_("Your meeting with %(booth)s is confirmed")
+        body = N_(
+            "Hello %(name)s,\n\n%(booth)s accepted your meeting at %(expo)s on %(when)s.\n\n"
+            "Note from the booth: %(note)s\n\nYour meetings: %(url)s\n"
+        )
+    else:
+        subject = N_("Your meeting request to %(booth)s was declined")
+        body = N_(
+            "Hello %(name)s,\n\n%(booth)s declined your meeting request at %(expo)s for %(when)s.\n\n"
+            "Note from the booth: %(note)s\n\nYour meetings: %(url)s\n"
+        )
+    await enqueue(
+        session,
+        to=requester.email,
+        subject=tr.gettext(subject) % params,
+        body=tr.gettext(body) % params,
+        expo_id=expo.id,
+        user_id=requester.id,
+    )
+
+
+async def accept(
+    session: AsyncSession,
+    meeting_id: int,
+    actor: User,
+    settings: Settings,
+    note: str = "",
+    bus: Bus | None = None,
+) -> Meeting:
+    """Accept a requested meeting (booth staff, organizers): 409 when another decision came first
+    or the meeting overlaps one the booth has accepted."""
+    meeting, booth, expo = await get_meeting(session, meeting_id)
+    await require_staff(session, booth, expo, actor)
+    note = _text(note, MAX_NOTE, "note")
+    if meeting.starts_at <= utcnow():
+        raise Conflict(N_("This meeting's time has passed."), code="meeting.started")
+    await _lock_booth(session, booth.id or 0)
+    now = utcnow()
+    changes = {
+        "status": MeetingStatus.ACCEPTED.value,
+        "decided_at": now,
+        "decided_by": actor.id,
+        "staff_note": note,
+    }
+    if not await _transition(session, meeting, (MeetingStatus.REQUESTED,), changes):
+        raise _already(meeting)
+    overlapping = await session.scalar(
+        select(func.count())
+        .select_from(Meeting)
+        .where(
+            Meeting.booth_id == meeting.booth_id,
+            col(Meeting.id) != meeting.id,
+            col(Meeting.status).in_([s.value for s in BOOKED]),
+            col(Meeting.starts_at) < meeting.ends_at,
+            col(Meeting.ends_at) > meeting.starts_at,
+        )
+    )
+    if overlapping:
+        await session.rollback()
+        raise Conflict(N_("The booth has already accepted a meeting at this time."), code="meeting.overlap")
+    await _tell_requester(session, settings, meeting, booth, expo)
+    audit.record(session, "meeting.accepted", actor_id=actor.id, target=f"meeting:{meeting.id}")
+    await session.commit()
+    if bus is not None:
+        await nudge(bus, meeting.expo_id)
+    return meeting
+
+
+async def decline(
+    session: AsyncSession,
+    meeting_id: int,
+    actor: User,
+    settings: Settings,
+    note: str = "",
+    bus: Bus | None = None,
+) -> Meeting:
+    """Decline a requested meeting with a note for the requester (booth staff, organizers)."""
+    meeting, booth, expo = await get_meeting(session, meeting_id)
+    await require_staff(session, booth, expo, actor)
+    changes = {
+        "status": MeetingStatus.DECLINED.value,
+        "decided_at": utcnow(),
+        "decided_by": actor.id,
+        "staff_note": _text(note, MAX_NOTE, "note"),
+    }
+    if not await _transition(session, meeting, (MeetingStatus.REQUESTED,), changes):
+        raise _already(meeting)
+    await _tell_requester(session, settings, meeting, booth, expo)
+    audit.record(session, "meeting.declined", actor_id=actor.id, target=f"meeting:{meeting.id}")
+    await session.commit()
+    if bus is not None:
+        await nudge(bus, meeting.expo_id)
+    return meeting
+
+
+async def mark_held(session: AsyncSession, meeting_id: int, actor: User, bus: Bus | None = None) -> Meeting:
+    """Record that an accepted meeting took place (booth staff, organizers; once it has started)."""
+    meeting, booth, expo = await get_meeting(session, meeting_id)
+    await require_staff(session, booth, expo, actor)
+    now = utcnow()
+    changes = {"status": MeetingStatus.HELD.value, "held_at": now}
+    if not await _transition(session, meeting, (MeetingStatus.ACCEPTED,), changes, started_by=now):
+        if meeting.status == MeetingStatus.ACCEPTED.value:
+            raise Conflict(N_("This meeting has not started yet."), code="meeting.not_started")
+        raise Conflict(N_("Only accepted meetings can be marked as held."), code="meeting.not_accepted")
+    audit.record(session, "meeting.held", actor_id=actor.id, target=f"meeting:{meeting.id}")
+    await session.commit()
+    if bus is not None:
+        await nudge(bus, meeting.expo_id)
+    return meeting
+
+
+async def cancel(session: AsyncSession, meeting_id: int, actor: User, bus: Bus | None = None) -> Meeting:
+    """The requester withdraws an open meeting (404 for anyone else: it is not theirs to see)."""
+    meeting, _, _ = await get_meeting(session, meeting_id)
+    if meeting.requester_id != actor.id:
+        raise NotFound(N_("There is no such meeting."), code="meeting.unknown")
+    if not await _transition(session, meeting, OPEN, {"status": MeetingStatus.CANCELLED.value}):
+        raise Conflict(N_("This meeting can no longer be cancelled."), code="meeting.closed")
+    audit.record(session, "meeting.cancelled", actor_id=actor.id, target=f"meeting:{meeting.id}")
+    await session.commit()
+    if bus is not None:
+        await nudge(bus, meeting.expo_id)
+    return meeting
