@@ -4,8 +4,7 @@ ranking.
 Every figure is read from what the other domains already store, never kept twice: broadcast
 figures come from :class:`streaming.audience.Audience` (the same numbers as the public
 ``/api/streams/{id}/stats``), booth figures from the tables of :mod:`booths.analytics` and the
-leads themselves, registrations from :mod:`expo.registration`. Meetings do not exist yet, so there
-is no figure for them.
+leads and meetings themselves, registrations from :mod:`expo.registration`.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothDay, BoothVisitor, Lead
+from booths.models import Booth, BoothDay, BoothVisitor, Lead, Meeting, MeetingStatus
 from expo.db import utcnow
 from streaming.audience import Audience, MinutePoint
 from streaming.models import Stream
@@ -52,13 +51,16 @@ class BroadcastFigures:
 
 @dataclass
 class BoothFigures:
-    """One booth's totals: page views (visits), distinct visitors over the whole expo, leads."""
+    """One booth's totals: page views (visits), distinct visitors over the whole expo, leads,
+    meetings requested (every request, whatever became of it) and meetings held."""
 
     id: int
     name: str
     visits: int
     unique_visitors: int
     leads: int
+    meetings_requested: int
+    meetings_held: int
     # Visits on each of the last TREND_DAYS UTC days, oldest first (today last).
     daily_visits: list[int] = field(default_factory=list)
 
@@ -105,7 +107,8 @@ async def booth_ranking(
     """Every booth of the expo (or only ``booth_ids``), most visited first.
 
     ``unique_visitors`` counts each visitor once over the whole expo (``BoothDay.visitors`` counts
-    them once per day); ``leads`` counts the leads received.
+    them once per day); ``leads`` counts the leads received; ``meetings_requested`` every meeting
+    request received (held, declined and cancelled ones included), ``meetings_held`` those held.
     """
     query = select(Booth.id, Booth.name).where(Booth.expo_id == expo_id)
     if booth_ids is not None:
@@ -141,6 +144,17 @@ async def booth_ranking(
             )
         ).all()
     )
+    requested: dict[int, int] = {}
+    held: dict[int, int] = {}
+    meetings = await session.exec(
+        select(Meeting.booth_id, Meeting.status, func.count())
+        .where(col(Meeting.booth_id).in_(ids))
+        .group_by(col(Meeting.booth_id), col(Meeting.status))
+    )
+    for bid, status, count in meetings.all():
+        requested[bid] = requested.get(bid, 0) + count
+        if status == MeetingStatus.HELD.value:
+            held[bid] = count
     first_day = utcnow().date() - timedelta(days=TREND_DAYS - 1)
     daily: dict[int, list[int]] = {bid: [0] * TREND_DAYS for bid in ids}
     recent = await session.exec(
@@ -157,6 +171,8 @@ async def booth_ranking(
             visits=int(visits.get(bid) or 0),
             unique_visitors=int(visitors.get(bid) or 0),
             leads=int(leads.get(bid) or 0),
+            meetings_requested=requested.get(bid, 0),
+            meetings_held=held.get(bid, 0),
             daily_visits=daily[bid],
         )
         for bid, name in names.items()

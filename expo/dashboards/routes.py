@@ -75,6 +75,8 @@ class BoothOut(Schema):
     visits: int = Field(description="Booth page views by visitors (not by the booth's staff).")
     unique_visitors: int
     leads: int
+    meetings_requested: int = Field(description="Meeting requests received, whatever their outcome.")
+    meetings_held: int = Field(description="Meetings the booth's staff marked as held.")
     daily_visits: list[int] = Field(description="Visits on each of the last 14 UTC days, today last.")
 
     @classmethod
@@ -101,12 +103,24 @@ class SessionOut(Schema):
         return cls.model_validate(asdict(figures))
 
 
+class MeetingTotalsOut(Schema):
+    requested: int = Field(description="Meeting requests received by the booths listed.")
+    held: int = Field(description="Meetings held at the booths listed.")
+
+    @classmethod
+    def of(cls, booths: list[BoothFigures]) -> MeetingTotalsOut:
+        return cls(
+            requested=sum(b.meetings_requested for b in booths), held=sum(b.meetings_held for b in booths)
+        )
+
+
 class ExpoDashboardOut(Schema):
     slug: str
     live: LiveOut
     registrations_per_day: list[DayOut]
     broadcasts: list[BroadcastOut]
     booths: list[BoothOut] = Field(description="Most visited first.")
+    meetings: MeetingTotalsOut = Field(description="The expo's totals over all its booths.")
     sessions: list[SessionOut] = Field(description="The agenda's programs in timetable order.")
 
 
@@ -114,6 +128,7 @@ class ExhibitorDashboardOut(Schema):
     slug: str
     broadcasts: list[BroadcastOut]
     booths: list[BoothOut]
+    meetings: MeetingTotalsOut = Field(description="Totals over the caller's booths.")
 
 
 async def expo_dashboard(request: Request, user: User) -> ExpoDashboardOut:
@@ -125,6 +140,7 @@ async def expo_dashboard(request: Request, user: User) -> ExpoDashboardOut:
         registrations_per_day=[DayOut(day=d.day, count=d.count) for d in found.registrations_per_day],
         broadcasts=[BroadcastOut.of(b) for b in found.broadcasts],
         booths=[BoothOut.of(b) for b in found.booths],
+        meetings=MeetingTotalsOut.of(found.booths),
         sessions=[SessionOut.of(s) for s in found.sessions],
     )
 
@@ -141,6 +157,7 @@ async def exhibitor_dashboard(request: Request, user: User) -> ExhibitorDashboar
         slug=found.expo.slug,
         broadcasts=[BroadcastOut.of(b) for b in found.broadcasts],
         booths=[BoothOut.of(b) for b in found.booths],
+        meetings=MeetingTotalsOut.of(found.booths),
     )
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 from starlette.applications import Starlette
 
+from booths.models import Meeting
 from expo.config import Settings
 from expo.db import utcnow
 from tests.booths.web import browser, make_account, post_form
@@ -86,6 +90,31 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
             b2, page, f"{page}/card", {"share": ["name", "company"], "company": "Vic & Co"}
         )
         assert card.status_code == 303
+
+    # Meetings: v1 and v2 each request one at the lamps; v1's is accepted and, once its time has
+    # come, held; v2's stays requested.
+    exhibitor = await bearer(client, "exhibitor@example.com")
+    meeting_ids = []
+    for hours, headers in ((26, v1), (30, v2)):
+        start = (utcnow() + timedelta(hours=hours)).replace(microsecond=0)
+        asked = await client.post(
+            f"/api/booths/{lamps}/meetings",
+            json={"starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=30)).isoformat()},
+            headers=headers,
+        )
+        assert asked.status_code == 201, asked.text
+        meeting_ids.append(asked.json()["id"])
+    accepted = await client.post(f"/api/meetings/{meeting_ids[0]}/accept", headers=exhibitor)
+    assert accepted.status_code == 200, accepted.text
+    async with app.state.platform.db.session() as session:  # the meeting's time comes
+        await session.exec(
+            update(Meeting)
+            .where(col(Meeting.id) == meeting_ids[0])
+            .values(starts_at=utcnow() - timedelta(minutes=5), ends_at=utcnow() + timedelta(minutes=25))
+        )
+        await session.commit()
+    held = await client.post(f"/api/meetings/{meeting_ids[0]}/held", headers=exhibitor)
+    assert held.status_code == 200, held.text
 
     # A session with one seat: v1 gets it and comes, v2 waits.
     program = await client.post(
@@ -165,6 +194,8 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
             "visits": 5,
             "unique_visitors": 3,
             "leads": 1,
+            "meetings_requested": 2,
+            "meetings_held": 1,
             "daily_visits": [*before_today, 5],
         },
         {
@@ -173,9 +204,12 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
             "visits": 2,
             "unique_visitors": 2,
             "leads": 1,
+            "meetings_requested": 0,
+            "meetings_held": 0,
             "daily_visits": [*before_today, 2],
         },
     ]
+    assert body["meetings"] == {"requested": 2, "held": 1}
 
     assert body["sessions"] == [
         {
@@ -205,6 +239,10 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
     ]:
         assert f'data-figure="{figure}">{value}</span>' in html
     assert f'<tr data-booth="{lamps}">' in html and '<td class="num" data-field="visits">5</td>' in html
+    assert '<td class="num" data-field="meetings_requested">2</td>' in html
+    assert '<td class="num" data-field="meetings_held">1</td>' in html
+    assert '<span data-figure="meetings_requested">2</span>' in html
+    assert '<span data-figure="meetings_held">1</span>' in html
     assert 'href="/api/expos/show/registrations.csv"' in html
     assert "<title>Visits per day, last 14 days: 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5</title>" in html
     assert f'href="/organizer/expos/show/agenda/{pid}/attendance.csv"' in html
@@ -241,4 +279,5 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
         )
     ).json()
     assert mine["booths"] == [body["booths"][0]]
+    assert mine["meetings"] == {"requested": 2, "held": 1}
     assert mine["broadcasts"] == [broadcasts[demo]]
