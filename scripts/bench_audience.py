@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import free_port, wait_ready
+from benchlib import free_port, print_side_by_side, wait_ready
 from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -258,9 +258,7 @@ def main() -> None:
         ("max (ms)", "max_ms", "{}"),
         ("server CPU µs/delivery", "server_us_per_delivery", "{}"),
     ]
-    print(f"\n{'':<22}{'expo':>12}{'broadcast()':>14}")
-    for label, key, fmt in rows:
-        print(f"{label:<22}{fmt.format(expo[key]):>12}{fmt.format(baseline[key]):>14}")
+    print_side_by_side(rows, [("expo", expo), ("broadcast()", baseline)])
     print(f"expo chat POST p50: {expo['post_p50_ms']} ms (included in expo's latencies)")
     ratio = expo["p99_ms"] / baseline["p99_ms"] if expo["p99_ms"] and baseline["p99_ms"] else None
     ok = args.clients >= 10_000 and expo["missing"] == 0 and (expo["p99_ms"] or 1e9) <= 250

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import free_port, wait_ready
+from benchlib import free_port, print_side_by_side, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -224,10 +224,7 @@ def main() -> None:
         ("viewer fps, mean", "viewer_fps_mean", "{}"),
         ("viewer fps, slowest", "viewer_fps_min", "{}"),
     ]
-    print(f"\n{'':<26}{'expo':>14}{'MediaRelay':>14}")
-    for label, key, fmt in rows:
-        cells = [fmt.format(r[key]) if r[key] is not None else "-" for r in (expo, baseline)]
-        print(f"{label:<26}{cells[0]:>14}{cells[1]:>14}")
+    print_side_by_side(rows, [("expo", expo), ("MediaRelay", baseline)])
     verdict = {
         "core_per_viewer <= 1%": expo["core_per_viewer"] <= 0.01,
         "baseline/expo >= 20x": ratio is not None and ratio >= 20,

@@ -1,4 +1,5 @@
-"""Helpers the benchmark scripts share: free loopback ports and waiting for a server to answer."""
+"""Helpers the benchmark scripts share: free loopback ports, waiting for a server to answer, and
+printing two runs' figures side by side."""
 
 from __future__ import annotations
 
@@ -33,3 +34,15 @@ def wait_ready(
             pass
         time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+def print_side_by_side(
+    rows: list[tuple[str, str, str]], columns: list[tuple[str, dict[str, Any]]], label_width: int = 26
+) -> None:
+    """One line per ``(label, key, format)`` row, one column per ``(heading, figures)``; a missing
+    figure prints as ``-``."""
+    width = max(14, *(len(heading) + 2 for heading, _ in columns))
+    print("\n" + f"{'':<{label_width}}" + "".join(f"{heading:>{width}}" for heading, _ in columns))
+    for label, key, fmt in rows:
+        cells = [fmt.format(figures[key]) if figures.get(key) is not None else "-" for _, figures in columns]
+        print(f"{label:<{label_width}}" + "".join(f"{cell:>{width}}" for cell in cells))
