@@ -184,16 +184,24 @@ async def request_meeting(
         raise Conflict(
             N_("You already have 3 open meeting requests with this booth."), code="meeting.too_many"
         )
-    audit.record(
-        session, "meeting.requested", actor_id=visitor.id, target=f"booth:{booth.id}", meeting=meeting.id
-    )
-    await session.commit()
-    if bus is not None:
-        await nudge(bus, booth.expo_id)
+    await _commit(session, bus, meeting, "meeting.requested", visitor, target=f"booth:{booth.id}")
     return meeting
 
 
 # Deciding ------------------------------------------------------------------------------------------------
+
+
+async def _commit(
+    session: AsyncSession, bus: Bus | None, meeting: Meeting, action: str, actor: User, target: str = ""
+) -> None:
+    """Record ``action`` in the audit log, commit, and show it on the expo's live dashboard."""
+    if target:
+        audit.record(session, action, actor_id=actor.id, target=target, meeting=meeting.id)
+    else:
+        audit.record(session, action, actor_id=actor.id, target=f"meeting:{meeting.id}")
+    await session.commit()
+    if bus is not None:
+        await nudge(bus, meeting.expo_id)
 
 
 async def _transition(
@@ -303,10 +311,7 @@ async def accept(
         await session.rollback()
         raise Conflict(N_("The booth has already accepted a meeting at this time."), code="meeting.overlap")
     await _tell_requester(session, settings, meeting, booth, expo)
-    audit.record(session, "meeting.accepted", actor_id=actor.id, target=f"meeting:{meeting.id}")
-    await session.commit()
-    if bus is not None:
-        await nudge(bus, meeting.expo_id)
+    await _commit(session, bus, meeting, "meeting.accepted", actor)
     return meeting
 
 
@@ -330,10 +335,7 @@ async def decline(
     if not await _transition(session, meeting, (MeetingStatus.REQUESTED,), changes):
         raise _already(meeting)
     await _tell_requester(session, settings, meeting, booth, expo)
-    audit.record(session, "meeting.declined", actor_id=actor.id, target=f"meeting:{meeting.id}")
-    await session.commit()
-    if bus is not None:
-        await nudge(bus, meeting.expo_id)
+    await _commit(session, bus, meeting, "meeting.declined", actor)
     return meeting
 
 
@@ -347,10 +349,7 @@ async def mark_held(session: AsyncSession, meeting_id: int, actor: User, bus: Bu
         if meeting.status == MeetingStatus.ACCEPTED.value:
             raise Conflict(N_("This meeting has not started yet."), code="meeting.not_started")
         raise Conflict(N_("Only accepted meetings can be marked as held."), code="meeting.not_accepted")
-    audit.record(session, "meeting.held", actor_id=actor.id, target=f"meeting:{meeting.id}")
-    await session.commit()
-    if bus is not None:
-        await nudge(bus, meeting.expo_id)
+    await _commit(session, bus, meeting, "meeting.held", actor)
     return meeting
 
 
@@ -361,8 +360,5 @@ async def cancel(session: AsyncSession, meeting_id: int, actor: User, bus: Bus |
         raise NotFound(N_("There is no such meeting."), code="meeting.unknown")
     if not await _transition(session, meeting, OPEN, {"status": MeetingStatus.CANCELLED.value}):
         raise Conflict(N_("This meeting can no longer be cancelled."), code="meeting.closed")
-    audit.record(session, "meeting.cancelled", actor_id=actor.id, target=f"meeting:{meeting.id}")
-    await session.commit()
-    if bus is not None:
-        await nudge(bus, meeting.expo_id)
+    await _commit(session, bus, meeting, "meeting.cancelled", actor)
     return meeting
