@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -50,22 +49,15 @@ OPEN = (MeetingStatus.REQUESTED, MeetingStatus.ACCEPTED)
 BOOKED = (MeetingStatus.ACCEPTED, MeetingStatus.HELD)
 
 
-def zone(expo: Expo) -> ZoneInfo:
-    try:
-        return ZoneInfo(expo.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def local(value: datetime, expo: Expo) -> datetime:
     """``value`` as a wall-clock time in the expo's timezone (what pages show)."""
-    return value.astimezone(zone(expo))
+    return value.astimezone(expo.zone)
 
 
 def check_times(starts_at: datetime, ends_at: datetime, expo: Expo) -> tuple[datetime, datetime]:
     """The meeting's times in UTC, or :class:`Invalid` when they break a rule."""
     starts_at, ends_at = (
-        (v if v.tzinfo is not None else v.replace(tzinfo=zone(expo))).astimezone(UTC)
+        (v if v.tzinfo is not None else v.replace(tzinfo=expo.zone)).astimezone(UTC)
         for v in (starts_at, ends_at)
     )
     if starts_at <= utcnow():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -53,6 +54,14 @@ class Expo(SQLModel, table=True):
     # Stored media path relative to the uploads directory, set by the upload service only.
     banner_path: str | None = Field(default=None, max_length=300)
     applications_open: bool = True
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The expo's timezone; UTC when this machine does not know its name."""
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
     @property
     def language_list(self) -> list[str]:

@@ -77,7 +77,7 @@ async def agenda(request: Request) -> Response:
         expo = await floor.get_expo(session, request.path_params["slug"])
         programs = await services.list_programs(session, expo)
         days = services.days_of(programs, expo)
-        day = _pick_day(request, days, datetime.now(services.zone(expo)).date())
+        day = _pick_day(request, days, datetime.now(expo.zone).date())
         shown = [p for p in programs if services.local(p.starts_at, expo).date() == day]
         counts = await services.seat_counts(session, [p.id for p in shown if p.id is not None])
         halls = {h.id: h for h in await floor.list_halls(session, expo) if h.id is not None}

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, func, select
@@ -63,22 +62,15 @@ class ProgramFields(BaseModel):
     capacity: int | None = Field(default=None, ge=1, le=1_000_000, description="seats; null: no limit")
 
 
-def zone(expo: Expo) -> ZoneInfo:
-    try:
-        return ZoneInfo(expo.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def to_utc(value: datetime, expo: Expo) -> datetime:
     """``value`` in UTC; a naive value is a wall-clock time in the expo's timezone."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(expo))
+        value = value.replace(tzinfo=expo.zone)
     return value.astimezone(UTC)
 
 
 def local(value: datetime, expo: Expo) -> datetime:
-    return value.astimezone(zone(expo))
+    return value.astimezone(expo.zone)
 
 
 # Permissions ---------------------------------------------------------------------------------------------
@@ -106,7 +98,7 @@ async def list_programs(
     """The expo's programs by start time; ``day`` is a day in the expo's timezone."""
     query = select(Program).where(Program.expo_id == expo.id)
     if day is not None:
-        start = datetime.combine(day, time(), tzinfo=zone(expo)).astimezone(UTC)
+        start = datetime.combine(day, time(), tzinfo=expo.zone).astimezone(UTC)
         query = query.where(Program.starts_at >= start, Program.starts_at < start + timedelta(days=1))
     if track is not None:
         query = query.where(Program.track == track)

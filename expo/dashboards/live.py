@@ -23,7 +23,6 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -89,11 +88,7 @@ async def rooms_in_session(session: AsyncSession, expo_id: int) -> int:
 
 def expo_today(expo: Expo, now: datetime | None = None) -> datetime:
     """Midnight today in the expo's time zone (UTC when the zone is unknown), as an aware time."""
-    try:
-        zone = ZoneInfo(expo.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = (now or utcnow()).astimezone(zone)
+    local = (now or utcnow()).astimezone(expo.zone)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 

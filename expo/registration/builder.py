@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -23,13 +23,6 @@ from expo.registration.models import RegistrationForm
 MODES = ("required", "optional", "off")
 MAX_CUSTOM = forms.MAX_QUESTIONS - len(forms.BUILTIN_KINDS)
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def local_input(moment: datetime | None, tz: ZoneInfo) -> str:

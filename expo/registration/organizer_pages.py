@@ -44,7 +44,7 @@ async def _builder_page(
         expo = await get_expo(session, request.path_params["slug"])
         services.require_expo_organizer(expo, user)
         form = await services.get_form(session, expo)
-    tz = builder.zone(expo.timezone)
+    tz = expo.zone
     context: dict[str, Any] = {
         "expo": expo,
         "form": form,
@@ -76,7 +76,7 @@ async def save_builder(request: Request) -> Response:
             expo = await get_expo(session, slug)
             services.require_expo_organizer(expo, user)
             stored = await services.get_form(session, expo)
-            spec, rows = builder.parse(submitted, stored, builder.zone(expo.timezone))
+            spec, rows = builder.parse(submitted, stored, expo.zone)
             await services.save_form(session, expo, spec, user)
     except Invalid as exc:
         extra: dict[str, Any] = {"form_error": exc.message}
