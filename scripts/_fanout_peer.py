@@ -10,7 +10,8 @@ killed; every 2 s it prints ``{"kbps": ...}``, the video bitrate it sent (RTCP s
 ``view`` POSTs a WHEP offer (H.264 first), decodes every video and audio frame it receives for
 ``S`` seconds, then DELETEs its session. It prints ``{"first_frame_s": ...}`` as soon as the first
 video frame is decoded (measured from just before the POST), and at the end ``{"frames": n,
-"fps": ..., "first_frame_s": ...}``. Each line is one JSON object, flushed at once.
+"fps": ..., "packets_per_s": ..., "first_frame_s": ...}`` (RTP packets received on both
+tracks). Each line is one JSON object, flushed at once.
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ async def drain(track: MediaStreamTrack, counter: list[int], first: asyncio.Futu
                 first.set_result(time.monotonic())
 
 
+async def packets_received(pc: RTCPeerConnection) -> int:
+    """RTP packets received so far on every track of ``pc``."""
+    total = 0
+    for transceiver in pc.getTransceivers():
+        stats = await transceiver.receiver.getStats()
+        total += sum(getattr(s, "packetsReceived", 0) for s in stats.values() if s.type == "inbound-rtp")
+    return total
+
+
 async def view(whep_url: str, seconds: float) -> None:
     pc = RTCPeerConnection(LOOPBACK)
     video = pc.addTransceiver("video", direction="recvonly")
@@ -136,15 +146,18 @@ async def view(whep_url: str, seconds: float) -> None:
             async with asyncio.timeout(10):
                 first_frame_s = await first - started
             emit(first_frame_s=round(first_frame_s, 3))
-            counted_from, counted = time.monotonic(), video_frames[0]
+            counted_from, counted, packets = time.monotonic(), video_frames[0], await packets_received(pc)
             await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
-            fps = (video_frames[0] - counted) / (time.monotonic() - counted_from)
+            elapsed = time.monotonic() - counted_from
+            fps = (video_frames[0] - counted) / elapsed
+            packets_per_s = (await packets_received(pc) - packets) / elapsed
         except TimeoutError:
-            fps = 0.0
+            fps = packets_per_s = 0.0
         emit(
             frames=video_frames[0],
             audio_frames=audio_frames[0],
             fps=round(fps, 1),
+            packets_per_s=round(packets_per_s, 1),
             first_frame_s=first_frame_s,
         )
         with contextlib.suppress(httpx.HTTPError):

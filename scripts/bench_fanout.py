@@ -17,7 +17,9 @@ on the same two cores) are separate processes and excluded, though they compete 
   It gets fewer viewers by default: at ~20 % of a core each, more would saturate this machine
   and understate its cost.
 
-Also measured: time from each viewer's WHEP POST to its first decoded video frame. Targets:
+Also measured: time from each viewer's WHEP POST to its first decoded video frame, and the RTP
+packets the viewers received per second per core of the server's CPU (the long-run goal is
+40,000, LiveKit's published per-core rate). Targets:
 expo <= 1 % of a core per viewer, >= 20x less than the baseline, first frame <= 1 s. The last
 line printed is one JSON object with the figures.
 """
@@ -138,6 +140,10 @@ def measure(
         "viewer_fps_min": min(e["fps"] for e in ends),
         "viewer_fps_mean": round(statistics.mean(e["fps"] for e in ends), 1),
         "viewer_frames_min": min(e["frames"] for e in ends),
+        # Every packet a viewer received, the server forwarded: its rate per core of server CPU.
+        "packets_per_s_per_core": round(sum(e["packets_per_s"] for e in ends) / (busy - idle))
+        if busy > idle
+        else None,
     }
 
 
@@ -223,6 +229,7 @@ def main() -> None:
         ("first frame max (s)", "first_frame_max_s", "{:.3f}"),
         ("viewer fps, mean", "viewer_fps_mean", "{}"),
         ("viewer fps, slowest", "viewer_fps_min", "{}"),
+        ("RTP packets/s per core", "packets_per_s_per_core", "{:,}"),
     ]
     print_side_by_side(rows, [("expo", expo), ("MediaRelay", baseline)])
     verdict = {

@@ -16,6 +16,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from expo.errors import Conflict
 from streaming.codecs import capability_for, is_keyframe
+from streaming.forwarder import OutgoingFrame
 from streaming.receiver import EncodedFrameTap, install_tap
 from streaming.tracks import EncodedRelayTrack, SharedPacketizer
 
@@ -110,7 +111,7 @@ class Publication:
         transceiver = pc.addTransceiver(track, direction="sendonly")
         if self._codec is not None:
             transceiver.setCodecPreferences(capability_for(self._codec))
-        track.bind_sender(transceiver.sender, self._shared_packetizer())
+        track.bind_sender(transceiver.sender, self._codec, self._shared_packetizer())
 
         def release_on_close() -> None:
             # A sender that never started never stops its track: without this, a viewer whose
@@ -174,9 +175,13 @@ class Publication:
         packet = av.Packet(frame.data)
         packet.pts = frame.timestamp
         packet.time_base = self._time_base
+        outgoing = OutgoingFrame(packet, keyframe)
+        packetizer = self._shared_packetizer()
+        if packetizer is not None and self._subscribers:
+            outgoing.payloads, outgoing.timestamp = packetizer.pack(packet)
         waiting = False
         for track in list(self._subscribers):
-            waiting = track.push(packet, keyframe) or waiting
+            waiting = track.push(outgoing) or waiting
         if waiting:
             # Keeps asking (throttled) while anyone waits, so a lost PLI or a publisher that
             # ignored one does not leave a viewer on a black screen until the next GOP.

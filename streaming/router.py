@@ -2,8 +2,9 @@
 
 aiortc's default path decodes every received track and encodes it again for every sender, which
 costs a fifth of a core per viewer. Here the publisher's receiver hands its reassembled encoded
-frames to a :class:`~streaming.publication.Publication` (see :mod:`streaming.receiver`) and each
-subscriber's sender packetises those same frames (see :mod:`streaming.tracks`).
+frames to a :class:`~streaming.publication.Publication` (see :mod:`streaming.receiver`), which
+packetises each frame once and has every viewer's :class:`~streaming.forwarder.RtpForwarder` write
+the packets to that viewer's socket beneath its ``RTCRtpSender`` (see :mod:`streaming.tracks`).
 
 A broadcast is one stream with an audio and a video publication and many subscribers; a room is
 many streams (one per participant) in one router, each participant subscribing to the others.

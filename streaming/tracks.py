@@ -1,9 +1,12 @@
-"""The track a subscriber's ``RTCRtpSender`` reads: already-encoded frames, no encoder involved.
+"""A subscriber's copy of a published track: already-encoded frames, no encoder involved.
 
-aiortc's sender packetises an ``av.Packet`` returned by ``recv()`` as it is (its encoders'
-``pack`` path) instead of encoding a frame, so one encoded frame from the publisher can be shared
-by every subscriber. Each subscriber gets its own bounded queue: a reader that falls behind loses
-its own frames (and, for video, waits for the next keyframe) without slowing anyone else down.
+A WebRTC viewer's frames are written to its socket as they arrive by an
+:class:`~streaming.forwarder.RtpForwarder`, beneath its ``RTCRtpSender``. Other readers (the HLS
+packager, and a viewer the forwarder cannot drive) read them with ``recv()``: aiortc's sender
+packetises an ``av.Packet`` returned by ``recv()`` as it is (its encoders' ``pack`` path) instead
+of encoding a frame, so one encoded frame from the publisher is shared by every subscriber. Each
+reader gets its own bounded queue: a reader that falls behind loses its own frames (and, for
+video, waits for the next keyframe) without slowing anyone else down.
 
 Splitting a frame into RTP payloads is the same work for every subscriber, so for codecs whose
 packetiser keeps no state between frames (H.264, Opus) a publication's senders share one
@@ -23,6 +26,8 @@ from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av.stream import Stream
+
+from streaming.forwarder import OutgoingFrame, RtpForwarder
 
 # Codecs whose aiortc ``pack()`` is a pure function of the packet. VP8's is not: it numbers
 # pictures per sender, and a subscriber that skipped frames must not see another one's numbering.
@@ -79,10 +84,11 @@ class SharedPacketizer:
 class EncodedRelayTrack(MediaStreamTrack):
     """A subscriber's copy of a published track, carrying encoded ``av.Packet`` frames.
 
-    States: *waiting for a keyframe* (video only: at the start and after an overflow; frames are
-    dropped until one arrives), *flowing*, and *ended* (``stop()`` was called or the publication
-    ended; ``recv()`` then raises ``MediaStreamError`` once the queue is drained). Events: aiortc's
-    ``"ended"``.
+    States: *waiting for a keyframe* (video only: at the start and after a frame was dropped;
+    frames are dropped until one arrives), *flowing*, and *ended* (``stop()`` was called or the
+    publication ended; ``recv()`` then raises ``MediaStreamError`` once the queue is drained).
+    Events: aiortc's ``"ended"``. Frames are either sent at once by a forwarder
+    (:meth:`bind_sender`) or queued for ``recv()``.
 
     :param kind: ``"audio"`` or ``"video"``.
     :param source: the publication; asked for keyframes and told when this track stops.
@@ -96,9 +102,11 @@ class EncodedRelayTrack(MediaStreamTrack):
         self._max_frames = max_frames
         self._queue: deque[av.Packet[Stream]] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self._forwarder: RtpForwarder | None = None
         self._upstream_ended = False
         self.waiting_for_keyframe = kind == "video"
         self.frames_queued = 0
+        self.frames_forwarded = 0
         self.frames_dropped = 0
         self.keyframe_requests = 0
 
@@ -107,14 +115,30 @@ class EncodedRelayTrack(MediaStreamTrack):
         """Frames waiting to be read."""
         return len(self._queue)
 
-    def bind_sender(self, sender: RTCRtpSender, packetizer: SharedPacketizer | None = None) -> None:
-        """Relay the PLI/FIR that ``sender``'s remote peer sends to the publisher.
+    @property
+    def forwarder(self) -> RtpForwarder | None:
+        """The forwarder writing this track's frames to a viewer's socket, if it has one."""
+        return self._forwarder
 
-        aiortc only sets a flag for its own encoder when a viewer asks for a keyframe; with
-        pre-encoded frames nobody reads that flag, so the request is redirected here. With a
-        ``packetizer``, the sender packetises through it instead of through an encoder of its own.
+    def bind_sender(
+        self,
+        sender: RTCRtpSender,
+        codec: RTCRtpCodecParameters | None,
+        packetizer: SharedPacketizer | None = None,
+    ) -> None:
+        """Send this track's frames through ``sender``'s connection, and relay its viewer's PLI/FIR.
+
+        The frames go out through an :class:`RtpForwarder` as they arrive. aiortc only sets a
+        flag for its own encoder when a viewer asks for a keyframe; with pre-encoded frames
+        nobody reads that flag, so the request is redirected to the publisher. If the sender
+        reads frames itself after all (the forwarder's fallback), it packetises through
+        ``packetizer`` instead of through an encoder of its own.
         """
         sender._send_keyframe = self.request_keyframe  # type: ignore[method-assign]
+        if packetizer is not None:
+            self._forwarder = RtpForwarder(sender, packetizer.pack)
+        elif codec is not None:
+            self._forwarder = RtpForwarder(sender, get_encoder(codec).pack)
         if packetizer is not None and getattr(sender, _SENDER_ENCODER_ATTR, "missing") is None:
             # aiortc creates the sender's encoder only when it is still None at the first frame.
             setattr(sender, _SENDER_ENCODER_ATTR, packetizer)
@@ -124,14 +148,17 @@ class EncodedRelayTrack(MediaStreamTrack):
         self.keyframe_requests += 1
         self._source.request_keyframe()
 
-    def push(self, packet: av.Packet[Stream], keyframe: bool) -> bool:
-        """Queue one encoded frame; returns whether a reader is blocked waiting for a keyframe.
+    def push(self, frame: OutgoingFrame) -> bool:
+        """Send or queue one encoded frame; returns whether a keyframe is wanted to go on.
 
         Called by the publication on the event loop, once per frame, for every subscriber: it
-        never blocks and never lets the queue grow past ``max_frames``.
+        never blocks and never lets a queue grow past ``max_frames``.
         """
         if self._upstream_ended or self.readyState != "live":
             return False
+        if self._forwarder is not None and not self._forwarder.fallback:
+            return self._forward(self._forwarder, frame)
+        packet, keyframe = frame.packet, frame.keyframe
         if self.waiting_for_keyframe:
             if not keyframe:
                 self.frames_dropped += 1
@@ -156,6 +183,23 @@ class EncodedRelayTrack(MediaStreamTrack):
         self._queue.append(packet)
         self.frames_queued += 1
         self._wake()
+        return False
+
+    def _forward(self, forwarder: RtpForwarder, frame: OutgoingFrame) -> bool:
+        if self.waiting_for_keyframe and not frame.keyframe:
+            self.frames_dropped += 1
+            # Ask only once the viewer can take it: a keyframe sent before is lost too.
+            return forwarder.negotiated
+        sent = forwarder.send(frame)
+        if sent is None:  # the forwarder handed over to the sender: queue from now on
+            return self.push(frame)
+        if sent:
+            self.frames_forwarded += 1
+            self.waiting_for_keyframe = False
+        else:
+            self.frames_dropped += 1
+            # A dropped video frame breaks every frame that references it.
+            self.waiting_for_keyframe = self.kind == "video"
         return False
 
     def end(self) -> None:

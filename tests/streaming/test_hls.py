@@ -27,6 +27,9 @@ from streaming.hls import HlsPackager, HlsRegistry
 from streaming.router import MediaRouter
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import IN_CI, LiveServer
+from tests.streaming.peers import HEIGHT as ROUTER_HEIGHT
+from tests.streaming.peers import WIDTH as ROUTER_WIDTH
+from tests.streaming.peers import start_broadcast, until
 from tests.streaming.synthetic import (
     FFMPEG,
     FFPROBE,
@@ -39,9 +42,6 @@ from tests.streaming.synthetic import (
     nal_units,
     opus_packets,
 )
-from tests.streaming.test_router import HEIGHT as ROUTER_HEIGHT
-from tests.streaming.test_router import WIDTH as ROUTER_WIDTH
-from tests.streaming.test_router import start_broadcast, until
 
 # Generated once: encoding is the slow part of these tests.
 VIDEO = h264_packets(9)

@@ -1,0 +1,143 @@
+"""The RTP forwarder beneath aiortc's sender, with real aiortc viewers over loopback.
+
+What a viewer must not notice: its frames come straight from the forwarder instead of the
+sender's own task, yet it still decodes them, gets sender reports that match what it received,
+and gets a lost packet back (over RTX) when it asks for it with a NACK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import av
+import pytest
+from aiortc.rtp import RtpPacket
+
+from streaming.forwarder import OutgoingFrame, extension_block
+from streaming.tracks import EncodedRelayTrack
+from tests.streaming.peers import WIDTH, Broadcast, decoded_frames, until
+
+
+def relay(track: Any) -> EncodedRelayTrack:
+    assert isinstance(track, EncodedRelayTrack)
+    return track
+
+
+@pytest.mark.parametrize("codec", ["video/H264", "video/VP8"])
+async def test_viewers_frames_are_written_by_the_forwarder_not_the_senders_task(
+    make_broadcast: Callable[..., Awaitable[Broadcast]], codec: str
+) -> None:
+    broadcast = await make_broadcast(codec)
+    viewers = [await broadcast.add_viewer() for _ in range(2)]
+
+    for viewer in viewers:
+        frames = await decoded_frames(viewer.track("video"), 15)
+        assert frames[-1].width == WIDTH
+        await decoded_frames(viewer.track("audio"), 5)
+        for sender in viewer.senders:
+            track = relay(sender.track)
+            forwarder = track.forwarder
+            assert forwarder is not None and forwarder.direct and not forwarder.fallback
+            # Nothing went the sender's way: every frame it received was forwarded, none queued.
+            assert track.frames_forwarded > 0 and track.frames_queued == 0 and track.queued == 0
+            assert forwarder.packets_sent >= track.frames_forwarded
+
+
+async def test_sender_reports_count_what_the_forwarder_sent(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    broadcast = await make_broadcast()
+    viewer = await broadcast.add_viewer()
+    await decoded_frames(viewer.track("video"), 5)
+
+    async def remote_outbound() -> Any:
+        stats = await viewer.receiver("video").getStats()
+        return next((s for s in stats.values() if s.type == "remote-outbound-rtp"), None)
+
+    # The sender's own RTCP task sends a report every 0.5-1.5 s; wait for one sent after now.
+    since = time.time()
+    report = None
+    async with asyncio.timeout(5):
+        while report is None or report.remoteTimestamp.timestamp() < since:
+            await asyncio.sleep(0.1)
+            report = await remote_outbound()
+    inbound = next(s for s in (await viewer.receiver("video").getStats()).values() if s.type == "inbound-rtp")
+    # A report states what had been sent when it left; the viewer received about as much by now.
+    assert 0 < report.packetsSent <= inbound.packetsReceived + 100
+    assert report.packetsSent >= inbound.packetsReceived * 0.5
+    assert report.bytesSent > report.packetsSent * 100  # payload octets, not a packet count
+    # Its NTP time is the send time of a recent frame, which lets players sync audio and video.
+    assert abs(report.remoteTimestamp.timestamp() - time.time()) < 3
+
+
+def record_packets(receiver: Any) -> list[RtpPacket]:
+    """Every RTP packet the viewer's ``receiver`` takes from the wire from now on, RTX included."""
+    seen: list[RtpPacket] = []
+    handle = receiver._handle_rtp_packet
+
+    async def recording(packet: RtpPacket, arrival_time_ms: int) -> None:
+        seen.append(packet)
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = recording
+    return seen
+
+
+async def test_a_nacked_packet_is_sent_again_over_rtx(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    broadcast = await make_broadcast()
+    viewer = await broadcast.add_viewer()
+    await decoded_frames(viewer.track("video"), 5)
+    receiver: Any = viewer.receiver("video")
+    seen = record_packets(receiver)
+    await until(lambda: len(seen) >= 10)
+    original = seen[-5]
+    forwarder = relay(viewer.senders[0].track).forwarder
+    assert forwarder is not None
+    resent = forwarder.retransmissions
+
+    # The viewer's own RTCP stack reports the packet lost, over the wire.
+    await receiver._send_rtcp_nack(original.ssrc, [original.sequence_number])
+
+    await until(lambda: forwarder.retransmissions == resent + 1, timeout=5)
+    await until(lambda: any(p.ssrc != original.ssrc for p in seen), timeout=5)
+    (again,) = [p for p in seen if p.ssrc != original.ssrc]
+    # RFC 4588: on the RTX stream, the original sequence number, then the original payload.
+    assert again.payload_type != original.payload_type
+    assert again.payload == original.sequence_number.to_bytes(2, "big") + original.payload
+    assert again.timestamp == original.timestamp and again.marker == original.marker
+
+
+async def test_a_nack_for_a_forgotten_packet_is_ignored(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    broadcast = await make_broadcast()
+    viewer = await broadcast.add_viewer()
+    frames = await decoded_frames(viewer.track("video"), 5)
+    receiver: Any = viewer.receiver("video")
+    forwarder = relay(viewer.senders[0].track).forwarder
+    assert forwarder is not None
+    seen = record_packets(receiver)
+    await until(lambda: len(seen) > 200)  # the first one is older than the history by now
+
+    await receiver._send_rtcp_nack(seen[0].ssrc, [seen[0].sequence_number])
+    # The viewer keeps decoding and nothing was resent for a packet no longer remembered.
+    more = await decoded_frames(viewer.track("video"), 10)
+    assert more[-1].pts > frames[-1].pts
+    assert forwarder.retransmissions == 0
+
+
+def test_a_frames_extension_block_is_built_once_for_viewers_that_negotiated_alike() -> None:
+    frame = OutgoingFrame(av.Packet(b"\x00"), keyframe=True, ntp_time=(1_000 << 32) | (1 << 31))
+    block = frame.extension_block((3, 2, "0"))
+    assert frame.extension_block((3, 2, "0")) is block
+    # One-byte header profile, two words: mid "0" under id 3, abs-send-time 1000.5 s under id 2.
+    abs_send_time = (((1_000 << 32) | (1 << 31)) >> 14) & 0xFFFFFF
+    expected = b"\xbe\xde\x00\x02" + b"\x30" + b"0" + b"\x22" + abs_send_time.to_bytes(3, "big") + b"\x00\x00"
+    assert block == expected
+    assert frame.extension_block((1, 2, "1")) != block
+    assert extension_block((0, 0, ""), 0) == b""
