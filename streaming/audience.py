@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -62,6 +63,9 @@ SAMPLE_INTERVAL = 20.0
 ANNOUNCE_INTERVAL = 2.0
 """Seconds between checks for lapsed heartbeats that changed a stream's count."""
 SEEN_INTERVAL = 30.0
+# Heartbeats of one viewer over one path closer together than this are absorbed by the process
+# (a low-latency HLS player fetches its playlist every half second); capped at a quarter of the TTL.
+MIN_HEARTBEAT = 2.0
 """At most one ``last_seen_at`` write per person and stream in this many seconds."""
 VIEWER_COOKIE = "expo_viewer"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -114,6 +118,8 @@ class Audience:
         self._active: dict[int, float] = {}
         self._persisted_peak: dict[int, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._min_heartbeat = min(MIN_HEARTBEAT, ttl / 4)
+        self._beats: dict[tuple[int, str, str], float] = {}  # (stream, viewer, path) -> last beat
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -177,7 +183,10 @@ class Audience:
         The first heartbeat of a new view commits a :class:`StreamView` row before returning, so
         once a caller has acknowledged the viewer, the view is never lost.
         """
-        self._active[stream_id] = time.monotonic()
+        now = self._active[stream_id] = time.monotonic()
+        beat = (stream_id, viewer, ViewVia(via).value)
+        if now - self._beats.get(beat, -math.inf) < self._min_heartbeat:
+            return
         paths = self._paths(stream_id, viewer)
         was_present = await self.bus.presence_count(paths) > 0
         await self.bus.presence_touch(paths, ViewVia(via).value, self.ttl)
@@ -185,6 +194,7 @@ class Audience:
         if was_present:
             if await self.bus.incr(self._seen(stream_id, viewer), 1, ttl=self.seen_interval) == 1:
                 await self._mark_seen(stream_id, viewer)
+            self._beat(beat, now)
             return
         # Absent -> present. Only the caller whose claim comes first records the view; the claim
         # expires with the heartbeat, and an explicit leave releases it.
@@ -198,10 +208,19 @@ class Audience:
                 await self._release_claim(stream_id, viewer)
                 raise
             await self.bus.incr(self._seen(stream_id, viewer), 1, ttl=self.seen_interval)
+        self._beat(beat, now)
         await self._changed(stream_id)
+
+    def _beat(self, beat: tuple[int, str, str], now: float) -> None:
+        """Remember an acknowledged heartbeat; forget the lapsed ones now and then."""
+        self._beats[beat] = now
+        if len(self._beats) > 1024 and len(self._beats) % 1024 == 0:
+            cutoff = now - self._min_heartbeat
+            self._beats = {key: at for key, at in self._beats.items() if at >= cutoff}
 
     async def leave(self, stream_id: int, viewer: str, via: ViewVia) -> None:
         """``viewer`` stopped watching over ``via``; they leave the audience if no other path remains."""
+        self._beats.pop((stream_id, viewer, ViewVia(via).value), None)
         paths = self._paths(stream_id, viewer)
         if await self.bus.presence_count(paths) == 0:
             return  # not watching (any more): nothing to end, no store write for a stray beacon

@@ -6,6 +6,13 @@ without an initialisation segment; each segment starts with its own PAT/PMT and 
 so any segment can be decoded on its own (``#EXT-X-INDEPENDENT-SEGMENTS``). fMP4 would save a few
 percent of overhead but would need an init segment kept in step with the publisher's SPS.
 
+Low latency (LL-HLS, RFC 8216bis): while a segment grows, every ``part_target`` seconds the bytes
+muxed since the last cut become a partial segment, listed with ``#EXT-X-PART`` and fetchable at
+once, so a player can stay about three parts (1.5 s) behind the live edge instead of three segments.
+A segment is exactly the concatenation of its parts; players that ignore parts (ffmpeg, VLC, older
+Safari) play the segments as before. The routes add blocking playlist reloads (``_HLS_msn``,
+``_HLS_part``) and a preload hint for the next part (see :mod:`streaming.hls_routes`).
+
 Audio: WebRTC publishers send Opus, which Safari does not accept in TS, so audio is the one thing
 transcoded (Opus -> AAC-LC, 48 kHz stereo, ADTS-framed). Video bytes go into the segments as they
 arrived, Annex B as aiortc's H.264 depacketiser reassembles them.
@@ -73,6 +80,9 @@ logger = logging.getLogger(__name__)
 TS_TIME_BASE = Fraction(1, 90000)
 TS_OFFSET = 10.0
 DEFAULT_TARGET_DURATION = 2.0
+DEFAULT_PART_TARGET = 0.5
+# Parts stay listed for the segments of the last three target durations (RFC 8216bis 6.2.2).
+PART_SEGMENTS = 3
 DEFAULT_WINDOW = 6
 # Segments kept beyond the playlist's window, for players that fetched the previous playlist.
 SPARE_SEGMENTS = 2
@@ -97,6 +107,21 @@ class Segment:
     start: float  # seconds on the stream's timeline
     duration: float
     program_date_time: datetime
+
+
+@dataclass(frozen=True)
+class Part:
+    """One partial segment (LL-HLS): the next run of a growing segment's bytes.
+
+    ``sequence`` is its segment's media sequence number, ``index`` its place in the segment.
+    ``independent`` parts start with a keyframe, so a player may start playing there.
+    """
+
+    sequence: int
+    index: int
+    data: bytes
+    duration: float
+    independent: bool
 
 
 @dataclass(frozen=True)
@@ -157,6 +182,7 @@ class HlsPackager:
         should send a keyframe (e.g. ``Publication.request_keyframe``).
     :param first_sequence: the first segment's media sequence number (the registry continues a
         stream's numbering when it goes live again, so players polling across the gap go on).
+    :param part_target: the longest partial segment, in seconds; 0 turns low latency off.
     """
 
     def __init__(
@@ -170,11 +196,13 @@ class HlsPackager:
         request_keyframe: Callable[[], None] | None = None,
         first_sequence: int = 0,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        part_target: float = DEFAULT_PART_TARGET,
     ) -> None:
         self.stream_id = stream_id
         self.audio = audio
         self.target_duration = target_duration
         self.window = window
+        self.part_target = part_target
         # Segment names carry this live period's id: a name is never reused for other bytes, so
         # segments can be cached as immutable even though a stream may go live several times.
         self.period = secrets.token_hex(4)
@@ -191,6 +219,13 @@ class HlsPackager:
         self._order: deque[int] = deque()  # worker thread only
         # What the playlist lists, replaced whole by the worker so readers never see it mid-change.
         self._listed: tuple[Segment, ...] = ()
+        # Parts by segment, for the open segment and the last few; each tuple is replaced whole.
+        self._parts: dict[int, tuple[Part, ...]] = {}
+        self._changed: list[asyncio.Future[None]] = []
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         self._sps = b""
         self._queue: queue.Queue[tuple[str, bytes, int, Fraction, bool] | None] = queue.Queue(queue_size)
         # Producer side (event loop): keyframe gating and requests.
@@ -210,6 +245,9 @@ class HlsPackager:
         self._buffer = io.BytesIO()
         self._streams: dict[str, Stream] = {}
         self._segment_start: float | None = None
+        self._part_start = 0.0
+        self._part_offset = 0
+        self._part_independent = True
         self._sequence = first_sequence
         self._max_duration = math.ceil(target_duration)
         self._wall_origin: datetime | None = None
@@ -333,6 +371,43 @@ class HlsPackager:
         """The segments the playlist lists, oldest first."""
         return list(self._listed)
 
+    def part_name(self, sequence: int, index: int) -> str:
+        """The URL name of a partial segment, relative to the playlist."""
+        return f"{self.period}-{sequence}.{index}.ts"
+
+    def part(self, sequence: int, index: int) -> Part | None:
+        """Part ``index`` of segment ``sequence``, if it exists and is still kept."""
+        parts = self._parts.get(sequence, ())
+        return parts[index] if index < len(parts) else None
+
+    def has(self, sequence: int, index: int | None = None) -> bool:
+        """Whether segment ``sequence`` is complete, or (with ``index``) that part of it exists."""
+        if sequence < self._sequence:
+            return True
+        return index is not None and sequence == self._sequence and index < len(self._parts.get(sequence, ()))
+
+    @property
+    def open_parts(self) -> int:
+        """How many parts of the segment being made exist so far."""
+        return len(self._parts.get(self._sequence, ()))
+
+    async def wait_for(self, sequence: int, index: int | None, timeout: float) -> bool:
+        """Wait until :meth:`has` ``(sequence, index)`` or the stream ended; whether it happened
+        within ``timeout`` seconds. Runs on the event loop the packager was made on."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (self.has(sequence, index) or self.ended):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            waiter = loop.create_future()
+            self._changed.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                return self.has(sequence, index) or self.ended
+        return True
+
     @property
     def bandwidth(self) -> int:
         """Peak bits per second over the listed segments (what ``BANDWIDTH`` must state)."""
@@ -385,6 +460,8 @@ class HlsPackager:
             self._frame_duration = min(now - self._video_time, 1.0)
         if keyframe:
             self._on_keyframe(data, now)
+        if self._part_due(now):
+            self._cut_part(now, keyframe)
         self._video_time = max(self._video_time, now)
         ticks = max(round((now + TS_OFFSET) * 90000), self._last_ticks + 1)
         self._last_ticks = ticks
@@ -401,6 +478,36 @@ class HlsPackager:
             self.video_info = VideoInfo(0, 0, "avc1." + sps[1:4].hex())
         if self._segment_start is None:
             self._open_segment(now)
+
+    def _part_due(self, now: float) -> bool:
+        """Whether the frame at ``now`` starts a new part: with it, the part would run past
+        ``part_target`` (so that no part is longer than the playlist's ``PART-TARGET``)."""
+        if not self.part_target or self._segment_start is None or now <= self._part_start:
+            return False
+        return now + self._frame_duration - self._part_start > self.part_target + 1e-3
+
+    def _cut_part(self, end: float, next_independent: bool, tail: bytes | None = None) -> None:
+        """Make the bytes muxed since the last part a part, or ``tail``, the segment's last one
+        (published with its segment, so the playlist never hints at a part that will not come)."""
+        data = tail
+        if data is None:
+            with self._buffer.getbuffer() as view:
+                data = bytes(view[self._part_offset :])
+        if not data:
+            return
+        parts = self._parts.get(self._sequence, ())
+        part = Part(
+            self._sequence,
+            len(parts),
+            data,
+            max(end - self._part_start, 0.001),
+            self._part_independent,
+        )
+        self._parts[self._sequence] = (*parts, part)
+        self._part_start, self._part_offset = end, self._part_offset + len(data)
+        self._part_independent = next_independent
+        if tail is None:
+            self._publish()
 
     def _cut_due(self, elapsed: float) -> bool:
         """Whether a keyframe ``elapsed`` seconds into the segment starts the next one."""
@@ -425,6 +532,7 @@ class HlsPackager:
             self._streams["audio"] = container.add_mux_stream("aac", rate=48000, time_base=TS_TIME_BASE)
         self._container = container
         self._segment_start = now
+        self._part_start, self._part_offset, self._part_independent = now, 0, True
 
     def _mux(self, kind: str, payload: bytes, ticks: int) -> None:
         if self._container is None:
@@ -445,6 +553,9 @@ class HlsPackager:
                 self._mux("audio", payload, ticks)
         self._container.close()
         data = self._buffer.getvalue()
+        if self.part_target:
+            # The tail since the last part (closing flushed the muxer) is the segment's last part.
+            self._cut_part(end, True, data[self._part_offset :])
         start, self._segment_start, self._container = self._segment_start, None, None
         duration = max(end - start, 0.001)
         segment = Segment(
@@ -462,8 +573,10 @@ class HlsPackager:
         while len(self._order) > self.window + SPARE_SEGMENTS:
             self._segments.pop(self._order.popleft(), None)
         self._listed = tuple(self._segments[s] for s in list(self._order)[-self.window :])
+        for old in [s for s in self._parts if s <= segment.sequence - PART_SEGMENTS]:
+            del self._parts[old]
         self._max_duration = max(self._max_duration, math.ceil(duration - 1e-6))
-        self.playlist = self._render()
+        self._publish()
         if self.recorder is not None:
             try:
                 self.recorder.write_segment(data)
@@ -477,29 +590,62 @@ class HlsPackager:
         if self._segment_start is not None:
             self._cut(self._video_time + self._frame_duration, final=True)
         self.ended = True
-        self.playlist = self._render()
+        self._publish()
         if self.recorder is not None:
             self.recording = self.recorder.finish()
 
+    def _publish(self) -> None:
+        """Render the playlist and wake the requests waiting for a segment or part (worker)."""
+        self.playlist = self._render()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        waiters, self._changed = self._changed, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     def _render(self) -> bytes:
         listed = self.segments()
+        low_latency = bool(self.part_target) and not self.ended
         lines = [
             "#EXTM3U",
             "#EXT-X-VERSION:3",
             f"#EXT-X-TARGETDURATION:{self._max_duration}",
+        ]
+        if low_latency:
+            lines += [
+                f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={3 * self.part_target:.3f}",
+                f"#EXT-X-PART-INF:PART-TARGET={self.part_target:.3f}",
+            ]
+        lines += [
             f"#EXT-X-MEDIA-SEQUENCE:{listed[0].sequence if listed else self._sequence}",
             "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
         for segment in listed:
             stamp = segment.program_date_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            lines += [
-                f"#EXT-X-PROGRAM-DATE-TIME:{stamp}",
-                f"#EXTINF:{segment.duration:.3f},",
-                self.segment_name(segment.sequence),
-            ]
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{stamp}")
+            if low_latency:
+                lines += self._part_lines(segment.sequence)
+            lines += [f"#EXTINF:{segment.duration:.3f},", self.segment_name(segment.sequence)]
+        if low_latency:
+            # The segment being made: its parts so far, and where the next one will be.
+            lines += self._part_lines(self._sequence)
+            next_part = self.part_name(self._sequence, len(self._parts.get(self._sequence, ())))
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{next_part}"')
         if self.ended:
             lines.append("#EXT-X-ENDLIST")
         return ("\n".join(lines) + "\n").encode()
+
+    def _part_lines(self, sequence: int) -> list[str]:
+        return [
+            f'#EXT-X-PART:DURATION={part.duration:.3f},URI="{self.part_name(sequence, part.index)}"'
+            + (",INDEPENDENT=YES" if part.independent else "")
+            for part in self._parts.get(sequence, ())
+        ]
 
 
 def _probe_video(segment: bytes, codec: str) -> VideoInfo:

@@ -6,6 +6,12 @@ few seconds, and each poll is the viewer's audience heartbeat, so people who onl
 counted live, each once (a signed-in user or a browser with the ``expo_viewer`` cookie gets the
 same viewer id as on the watch page). Segments are shared by everyone, served from memory.
 
+Low latency (RFC 8216bis): the media playlist lists partial segments, ``{period}-{msn}.{part}.ts``.
+A player asks for the next playlist with ``_HLS_msn`` (and ``_HLS_part``) and the answer waits
+until that segment (or part) exists; a request for the part the playlist's preload hint names
+waits for it the same way. Either wait ends after three target durations with a 503, and a
+request too far ahead of the live edge is refused at once with a 400.
+
 Answers here are plain text, even errors: players show no error pages, and a 4xx must never
 become a redirect to the login form.
 """
@@ -32,7 +38,11 @@ logger = logging.getLogger(__name__)
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
-_SEGMENT_NAME = re.compile(r"^([0-9a-f]{8})-([0-9]{1,15})\.ts$")
+_SEGMENT_NAME = re.compile(r"^([0-9a-f]{8})-([0-9]{1,15})(?:\.([0-9]{1,4}))?\.ts$")
+# How far past the live edge a blocking request may ask, in segments and in parts (RFC 8216bis
+# 6.2.5.2: two segments, and an "advance part limit" of three part targets' worth of time).
+_AHEAD_SEGMENTS = 2
+_AHEAD_SECONDS = 3.0
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
@@ -52,6 +62,28 @@ def _plain(status: int, text: str) -> Response:
 def _packager(request: Request) -> HlsPackager | None:
     stream_id: int = request.path_params["stream_id"]
     return platform(request).hls.get(stream_id)
+
+
+def _blocking_target(request: Request, packager: HlsPackager) -> tuple[int, int | None] | Response | None:
+    """The segment (and part) a blocking request waits for, ``None`` for none, or a 400."""
+    msn, part = request.query_params.get("_HLS_msn"), request.query_params.get("_HLS_part")
+    if msn is None and part is None:
+        return None
+    if msn is None or not msn.isdigit() or (part is not None and not part.isdigit()):
+        return _plain(400, "_HLS_msn must be a media sequence number, and _HLS_part a part index with it.")
+    sequence, index = int(msn), (int(part) if part is not None else None)
+    edge = packager.next_sequence
+    parts_ahead = max(1, round(_AHEAD_SECONDS / packager.part_target)) if packager.part_target else 0
+    too_far = sequence > edge - 1 + _AHEAD_SEGMENTS or (
+        index is not None and sequence == edge and index > packager.open_parts + parts_ahead
+    )
+    if too_far:
+        return _plain(400, "That segment is too far ahead of the live edge.")
+    return sequence, index
+
+
+async def _wait(packager: HlsPackager, sequence: int, index: int | None) -> bool:
+    return await packager.wait_for(sequence, index, timeout=3 * packager.target_duration)
 
 
 def _preflight() -> Response:
@@ -103,6 +135,9 @@ async def media(request: Request) -> Response:
     viewer = unsign_viewer(p.secret, packager.stream_id, request.query_params.get("v", ""))
     if viewer is None:
         return _plain(403, "Open the stream from its index.m3u8.")
+    target = _blocking_target(request, packager)
+    if isinstance(target, Response):
+        return target
     if not packager.ended and request.method == "GET":
         audience = getattr(p, "audience", None)
         if audience is not None:
@@ -111,21 +146,36 @@ async def media(request: Request) -> Response:
             except Exception:
                 # Playback must not depend on the audience figures (bus or store trouble).
                 logger.exception("hls: audience heartbeat failed for stream %s", packager.stream_id)
+    if target is not None and not await _wait(packager, *target):
+        return _plain(503, "That segment is late; ask again.")
     return Response(packager.playlist, media_type=PLAYLIST_TYPE, headers={**_CORS, **_PLAYLIST_CACHE})
 
 
 async def segment(request: Request) -> Response:
-    """One MPEG-TS segment, straight from memory."""
+    """One MPEG-TS segment or partial segment, straight from memory.
+
+    The part right after the last one made (the playlist's preload hint) is waited for.
+    """
     if request.method == "OPTIONS":
         return _preflight()
     match = _SEGMENT_NAME.match(request.path_params["name"])
     packager = _packager(request)
-    found = None
-    if packager is not None and match is not None and match.group(1) == packager.period:
-        found = packager.segment(int(match.group(2)))
-    if found is None:
+    if packager is None or match is None or match.group(1) != packager.period:
         return _plain(404, "No such segment.")
-    return Response(found.data, media_type=SEGMENT_TYPE, headers={**_CORS, **_SEGMENT_CACHE})
+    sequence = int(match.group(2))
+    if match.group(3) is None:
+        found = packager.segment(sequence)
+        data = found.data if found is not None else None
+    else:
+        index = int(match.group(3))
+        hinted = sequence == packager.next_sequence and index == packager.open_parts
+        if hinted and not await _wait(packager, sequence, index):
+            return _plain(503, "That part is late; ask again.")
+        part = packager.part(sequence, index)
+        data = part.data if part is not None else None
+    if data is None:
+        return _plain(404, "No such segment.")
+    return Response(data, media_type=SEGMENT_TYPE, headers={**_CORS, **_SEGMENT_CACHE})
 
 
 _METHODS = ["GET", "HEAD", "OPTIONS"]

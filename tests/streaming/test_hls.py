@@ -7,7 +7,9 @@ import asyncio
 import io
 import json
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,64 @@ async def test_playlist_rolls_on_keyframe_segments() -> None:
     assert (packager.video_info.width, packager.video_info.height) == (WIDTH, HEIGHT)
     assert packager.codecs == "avc1.42c00d,mp4a.40.2"  # constrained baseline, level 1.3 (from the SPS)
     assert packager.dropped == 0 and packager.errors == 0
+
+
+async def test_partial_segments_make_up_each_segment_within_the_part_target() -> None:
+    packager = await package(MEDIA, window=3, target_duration=2.0, part_target=0.5)
+    lines = packager.playlist.decode().splitlines()
+    assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500" in lines
+    assert "#EXT-X-PART-INF:PART-TARGET=0.500" in lines
+    listed = [s.sequence for s in packager.segments()]
+    assert listed == [1, 2, 3]
+    for sequence in listed:
+        segment = packager.segment(sequence)
+        assert segment is not None
+        parts = [packager.part(sequence, i) for i in range(packager.open_parts + 10)]
+        made = [p for p in parts if p is not None]
+        # A segment is exactly its parts, in order; a player that fetched the parts has it all.
+        assert len(made) >= 4 and b"".join(p.data for p in made) == segment.data
+        assert [p.index for p in made] == list(range(len(made)))
+        assert all(p.duration <= 0.5 + 1e-3 for p in made)
+        assert abs(sum(p.duration for p in made) - segment.duration) < 1e-3
+        assert made[0].independent  # every segment starts on a keyframe
+        video = [p for kind, p in demux(made[0].data) if kind == "video"]
+        assert video[0].is_keyframe
+    # Listed between each segment's program date and its EXTINF, with URIs that serve them.
+    uris = [line.split('URI="')[1].split('"')[0] for line in lines if line.startswith("#EXT-X-PART:")]
+    assert uris[0] == packager.part_name(1, 0) and all(u.startswith(packager.period) for u in uris)
+    first_extinf = next(i for i, line in enumerate(lines) if line.startswith("#EXTINF"))
+    assert (
+        lines[first_extinf - 1].startswith("#EXT-X-PART:")
+        and "INDEPENDENT=YES" not in lines[first_extinf - 1]
+    )
+    # The growing segment's parts so far, then the hint for the next one, last.
+    assert lines[-1] == f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{packager.part_name(4, packager.open_parts)}"'
+    assert packager.has(4, packager.open_parts - 1) and not packager.has(4, packager.open_parts)
+    # Parts of older segments are dropped: players only need them near the live edge.
+    assert packager.part(0, 0) is None
+
+    await packager.close()
+    ended = packager.playlist.decode()
+    assert "#EXT-X-PART" not in ended and "PRELOAD-HINT" not in ended and ended.endswith("#EXT-X-ENDLIST\n")
+
+
+async def test_low_latency_can_be_turned_off() -> None:
+    packager = await package([("video", p) for p in VIDEO[:90]], audio=False, part_target=0)
+    playlist = packager.playlist.decode()
+    assert "#EXT-X-PART" not in playlist and "SERVER-CONTROL" not in playlist
+    assert packager.part(0, 0) is None and packager.open_parts == 0
+    await packager.close()
+
+
+async def test_waiting_for_a_part_ends_when_it_is_made_or_times_out() -> None:
+    packager = await package(MEDIA[:200], part_target=0.5)
+    sequence, index = packager.next_sequence, packager.open_parts
+    assert not await packager.wait_for(sequence, index, timeout=0.2)  # nothing comes: False
+
+    waiting = asyncio.create_task(packager.wait_for(sequence, index, timeout=10))
+    await feed(packager, MEDIA[200:260])
+    assert await waiting and packager.part(sequence, index) is not None
+    await packager.close()
 
 
 async def test_video_bytes_are_not_reencoded() -> None:
@@ -359,6 +419,42 @@ def test_playlists_and_segments_over_http(served: tuple[LiveServer, int, HlsPack
             assert "json" not in response.headers.get("content-type", "")
     audience = server.app.state.platform.audience
     assert server.call(audience.live_viewers(stream_id)) == 2  # one without cookie, one with
+
+
+@pytest.mark.skipif(ffmpeg_missing, reason="Debian's ffmpeg is not installed")
+def test_blocking_playlist_reload_and_the_preload_hint_wait_for_the_next_part(
+    served: tuple[LiveServer, int, HlsPackager],
+) -> None:
+    server, stream_id, packager = served
+    edge, index = packager.next_sequence, packager.open_parts
+    with httpx.Client(base_url=server.url, timeout=20) as http:
+        media = f"/live/{stream_id}/" + http.get(f"/live/{stream_id}/index.m3u8").text.splitlines()[3]
+        # What already exists is answered at once; asking too far ahead, or nonsense, is a 400.
+        assert http.get(f"{media}&_HLS_msn={edge - 1}").status_code == 200
+        for query, status in [
+            (f"_HLS_msn={edge + 2}", 400),
+            (f"_HLS_msn={edge}&_HLS_part={index + 50}", 400),
+            ("_HLS_part=1", 400),
+            ("_HLS_msn=next", 400),
+            ("_HLS_msn=1&_HLS_part=-1", 400),
+        ]:
+            assert http.get(f"{media}&{query}").status_code == status, query
+
+        part_name = packager.part_name(edge, index)
+        with ThreadPoolExecutor(2) as pool:
+            reload = pool.submit(http.get, f"{media}&_HLS_msn={edge}&_HLS_part={index}")
+            hinted = pool.submit(http.get, f"/live/{stream_id}/{part_name}")
+            deadline = time.monotonic() + 10
+            while len(packager._changed) < 2:  # both requests are held, waiting for the part
+                assert time.monotonic() < deadline and not reload.done() and not hinted.done()
+                time.sleep(0.01)
+            server.call(feed(packager, interleave(h264_packets(1, start=9), opus_packets(1, start=9))))
+            playlist, part = reload.result(timeout=10), hinted.result(timeout=10)
+    assert playlist.status_code == 200 and f'URI="{part_name}"' in playlist.text
+    made = packager.part(edge, index)
+    assert made is not None
+    assert part.status_code == 200 and part.content == made.data
+    assert part.headers["content-type"] == "video/mp2t" and "immutable" in part.headers["cache-control"]
 
 
 async def test_packages_a_webrtc_publisher_through_the_media_router() -> None:
