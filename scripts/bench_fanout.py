@@ -13,6 +13,9 @@ on the same two cores) are separate processes and excluded, though they compete 
 * expo: ``expo serve`` on a fresh store, a stream from ``expo streams create``; the router
   forwards the publisher's encoded frames (HLS packaging and recording of the stream are part of
   the idle figure, so they cancel out).
+* expo, sender path (``--sender-path``, on by default): the same server with the RTP forwarder
+  disabled, so every viewer's frames go through aiortc's own ``RTCRtpSender`` task (what the
+  router did before ``streaming.forwarder``), for the forwarder's gain in the same run.
 * baseline: scripts/_relay_baseline.py, aiortc's ``MediaRelay`` (decode once, encode per viewer).
   It gets fewer viewers by default: at ~20 % of a core each, more would saturate this machine
   and understate its cost.
@@ -47,6 +50,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PEER = str(ROOT / "scripts" / "_fanout_peer.py")
 TICK = os.sysconf("SC_CLK_TCK")
+# ``expo serve`` with every viewer's frames handed to aiortc's sender instead of the forwarder.
+SENDER_PATH = (
+    "import sys; from streaming.forwarder import RtpForwarder; "
+    "RtpForwarder._can_drive = staticmethod(lambda sender: False); "
+    "from expo.cli import main; sys.argv[0] = 'expo'; main()"
+)
 JOIN_TIMEOUT = 15.0  # seconds for every viewer to decode its first frame
 SETTLE = 2.0
 
@@ -147,7 +156,7 @@ def measure(
     }
 
 
-def run_expo(args: argparse.Namespace) -> dict[str, Any]:
+def run_expo(args: argparse.Namespace, *, forwarder: bool = True) -> dict[str, Any]:
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="expo-bench-fanout-"))
     env = {
@@ -166,8 +175,9 @@ def run_expo(args: argparse.Namespace) -> dict[str, Any]:
         cwd=ROOT,
     )
     stream = json.loads(out.stdout)
+    serve = expo if forwarder else [PY, "-c", SENDER_PATH]
     server = subprocess.Popen(
-        [*expo, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*serve, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -176,7 +186,13 @@ def run_expo(args: argparse.Namespace) -> dict[str, Any]:
     try:
         wait_ready(f"http://127.0.0.1:{port}/healthz", server)
         return measure(
-            "expo", server, stream["whip_url"], stream["key"], stream["whep_url"], args.viewers, args
+            "expo" if forwarder else "expo, sender path",
+            server,
+            stream["whip_url"],
+            stream["key"],
+            stream["whep_url"],
+            args.viewers,
+            args,
         )
     finally:
         server.terminate()
@@ -212,9 +228,16 @@ def main() -> None:
     parser.add_argument("--baseline-viewers", type=int, default=4, help="viewers of the MediaRelay baseline")
     parser.add_argument("--seconds", type=float, default=15.0, help="each CPU measurement window")
     parser.add_argument("--kbps", type=int, default=1000, help="the publisher's H.264 bitrate")
+    parser.add_argument(
+        "--sender-path",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure expo with the RTP forwarder off (aiortc's sender task per viewer)",
+    )
     args = parser.parse_args()
 
     expo = run_expo(args)
+    sender = run_expo(args, forwarder=False) if args.sender_path else None
     baseline = run_baseline(args)
     ratio = baseline["core_per_viewer"] / expo["core_per_viewer"] if expo["core_per_viewer"] > 0 else None
 
@@ -231,13 +254,18 @@ def main() -> None:
         ("viewer fps, slowest", "viewer_fps_min", "{}"),
         ("RTP packets/s per core", "packets_per_s_per_core", "{:,}"),
     ]
-    print_side_by_side(rows, [("expo", expo), ("MediaRelay", baseline)])
+    columns = [("expo", expo)] + ([("sender path", sender)] if sender else []) + [("MediaRelay", baseline)]
+    print_side_by_side(rows, columns)
     verdict = {
         "core_per_viewer <= 1%": expo["core_per_viewer"] <= 0.01,
         "baseline/expo >= 20x": ratio is not None and ratio >= 20,
         "first frame max <= 1 s": expo["first_frame_max_s"] <= 1.0,
     }
     print(f"\nbaseline / expo CPU per viewer: {ratio:.1f}x" if ratio else "\nratio: expo cost not measurable")
+    forwarder_gain = None
+    if sender and expo["core_per_viewer"] > 0:
+        forwarder_gain = sender["core_per_viewer"] / expo["core_per_viewer"]
+        print(f"sender path / forwarder CPU per viewer: {forwarder_gain:.2f}x")
     for target, ok in verdict.items():
         print(f"  {target:<26}{'PASS' if ok else 'FAIL'}")
     print(
@@ -245,7 +273,9 @@ def main() -> None:
             {
                 "expo": expo,
                 "baseline": baseline,
+                "sender_path": sender,
                 "ratio_baseline_over_expo": round(ratio, 1) if ratio else None,
+                "ratio_sender_path_over_expo": round(forwarder_gain, 2) if forwarder_gain else None,
                 "seconds": args.seconds,
                 "kbps": args.kbps,
                 "pass": all(verdict.values()),
