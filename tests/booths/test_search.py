@@ -8,6 +8,8 @@ from booths import search, services
 from booths.models import BoothStatus
 from booths.search import Filters, Results
 from booths.services import BoothFields, ProductFields
+from expo import migrations
+from expo.config import Settings
 from expo.db import Database
 from tests.booths.conftest import Floor, make_user, seed_floor
 from tests.conftest import create_schema
@@ -57,6 +59,45 @@ async def test_chinese_fragments_find_the_product(db: Database) -> None:
     assert names(await find(db, floor, "灯笼")) == ["Paper lantern"]
     assert names(await find(db, floor, "不锈钢", lang="zh_Hans")) == ["不锈钢开关"]
     assert names(await find(db, floor, "围巾")) == ["Silk scarf"]
+
+
+async def test_only_a_lone_chinese_character_is_typed_on_as_a_prefix(db: Database) -> None:
+    # Chinese is indexed as bigrams: a whole bigram cannot grow, so it is matched as it is (no
+    # prefix merge); a lone character still finds the words starting with it.
+    assert search._query_groups("台灯") == ([["台灯"]], False)
+    assert search._query_groups("不锈钢") == ([["不锈", "锈钢"]], False)
+    assert search._query_groups("台") == ([["台"]], True)
+    assert search._query_groups("desk la") == ([["desk"], ["la"]], True)
+    floor = await seed_floor(db)
+    assert names(await find(db, floor, "台")) == ["LED desk lamp"]
+    assert names(await find(db, floor, "台灯")) == ["LED desk lamp"]
+    assert names(await find(db, floor, "不锈")) == ["Stainless steel switch"]
+
+
+async def test_the_prefix_index_migration_keeps_every_document(settings: Settings) -> None:
+    url = settings.database
+    await migrations.upgrade(url, "0007_meetings")
+    db = Database(url)
+    async with db.engine.begin() as conn:  # the index as 0007 left it: no prefix indexes
+        assert await conn.run_sync(search.rebuild_fts5, None)
+    floor = await seed_floor(db)
+    queries = ["desk la", "la", "lumen", "台", "锈钢", "st"]
+    before = [(r.total, names(r)) for r in [await find(db, floor, q) for q in queries]]
+    await db.dispose()
+    await migrations.upgrade(url)
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            sql = (
+                await conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'search_doc'")
+            ).scalar()
+            assert "prefix = '2 3'" in str(sql)
+            assert not await conn.run_sync(search.rebuild_fts5, search.PREFIX_INDEX)  # already there
+        after = [(r.total, names(r)) for r in [await find(db, floor, q) for q in queries]]
+        assert after == before
+        assert before[0] == (1, ["LED desk lamp"]) and before[1][0] >= 2
+    finally:
+        await db.dispose()
 
 
 async def test_filters_by_category_with_its_descendants_hall_and_country(db: Database) -> None:
@@ -192,10 +233,12 @@ async def test_a_very_broad_query_ranks_a_window_and_keeps_the_total_exact(
                 s, floor.booths["Harbor Electric"], ProductFields(name=f"Cable {i}"), floor.organizer
             )
     monkeypatch.setattr(search, "RANK_WINDOW", 10)
-    pages = [await find(db, floor, "cable ", page=p) for p in (1, 2)]  # whole word: not "cables"
-    assert [p.total for p in pages] == [30, 30]
-    assert len(pages[0].items) == 10 and pages[1].items == []  # ranked within the first ten matches
-    assert {h.name for h in pages[0].items} == {f"Cable {i}" for i in range(10)}
+    for few in (2_000, 0):  # the matches read at once, or counted
+        monkeypatch.setattr(search, "FEW_MATCHES", few)
+        pages = [await find(db, floor, "cable ", page=p) for p in (1, 2)]  # whole word: not "cables"
+        assert [p.total for p in pages] == [30, 30]
+        assert len(pages[0].items) == 10 and pages[1].items == []  # ranked within the first ten matches
+        assert {h.name for h in pages[0].items} == {f"Cable {i}" for i in range(10)}
 
 
 async def test_common_filters_left_out_of_the_ranking_give_the_same_pages(
@@ -218,16 +261,19 @@ async def test_common_filters_left_out_of_the_ranking_give_the_same_pages(
         ("lamp", Filters(hall_id=hall_a, country="DE", category_id=None)),
         ("lamp lumen", Filters(country="CN")),
     ]
-    for window in (10_000, 12):  # everything ranked, then a window smaller than the matches
+    # Everything ranked, then a window smaller than the matches; the matches read at once (few),
+    # then counted and chosen again inside SQLite (many).
+    for window, few in ((10_000, 2_000), (10_000, 0), (12, 2_000), (12, 0)):
         monkeypatch.setattr(search, "RANK_WINDOW", window)
         monkeypatch.setattr(search, "BASELINE_RANK_WINDOW", window)
+        monkeypatch.setattr(search, "FEW_MATCHES", few)
         for q, filters in checks:
             pages: dict[str, list[tuple[int, list[str]]]] = {}
             for strategy in ("split", "baseline"):
                 monkeypatch.setattr(search, "STRATEGY", strategy)
                 found = [await find(db, floor, q, filters=filters, page=p) for p in (1, 2)]
                 pages[strategy] = [(r.total, names(r)) for r in found]
-            assert pages["split"] == pages["baseline"], (q, filters, window)
+            assert pages["split"] == pages["baseline"], (q, filters, window, few)
             assert pages["split"][0][1], (q, filters)  # something was found
     monkeypatch.setattr(search, "STRATEGY", "split")
     # The plan statistics saw the country as common, so the split path was the one compared.
