@@ -33,7 +33,7 @@ from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import outbox_pages
 from expo.registration import pages as registration_pages
 from expo.registration import routes as registration_api
-from streaming import chat_routes, hls_routes, media_routes
+from streaming import chat_routes, hls_routes, media_routes, room_routes
 from streaming import pages as streaming_pages
 from streaming import routes as stream_api
 from web import STATIC_DIR
@@ -66,6 +66,7 @@ def routes() -> list[BaseRoute]:
         *chat_routes.ROUTES,
         *hls_routes.ROUTES,
         *media_routes.ROUTES,
+        *room_routes.ROUTES,
         *streaming_pages.ROUTES,
         *dashboard_api.ROUTES,
         *dashboard_pages.ROUTES,
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
     import_models()
     chat_routes.register_channels()
     dashboards_live.register_channels()
+    room_routes.register_channels()
     platform = Platform.build(settings)
 
     @asynccontextmanager

@@ -169,6 +169,7 @@ def serve(settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from expo.demo import seed_demo
+    from streaming import room_services
 
     settings = load(args, host=args.host, port=args.port)
     configure_logging(settings.log_level, settings.log_format)
@@ -179,6 +180,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for login in info.logins:
         print(f"  {login.role.value:<10} {login.email:<24} {login.password}")
     print(f"Live broadcast: {settings.url(f'/watch/{info.broadcast.id}')}")
+    room_urls = room_services.room_urls(settings, info.room)
+    print(f"Telepresence room: {room_urls.host_url} (host), {room_urls.guest_url} (guests)")
     sys.stdout.flush()
     # The synthetic broadcaster publishes over WHIP to this very server, as an outside encoder
     # would (it retries until the server is up).
@@ -295,6 +298,23 @@ def cmd_streams_create(args: argparse.Namespace) -> int:
         created = run_on_store(settings, lambda db: create_stream(db, settings, title, args.expo))
     except Invalid as exc:
         raise CommandFailed(exc.message, USAGE_ERROR) from None
+    except ExpoError as exc:
+        raise CommandFailed(exc.message) from None
+    print(json.dumps(created))
+    return 0
+
+
+def cmd_rooms_create(args: argparse.Namespace) -> int:
+    from streaming import room_services
+    from streaming.cli import create_room
+
+    settings = load(args)
+    try:
+        title = room_services.check_title(args.title)
+    except Invalid as exc:
+        raise CommandFailed(exc.message, USAGE_ERROR) from None
+    try:
+        created = run_on_store(settings, lambda db: create_room(db, settings, title, args.expo))
     except ExpoError as exc:
         raise CommandFailed(exc.message) from None
     print(json.dumps(created))
@@ -418,6 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
     stream_create = command(stream_commands, "create", cmd_streams_create, stream_create_help)
     stream_create.add_argument("--title", required=True)
     stream_create.add_argument("--expo", metavar="SLUG", help="expo slug (default: setting default_expo)")
+
+    rooms = commands.add_parser("rooms", parents=[common], help="Manage telepresence rooms.")
+    room_commands = rooms.add_subparsers(dest="rooms_command", required=True, metavar="COMMAND")
+    room_create_help = "Create a telepresence room; print its id and host and guest page URLs as JSON."
+    room_create = command(room_commands, "create", cmd_rooms_create, room_create_help)
+    room_create.add_argument("--title", required=True)
+    room_create.add_argument("--expo", metavar="SLUG", help="expo slug (default: setting default_expo)")
 
     catalog = commands.add_parser("catalog", parents=[common], help="Manage product catalogues.")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")

@@ -25,8 +25,9 @@ from expo.agenda.demo import seed_programs
 from expo.db import Database
 from expo.errors import Conflict
 from expo.registration.demo import seed_registrations
+from streaming import room_services
 from streaming import services as streams
-from streaming.models import Stream, StreamStatus
+from streaming.models import Room, Stream, StreamStatus
 
 DEMO_SLUG = "demo"
 DEMO_TITLE = "Demo Expo"
@@ -40,6 +41,7 @@ DEMO_BROADCAST_DESCRIPTION = (
     "The demo's live broadcast: a test pattern with a clock and a tone, published over WHIP by the "
     "built-in synthetic broadcaster while `expo demo` runs."
 )
+DEMO_ROOM = "Meet the exhibitors"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class DemoInfo:
     expo: Expo
     users: dict[Role, User]
     broadcast: Stream
+    room: Room
     floor: DemoFloor
     schedule: tuple[Stream, ...]
     logins: tuple[DemoLogin, ...] = DEMO_LOGINS
@@ -112,6 +115,7 @@ async def seed_demo(db: Database) -> DemoInfo:
         users = {login.role: await _user(session, login) for login in DEMO_LOGINS}
         expo = await _expo(session, organizer=users[Role.ORGANIZER])
         broadcast = await _broadcast(session, expo, organizer=users[Role.ORGANIZER])
+        room = await _room(session, expo, organizer=users[Role.ORGANIZER])
         floor = await seed_floor(
             session, expo, organizer=users[Role.ORGANIZER], exhibitor=users[Role.EXHIBITOR]
         )
@@ -123,7 +127,7 @@ async def seed_demo(db: Database) -> DemoInfo:
         )
         await seed_registrations(session, expo, users[Role.ORGANIZER], users[Role.VISITOR])
         await seed_programs(session, expo, users[Role.ORGANIZER], floor.halls)
-    return DemoInfo(expo=expo, users=users, broadcast=broadcast, floor=floor, schedule=schedule)
+    return DemoInfo(expo=expo, users=users, broadcast=broadcast, room=room, floor=floor, schedule=schedule)
 
 
 async def _find_user(session: AsyncSession, email: str) -> User | None:
@@ -172,6 +176,14 @@ async def _broadcast(session: AsyncSession, expo: Expo, organizer: User) -> Stre
         )
     if found.status == StreamStatus.ENDED:
         return await streams.reopen(session, found, actor=organizer)
+    return found
+
+
+async def _room(session: AsyncSession, expo: Expo, organizer: User) -> Room:
+    """The demo's telepresence room, owned by the organizer; opened again if someone ended it."""
+    found = (await session.exec(select(Room).where(Room.expo_id == expo.id, Room.title == DEMO_ROOM))).first()
+    if found is None or found.ended_at is not None:
+        return await room_services.create_room(session, expo=expo, title=DEMO_ROOM, owner=organizer)
     return found
 
 

@@ -18,6 +18,7 @@ from expo.registration.outbox import OutboxSender
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
 from streaming.plane import MediaPlane
+from streaming.rooms import RoomPlane
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Platform:
         self.hls = HlsRegistry()
         # WHIP publishers, WHEP viewers and the media router of this process.
         self.media = MediaPlane(self.settings, self.db, self.bus, self.audience, self.hls)
+        # Telepresence rooms admitted by this process: their people and peer connections.
+        self.rooms = RoomPlane(self.media, self.bus, self.secret)
         # Session seats: one group-committing desk per process (see expo.agenda.seats).
         self.seats = SeatDesk(self.db, self.settings.public_url)
         # Live dashboard figures of the expos whose dashboards are open in this process.
@@ -78,6 +81,7 @@ class Platform:
         if self.outbox is not None:
             await self.outbox.stop()
         await self.live_board.stop()
+        await self.rooms.close()
         await self.media.close()
         await self.hls.close()
         await self.audience.stop()

@@ -1,4 +1,5 @@
-"""``expo streams ...`` commands: what the ``expo`` command line calls for broadcasts."""
+"""``expo streams ...`` and ``expo rooms ...``: what the ``expo`` command line calls for broadcasts
+and telepresence rooms."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from booths.services import get_expo
 from expo.config import Settings
 from expo.db import Database
-from streaming import services
+from streaming import room_services, services
 
 STREAM_FIELDS = ("id", "key", "whip_url", "whep_url", "hls_url", "page_url")
 """The keys ``expo streams create`` prints, in the contract's order."""
@@ -36,3 +37,19 @@ async def create_stream(
         "hls_url": urls.hls_url,
         "page_url": urls.page_url,
     }
+
+
+ROOM_FIELDS = ("id", "host_url", "guest_url")
+"""The keys ``expo rooms create`` prints, in the contract's order."""
+
+
+async def create_room(db: Database, settings: Settings, title: str, expo_slug: str | None) -> dict[str, Any]:
+    """Create a room without an owner and return the contract's JSON object (expo as for streams)."""
+    async with db.session() as session:
+        if expo_slug is None:
+            expo = await services.default_expo(session, settings)
+        else:
+            expo = await get_expo(session, expo_slug)
+        room = await room_services.create_room(session, expo=expo, title=title, owner=None)
+    urls = room_services.room_urls(settings, room)
+    return {"id": room.id, "host_url": urls.host_url, "guest_url": urls.guest_url}

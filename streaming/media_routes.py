@@ -48,7 +48,8 @@ def _plane(request: Request) -> MediaPlane:
     return platform(request).media
 
 
-async def _offer(request: Request, *, sending: bool) -> str:
+async def sdp_offer(request: Request, *, sending: bool) -> str:
+    """The request's ``application/sdp`` body, checked (see :func:`streaming.whip.parse_offer`)."""
     if media_type(request) != SDP:
         raise UnsupportedMediaType("Send the offer as application/sdp.", code="sdp.content_type")
     return parse_offer(await read_body(request, MAX_SDP_BYTES), sending=sending)
@@ -59,12 +60,11 @@ async def _stream(request: Request) -> Stream:
         return await services.get_stream(session, path_int(request, "stream_id"))
 
 
-def _bearer(request: Request) -> str:
+def bearer(request: Request, what: str = "the stream key", code: str = "stream.key_required") -> str:
+    """The ``Authorization: Bearer`` token, or 401 ``code`` asking for ``what``."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized(
-            "Send the stream key as 'Authorization: Bearer <key>'.", code="stream.key_required"
-        )
+        raise Unauthorized(f"Send {what} as 'Authorization: Bearer <token>'.", code=code)
     return value.strip()
 
 
@@ -102,9 +102,9 @@ async def whip_publish(request: Request) -> Response:
     Authenticated by the stream key as bearer token. 201 with the answer and the session's
     ``Location``; 409 if a publisher is already connected or the stream has ended.
     """
-    offer = await _offer(request, sending=True)
+    offer = await sdp_offer(request, sending=True)
     stream = await _stream(request)
-    key = _bearer(request)
+    key = bearer(request)
     if not services.key_matches(stream, key):
         raise Unauthorized("The stream key is wrong.", code="stream.bad_key")
     session, answer = await _plane(request).publish(stream, key, offer)
@@ -122,7 +122,7 @@ async def whip_delete(request: Request) -> Response:
     stream_id = path_int(request, "stream_id")
     session_id: str = request.path_params["session_id"]
     plane.publisher(stream_id, session_id)  # 404 before 401: the URL is wrong whoever asks
-    await plane.unpublish(stream_id, session_id, _bearer(request))
+    await plane.unpublish(stream_id, session_id, bearer(request))
     return Response(status_code=200, headers=_CORS)
 
 
@@ -146,7 +146,7 @@ async def whep_play(request: Request) -> Response:
     Public streams need no credentials; ``registered`` ones a signed-in user (cookie or bearer).
     201 with the answer and the session's ``Location``; 409 ``stream.not_live`` without a publisher.
     """
-    offer = await _offer(request, sending=False)
+    offer = await sdp_offer(request, sending=False)
     stream = await _stream(request)
     user = await current_user(request)
     async with platform(request).db.session() as session:

@@ -157,3 +157,20 @@ class Recording(SQLModel, table=True):
     ended_at: datetime | None = None
     duration_seconds: float = 0.0
     size_bytes: int = 0
+
+
+class Room(SQLModel, table=True):
+    """A telepresence room (booth meeting, negotiation, signing ceremony): up to a dozen people
+    see and hear each other, their media forwarded by the server. Its page URLs carry
+    ``host_key`` or ``guest_key`` as their access token; who is in the room is live state (see
+    :mod:`streaming.rooms`). ``ended_at`` is set when a host ends it for everyone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    booth_id: int | None = Field(default=None, foreign_key="booth.id", index=True, ondelete="SET NULL")
+    owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    title: str = Field(max_length=200)
+    host_key: str = Field(max_length=64, unique=True, index=True)
+    guest_key: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None

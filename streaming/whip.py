@@ -145,18 +145,26 @@ class ViewerSession(MediaSession):
 
 
 async def accept_publisher(
-    router: MediaRouter, configuration: RTCConfiguration, stream_id: int, key: str, offer: str
+    router: MediaRouter,
+    configuration: RTCConfiguration,
+    stream_id: int,
+    key: str,
+    offer: str,
+    *,
+    media_id: str | None = None,
 ) -> tuple[PublisherSession, str]:
-    """Answer a WHIP offer: every received track is published on ``router`` under the stream.
+    """Answer a WHIP offer: every received track is published on ``router`` under ``media_id``
+    (default: the stream's id; a room names each participant's media).
 
     Returns the session and the SDP answer. The connection is closed if negotiation fails.
     """
     session = PublisherSession(stream_id, RTCPeerConnection(configuration), key=key)
+    router_id = str(stream_id) if media_id is None else media_id
 
     def publish() -> None:
         for transceiver in session.pc.getTransceivers():
             if transceiver.kind in ("audio", "video"):
-                session.publications.append(router.publish(transceiver, stream_id=str(stream_id)))
+                session.publications.append(router.publish(transceiver, stream_id=router_id))
 
     try:
         answer = await negotiate(session.pc, offer, publish)

@@ -30,7 +30,7 @@ from expo.config import SETTINGS
 from expo.db import Database
 from expo.demo import DEMO_LOGINS, seed_demo
 from expo.migrations import ensure_schema, head_revision
-from streaming.models import Stream, StreamStatus
+from streaming.models import Room, Stream, StreamStatus
 from tests.conftest import free_port
 
 SECRET = "cli-test-secret-" + "s" * 32
@@ -237,6 +237,7 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "products": Product,
             "streams": Stream,
             "programs": Program,
+            "rooms": Room,
         }
         async with db.session() as session:
             return {
@@ -259,9 +260,10 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "products": 30,
             "streams": 3,
             "programs": 5,
+            "rooms": 1,
         }
         assert second.logins == first.logins == DEMO_LOGINS
-        assert second.expo.id == first.expo.id
+        assert second.expo.id == first.expo.id and second.room.id == first.room.id
         assert [b.id for b in second.floor.booths] == [b.id for b in first.floor.booths]
         assert [s.id for s in second.schedule] == [s.id for s in first.schedule]
         assert (second.expo.slug, second.expo.title) == ("demo", "Demo Expo")

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths.models import Expo
 from booths.services import organizes
@@ -37,6 +36,7 @@ from expo.db import Database, utcnow
 from expo.permissions import platform
 from streaming.audience import Audience
 from streaming.models import Stream, StreamStatus
+from streaming.room_services import in_session_key
 
 log = logging.getLogger("expo.dashboards")
 
@@ -78,12 +78,9 @@ class LiveFigures:
     broadcasts: list[LiveBroadcast] = field(default_factory=list)
 
 
-async def rooms_in_session(session: AsyncSession, expo_id: int) -> int:
-    """Telepresence rooms of the expo with someone in them now.
-
-    Rooms are not stored yet; the rooms module fills this in, and the dashboard shows its answer.
-    """
-    return 0
+async def rooms_in_session(bus: Bus, expo_id: int) -> int:
+    """Telepresence rooms of the expo with someone in them now, in any process."""
+    return await bus.presence_count(in_session_key(expo_id))
 
 
 def expo_today(expo: Expo, now: datetime | None = None) -> datetime:
@@ -103,7 +100,6 @@ async def live_figures(db: Database, bus: Bus, audience: Audience, expo: Expo) -
                 .order_by(col(Stream.id))
             )
         ).all()
-        rooms = await rooms_in_session(session, expo.id)
         counts = await registrations.counts(session, expo.id, expo_today(expo).astimezone(UTC))
     live = [
         LiveBroadcast(id=sid, title=title, live_viewers=await audience.live_viewers(sid))
@@ -113,7 +109,7 @@ async def live_figures(db: Database, bus: Bus, audience: Audience, expo: Expo) -
     return LiveFigures(
         online=await bus.presence_count(realtime.ONLINE_KEY),
         live_viewers=sum(b.live_viewers for b in live),
-        rooms_in_session=rooms,
+        rooms_in_session=await rooms_in_session(bus, expo.id),
         check_ins_today=counts.check_ins_today,
         check_ins_total=counts.check_ins_total,
         registrations=counts.registrations,

@@ -4,7 +4,7 @@
 import { endSession, exchangeSdp } from "./whep.js";
 
 /** Put H.264 first among the codecs the browser can send, keeping the rest as fallbacks. */
-function preferH264(transceiver) {
+export function preferH264(transceiver) {
   if (typeof transceiver.setCodecPreferences !== "function" || !window.RTCRtpSender.getCapabilities) return;
   const capabilities = RTCRtpSender.getCapabilities("video");
   if (!capabilities) return;

@@ -1,0 +1,248 @@
+"""Telepresence rooms over HTTP: the room page and the API its script (or any client) uses.
+
+``/rooms/{id}?key=K`` is the room page: opened, it joins with camera and microphone. The API,
+with ``{room}`` for ``/api/rooms/{id}`` and ``{me}`` for ``{room}/participants/{participant}``:
+
+- ``POST /api/rooms`` (organizers and exhibitors) ``{"title", "expo"?}`` → ``201 {"id",
+  "host_url", "guest_url"}``, as ``expo rooms create`` prints it.
+- ``POST {room}/participants`` ``{"key", "name"?}`` → ``201`` with the participant's ``id``, its
+  ``secret`` (the bearer token of every call below), the room's realtime ``channel`` and who is
+  there already. ``GET {room}/participants?key=K`` → who is there.
+- ``POST {me}/publish``, an ``application/sdp`` offer that sends → ``201`` with the answer.
+- ``POST {me}/subscriptions/{other}``, an offer that receives → ``201`` with the answer and the
+  subscription's ``Location``; ``DELETE`` it to stop receiving.
+- ``DELETE {me}`` → ``204``: leave. ``POST {room}/end`` ``{"key": host key}`` → ends it for all.
+
+Errors: 404 ``room.not_found`` for an unknown room or a wrong key, 409 ``room.ended``,
+``room.full``, ``room.not_publishing``, 401 ``room.bad_secret``, 403 ``room.host_only``, and the
+SDP errors of WHIP/WHEP (see :mod:`streaming.media_routes`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from booths.services import get_expo
+from expo import realtime
+from expo.accounts.models import Role, User
+from expo.errors import Forbidden, NotFound
+from expo.http.api import Endpoint, Schema, path_int
+from expo.http.pages import render
+from expo.permissions import current_user, platform
+from streaming import services
+from streaming.media_routes import SDP, bearer, sdp_offer
+from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, room_urls
+from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
+
+
+class RoomIn(Schema):
+    title: str = Field(min_length=1, max_length=200)
+    expo: str | None = Field(
+        default=None, max_length=100, description="expo slug (default: the default expo)"
+    )
+
+
+class RoomOut(Schema):
+    id: int
+    host_url: str
+    guest_url: str
+
+
+class JoinIn(Schema):
+    key: str = Field(min_length=1, max_length=100)
+    name: str = Field(default="", max_length=NAME_MAX)
+
+
+class ParticipantOut(Schema):
+    id: str
+    name: str
+    role: str
+    publishing: bool
+
+
+class JoinOut(Schema):
+    id: str
+    secret: str
+    name: str
+    role: str
+    channel: str
+    participants: list[ParticipantOut]
+
+
+class ParticipantList(Schema):
+    participants: list[ParticipantOut]
+
+
+class KeyIn(Schema):
+    key: str = Field(min_length=1, max_length=100)
+
+
+def _rooms(request: Request) -> RoomPlane:
+    return platform(request).rooms
+
+
+def _others(plane: RoomPlane, room_id: int, me: Participant | None = None) -> list[ParticipantOut]:
+    return [ParticipantOut(**p.public()) for p in plane.participants(room_id) if p is not me]
+
+
+def _me(request: Request) -> Participant:
+    room_id = path_int(request, "room_id")
+    participant_id: str = request.path_params["participant_id"]
+    secret = bearer(request, "your participant secret", "room.secret_required")
+    return _rooms(request).participant(room_id, participant_id, secret)
+
+
+async def open_room(request: Request, body: RoomIn, user: User) -> RoomOut:
+    """Open a room (organizers and exhibitors): its id and the host's and guests' page URLs."""
+    p = platform(request)
+    async with p.db.session() as session:
+        expo = await (
+            services.default_expo(session, p.settings) if body.expo is None else get_expo(session, body.expo)
+        )
+        room = await create_room(session, expo=expo, title=body.title, owner=user)
+    assert room.id is not None
+    urls = room_urls(p.settings, room)
+    return RoomOut(id=room.id, host_url=urls.host_url, guest_url=urls.guest_url)
+
+
+async def join_room(request: Request, body: JoinIn) -> JoinOut:
+    """Enter the room with its host or guest key; the answer carries your participant secret."""
+    room_id = path_int(request, "room_id")
+    async with platform(request).db.session() as session:
+        room, role = await admit(session, room_id, body.key)
+    plane = _rooms(request)
+    me = await plane.join(room, role, body.name, await current_user(request))
+    return JoinOut(
+        id=me.id,
+        secret=me.secret,
+        name=me.name,
+        role=me.role.value,
+        channel=plane.channel(room_id),
+        participants=_others(plane, room_id, me),
+    )
+
+
+async def room_participants(request: Request, query: KeyIn) -> ParticipantList:
+    """Who is in the room now (``?key=`` the host or guest key)."""
+    room_id = path_int(request, "room_id")
+    async with platform(request).db.session() as session:
+        await admit(session, room_id, query.key)
+    return ParticipantList(participants=_others(_rooms(request), room_id))
+
+
+async def publish_media(request: Request) -> Response:
+    """Send your camera and microphone: an SDP offer in, the answer out."""
+    me = _me(request)
+    answer = await _rooms(request).publish(me, await sdp_offer(request, sending=True))
+    return Response(answer, status_code=201, media_type=SDP)
+
+
+async def subscribe_media(request: Request) -> Response:
+    """Receive another participant: an SDP offer in, the answer out (their media, forwarded)."""
+    me = _me(request)
+    other: str = request.path_params["other_id"]
+    answer = await _rooms(request).subscribe(me, other, await sdp_offer(request, sending=False))
+    location = f"/api/rooms/{me.room_id}/participants/{me.id}/subscriptions/{other}"
+    return Response(answer, status_code=201, media_type=SDP, headers={"Location": location})
+
+
+async def unsubscribe_media(request: Request) -> None:
+    """Stop receiving that participant."""
+    await _rooms(request).unsubscribe(_me(request), request.path_params["other_id"])
+
+
+async def leave_room(request: Request) -> None:
+    """Leave the room: your connections close and the others are told."""
+    await _rooms(request).leave(_me(request))
+
+
+async def finish_room(request: Request, body: KeyIn) -> dict[str, Any]:
+    """End the room for everyone (the host's key only); nobody can join it afterwards."""
+    room_id = path_int(request, "room_id")
+    async with platform(request).db.session() as session:
+        _, role = await admit(session, room_id, body.key)
+        if role is not RoomRole.HOST:
+            raise Forbidden("Only the host can end the room.", code="room.host_only")
+        await end_room(session, room_id)
+    await _rooms(request).end(room_id)
+    return {"ended": True}
+
+
+async def room_page(request: Request) -> Response:
+    """``/rooms/{id}?key=K``: the room; opening it joins with camera and microphone."""
+    room_id = path_int(request, "room_id")
+    key = request.query_params.get("key", "")
+    async with platform(request).db.session() as session:
+        room = await get_room(session, room_id)
+        if room.ended_at is None:
+            _, role = await admit(session, room_id, key)
+        elif room.host_key != key and room.guest_key != key:
+            raise NotFound("No such room.", code="room.not_found")
+        else:
+            role = RoomRole.GUEST
+    config = {"room": room_id, "key": key, "role": role.value, "ended": room.ended_at is not None}
+    guest_url = room_urls(platform(request).settings, room).guest_url if role is RoomRole.HOST else None
+    context = {"room": room, "role": role.value, "config": config, "guest_url": guest_url}
+    return await render(request, "room.html", context)
+
+
+def may_listen(user: User | None, channel: str) -> bool:
+    """``room:{id}:{mac}``: whoever was given the name on joining (the MAC proves it)."""
+    return platform(realtime.current_connection()).rooms.channel_allowed(channel)
+
+
+def register_channels() -> None:
+    """Let participants' pages subscribe to their room's channel (called by ``create_app``)."""
+    realtime.register_channel_prefix(CHANNEL_PREFIX, may_listen)
+
+
+_ID = "/api/rooms/{room_id:int}"
+_ME = _ID + "/participants/{participant_id:str}"
+_TAGS = ["rooms"]
+_STAFF = (Role.ORGANIZER, Role.EXHIBITOR)
+
+ROUTES: list[BaseRoute] = [
+    Endpoint(
+        "/api/rooms",
+        open_room,
+        method="POST",
+        body=RoomIn,
+        response=RoomOut,
+        status=201,
+        auth=_STAFF,
+        tags=_TAGS,
+    ),
+    Endpoint(
+        f"{_ID}/participants", join_room, method="POST", body=JoinIn, response=JoinOut, status=201, tags=_TAGS
+    ),
+    Endpoint(f"{_ID}/participants", room_participants, query=KeyIn, response=ParticipantList, tags=_TAGS),
+    Endpoint(f"{_ID}/end", finish_room, method="POST", body=KeyIn, tags=_TAGS),
+    Endpoint(
+        f"{_ME}/publish",
+        publish_media,
+        method="POST",
+        status=201,
+        body_media=SDP,
+        response_media=SDP,
+        tags=_TAGS,
+    ),
+    Endpoint(
+        _ME + "/subscriptions/{other_id:str}",
+        subscribe_media,
+        method="POST",
+        status=201,
+        body_media=SDP,
+        response_media=SDP,
+        tags=_TAGS,
+    ),
+    Endpoint(
+        _ME + "/subscriptions/{other_id:str}", unsubscribe_media, method="DELETE", status=204, tags=_TAGS
+    ),
+    Endpoint(_ME, leave_room, method="DELETE", status=204, tags=_TAGS),
+    Route("/rooms/{room_id:int}", room_page),
+]

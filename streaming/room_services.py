@@ -1,0 +1,124 @@
+"""Telepresence rooms in the store: create, find, tell host from guest by key, end.
+
+A room's two page URLs carry their own access token (the contract's ``host_url`` and
+``guest_url``): ``/rooms/{id}?key=<host_key>`` lets its holder end the room for everyone,
+``?key=<guest_key>`` only joins. Who is in the room right now is not stored: see
+:mod:`streaming.rooms`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from booths.models import Expo
+from expo import audit
+from expo.accounts.models import Role, User
+from expo.config import Settings
+from expo.db import utcnow
+from expo.errors import Conflict, Forbidden, Invalid, NotFound
+from streaming.models import Room
+from streaming.services import new_key
+
+TITLE_MAX = 200
+
+
+class RoomRole(enum.StrEnum):
+    HOST = "host"
+    GUEST = "guest"
+
+
+@dataclass(frozen=True)
+class RoomUrls:
+    """The contract's page URLs of a room, absolute."""
+
+    host_url: str
+    guest_url: str
+
+
+def room_urls(settings: Settings, room: Room) -> RoomUrls:
+    """The page URLs of ``room`` for its host and for its guests."""
+    return RoomUrls(
+        host_url=settings.url(f"/rooms/{room.id}?key={room.host_key}"),
+        guest_url=settings.url(f"/rooms/{room.id}?key={room.guest_key}"),
+    )
+
+
+def in_session_key(expo_id: int) -> str:
+    """The bus presence key whose members are the expo's rooms with someone in them now (kept by
+    :class:`streaming.rooms.RoomPlane`, read by the organizers' live dashboard)."""
+    return f"rooms:in-session:{expo_id}"
+
+
+def check_title(title: str) -> str:
+    """The title stripped, if it has 1 to 200 characters."""
+    title = title.strip()
+    if not 1 <= len(title) <= TITLE_MAX:
+        raise Invalid(f"A room title has 1 to {TITLE_MAX} characters.", code="room.invalid_title")
+    return title
+
+
+def role_for(room: Room, key: str) -> RoomRole | None:
+    """Whom ``key`` lets into ``room``, compared in constant time; ``None`` for a wrong key."""
+    presented = key.encode()
+    if hmac.compare_digest(room.host_key.encode(), presented):
+        return RoomRole.HOST
+    if hmac.compare_digest(room.guest_key.encode(), presented):
+        return RoomRole.GUEST
+    return None
+
+
+async def create_room(
+    session: AsyncSession, *, expo: Expo, title: str, owner: User | None, booth_id: int | None = None
+) -> Room:
+    """A new room with fresh keys. ``owner`` is ``None`` for command-line rooms; otherwise only
+    organizers and exhibitors may open rooms."""
+    if owner is not None and Role(owner.role) not in (Role.ORGANIZER, Role.EXHIBITOR):
+        raise Forbidden("Only organizers and exhibitors can open rooms.", code="room.forbidden")
+    assert expo.id is not None
+    room = Room(
+        expo_id=expo.id,
+        booth_id=booth_id,
+        owner_id=owner.id if owner is not None else None,
+        title=check_title(title),
+        host_key=new_key(),
+        guest_key=new_key(),
+    )
+    session.add(room)
+    await session.flush()
+    audit.record(session, "room.created", actor_id=room.owner_id, target=f"room:{room.id}", title=room.title)
+    await session.commit()
+    return room
+
+
+async def get_room(session: AsyncSession, room_id: int) -> Room:
+    """The room with this id, or :class:`NotFound` (``room.not_found``)."""
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise NotFound("No such room.", code="room.not_found")
+    return room
+
+
+async def admit(session: AsyncSession, room_id: int, key: str) -> tuple[Room, RoomRole]:
+    """The room and the role ``key`` gives in it: :class:`NotFound` for an unknown room or a
+    wrong key (which does not reveal that the room exists), :class:`Conflict` once it ended."""
+    room = await get_room(session, room_id)
+    role = role_for(room, key)
+    if role is None:
+        raise NotFound("No such room.", code="room.not_found")
+    if room.ended_at is not None:
+        raise Conflict("This room has ended.", code="room.ended")
+    return room, role
+
+
+async def end_room(session: AsyncSession, room_id: int) -> Room:
+    """Mark the room ended (idempotent): nobody can join it any more."""
+    room = await get_room(session, room_id)
+    if room.ended_at is None:
+        room.ended_at = utcnow()
+        audit.record(session, "room.ended", actor_id=None, target=f"room:{room.id}")
+        await session.commit()
+    return room

@@ -1,0 +1,351 @@
+"""Telepresence rooms live: who is in each room, and the media the server forwards between them.
+
+Each participant sends its camera and microphone on one peer connection (a WHIP-like publish)
+and receives each other participant on one more (a WHEP-like subscription), so joining or
+leaving never renegotiates anyone else's connection. Media goes through this process's
+:class:`~streaming.router.MediaRouter`, encoded frames forwarded and never decoded: the server is
+an SFU, not a relay of decoded pictures and not a peer-to-peer broker.
+
+Everyone in a room hears of arrivals and departures on the realtime channel :meth:`RoomPlane.channel`
+(``/ws``; its name carries a MAC so that only participants can subscribe)::
+
+    {"type": "joined", "participant": {...}}     someone entered
+    {"type": "published", "participant": {...}}  their media can be subscribed to
+    {"type": "left", "id": "..."}                they left (or their connection was lost)
+    {"type": "ended"}                            the host ended the room for everyone
+
+A room's people and media live in the process that admitted them (like a broadcast's WebRTC
+side): run rooms behind a proxy that keeps a room on one process. Which rooms have people in them
+is shared over the bus (:func:`~streaming.room_services.in_session_key`), for the organizers' live dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from expo import realtime
+from expo.accounts.models import User
+from expo.bus import Bus
+from expo.dashboards import live as dashboards_live
+from expo.errors import Conflict, Invalid, NotFound, Unauthorized
+from streaming.ice import rtc_configuration
+from streaming.models import Room
+from streaming.plane import MediaPlane
+from streaming.room_services import RoomRole, in_session_key
+from streaming.whip import PublisherSession, ViewerSession, accept_publisher, accept_viewer
+
+logger = logging.getLogger(__name__)
+
+MAX_PARTICIPANTS = 12
+NAME_MAX = 60
+CHANNEL_PREFIX = "room:"
+SWEEP_INTERVAL = 5.0
+IN_SESSION_TTL = 15.0  # renewed every sweep while a room has people in it
+_CHANNEL = re.compile(r"^room:([1-9][0-9]{0,17}):([0-9a-f]{24})$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(eq=False)
+class Participant:
+    """One person in a room. ``id`` is public (the page's ``data-participant``); ``secret`` is
+    their credential for publishing, subscribing and leaving."""
+
+    room_id: int
+    name: str
+    role: RoomRole
+    id: str = field(default_factory=lambda: secrets.token_hex(6))
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    joined: float = field(default_factory=time.monotonic)
+    publisher: PublisherSession | None = None
+    # Their subscriptions, by the id of the participant whose media they receive.
+    subscriptions: dict[str, ViewerSession] = field(default_factory=dict)
+
+    @property
+    def publishing(self) -> bool:
+        return self.publisher is not None and not self.publisher.ended.is_set()
+
+    def public(self) -> dict[str, Any]:
+        """What the others see of this participant."""
+        return {"id": self.id, "name": self.name, "role": self.role.value, "publishing": self.publishing}
+
+    def check(self, secret: str) -> None:
+        if not hmac.compare_digest(self.secret.encode(), secret.encode()):
+            raise Unauthorized(
+                "Present this participant's secret as the bearer token.", code="room.bad_secret"
+            )
+
+
+def clean_name(name: str, fallback: str) -> str:
+    """A display name: control characters dropped, 1 to 60 characters, else ``fallback``."""
+    name = _CONTROL.sub("", name).strip()
+    if len(name) > NAME_MAX:
+        raise Invalid(f"A name has at most {NAME_MAX} characters.", code="room.invalid_name")
+    return name or fallback
+
+
+class RoomPlane:
+    """The rooms of this process: their participants and their peer connections.
+
+    States: *open*, then *closed* after :meth:`close` (everyone removed, every connection closed
+    and every task awaited; joining refused). A participant leaves on ``DELETE``, when the host
+    ends the room, when their publishing connection fails or closes, or when they have had no
+    working connection for ``idle_timeout`` seconds (a tab that vanished without a word).
+    """
+
+    def __init__(
+        self,
+        media: MediaPlane,
+        bus: Bus,
+        secret: str,
+        *,
+        max_participants: int = MAX_PARTICIPANTS,
+        idle_timeout: float = 30.0,
+        sweep_interval: float = SWEEP_INTERVAL,
+    ) -> None:
+        self.media = media
+        self.bus = bus
+        self._secret = secret
+        self.max_participants = max_participants
+        self.idle_timeout = idle_timeout
+        self.sweep_interval = sweep_interval
+        self.rooms: dict[int, dict[str, Participant]] = {}
+        self._expo_of: dict[int, int] = {}  # room id -> expo id, while the room has people
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self.closed = False
+
+    # -- the channel -----------------------------------------------------------------------------
+
+    def channel(self, room_id: int) -> str:
+        """The realtime channel of ``room_id``; only those given its name can subscribe."""
+        mac = hmac.new(self._secret.encode(), f"room-channel:{room_id}".encode(), hashlib.sha256)
+        return f"{CHANNEL_PREFIX}{room_id}:{mac.hexdigest()[:24]}"
+
+    def channel_allowed(self, channel: str) -> bool:
+        """Whether ``channel`` is a room channel this process named (its MAC checks out)."""
+        match = _CHANNEL.match(channel)
+        return match is not None and hmac.compare_digest(channel, self.channel(int(match.group(1))))
+
+    # -- people ----------------------------------------------------------------------------------
+
+    def participants(self, room_id: int) -> list[Participant]:
+        """Who is in the room now, in order of arrival."""
+        return sorted(self.rooms.get(room_id, {}).values(), key=lambda p: p.joined)
+
+    def participant(self, room_id: int, participant_id: str, secret: str) -> Participant:
+        """The participant, checked against their secret: 404 ``room.no_participant``, 401."""
+        found = self.rooms.get(room_id, {}).get(participant_id)
+        if found is None:
+            raise NotFound("There is no such participant in this room.", code="room.no_participant")
+        found.check(secret)
+        return found
+
+    async def join(self, room: Room, role: RoomRole, name: str, user: User | None) -> Participant:
+        """Admit someone (their key was checked): 409 ``room.full`` past ``max_participants``."""
+        if self.closed:
+            raise Conflict("The media server is shutting down.", code="stream.router_closed")
+        assert room.id is not None
+        room_id = room.id
+        people = self.rooms.setdefault(room_id, {})
+        if len(people) >= self.max_participants:
+            raise Conflict(f"This room is full ({self.max_participants} people).", code="room.full")
+        fallback = (user.name if user is not None else "") or ("Host" if role is RoomRole.HOST else "Guest")
+        participant = Participant(room_id, clean_name(name, fallback), role)
+        people[participant.id] = participant
+        self._start_sweeper()
+        if room_id not in self._expo_of:
+            self._expo_of[room_id] = room.expo_id
+            await self._in_session(room_id, True)
+        await self._announce(room_id, {"type": "joined", "participant": participant.public()})
+        return participant
+
+    async def publish(self, participant: Participant, offer: str) -> str:
+        """Take the participant's camera and microphone (an SDP offer that sends); the answer.
+
+        409 ``room.already_publishing`` while their previous connection is up.
+        """
+        if participant.publishing:
+            raise Conflict(
+                "You are already sending media; leave and join again.", code="room.already_publishing"
+            )
+        config = rtc_configuration(self.media.ice_servers)
+        media_id = f"room:{participant.room_id}:{participant.id}"
+        session, answer = await accept_publisher(
+            self.media.router, config, participant.room_id, "", offer, media_id=media_id
+        )
+        if participant.room_id not in self.rooms or participant.id not in self.rooms[participant.room_id]:
+            await self._close_publisher(session)  # they left while negotiating
+            raise NotFound("There is no such participant in this room.", code="room.no_participant")
+        previous, participant.publisher = participant.publisher, session
+        if previous is not None:
+            await self._close_publisher(previous)
+        session.tasks.append(self._spawn(self._supervise_publisher(participant, session)))
+        await self._announce(participant.room_id, {"type": "published", "participant": participant.public()})
+        return answer
+
+    async def subscribe(self, participant: Participant, other_id: str, offer: str) -> str:
+        """Receive ``other_id``'s media (an SDP offer that receives); the answer. A previous
+        subscription to the same person is replaced. 404 for nobody, 409 ``room.not_publishing``."""
+        other = self.rooms.get(participant.room_id, {}).get(other_id)
+        if other is None or other is participant:
+            raise NotFound("There is no such participant in this room.", code="room.no_participant")
+        publisher = other.publisher
+        publications = [p for p in publisher.publications if p.state == "live"] if publisher else []
+        if not other.publishing or not publications:
+            raise Conflict("That participant is not sending media.", code="room.not_publishing")
+        config = rtc_configuration(self.media.ice_servers)
+        session, answer = await accept_viewer(
+            publications, config, participant.room_id, participant.id, offer
+        )
+        previous = participant.subscriptions.pop(other_id, None)
+        if previous is not None:
+            await previous.close()
+        participant.subscriptions[other_id] = session
+        session.tasks.append(self._spawn(self._supervise_subscription(participant, other_id, session)))
+        return answer
+
+    async def unsubscribe(self, participant: Participant, other_id: str) -> None:
+        """Stop receiving ``other_id`` (404 ``room.no_subscription`` if not subscribed)."""
+        session = participant.subscriptions.pop(other_id, None)
+        if session is None:
+            raise NotFound("You are not receiving that participant.", code="room.no_subscription")
+        await session.close()
+
+    async def leave(self, participant: Participant) -> None:
+        """Remove the participant: their connections close, and so do everyone's subscriptions to
+        them; the others are told. Idempotent."""
+        people = self.rooms.get(participant.room_id, {})
+        if people.get(participant.id) is not participant:
+            return
+        del people[participant.id]
+        if not people:
+            self.rooms.pop(participant.room_id, None)
+            await self._in_session(participant.room_id, False)
+        await self._disconnect(participant)
+        for other in people.values():
+            session = other.subscriptions.pop(participant.id, None)
+            if session is not None:
+                await session.close()
+        await self._announce(participant.room_id, {"type": "left", "id": participant.id})
+
+    async def end(self, room_id: int) -> None:
+        """Everyone leaves (the room was ended): connections closed, pages told ``ended``."""
+        people = self.rooms.pop(room_id, {})
+        for participant in people.values():
+            await self._disconnect(participant)
+        if people:
+            await self._in_session(room_id, False)
+        await self._announce(room_id, {"type": "ended"})
+
+    async def close(self) -> None:
+        """Close every room's connections and await every task (the rooms stay as stored)."""
+        self.closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        rooms, self.rooms = self.rooms, {}
+        for people in rooms.values():
+            for participant in people.values():
+                await self._disconnect(participant)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _in_session(self, room_id: int, occupied: bool) -> None:
+        """Count the room in (or out of) its expo's rooms in session, and refresh the dashboard."""
+        expo_id = self._expo_of[room_id] if occupied else self._expo_of.pop(room_id, None)
+        if expo_id is None:
+            return
+        try:
+            if occupied:
+                await self.bus.presence_touch(in_session_key(expo_id), str(room_id), IN_SESSION_TTL)
+            else:
+                await self.bus.presence_leave(in_session_key(expo_id), str(room_id))
+            await dashboards_live.nudge(self.bus, expo_id)
+        except Exception:
+            # The figure lapses or is renewed by the next sweep; the room itself is unaffected.
+            logger.exception("rooms: counting room %s in session failed", room_id)
+
+    async def _announce(self, room_id: int, event: dict[str, Any]) -> None:
+        try:
+            await realtime.publish_event(self.bus, self.channel(room_id), event)
+        except Exception:
+            # The others' pages re-read the participant list when their socket comes back.
+            logger.exception("rooms: announcing %s in room %s failed", event.get("type"), room_id)
+
+    async def _disconnect(self, participant: Participant) -> None:
+        subscriptions, participant.subscriptions = participant.subscriptions, {}
+        for session in subscriptions.values():
+            await session.close()
+        publisher, participant.publisher = participant.publisher, None
+        if publisher is not None:
+            await self._close_publisher(publisher)
+
+    async def _close_publisher(self, session: PublisherSession) -> None:
+        for publication in session.publications:
+            await self.media.router.unpublish(publication)
+        await session.close()
+
+    async def _supervise_publisher(self, participant: Participant, session: PublisherSession) -> None:
+        """The participant leaves when their sending connection fails, closes or never connects."""
+        try:
+            async with asyncio.timeout(self.media.connect_timeout):
+                await session.connected.wait()
+            await session.ended.wait()
+        except TimeoutError:
+            logger.info("rooms: participant %s never connected", participant.id)
+        if participant.publisher is session:
+            await self.leave(participant)
+
+    async def _supervise_subscription(
+        self, participant: Participant, other_id: str, session: ViewerSession
+    ) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.media.connect_timeout):
+                await session.connected.wait()
+            await session.ended.wait()
+        if participant.subscriptions.get(other_id) is session:
+            del participant.subscriptions[other_id]
+            await session.close()
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep(), name="rooms-sweeper")
+
+    async def _sweep(self) -> None:
+        """Drop participants who have had no working connection for ``idle_timeout`` seconds
+        (they joined, then the tab vanished before or without publishing or subscribing)."""
+        idle_since: dict[Participant, float] = {}
+        while self.rooms:
+            await asyncio.sleep(self.sweep_interval)
+            now = time.monotonic()
+            for room_id, expo_id in list(self._expo_of.items()):
+                with contextlib.suppress(Exception):  # a bus hiccup: the next sweep renews it
+                    await self.bus.presence_touch(in_session_key(expo_id), str(room_id), IN_SESSION_TTL)
+            for participant in [p for people in self.rooms.values() for p in people.values()]:
+                if participant.publishing or participant.subscriptions:
+                    idle_since.pop(participant, None)
+                    continue
+                since = idle_since.setdefault(participant, max(participant.joined, now - self.sweep_interval))
+                if now - since >= self.idle_timeout:
+                    idle_since.pop(participant, None)
+                    await self.leave(participant)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

@@ -1,0 +1,321 @@
+"""Telepresence rooms through the real HTTP server: aiortc participants that see each other through
+the server's SFU, the realtime channel that tells them who comes and goes, every refusal, the
+command line, and two Chromium profiles in one room with their fake cameras."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from playwright.async_api import Browser, Page
+
+from booths.services import ensure_expo
+from expo.accounts.services import create_user
+from expo.cli import main
+from streaming import room_services
+from streaming.broadcaster import ClockPattern, Tone
+from streaming.codecs import preferred_codecs
+from streaming.models import Room
+from tests.conftest import LiveServer
+from tests.streaming.test_e2e_browser import assert_plays, collect_errors, eventually
+from tests.streaming.test_whip_whep import LOOPBACK, SDP, SMALL, until
+
+KEYS = ("host_key", "guest_key")
+
+
+def new_room(server: LiveServer, title: str = "Contract signing") -> Room:
+    async def create() -> Room:
+        async with server.app.state.platform.db.session() as session:
+            expo = await ensure_expo(session, "fair", "Fair")
+            return await room_services.create_room(session, expo=expo, title=title, owner=None)
+
+    return server.call(create())
+
+
+async def organizer_of(server: LiveServer, http: httpx.AsyncClient) -> dict[str, str]:
+    """Bearer headers of an organizer (who organizes the command-line expo "fair")."""
+    email, password = "organizer@example.com", "correct horse battery"
+
+    async def create() -> None:
+        async with server.app.state.platform.db.session() as session:
+            await create_user(session, email=email, password=password, role="organizer")
+
+    server.call(create())
+    response = await http.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+@dataclass
+class Member:
+    """An aiortc participant: its join answer, its sending connection, what it receives."""
+
+    http: httpx.AsyncClient
+    room: int
+    joined: dict[str, Any]
+    pcs: list[RTCPeerConnection] = field(default_factory=list)
+    tracks: dict[str, dict[str, MediaStreamTrack]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.joined["id"])
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.joined['secret']}"}
+
+    @property
+    def url(self) -> str:
+        return f"/api/rooms/{self.room}/participants/{self.id}"
+
+    async def publish(self) -> httpx.Response:
+        pc = RTCPeerConnection(LOOPBACK)
+        self.pcs.append(pc)
+        video = pc.addTransceiver(ClockPattern(*SMALL), direction="sendonly")
+        video.setCodecPreferences(preferred_codecs("video"))
+        pc.addTransceiver(Tone(), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        response = await self.http.post(
+            f"{self.url}/publish", content=pc.localDescription.sdp, headers={**SDP, **self.auth}
+        )
+        if response.status_code == 201:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        return response
+
+    async def receive(self, other: Member) -> httpx.Response:
+        pc = RTCPeerConnection(LOOPBACK)
+        self.pcs.append(pc)
+        pc.addTransceiver("video", direction="recvonly")
+        pc.addTransceiver("audio", direction="recvonly")
+        tracks = self.tracks.setdefault(other.id, {})
+        pc.on("track", lambda track: tracks.__setitem__(track.kind, track))
+        await pc.setLocalDescription(await pc.createOffer())
+        response = await self.http.post(
+            f"{self.url}/subscriptions/{other.id}",
+            content=pc.localDescription.sdp,
+            headers={**SDP, **self.auth},
+        )
+        if response.status_code == 201:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        return response
+
+    async def frames(self, other: Member, kind: str, count: int) -> list[Any]:
+        await until(lambda: kind in self.tracks.get(other.id, {}), timeout=15)
+        track = self.tracks[other.id][kind]
+        async with asyncio.timeout(20):
+            return [await track.recv() for _ in range(count)]
+
+    async def close(self) -> None:
+        for pc in self.pcs:
+            await pc.close()
+
+
+@pytest.fixture
+async def members() -> AsyncIterator[list[Member]]:
+    joined: list[Member] = []
+    yield joined
+    for member in joined:
+        await member.close()
+
+
+async def join(
+    http: httpx.AsyncClient, room: Room, key: str, members: list[Member], name: str = ""
+) -> Member:
+    assert room.id is not None
+    response = await http.post(f"/api/rooms/{room.id}/participants", json={"key": key, "name": name})
+    assert response.status_code == 201, response.text
+    member = Member(http, room.id, response.json())
+    members.append(member)
+    return member
+
+
+async def next_event(socket: Any) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            frame = json.loads(await socket.recv())
+            if frame["type"] == "event":
+                return frame["data"]  # type: ignore[no-any-return]
+
+
+async def test_two_participants_see_each_other_through_the_server_and_hear_who_leaves(
+    live_server: LiveServer, members: list[Member]
+) -> None:
+    room = new_room(live_server)
+    plane = live_server.app.state.platform.rooms
+    ws_url = live_server.url.replace("http", "ws") + "/ws"
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
+        host = await join(http, room, room.host_key, members, name="Ann <b>Buyer</b>")
+        assert host.joined["role"] == "host" and host.joined["participants"] == []
+        async with websockets.connect(ws_url, origin=live_server.url) as socket:  # type: ignore[arg-type]
+            await socket.send(json.dumps({"type": "subscribe", "channel": host.joined["channel"]}))
+            guest = await join(http, room, room.guest_key, members)
+            assert guest.joined["role"] == "guest" and guest.joined["name"] == "Guest"
+            # The name is kept as text; pages set it with textContent, never as HTML.
+            assert guest.joined["participants"] == [
+                {"id": host.id, "name": "Ann <b>Buyer</b>", "role": "host", "publishing": False}
+            ]
+            assert await next_event(socket) == {
+                "type": "joined",
+                "participant": {"id": guest.id, "name": "Guest", "role": "guest", "publishing": False},
+            }
+
+            assert (await host.publish()).status_code == 201
+            assert (await guest.publish()).status_code == 201
+            published = await next_event(socket)
+            assert published["type"] == "published" and published["participant"]["id"] == host.id
+            assert (await host.receive(guest)).status_code == 201
+            response = await guest.receive(host)
+            assert response.status_code == 201
+            assert response.headers["location"] == f"{guest.url}/subscriptions/{host.id}"
+
+            # Each decodes the other's picture and sound, forwarded by the server, never decoded there.
+            for viewer, sender in ((host, guest), (guest, host)):
+                video = await viewer.frames(sender, "video", 5)
+                assert all(isinstance(f, av.VideoFrame) and (f.width, f.height) == SMALL for f in video)
+                audio = await viewer.frames(sender, "audio", 3)
+                assert all(isinstance(f, av.AudioFrame) for f in audio)
+            publications = plane.media.router.publications(f"room:{room.id}:{host.id}")
+            assert {p.kind for p in publications} == {"audio", "video"}
+            assert all(p.tap.decoder_thread_released for p in publications)
+
+            # The guest leaves: the host hears of it, and its subscription to the guest is closed.
+            assert (await http.delete(guest.url, headers=guest.auth)).status_code == 204
+            while (event := await next_event(socket))["type"] != "left":
+                pass
+            assert event == {"type": "left", "id": guest.id}
+        listed = await http.get(f"/api/rooms/{room.id}/participants", params={"key": room.guest_key})
+        assert [p["id"] for p in listed.json()["participants"]] == [host.id]
+        assert plane.participant(room.id, host.id, host.joined["secret"]).subscriptions == {}
+        assert plane.media.router.publications(f"room:{room.id}:{guest.id}") == []
+
+        # The organizers' live dashboard counts the room in session while anyone is in it.
+        async def figures() -> dict[str, Any]:
+            response = await http.get("/api/expos/fair/dashboard/live", headers=organizer)
+            assert response.status_code == 200, response.text
+            return response.json()  # type: ignore[no-any-return]
+
+        organizer = await organizer_of(live_server, http)
+        assert (await figures())["rooms_in_session"] == 1
+        assert (await http.delete(host.url, headers=host.auth)).status_code == 204
+        assert (await figures())["rooms_in_session"] == 0
+
+
+async def test_what_a_room_refuses(live_server: LiveServer, members: list[Member]) -> None:
+    room = new_room(live_server)
+    other = new_room(live_server, "Another")
+    plane = live_server.app.state.platform.rooms
+    plane.max_participants = 2
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
+        base = f"/api/rooms/{room.id}"
+        cases = [
+            (f"{base}/participants", {"key": other.host_key}, 404, "room.not_found"),  # another room's key
+            ("/api/rooms/9999/participants", {"key": room.host_key}, 404, "room.not_found"),
+            (f"{base}/participants", {"key": room.guest_key, "name": "x" * 61}, 422, None),
+            (f"{base}/participants", {"key": ""}, 422, None),
+        ]
+        for url, body, status, code in cases:
+            response = await http.post(url, json=body)
+            assert response.status_code == status, (url, body, response.text)
+            if code:
+                assert response.json()["error"]["code"] == code
+        host = await join(http, room, room.host_key, members)
+        guest = await join(http, room, room.guest_key, members)
+        full = await http.post(f"{base}/participants", json={"key": room.guest_key})
+        assert full.status_code == 409 and full.json()["error"]["code"] == "room.full"
+
+        offer = "not an SDP offer"
+        for headers, status, code in [
+            ({}, 401, "room.secret_required"),
+            ({"Authorization": "Bearer wrong"}, 401, "room.bad_secret"),
+        ]:
+            response = await http.post(f"{host.url}/publish", content=offer, headers={**SDP, **headers})
+            assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+        response = await http.post(f"{host.url}/publish", content=offer, headers={**SDP, **host.auth})
+        assert response.status_code == 400 and response.json()["error"]["code"] == "sdp.invalid"
+        response = await http.post(f"{host.url}/publish", content="{}", headers=host.auth)
+        assert response.status_code == 415
+        # Nobody is sending yet: there is nothing to receive, and nobody receives themselves.
+        assert (await host.receive(guest)).json()["error"]["code"] == "room.not_publishing"
+        assert (await host.receive(host)).json()["error"]["code"] == "room.no_participant"
+        gone = await http.delete(f"{host.url}/subscriptions/{guest.id}", headers=host.auth)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "room.no_subscription"
+
+        # Only the host ends the room; then nobody gets in, and the page says so.
+        refused = await http.post(f"{base}/end", json={"key": room.guest_key})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "room.host_only"
+        assert (await http.post(f"{base}/end", json={"key": room.host_key})).status_code == 200
+        assert plane.participants(room.id) == []
+        again = await http.post(f"{base}/participants", json={"key": room.guest_key})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "room.ended"
+        page = await http.get(f"/rooms/{room.id}", params={"key": room.guest_key})
+        assert page.status_code == 200 and "This room has ended." in page.text
+        assert (await http.get(f"/rooms/{room.id}", params={"key": "forged"})).status_code == 404
+
+    # A room's channel is only for those given its name: a forged MAC is refused.
+    ws_url = live_server.url.replace("http", "ws") + "/ws"
+    async with websockets.connect(ws_url, origin=live_server.url) as socket:  # type: ignore[arg-type]
+        await socket.send(json.dumps({"type": "subscribe", "channel": f"room:{room.id}:{'0' * 24}"}))
+        async with asyncio.timeout(10):
+            frame = json.loads(await socket.recv())
+        assert frame["type"] == "error" and frame["code"] == "channel.forbidden"
+
+
+def test_expo_rooms_create_prints_the_contracts_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\npublic_url = "https://expo.example"\n')
+    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["rooms", "create", "--title", "Cloud signing", "--config", str(config)]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert list(created) == ["id", "host_url", "guest_url"]
+    assert created["host_url"].startswith(f"https://expo.example/rooms/{created['id']}?key=")
+    assert created["guest_url"].startswith(f"https://expo.example/rooms/{created['id']}?key=")
+    assert created["host_url"] != created["guest_url"]
+    assert main(["rooms", "create", "--title", " ", "--config", str(config)]) == 2
+
+
+async def room_page(browser: Browser, url: str, errors: list[str], who: str) -> Page:
+    context = await browser.new_context(locale="en-US", viewport={"width": 1000, "height": 700})
+    page = await context.new_page()
+    collect_errors(page, errors, who)
+    await page.goto(url)
+    return page
+
+
+async def test_two_browsers_meet_in_a_room(live_server: LiveServer, browser: Browser) -> None:
+    room = new_room(live_server, "Booth meeting")
+    errors: list[str] = []
+    base = live_server.url
+    host = await room_page(browser, f"{base}/rooms/{room.id}?key={room.host_key}", errors, "host")
+    guest = await room_page(browser, f"{base}/rooms/{room.id}?key={room.guest_key}", errors, "guest")
+    # Each sees the other: one <video data-participant> that plays their fake camera.
+    for page in (host, guest):
+        await page.wait_for_selector("video[data-participant]", timeout=30_000)
+        await assert_plays(page, "video[data-participant]")
+    host_sees = await host.get_attribute("video[data-participant]", "data-participant")
+    guest_sees = await guest.get_attribute("video[data-participant]", "data-participant")
+    assert host_sees and guest_sees and host_sees != guest_sees
+    assert (
+        await host.locator("#guest-url").inner_text()
+        == room_services.room_urls(live_server.app.state.platform.settings, room).guest_url
+    )
+    assert await guest.locator("#guest-url").count() == 0
+
+    # The guest leaves: the host's tile for them goes away.
+    await guest.click("#leave-button")
+    await eventually(lambda: host.locator("video[data-participant]").count(), lambda n: n == 0, "guest tile")
+    await host.click("#end-button")
+    await eventually(lambda: host.locator("#room-state").inner_text(), lambda s: "ended" in s, "room ended")
+    assert errors == []
