@@ -289,32 +289,29 @@ def cmd_streams_create(args: argparse.Namespace) -> int:
     from streaming import services
     from streaming.cli import create_stream
 
-    settings = load(args)
-    try:
-        title = services.check_title(args.title)  # checked before anything touches the store
-    except Invalid as exc:
-        raise CommandFailed(exc.message, USAGE_ERROR) from None
-    try:
-        created = run_on_store(settings, lambda db: create_stream(db, settings, title, args.expo))
-    except Invalid as exc:
-        raise CommandFailed(exc.message, USAGE_ERROR) from None
-    except ExpoError as exc:
-        raise CommandFailed(exc.message) from None
-    print(json.dumps(created))
-    return 0
+    return _create_and_print(args, services.check_title, create_stream)
 
 
 def cmd_rooms_create(args: argparse.Namespace) -> int:
     from streaming import room_services
     from streaming.cli import create_room
 
+    return _create_and_print(args, room_services.check_title, create_room)
+
+
+def _create_and_print(
+    args: argparse.Namespace,
+    check_title: Callable[[str], str],
+    create: Callable[[Database, Settings, str, str | None], Awaitable[dict[str, Any]]],
+) -> int:
+    """``streams create`` and ``rooms create``: the title is checked before anything touches the
+    store, then the thing is created and its contract object printed as JSON."""
     settings = load(args)
     try:
-        title = room_services.check_title(args.title)
+        title = check_title(args.title)
+        created = run_on_store(settings, lambda db: create(db, settings, title, args.expo))
     except Invalid as exc:
         raise CommandFailed(exc.message, USAGE_ERROR) from None
-    try:
-        created = run_on_store(settings, lambda db: create_room(db, settings, title, args.expo))
     except ExpoError as exc:
         raise CommandFailed(exc.message) from None
     print(json.dumps(created))
@@ -432,19 +429,26 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", default="", help="display name (default: the e-mail's local part)")
 
-    streams = commands.add_parser("streams", parents=[common], help="Manage live broadcasts.")
-    stream_commands = streams.add_subparsers(dest="streams_command", required=True, metavar="COMMAND")
-    stream_create_help = "Create a broadcast; print its id, key (the WHIP bearer token) and URLs as JSON."
-    stream_create = command(stream_commands, "create", cmd_streams_create, stream_create_help)
-    stream_create.add_argument("--title", required=True)
-    stream_create.add_argument("--expo", metavar="SLUG", help="expo slug (default: setting default_expo)")
-
-    rooms = commands.add_parser("rooms", parents=[common], help="Manage telepresence rooms.")
-    room_commands = rooms.add_subparsers(dest="rooms_command", required=True, metavar="COMMAND")
-    room_create_help = "Create a telepresence room; print its id and host and guest page URLs as JSON."
-    room_create = command(room_commands, "create", cmd_rooms_create, room_create_help)
-    room_create.add_argument("--title", required=True)
-    room_create.add_argument("--expo", metavar="SLUG", help="expo slug (default: setting default_expo)")
+    # `streams create` and `rooms create` take the same arguments.
+    for noun, what, run, created in [
+        (
+            "streams",
+            "live broadcasts",
+            cmd_streams_create,
+            "a broadcast; print its id, key (the WHIP bearer token) and URLs as JSON.",
+        ),
+        (
+            "rooms",
+            "telepresence rooms",
+            cmd_rooms_create,
+            "a telepresence room; print its id and host and guest page URLs as JSON.",
+        ),
+    ]:
+        group = commands.add_parser(noun, parents=[common], help=f"Manage {what}.")
+        group_commands = group.add_subparsers(dest=f"{noun}_command", required=True, metavar="COMMAND")
+        create_one = command(group_commands, "create", run, f"Create {created}")
+        create_one.add_argument("--title", required=True)
+        create_one.add_argument("--expo", metavar="SLUG", help="expo slug (default: setting default_expo)")
 
     catalog = commands.add_parser("catalog", parents=[common], help="Manage product catalogues.")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from booths.services import get_expo
 from expo.config import Settings
 from expo.db import Database
 from streaming import room_services, services
@@ -23,10 +22,7 @@ async def create_stream(
     expo must exist (``expo.unknown``). URLs are absolute, built from ``settings.public_url``.
     """
     async with db.session() as session:
-        if expo_slug is None:
-            expo = await services.default_expo(session, settings)
-        else:
-            expo = await get_expo(session, expo_slug)
+        expo = await services.expo_or_default(session, settings, expo_slug)
         stream = await services.create_stream(session, expo=expo, title=title, owner=None)
     urls = services.stream_urls(settings, stream)
     return {
@@ -39,17 +35,10 @@ async def create_stream(
     }
 
 
-ROOM_FIELDS = ("id", "host_url", "guest_url")
-"""The keys ``expo rooms create`` prints, in the contract's order."""
-
-
 async def create_room(db: Database, settings: Settings, title: str, expo_slug: str | None) -> dict[str, Any]:
     """Create a room without an owner and return the contract's JSON object (expo as for streams)."""
     async with db.session() as session:
-        if expo_slug is None:
-            expo = await services.default_expo(session, settings)
-        else:
-            expo = await get_expo(session, expo_slug)
+        expo = await services.expo_or_default(session, settings, expo_slug)
         room = await room_services.create_room(session, expo=expo, title=title, owner=None)
     urls = room_services.room_urls(settings, room)
     return {"id": room.id, "host_url": urls.host_url, "guest_url": urls.guest_url}

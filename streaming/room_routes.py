@@ -27,11 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths.services import get_expo
 from expo import realtime
 from expo.accounts.models import Role, User
 from expo.errors import Forbidden, NotFound
-from expo.http.api import Endpoint, Schema, path_int
+from expo.http.api import Endpoint, Handler, Schema, path_int
 from expo.http.pages import render
 from expo.permissions import current_user, platform
 from streaming import services
@@ -101,9 +100,7 @@ async def open_room(request: Request, body: RoomIn, user: User) -> RoomOut:
     """Open a room (organizers and exhibitors): its id and the host's and guests' page URLs."""
     p = platform(request)
     async with p.db.session() as session:
-        expo = await (
-            services.default_expo(session, p.settings) if body.expo is None else get_expo(session, body.expo)
-        )
+        expo = await services.expo_or_default(session, p.settings, body.expo)
         room = await create_room(session, expo=expo, title=body.title, owner=user)
     assert room.id is not None
     urls = room_urls(p.settings, room)
@@ -203,8 +200,15 @@ def register_channels() -> None:
 
 _ID = "/api/rooms/{room_id:int}"
 _ME = _ID + "/participants/{participant_id:str}"
+_SUBSCRIPTION = _ME + "/subscriptions/{other_id:str}"
 _TAGS = ["rooms"]
 _STAFF = (Role.ORGANIZER, Role.EXHIBITOR)
+
+
+def _sdp(path: str, handler: Handler) -> Endpoint:
+    """A POST taking an SDP offer and answering 201 with the SDP answer."""
+    return Endpoint(path, handler, method="POST", status=201, body_media=SDP, response_media=SDP, tags=_TAGS)
+
 
 ROUTES: list[BaseRoute] = [
     Endpoint(
@@ -222,27 +226,9 @@ ROUTES: list[BaseRoute] = [
     ),
     Endpoint(f"{_ID}/participants", room_participants, query=KeyIn, response=ParticipantList, tags=_TAGS),
     Endpoint(f"{_ID}/end", finish_room, method="POST", body=KeyIn, tags=_TAGS),
-    Endpoint(
-        f"{_ME}/publish",
-        publish_media,
-        method="POST",
-        status=201,
-        body_media=SDP,
-        response_media=SDP,
-        tags=_TAGS,
-    ),
-    Endpoint(
-        _ME + "/subscriptions/{other_id:str}",
-        subscribe_media,
-        method="POST",
-        status=201,
-        body_media=SDP,
-        response_media=SDP,
-        tags=_TAGS,
-    ),
-    Endpoint(
-        _ME + "/subscriptions/{other_id:str}", unsubscribe_media, method="DELETE", status=204, tags=_TAGS
-    ),
+    _sdp(f"{_ME}/publish", publish_media),
+    _sdp(_SUBSCRIPTION, subscribe_media),
+    Endpoint(_SUBSCRIPTION, unsubscribe_media, method="DELETE", status=204, tags=_TAGS),
     Endpoint(_ME, leave_room, method="DELETE", status=204, tags=_TAGS),
     Route("/rooms/{room_id:int}", room_page),
 ]
