@@ -23,6 +23,7 @@ from expo.errors import N_, Conflict, ExpoError, Invalid, NotFound
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.permissions import platform, require_page_user
+from streaming.room_services import RoomRole, room_links
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
 """Meeting lengths, in minutes, the form offers."""
@@ -74,7 +75,9 @@ async def my_meetings(request: Request) -> Response:
     user = await require_page_user(request)
     async with platform(request).db.session() as session:
         rows = await meetings.my_meetings(session, user)
-    context = {"rows": rows, "local": meetings.local, "open": [s.value for s in meetings.OPEN]}
+        rooms = await room_links(session, [m.room_id for m, _, _ in rows], RoomRole.GUEST)
+    open_states = [s.value for s in meetings.OPEN]
+    context = {"rows": rows, "rooms": rooms, "local": meetings.local, "open": open_states}
     return await render(request, "my_meetings.html", context)
 
 
@@ -95,10 +98,12 @@ async def _inbox(
     async with platform(request).db.session() as session:
         booth, expo = await editable_booth(session, request, user)
         rows = await meetings.booth_meetings(session, booth, expo, user)
+        rooms = await room_links(session, [m.room_id for m, _ in rows], RoomRole.HOST)
     context: dict[str, Any] = {
         "booth": booth,
         "expo": expo,
         "rows": rows,
+        "rooms": rooms,
         "local": meetings.local,
         "now": utcnow(),
         "tab": "meetings",

@@ -20,6 +20,7 @@ from booths.models import Booth, Expo, Meeting, MeetingStatus
 from expo.accounts.models import User
 from expo.http.api import Endpoint, Schema, path_int
 from expo.permissions import platform
+from streaming.room_services import RoomRole, room_links
 
 TAGS = ["meetings"]
 
@@ -44,9 +45,16 @@ class MeetingOut(Schema):
     decided_at: datetime | None
     held_at: datetime | None
     requester: RequesterOut | None = Field(default=None, description="In the booth's list only.")
+    room_url: str | None = Field(
+        default=None,
+        description="Once accepted: the video room's page, with the host key for the booth's staff and "
+        "the guest key for the requester.",
+    )
 
     @classmethod
-    def of(cls, meeting: Meeting, booth: Booth, requester: User | None = None) -> MeetingOut:
+    def of(
+        cls, meeting: Meeting, booth: Booth, requester: User | None = None, room_url: str | None = None
+    ) -> MeetingOut:
         assert meeting.id is not None
         who = None
         if requester is not None:
@@ -66,6 +74,7 @@ class MeetingOut(Schema):
             decided_at=meeting.decided_at,
             held_at=meeting.held_at,
             requester=who,
+            room_url=room_url if meeting.status == MeetingStatus.ACCEPTED.value else None,
         )
 
 
@@ -107,21 +116,27 @@ async def meeting_list_booth(request: Request, query: BoothMeetingsQuery, user: 
         assert expo is not None
         status = MeetingStatus(query.status) if query.status else None
         rows = await meetings.booth_meetings(session, booth, expo, user, status)
-    return MeetingList(items=[MeetingOut.of(m, booth, who) for m, who in rows])
+        rooms = await room_links(session, [m.room_id for m, _ in rows], RoomRole.HOST)
+    return MeetingList(items=[MeetingOut.of(m, booth, who, rooms.get(m.room_id or 0)) for m, who in rows])
 
 
 async def meeting_list_mine(request: Request, user: User) -> MeetingList:
     """The meetings the caller requested, newest first."""
     async with platform(request).db.session() as session:
         rows = await meetings.my_meetings(session, user)
-    return MeetingList(items=[MeetingOut.of(m, booth) for m, booth, _ in rows])
+        rooms = await room_links(session, [m.room_id for m, _, _ in rows], RoomRole.GUEST)
+    return MeetingList(
+        items=[MeetingOut.of(m, booth, room_url=rooms.get(m.room_id or 0)) for m, booth, _ in rows]
+    )
 
 
-async def _answer(request: Request, meeting: Meeting) -> MeetingOut:
+async def _answer(request: Request, meeting: Meeting, role: RoomRole) -> MeetingOut:
+    """The meeting as the staff (``HOST``) or the requester (``GUEST``) sees it."""
     async with platform(request).db.session() as session:
         booth = await session.get(Booth, meeting.booth_id)
+        rooms = await room_links(session, [meeting.room_id], role)
     assert booth is not None
-    return MeetingOut.of(meeting, booth)
+    return MeetingOut.of(meeting, booth, room_url=rooms.get(meeting.room_id or 0))
 
 
 async def meeting_accept(request: Request, user: User) -> MeetingOut:
@@ -129,7 +144,7 @@ async def meeting_accept(request: Request, user: User) -> MeetingOut:
     p = platform(request)
     async with p.db.session() as session:
         meeting = await meetings.accept(session, path_int(request, "meeting_id"), user, p.settings, bus=p.bus)
-    return await _answer(request, meeting)
+    return await _answer(request, meeting, RoomRole.HOST)
 
 
 async def meeting_decline(request: Request, body: NoteIn, user: User) -> MeetingOut:
@@ -139,7 +154,7 @@ async def meeting_decline(request: Request, body: NoteIn, user: User) -> Meeting
         meeting = await meetings.decline(
             session, path_int(request, "meeting_id"), user, p.settings, body.note, bus=p.bus
         )
-    return await _answer(request, meeting)
+    return await _answer(request, meeting, RoomRole.HOST)
 
 
 async def meeting_held(request: Request, user: User) -> MeetingOut:
@@ -147,7 +162,7 @@ async def meeting_held(request: Request, user: User) -> MeetingOut:
     p = platform(request)
     async with p.db.session() as session:
         meeting = await meetings.mark_held(session, path_int(request, "meeting_id"), user, bus=p.bus)
-    return await _answer(request, meeting)
+    return await _answer(request, meeting, RoomRole.HOST)
 
 
 async def meeting_cancel(request: Request, user: User) -> MeetingOut:
@@ -155,7 +170,7 @@ async def meeting_cancel(request: Request, user: User) -> MeetingOut:
     p = platform(request)
     async with p.db.session() as session:
         meeting = await meetings.cancel(session, path_int(request, "meeting_id"), user, bus=p.bus)
-    return await _answer(request, meeting)
+    return await _answer(request, meeting, RoomRole.GUEST)
 
 
 BOOTH = "/api/booths/{booth_id:int}/meetings"

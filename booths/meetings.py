@@ -36,6 +36,9 @@ from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.i18n import translations
 from expo.registration.outbox import enqueue
+from streaming import room_services
+from streaming.models import Room
+from streaming.room_services import RoomRole
 
 MIN_MINUTES = 15
 MAX_MINUTES = 120
@@ -225,7 +228,12 @@ def _already(meeting: Meeting) -> Conflict:
 
 
 async def _tell_requester(
-    session: AsyncSession, settings: Settings, meeting: Meeting, booth: Booth, expo: Expo
+    session: AsyncSession,
+    settings: Settings,
+    meeting: Meeting,
+    booth: Booth,
+    expo: Expo,
+    room: Room | None = None,
 ) -> None:
     """Queue the e-mail telling the requester what the booth decided, in their language."""
     requester = await session.get(User, meeting.requester_id)
@@ -240,12 +248,14 @@ async def _tell_requester(
         "when": f"{start:%Y-%m-%d %H:%M}-{local(meeting.ends_at, expo):%H:%M} ({expo.timezone})",
         "note": meeting.staff_note or "-",
         "url": settings.url("/my/meetings"),
+        "room": settings.url(room_services.room_path(room, RoomRole.GUEST)) if room else "-",
     }
     if meeting.status == MeetingStatus.ACCEPTED.value:
         subject = N_("Your meeting with %(booth)s is confirmed")
         body = N_(
             "Hello %(name)s,\n\n%(booth)s accepted your meeting at %(expo)s on %(when)s.\n\n"
-            "Note from the booth: %(note)s\n\nYour meetings: %(url)s\n"
+            "Note from the booth: %(note)s\n\nJoin the video meeting at that time: %(room)s\n\n"
+            "Your meetings: %(url)s\n"
         )
     else:
         subject = N_("Your meeting request to %(booth)s was declined")
@@ -302,7 +312,14 @@ async def accept(
     if overlapping:
         await session.rollback()
         raise Conflict(N_("The booth has already accepted a meeting at this time."), code="meeting.overlap")
-    await _tell_requester(session, settings, meeting, booth, expo)
+    # The video room where it takes place: the staff's host link, the requester's guest link.
+    title = f"{booth.name} · {local(meeting.starts_at, expo):%Y-%m-%d %H:%M}"
+    room = await room_services.add_room(
+        session, expo=expo, title=title[: room_services.TITLE_MAX], owner=actor, booth_id=booth.id
+    )
+    meeting.room_id = room.id
+    session.add(meeting)
+    await _tell_requester(session, settings, meeting, booth, expo, room)
     await _commit(session, bus, meeting, "meeting.accepted", actor)
     return meeting
 
@@ -352,5 +369,8 @@ async def cancel(session: AsyncSession, meeting_id: int, actor: User, bus: Bus |
         raise NotFound(N_("There is no such meeting."), code="meeting.unknown")
     if not await _transition(session, meeting, OPEN, {"status": MeetingStatus.CANCELLED.value}):
         raise Conflict(N_("This meeting can no longer be cancelled."), code="meeting.closed")
+    if meeting.room_id is not None:
+        # Its links stop working: nobody keeps meeting in the room of a cancelled meeting.
+        await room_services.end_room(session, meeting.room_id, commit=False)
     await _commit(session, bus, meeting, "meeting.cancelled", actor)
     return meeting

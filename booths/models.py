@@ -286,3 +286,6 @@ class Meeting(SQLModel, table=True):
     decided_at: datetime | None = None
     decided_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     held_at: datetime | None = None
+    # The video room opened when the booth accepted (its host link for staff, guest link for the
+    # requester); ended if the meeting is cancelled.
+    room_id: int | None = Field(default=None, foreign_key="room.id", ondelete="SET NULL")

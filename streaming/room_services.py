@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import enum
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths.models import Expo
@@ -39,11 +41,16 @@ class RoomUrls:
     guest_url: str
 
 
+def room_path(room: Room, role: RoomRole) -> str:
+    """The page of ``room`` with the key of ``role`` (relative)."""
+    return f"/rooms/{room.id}?key={room.host_key if role is RoomRole.HOST else room.guest_key}"
+
+
 def room_urls(settings: Settings, room: Room) -> RoomUrls:
     """The page URLs of ``room`` for its host and for its guests."""
     return RoomUrls(
-        host_url=settings.url(f"/rooms/{room.id}?key={room.host_key}"),
-        guest_url=settings.url(f"/rooms/{room.id}?key={room.guest_key}"),
+        host_url=settings.url(room_path(room, RoomRole.HOST)),
+        guest_url=settings.url(room_path(room, RoomRole.GUEST)),
     )
 
 
@@ -78,6 +85,16 @@ async def create_room(
     organizers and exhibitors may open rooms."""
     if owner is not None and Role(owner.role) not in (Role.ORGANIZER, Role.EXHIBITOR):
         raise Forbidden("Only organizers and exhibitors can open rooms.", code="room.forbidden")
+    room = await add_room(session, expo=expo, title=title, owner=owner, booth_id=booth_id)
+    await session.commit()
+    return room
+
+
+async def add_room(
+    session: AsyncSession, *, expo: Expo, title: str, owner: User | None, booth_id: int | None = None
+) -> Room:
+    """:func:`create_room` inside the caller's transaction (which commits it), for a service that
+    opens a room as part of something else (a booth accepting a meeting)."""
     assert expo.id is not None
     room = Room(
         expo_id=expo.id,
@@ -90,7 +107,6 @@ async def create_room(
     session.add(room)
     await session.flush()
     audit.record(session, "room.created", actor_id=room.owner_id, target=f"room:{room.id}", title=room.title)
-    await session.commit()
     return room
 
 
@@ -114,11 +130,23 @@ async def admit(session: AsyncSession, room_id: int, key: str) -> tuple[Room, Ro
     return room, role
 
 
-async def end_room(session: AsyncSession, room_id: int) -> Room:
-    """Mark the room ended (idempotent): nobody can join it any more."""
+async def end_room(session: AsyncSession, room_id: int, *, commit: bool = True) -> Room:
+    """Mark the room ended (idempotent): nobody can join it any more. ``commit=False`` leaves the
+    commit to the caller's transaction."""
     room = await get_room(session, room_id)
     if room.ended_at is None:
         room.ended_at = utcnow()
         audit.record(session, "room.ended", actor_id=None, target=f"room:{room.id}")
-        await session.commit()
+        if commit:
+            await session.commit()
     return room
+
+
+async def room_links(session: AsyncSession, room_ids: Iterable[int | None], role: RoomRole) -> dict[int, str]:
+    """The page link (relative) of each open room among ``room_ids`` for ``role``: the host's or
+    the guests'. Ended and unknown rooms are left out."""
+    wanted = {i for i in room_ids if i is not None}
+    if not wanted:
+        return {}
+    rooms = (await session.exec(select(Room).where(col(Room.id).in_(wanted)))).all()
+    return {room.id: room_path(room, role) for room in rooms if room.id is not None and room.ended_at is None}

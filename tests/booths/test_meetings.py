@@ -7,6 +7,7 @@ Every test runs on SQLite and on PostgreSQL: the race tests are about each store
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from booths.models import Booth, Expo, Meeting
 from expo.audit import AuditEvent
 from expo.config import Settings
 from expo.registration.models import OutboxMessage
+from streaming.room_services import RoomRole, admit
 from tests.booths.web import add_owner, browser, floor_of, make_account, post_form
 from tests.conftest import make_settings
 from tests.dashboards.test_pages import bearer
@@ -131,6 +133,39 @@ async def test_request_accept_hold_with_the_requester_told(app: Starlette, clien
         "meeting.accepted",
         "meeting.held",
     ]
+
+
+async def test_an_accepted_meeting_opens_a_video_room_that_cancelling_closes(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    booth = await setup(app)
+    ann, owner = await bearer(client, "ann@example.com"), await bearer(client, "owner@example.com")
+    asked = await client.post(f"/api/booths/{booth.id}/meetings", json=body(wall_clock(2, 9)), headers=ann)
+    meeting_id = asked.json()["id"]
+    assert asked.json()["room_url"] is None  # nothing to join before the booth accepts
+
+    accepted = await client.post(f"/api/meetings/{meeting_id}/accept", headers=owner)
+    host_url = accepted.json()["room_url"]
+    [guest_url] = [m["room_url"] for m in (await client.get("/api/me/meetings", headers=ann)).json()["items"]]
+    [listed] = (await client.get(f"/api/booths/{booth.id}/meetings", headers=owner)).json()["items"]
+    assert listed["room_url"] == host_url and host_url != guest_url
+    # One room, the booth's: the staff's link makes them its host, the visitor's a guest.
+    room_id = int(host_url.split("/")[2].split("?")[0])
+    async with app.state.platform.db.session() as session:
+        for url, role in ((host_url, RoomRole.HOST), (guest_url, RoomRole.GUEST)):
+            room, given = await admit(session, room_id, url.split("key=")[1])
+            assert given is role and room.booth_id == booth.id and "Lumen Works" in room.title
+    [mail] = await outbox(app)
+    assert app.state.platform.settings.url(guest_url) in mail.body
+    page = await client.get(guest_url)
+    assert page.status_code == 200 and 'data-role="guest"' in page.text
+
+    cancelled = await client.post(f"/api/meetings/{meeting_id}/cancel", headers=ann)
+    assert cancelled.status_code == 200 and cancelled.json()["room_url"] is None
+    joined = await client.post(f"/api/rooms/{room_id}/participants", json={"key": guest_url.split("key=")[1]})
+    assert joined.status_code == 409 and joined.json()["error"]["code"] == "room.ended"
+    [listed] = (await client.get(f"/api/booths/{booth.id}/meetings", headers=owner)).json()["items"]
+    assert listed["room_url"] is None
 
 
 async def test_overlapping_acceptance_is_refused_and_decline_carries_the_note(
@@ -288,13 +323,21 @@ async def test_pages_request_decide_and_cancel(app: Starlette) -> None:
             owner, f"/booths/{booth.id}/meetings", f"{action}/accept", {"note": "Hall A"}
         )
         assert accepted.status_code == 303
-        assert "The meeting was accepted." in (await owner.get(accepted.headers["location"])).text
+        accepted_page = (await owner.get(accepted.headers["location"])).text
+        assert "The meeting was accepted." in accepted_page
+        assert "Join the video meeting" in accepted_page and "data-room-link" in accepted_page
         again = await post_form(owner, f"/booths/{booth.id}/meetings", f"{action}/decline", {"note": ""})
         assert again.status_code == 409 and "This meeting was already answered or cancelled." in again.text
         assert (await post_form(owner, f"/booths/{booth.id}/meetings", f"{action}/bogus")).status_code == 404
         await start_in_the_past(app, meeting.id or 0)
         inbox = await owner.get(f"/booths/{booth.id}/meetings")
         assert "Mark as held" in inbox.text
+        host_link = re.search(r'data-room-link href="([^"]+)"', inbox.text)
+        assert host_link is not None
+    async with browser(app, "ann@example.com") as ann:
+        guest_link = re.search(r'data-room-link href="([^"]+)"', (await ann.get("/my/meetings")).text)
+        assert guest_link is not None and guest_link.group(1) != host_link.group(1)
+    async with browser(app, "owner@example.com") as owner:
         held = await post_form(owner, f"/booths/{booth.id}/meetings", f"{action}/held")
         assert held.status_code == 303
     async with browser(app, "ann@example.com") as ann:
