@@ -19,7 +19,7 @@ let me = null; // {id, secret, channel}
 let local = null; // our MediaStream
 let publisher = null; // our sending RTCPeerConnection
 let closeChannel = () => {};
-const remotes = new Map(); // participant id -> {pc, tile, video}
+const remotes = new Map(); // participant id -> {tile, video, pc (null until they send media)}
 let finished = false;
 
 function show(text, kind = "ok") {
@@ -79,12 +79,24 @@ function play(video) {
   });
 }
 
+/** Show someone who is in the room (a tile with their name), whether or not they send media. */
+function arrive(participant) {
+  if (participant.id === me.id) return null;
+  let remote = remotes.get(participant.id);
+  if (!remote) {
+    remote = { pc: null, ...tileFor(participant) };
+    remotes.set(participant.id, remote);
+    showPresence();
+  }
+  return remote;
+}
+
+/** Receive someone's media, forwarded by the server, once they send it. */
 async function receive(participant) {
-  if (!participant.publishing || remotes.has(participant.id) || participant.id === me.id) return;
+  const remote = arrive(participant);
+  if (!remote || !participant.publishing || remote.pc) return;
   const pc = new RTCPeerConnection();
-  const remote = { pc, ...tileFor(participant) };
-  remotes.set(participant.id, remote);
-  showPresence();
+  remote.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const stream = new MediaStream();
@@ -96,7 +108,9 @@ async function receive(participant) {
   try {
     await exchangeSdp(pc, `${api}/participants/${me.id}/subscriptions/${participant.id}`, headers());
   } catch {
-    drop(participant.id); // they left meanwhile, or stopped sending: a later event brings them back
+    // They left meanwhile, or stopped sending: a later event brings their media back.
+    pc.close();
+    if (remote.pc === pc) remote.pc = null;
   }
 }
 
@@ -104,7 +118,7 @@ function drop(id) {
   const remote = remotes.get(id);
   if (!remote) return;
   remotes.delete(id);
-  remote.pc.close();
+  if (remote.pc) remote.pc.close();
   remote.tile.remove();
   showPresence();
 }
@@ -119,7 +133,16 @@ async function resync() {
 }
 
 function onEvent(event) {
-  if (event.type === "published") receive(event.participant);
+  if (event.type === "joined") arrive(event.participant);
+  else if (event.type === "published") {
+    // Their media (again, after a reconnect): any earlier subscription to them has gone quiet.
+    const remote = remotes.get(event.participant.id);
+    if (remote?.pc) {
+      remote.pc.close();
+      remote.pc = null;
+    }
+    receive(event.participant);
+  }
   else if (event.type === "left") drop(event.id);
   else if (event.type === "ended") finish(t.ended, "ended");
 }
