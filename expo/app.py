@@ -33,7 +33,7 @@ from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import outbox_pages
 from expo.registration import pages as registration_pages
 from expo.registration import routes as registration_api
-from streaming import chat_routes, hls_routes, media_routes, room_routes
+from streaming import chat_routes, hls_routes, media_routes, room_pages, room_routes
 from streaming import pages as streaming_pages
 from streaming import routes as stream_api
 from web import STATIC_DIR
@@ -67,6 +67,7 @@ def routes() -> list[BaseRoute]:
         *hls_routes.ROUTES,
         *media_routes.ROUTES,
         *room_routes.ROUTES,
+        *room_pages.ROUTES,
         *streaming_pages.ROUTES,
         *dashboard_api.ROUTES,
         *dashboard_pages.ROUTES,

@@ -21,7 +21,7 @@ from expo import audit
 from expo.accounts.models import Role, User
 from expo.config import Settings
 from expo.db import utcnow
-from expo.errors import Conflict, Forbidden, Invalid, NotFound
+from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from streaming.models import Room
 from streaming.services import new_key
 
@@ -64,7 +64,7 @@ def check_title(title: str) -> str:
     """The title stripped, if it has 1 to 200 characters."""
     title = title.strip()
     if not 1 <= len(title) <= TITLE_MAX:
-        raise Invalid(f"A room title has 1 to {TITLE_MAX} characters.", code="room.invalid_title")
+        raise Invalid(N_("A room title has 1 to 200 characters."), code="room.invalid_title")
     return title
 
 
@@ -84,7 +84,7 @@ async def create_room(
     """A new room with fresh keys. ``owner`` is ``None`` for command-line rooms; otherwise only
     organizers and exhibitors may open rooms."""
     if owner is not None and Role(owner.role) not in (Role.ORGANIZER, Role.EXHIBITOR):
-        raise Forbidden("Only organizers and exhibitors can open rooms.", code="room.forbidden")
+        raise Forbidden(N_("Only organizers and exhibitors can open rooms."), code="room.forbidden")
     room = await add_room(session, expo=expo, title=title, owner=owner, booth_id=booth_id)
     await session.commit()
     return room

@@ -18,6 +18,8 @@ import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from playwright.async_api import Browser, Page
+from sqlmodel import select
+from starlette.applications import Starlette
 
 from booths.services import ensure_expo
 from expo.accounts.services import create_user
@@ -26,6 +28,7 @@ from streaming import room_services
 from streaming.broadcaster import ClockPattern, Tone
 from streaming.codecs import preferred_codecs
 from streaming.models import Room
+from tests.booths.web import browser, make_account, post_form
 from tests.conftest import LiveServer
 from tests.streaming.test_e2e_browser import assert_plays, collect_errors, eventually
 from tests.streaming.test_whip_whep import LOOPBACK, SDP, SMALL, until
@@ -319,3 +322,34 @@ async def test_two_browsers_meet_in_a_room(live_server: LiveServer, browser: Bro
     await host.click("#end-button")
     await eventually(lambda: host.locator("#room-state").inner_text(), lambda s: "ended" in s, "room ended")
     assert errors == []
+
+
+async def test_the_rooms_page_opens_lists_and_ends_rooms(app: Starlette) -> None:
+    await make_account(app, "seller@example.com", "exhibitor", name="Seller")
+    await make_account(app, "rival@example.com", "exhibitor", name="Rival")
+    await make_account(app, "buyer@example.com", "visitor", name="Buyer")
+    async with browser(app, "buyer@example.com") as buyer:
+        assert (await buyer.get("/rooms")).status_code == 403
+    async with browser(app, "seller@example.com") as seller:
+        assert "You have no rooms yet." in (await seller.get("/rooms")).text
+        empty = await post_form(seller, "/rooms", "/rooms", {"title": "   "})
+        assert empty.status_code == 422 and "A room title has 1 to 200 characters." in empty.text
+        opened = await post_form(seller, "/rooms", "/rooms", {"title": "Price talks <script>"})
+        assert opened.status_code == 303
+        page = (await seller.get("/rooms")).text
+        assert "Price talks &lt;script&gt;" in page and "<script>" not in page.split("</header>")[-1]
+        async with app.state.platform.db.session() as session:
+            room = (await session.exec(select(Room))).one()
+        urls = room_services.room_urls(app.state.platform.settings, room)
+        assert urls.guest_url in page and urls.host_url in page
+    async with browser(app, "rival@example.com") as rival:
+        assert "Price talks" not in (await rival.get("/rooms")).text  # exhibitors see their own
+        refused = await post_form(rival, "/rooms", f"/rooms/{room.id}/end")
+        assert refused.status_code == 403
+    async with browser(app, "seller@example.com") as seller:
+        ended = await post_form(seller, "/rooms", f"/rooms/{room.id}/end")
+        assert ended.status_code == 303
+        assert "The room has ended." in (await seller.get("/rooms")).text
+    async with app.state.platform.db.session() as session:
+        stored = await session.get(Room, room.id)
+        assert stored is not None and stored.ended_at is not None
