@@ -62,6 +62,7 @@ class ParticipantOut(Schema):
     name: str
     role: str
     publishing: bool
+    media: str | None = Field(description="Their current sending session; changes when they reconnect.")
 
 
 class JoinOut(Schema):

@@ -75,8 +75,16 @@ class Participant:
         return self.publisher is not None and not self.publisher.ended.is_set()
 
     def public(self) -> dict[str, Any]:
-        """What the others see of this participant."""
-        return {"id": self.id, "name": self.name, "role": self.role.value, "publishing": self.publishing}
+        """What the others see of this participant. ``media`` names their current sending
+        session: a page subscribes again only when it changes (they reconnected)."""
+        media = self.publisher.id[:12] if self.publisher is not None and self.publishing else None
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role.value,
+            "publishing": media is not None,
+            "media": media,
+        }
 
     def check(self, secret: str) -> None:
         if not hmac.compare_digest(self.secret.encode(), secret.encode()):

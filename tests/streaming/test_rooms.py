@@ -165,17 +165,30 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
             assert guest.joined["role"] == "guest" and guest.joined["name"] == "Guest"
             # The name is kept as text; pages set it with textContent, never as HTML.
             assert guest.joined["participants"] == [
-                {"id": host.id, "name": "Ann <b>Buyer</b>", "role": "host", "publishing": False}
+                {
+                    "id": host.id,
+                    "name": "Ann <b>Buyer</b>",
+                    "role": "host",
+                    "publishing": False,
+                    "media": None,
+                }
             ]
             assert await next_event(socket) == {
                 "type": "joined",
-                "participant": {"id": guest.id, "name": "Guest", "role": "guest", "publishing": False},
+                "participant": {
+                    "id": guest.id,
+                    "name": "Guest",
+                    "role": "guest",
+                    "publishing": False,
+                    "media": None,
+                },
             }
 
             assert (await host.publish()).status_code == 201
             assert (await guest.publish()).status_code == 201
             published = await next_event(socket)
             assert published["type"] == "published" and published["participant"]["id"] == host.id
+            assert published["participant"]["publishing"] and published["participant"]["media"]
             assert (await host.receive(guest)).status_code == 201
             response = await guest.receive(host)
             assert response.status_code == 201

@@ -19,7 +19,8 @@ let me = null; // {id, secret, channel}
 let local = null; // our MediaStream
 let publisher = null; // our sending RTCPeerConnection
 let closeChannel = () => {};
-const remotes = new Map(); // participant id -> {tile, video, pc (null until they send media)}
+// participant id -> {tile, video, pc and media: the subscription and the sending session it is to}
+const remotes = new Map();
 let finished = false;
 
 function show(text, kind = "ok") {
@@ -84,19 +85,21 @@ function arrive(participant) {
   if (participant.id === me.id) return null;
   let remote = remotes.get(participant.id);
   if (!remote) {
-    remote = { pc: null, ...tileFor(participant) };
+    remote = { pc: null, media: null, ...tileFor(participant) };
     remotes.set(participant.id, remote);
     showPresence();
   }
   return remote;
 }
 
-/** Receive someone's media, forwarded by the server, once they send it. */
+/** Receive someone's media, forwarded by the server, once they send it (again if they reconnected). */
 async function receive(participant) {
   const remote = arrive(participant);
-  if (!remote || !participant.publishing || remote.pc) return;
+  if (!remote || !participant.publishing || remote.media === participant.media) return;
+  if (remote.pc) remote.pc.close(); // their previous sending session is gone
   const pc = new RTCPeerConnection();
   remote.pc = pc;
+  remote.media = participant.media;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const stream = new MediaStream();
@@ -110,7 +113,10 @@ async function receive(participant) {
   } catch {
     // They left meanwhile, or stopped sending: a later event brings their media back.
     pc.close();
-    if (remote.pc === pc) remote.pc = null;
+    if (remote.pc === pc) {
+      remote.pc = null;
+      remote.media = null;
+    }
   }
 }
 
@@ -124,6 +130,7 @@ function drop(id) {
 }
 
 async function resync() {
+  if (finished) return;
   const response = await fetch(`${api}/participants?key=${encodeURIComponent(config.key)}`);
   if (!response.ok) return;
   const { participants } = await response.json();
@@ -134,15 +141,7 @@ async function resync() {
 
 function onEvent(event) {
   if (event.type === "joined") arrive(event.participant);
-  else if (event.type === "published") {
-    // Their media (again, after a reconnect): any earlier subscription to them has gone quiet.
-    const remote = remotes.get(event.participant.id);
-    if (remote?.pc) {
-      remote.pc.close();
-      remote.pc = null;
-    }
-    receive(event.participant);
-  }
+  else if (event.type === "published") receive(event.participant);
   else if (event.type === "left") drop(event.id);
   else if (event.type === "ended") finish(t.ended, "ended");
 }
@@ -190,9 +189,9 @@ async function join() {
   controls.hidden = false;
   closeChannel = subscribe(me.channel, {
     onevent: onEvent,
-    onsubscribed: (again) => {
-      if (again) resync();
-    },
+    // Whatever happened before the subscription was live (someone started sending between our
+    // join and now), or while the socket was down, is read from the participant list.
+    onsubscribed: () => resync(),
   });
   showPresence();
   await publish();
