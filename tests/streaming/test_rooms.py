@@ -30,7 +30,7 @@ from streaming.codecs import preferred_codecs
 from streaming.models import Room
 from tests.booths.web import browser, make_account, post_form
 from tests.conftest import LiveServer
-from tests.streaming.test_e2e_browser import assert_plays, collect_errors, eventually
+from tests.streaming.test_e2e_browser import collect_errors, eventually
 from tests.streaming.test_whip_whep import LOOPBACK, SDP, SMALL, until
 
 KEYS = ("host_key", "guest_key")
@@ -310,30 +310,50 @@ async def room_page(browser: Browser, url: str, errors: list[str], who: str) -> 
     return page
 
 
-async def test_two_browsers_meet_in_a_room(live_server: LiveServer, browser: Browser) -> None:
+async def videos(page: Page) -> list[dict[str, Any]]:
+    """The participant of each remote <video>, its picture width and its clock."""
+    states: list[dict[str, Any]] = await page.eval_on_selector_all(
+        "video[data-participant]",
+        "vs => vs.map(v => ({who: v.dataset.participant, width: v.videoWidth, time: v.currentTime}))",
+    )
+    return states
+
+
+async def all_play(page: Page, count: int) -> set[str]:
+    """``count`` remote videos, each showing a picture whose clock moves on; their participants."""
+    first = await eventually(
+        lambda: videos(page), lambda vs: len(vs) == count and all(v["width"] > 0 for v in vs), "videos"
+    )
+    start = {v["who"]: v["time"] for v in first}
+    await eventually(
+        lambda: videos(page), lambda vs: all(v["time"] > start.get(v["who"], 0) + 1.0 for v in vs), "clocks"
+    )
+    return set(start)
+
+
+async def test_three_browsers_meet_in_a_room(live_server: LiveServer, browser: Browser) -> None:
     room = new_room(live_server, "Booth meeting")
     errors: list[str] = []
     base = live_server.url
     host = await room_page(browser, f"{base}/rooms/{room.id}?key={room.host_key}", errors, "host")
     guest = await room_page(browser, f"{base}/rooms/{room.id}?key={room.guest_key}", errors, "guest")
-    # Each sees the other: one <video data-participant> that plays their fake camera.
-    for page in (host, guest):
-        await page.wait_for_selector("video[data-participant]", timeout=30_000)
-        await assert_plays(page, "video[data-participant]")
-    host_sees = await host.get_attribute("video[data-participant]", "data-participant")
-    guest_sees = await guest.get_attribute("video[data-participant]", "data-participant")
-    assert host_sees and guest_sees and host_sees != guest_sees
+    other = await room_page(browser, f"{base}/rooms/{room.id}?key={room.guest_key}", errors, "other")
+    # Each sees the two others: a <video data-participant> per person, playing their fake camera.
+    seen = [await all_play(page, 2) for page in (host, guest, other)]
+    assert len(set.union(*seen)) == 3
     assert (
         await host.locator("#guest-url").inner_text()
         == room_services.room_urls(live_server.app.state.platform.settings, room).guest_url
     )
     assert await guest.locator("#guest-url").count() == 0
 
-    # The guest leaves: the host's tile for them goes away.
+    # A guest leaves: the others' tiles for them go away, and the rest still see each other.
     await guest.click("#leave-button")
-    await eventually(lambda: host.locator("video[data-participant]").count(), lambda n: n == 0, "guest tile")
+    for page in (host, other):
+        await eventually(page.locator("video[data-participant]").count, lambda n: n == 1, "tiles")
     await host.click("#end-button")
-    await eventually(lambda: host.locator("#room-state").inner_text(), lambda s: "ended" in s, "room ended")
+    for page in (host, other):
+        await eventually(page.locator("#room-state").inner_text, lambda s: "ended" in s, "end")
     assert errors == []
 
 
