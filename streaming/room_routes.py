@@ -35,7 +35,7 @@ from expo.http.pages import render
 from expo.permissions import current_user, platform
 from streaming import services
 from streaming.media_routes import SDP, bearer, sdp_offer
-from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, room_urls
+from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, role_for, room_urls
 from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
 
 
@@ -179,10 +179,10 @@ async def room_page(request: Request) -> Response:
         room = await get_room(session, room_id)
         if room.ended_at is None:
             _, role = await admit(session, room_id, key)
-        elif room.host_key != key and room.guest_key != key:
+        elif role_for(room, key) is None:
             raise NotFound("No such room.", code="room.not_found")
         else:
-            role = RoomRole.GUEST
+            role = RoomRole.GUEST  # an ended room's page only says so
     config = {"room": room_id, "key": key, "role": role.value, "ended": room.ended_at is not None}
     guest_url = room_urls(platform(request).settings, room).guest_url if role is RoomRole.HOST else None
     context = {"room": room, "role": role.value, "config": config, "guest_url": guest_url}
