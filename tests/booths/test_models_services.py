@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 from sqlmodel import func, select
 
@@ -191,7 +193,12 @@ async def test_expo_rules(db: Database) -> None:
         assert expo.languages == "en,zh_Hans"  # the refused change was not stored
         with pytest.raises(Invalid):
             await services.update_expo(
-                s, expo, ExpoFields(starts_on="2026-05-02", ends_on="2026-05-01"), floor.organizer
+                s,
+                expo,
+                ExpoFields(
+                    starts_on=date.today() + timedelta(days=2), ends_on=date.today() + timedelta(days=1)
+                ),
+                floor.organizer,
             )
         await services.set_expo_banner(s, expo, "expo/1/banner.webp")
     async with db.session() as s:

@@ -116,13 +116,14 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
     held = await client.post(f"/api/meetings/{meeting_ids[0]}/held", headers=exhibitor)
     assert held.status_code == 200, held.text
 
-    # A session with one seat: v1 gets it and comes, v2 waits.
+    # A session with one seat, a week from now: v1 gets it and comes, v2 waits.
+    starts = (utcnow() + timedelta(days=7)).replace(minute=0, second=0, microsecond=0, tzinfo=None)
     program = await client.post(
         "/api/expos/show/programs",
         json={
             "title": "Lighting trends",
-            "starts_at": "2026-12-01T10:00:00",
-            "ends_at": "2026-12-01T11:00:00",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=1)).isoformat(),
             "capacity": 1,
         },
         headers=org,

@@ -97,7 +97,7 @@ async def _with_title(db: Database, title: str) -> Stream:
 
 
 async def test_a_planned_end_before_the_start_is_refused(db: Database) -> None:
-    start = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(hour=9, minute=0, second=0, microsecond=0)
     with pytest.raises(Invalid):
         await new_stream(db, scheduled_start=start, planned_end=start - timedelta(hours=1))
 
@@ -159,7 +159,7 @@ async def test_regenerating_the_key_invalidates_the_old_one_and_is_audited(db: D
 
 
 async def test_extending_moves_the_planned_end_and_keeps_the_peak(db: Database) -> None:
-    start = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(hour=9, minute=0, second=0, microsecond=0)
     stream = await new_stream(db, scheduled_start=start, planned_end=start + timedelta(hours=2))
     # Meanwhile the audience tracker raised the peak in the store; a stale object must not undo it.
     async with db.session() as session:
@@ -174,8 +174,8 @@ async def test_extending_moves_the_planned_end_and_keeps_the_peak(db: Database) 
         with pytest.raises(Invalid):
             await services.extend(session, stream, start - timedelta(minutes=1))
         # A naive time is taken as UTC.
-        naive = await services.extend(session, stream, datetime(2026, 6, 1, 13))
-        assert naive.planned_end == datetime(2026, 6, 1, 13, tzinfo=UTC)
+        naive = await services.extend(session, stream, (start + timedelta(hours=4)).replace(tzinfo=None))
+        assert naive.planned_end == start + timedelta(hours=4)
         await services.end(session, stream)
         with pytest.raises(Conflict):
             await services.extend(session, stream, start + timedelta(hours=5))

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,15 @@ from streaming import services
 from streaming.audience import VIEWER_COOKIE
 from streaming.models import ViewVia
 from tests.conftest import signup_and_login
+
+# A schedule a month ahead of whenever the suite runs: no test depends on today's date.
+_DAY = (datetime.now(UTC) + timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def at(hours: float, days: int = 0) -> str:
+    """An ISO time ``hours`` into the test's day, ``days`` later."""
+    return (_DAY + timedelta(days=days, hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 STATS_KEYS = ["live_viewers", "peak_viewers", "registrations", "status", "total_views", "unique_viewers"]
 
@@ -53,8 +63,8 @@ async def test_an_exhibitor_creates_a_stream_and_only_managers_see_its_key(clien
         exhibitor,
         title="  Spring collection  ",
         description="New fabrics",
-        scheduled_start="2026-06-01T09:00:00Z",
-        planned_end="2026-06-01T11:00:00+00:00",
+        scheduled_start=at(9),
+        planned_end=at(11).replace("Z", "+00:00"),
     )
     sid = created["id"]
     assert created["title"] == "Spring collection"
@@ -89,7 +99,7 @@ async def test_who_may_create(client: httpx.AsyncClient) -> None:
         {"title": "ok", "visibility": "secret"},
         {"title": "ok", "booth_id": "first"},
         {"title": "ok", "unknown": 1},
-        {"title": "ok", "scheduled_start": "2026-06-01T10:00:00Z", "planned_end": "2026-06-01T09:00:00Z"},
+        {"title": "ok", "scheduled_start": at(10), "planned_end": at(9)},
         {"title": "   "},
     ],
 )
@@ -140,18 +150,16 @@ async def test_an_exhibitor_cannot_change_another_exhibitors_stream(client: http
 
 async def test_the_owner_edits_extends_regenerates_and_ends(client: httpx.AsyncClient) -> None:
     owner = await signup_and_login(client, "e@example.org", "exhibitor")
-    created = await create(
-        client, owner, scheduled_start="2026-06-01T09:00:00Z", planned_end="2026-06-01T11:00:00Z"
-    )
+    created = await create(client, owner, scheduled_start=at(9), planned_end=at(11))
     sid = created["id"]
     response = await client.patch(
         f"/api/streams/{sid}",
-        json={"title": "Launch, extended", "planned_end": "2026-06-01T12:00:00Z"},
+        json={"title": "Launch, extended", "planned_end": at(12)},
         headers=owner,
     )
     assert response.status_code == 200, response.text
     assert response.json()["title"] == "Launch, extended"
-    assert response.json()["planned_end"].startswith("2026-06-01T12:00:00")
+    assert response.json()["planned_end"].startswith(at(12).removesuffix("Z"))
     response = await client.patch(f"/api/streams/{sid}", json={"title": 7}, headers=owner)
     assert response.status_code == 422
 
@@ -160,7 +168,7 @@ async def test_the_owner_edits_extends_regenerates_and_ends(client: httpx.AsyncC
 
     await go_live(client, sid)
     response = await client.patch(
-        f"/api/streams/{sid}", json={"scheduled_start": "2026-06-02T09:00:00Z"}, headers=owner
+        f"/api/streams/{sid}", json={"scheduled_start": at(9, days=1)}, headers=owner
     )
     assert response.status_code == 409
     ended = await client.post(f"/api/streams/{sid}/end", headers=owner)
