@@ -20,10 +20,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths import search
-from booths.models import Booth, BoothStatus, Category, Expo, Product
+from booths.models import Booth, BoothStatus, Category, Product
 from booths.services import MAX_PRICE, check_currency, check_prices
 from expo import audit
 from expo.errors import Invalid, TooLarge
+from expo.expos.models import Expo
 
 COLUMNS = ("booth", "product", "description", "category", "price_min", "price_max", "currency", "moq")
 REQUIRED = ("booth", "product")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothRole, Category, Expo, Hall, Product
+from booths.models import Booth, Category, Hall, Product
 from booths.services import (
     BoothFields,
     CategoryFields,
@@ -33,6 +33,8 @@ from booths.services import (
     save_hall,
 )
 from expo.accounts.models import User
+from expo.expos.models import Expo
+from expo.permissions import BoothRole
 
 ZH = "zh_Hans"
 

@@ -19,14 +19,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from booths import floor, media, services, uploads
-from booths.models import Booth, BoothRole, Expo
+from booths.mail import BoothMailer
+from booths.models import Booth
 from booths.services import BoothFields, TextFields
 from expo.accounts.models import Role, User
+from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid
+from expo.expos import services as expo_services
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.permissions import platform, require_page_user
-from expo.registration.mail import Mailer
+from expo.permissions import BoothRole, may_manage_booth_staff, require_page_user, standing
 
 TEXT_LIMITS = {"name": 200, "tagline": 300, "description": 20000}
 MAX_LINKS = 20
@@ -97,10 +100,10 @@ async def apply(request: Request) -> Response:
     user = await require_page_user(request, [Role.EXHIBITOR, Role.ORGANIZER])
     name = form_str(form, "name", max_length=200)
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expo_services.get_expo(session, request.path_params["slug"])
         try:
             fields = checked(BoothFields, {"name": name})
-            mailer = Mailer(platform(request).settings)
+            mailer = BoothMailer(platform(request).settings)
             booth = await services.create_booth(session, expo, fields, user, mailer=mailer)
         except ExpoError as exc:
             expos = await floor.list_expos(session)
@@ -132,9 +135,8 @@ async def _editor_page(
         files = await media.list_media(session, booth)
         staff = await services.list_staff(session, booth)
         assert booth.id is not None
-        owner = services.is_organizer(user) or (
-            await services.booth_role(session, booth.id, user) == BoothRole.OWNER
-        )
+        st = await standing(session, user, booth.expo_id)
+        owner = may_manage_booth_staff(st, await services.booth_role(session, booth.id, user))
     links = "\n".join(f"{link['label']} | {link['url']}" for link in booth.links)
     context: dict[str, Any] = {
         "booth": booth,

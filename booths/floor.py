@@ -12,8 +12,9 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothStatus, Category, Expo, Product
+from booths.models import Booth, BoothStatus, Category, Product
 from booths.search import PAGE_SIZE
+from expo.expos.models import Expo
 
 BROWSE_PAGE_SIZE = 24
 

@@ -12,10 +12,11 @@ from booths import analytics, floor, leads
 from booths.editor_pages import editable_booth, editor_url
 from booths.models import LeadStatus
 from expo.accounts.models import User
+from expo.auth import platform
 from expo.errors import N_, Invalid
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.permissions import platform, require_page_user
+from expo.permissions import require_page_user
 
 
 def _status_filter(request: Request) -> LeadStatus | None:

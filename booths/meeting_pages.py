@@ -18,11 +18,13 @@ from booths import meetings, services
 from booths import pages as floor_pages
 from booths.editor_pages import editable_booth, editor_url
 from expo.accounts.models import User
+from expo.auth import platform
 from expo.db import utcnow
 from expo.errors import N_, Conflict, ExpoError, Invalid, NotFound
+from expo.expos import services as expos
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
-from expo.permissions import platform, require_page_user
+from expo.permissions import require_page_user
 from streaming.room_services import RoomRole, room_links
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
@@ -54,7 +56,7 @@ async def request_meeting(request: Request) -> Response:
     p = platform(request)
     try:
         async with p.db.session() as session:
-            expo = await services.get_expo(session, request.path_params["slug"])
+            expo = await expos.get_expo(session, request.path_params["slug"])
             booth = await services.get_booth(session, path_int(request, "booth_id"), user)
             if booth.expo_id != expo.id:
                 raise NotFound(N_("There is nothing at this address."), code="booth.unknown")

@@ -16,10 +16,11 @@ from pydantic import Field
 from starlette.requests import Request
 
 from booths import meetings, services
-from booths.models import Booth, Expo, Meeting, MeetingStatus
+from booths.models import Booth, Meeting, MeetingStatus
 from expo.accounts.models import User
+from expo.auth import platform
+from expo.expos.models import Expo
 from expo.http.api import Endpoint, Schema, path_int
-from expo.permissions import platform
 from streaming.room_services import RoomRole, room_links
 
 TAGS = ["meetings"]

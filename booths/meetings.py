@@ -25,8 +25,8 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothStatus, Expo, Meeting, MeetingStatus
-from booths.services import booth_role, organizes
+from booths.models import Booth, BoothStatus, Meeting, MeetingStatus
+from booths.services import booth_role
 from expo import audit
 from expo.accounts.models import User
 from expo.bus import Bus
@@ -34,8 +34,10 @@ from expo.config import Settings
 from expo.dashboards.live import nudge
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from expo.expos.models import Expo
 from expo.i18n import translations
-from expo.registration.outbox import enqueue
+from expo.mail.outbox import enqueue
+from expo.permissions import may_edit_booth, require, standing
 from streaming import room_services
 from streaming.models import Room
 from streaming.room_services import RoomRole
@@ -96,9 +98,9 @@ async def get_meeting(session: AsyncSession, meeting_id: int) -> tuple[Meeting, 
 async def require_staff(session: AsyncSession, booth: Booth, expo: Expo, user: User) -> None:
     """The booth's own staff and the expo's organizers handle its meetings (403 for others)."""
     assert booth.id is not None
-    if organizes(expo, user) or await booth_role(session, booth.id, user) is not None:
-        return
-    raise Forbidden(N_("Only this booth's staff may handle its meetings."), code="meeting.not_staff")
+    st = await standing(session, user, booth.expo_id)
+    allowed = may_edit_booth(st, await booth_role(session, booth.id, user))
+    require(allowed, user, N_("Only this booth's staff may handle its meetings."), "meeting.not_staff")
 
 
 async def booth_meetings(

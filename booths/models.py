@@ -14,12 +14,12 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from expo.db import utcnow
+from expo.permissions import BoothRole
 
 
 class BoothStatus(enum.StrEnum):
@@ -29,43 +29,6 @@ class BoothStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
-
-
-class BoothRole(enum.StrEnum):
-    """Booth-scoped roles: owners also manage the booth's staff."""
-
-    OWNER = "owner"
-    STAFF = "staff"
-
-
-class Expo(SQLModel, table=True):
-    """One event: the Canton Fair's 138th session, a city's investment week."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=64, unique=True, index=True)
-    title: str = Field(max_length=200)
-    description: str = Field(default="")
-    timezone: str = Field(default="UTC", max_length=64)
-    languages: str = Field(default="en,zh_Hans", max_length=64)
-    starts_on: date | None = None
-    ends_on: date | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
-    # Stored media path relative to the uploads directory, set by the upload service only.
-    banner_path: str | None = Field(default=None, max_length=300)
-    applications_open: bool = True
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The expo's timezone; UTC when this machine does not know its name."""
-        try:
-            return ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
-
-    @property
-    def language_list(self) -> list[str]:
-        return [lang for lang in self.languages.split(",") if lang]
 
 
 class Hall(SQLModel, table=True):

@@ -15,14 +15,17 @@ from starlette.routing import BaseRoute, Route
 
 from booths import floor, services, uploads
 from booths.editor_pages import checked
+from booths.mail import BoothMailer
 from booths.models import BoothStatus, MediaKind
-from booths.services import CategoryFields, ExpoFields, HallFields, Placement
+from booths.services import CategoryFields, HallFields, Placement
 from expo.accounts.models import Role, User
+from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid
+from expo.expos import services as expo_services
+from expo.expos.services import ExpoFields
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.permissions import platform, require_page_user
-from expo.registration.mail import Mailer
+from expo.permissions import require_page_user
 
 ORGANIZER = [Role.ORGANIZER]
 
@@ -59,7 +62,7 @@ async def create_expo(request: Request) -> Response:
             "ends_on": form_str(form, "ends_on", max_length=10) or None,
         }
         async with platform(request).db.session() as session:
-            await services.create_expo(session, slug, checked(ExpoFields, data), user)
+            await expo_services.create_expo(session, slug, checked(ExpoFields, data), user)
     except ExpoError as exc:
         return await _expos_page(request, {"form_error": exc.message, "values": values}, exc.status)
     response = redirect(expo_url(slug))
@@ -72,7 +75,7 @@ async def _expo_page(
 ) -> Response:
     locale = await page_locale(request)
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expo_services.get_expo(session, request.path_params["slug"])
         halls = await services.list_halls(session, expo)
         categories = await services.list_categories(session, expo)
         pending_total, pending = await services.list_booths(session, expo, status=BoothStatus.PENDING)
@@ -111,7 +114,7 @@ async def add_hall(request: Request) -> Response:
     try:
         fields = checked(HallFields, {"name": form_str(form, "name", max_length=200, required=True)})
         async with platform(request).db.session() as session:
-            expo = await services.get_expo(session, request.path_params["slug"])
+            expo = await expo_services.get_expo(session, request.path_params["slug"])
             await services.save_hall(session, expo, fields, user)
     except ExpoError as exc:
         return await _expo_page(request, user, {"hall_error": exc.message}, exc.status)
@@ -128,7 +131,7 @@ async def add_category(request: Request) -> Response:
             "parent_id": int(parent) if parent.isdigit() else None,
         }
         async with platform(request).db.session() as session:
-            expo = await services.get_expo(session, request.path_params["slug"])
+            expo = await expo_services.get_expo(session, request.path_params["slug"])
             await services.save_category(session, expo, checked(CategoryFields, data), user)
     except ExpoError as exc:
         return await _expo_page(request, user, {"category_error": exc.message}, exc.status)
@@ -145,7 +148,7 @@ async def set_status(request: Request) -> Response:
     async with platform(request).db.session() as session:
         booth = await services.get_booth(session, path_int(request, "booth_id"), user)
         await services.set_booth_status(
-            session, booth, BoothStatus(raw), user, Mailer(platform(request).settings)
+            session, booth, BoothStatus(raw), user, BoothMailer(platform(request).settings)
         )
     message = N_("The booth was approved.") if raw == "approved" else N_("The application was rejected.")
     return _done(request, "#applications", message)
@@ -183,8 +186,8 @@ async def banner(request: Request) -> Response:
         if stored.kind is not MediaKind.IMAGE:
             raise Invalid(N_("A logo or banner is an image."), code="upload.not_an_image")
         async with p.db.session() as session:
-            expo = await services.get_expo(session, request.path_params["slug"])
-            await services.set_expo_banner(session, expo, stored.name)
+            expo = await expo_services.get_expo(session, request.path_params["slug"])
+            await expo_services.set_expo_banner(session, expo, stored.name)
     except ExpoError as exc:
         if received is not None:
             await received.discard()

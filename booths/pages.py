@@ -17,12 +17,15 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from booths import analytics, favourites, floor, leads, media, search, services, uploads
-from booths.models import Booth, Category, Expo, FavouriteKind, Hall, Product
+from booths.models import Booth, Category, FavouriteKind, Hall, Product
 from expo.accounts.models import User
+from expo.auth import current_user, platform
 from expo.errors import N_, BadRequest, ExpoError, NotFound
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.permissions import current_user, platform, require_page_user
+from expo.permissions import require_page_user
 
 MEDIA_CACHE = "public, max-age=31536000, immutable"  # names are content hashes: they never change
 
@@ -47,7 +50,7 @@ def view_helpers(locale: str) -> dict[str, Any]:
 
 
 async def _expo(session: AsyncSession, request: Request) -> Expo:
-    return await services.get_expo(session, request.path_params["slug"])
+    return await expos.get_expo(session, request.path_params["slug"])
 
 
 def booth_url(expo: Expo, booth_id: int) -> str:
@@ -138,9 +141,7 @@ async def booth_page(request: Request, extra: dict[str, Any] | None = None, stat
         hall = await session.get(Hall, booth.hall_id) if booth.hall_id else None
         favourite = await favourites.is_favourite(session, user, FavouriteKind.BOOTH, booth.id)
         card = await leads.visitor_card(session, user) if user is not None else None
-        editor = user is not None and (
-            services.is_organizer(user) or await services.booth_role(session, booth.id, user) is not None
-        )
+        editor = await services.may_edit(session, booth, user)
         if request.method == "GET" and status == 200:
             address = request.client.host if request.client else ""
             key = analytics.visitor_key(user, address, request.headers.get("user-agent", ""), p.secret)

@@ -15,14 +15,16 @@ from starlette.routing import BaseRoute, Route
 
 from booths import catalog, floor, media, services, uploads
 from booths.editor_pages import checked, editable_booth, editor_url, translations_from
-from booths.models import Booth, Expo, Product
+from booths.models import Booth, Product
 from booths.pages import query_int
 from booths.services import ProductFields
 from expo.accounts.models import User
+from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid, NotFound
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.permissions import platform, require_page_user
+from expo.permissions import require_page_user
 
 PRODUCT_TEXT = ("name", "description")
 

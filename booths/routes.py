@@ -15,14 +15,18 @@ from pydantic import Field
 from starlette.requests import Request
 
 from booths import catalog, search, services
-from booths.models import Booth, BoothRole, BoothStatus, Category, Expo, Hall, Product
-from booths.services import BoothFields, CategoryFields, ExpoFields, HallFields, Placement, ProductFields
+from booths.mail import BoothMailer
+from booths.models import Booth, BoothStatus, Category, Hall, Product
+from booths.services import BoothFields, CategoryFields, HallFields, Placement, ProductFields
 from expo.accounts.models import User
+from expo.auth import current_user, platform
 from expo.errors import Unauthorized
+from expo.expos import services as expos
+from expo.expos.models import Expo
+from expo.expos.services import ExpoFields
 from expo.http.api import Endpoint, Schema, path_int
 from expo.http.bodies import read_body
-from expo.permissions import current_user, platform
-from expo.registration.mail import Mailer
+from expo.permissions import BoothRole, Perm
 
 TAGS = ["expo floor"]
 
@@ -235,7 +239,7 @@ class ImportOut(Schema):
 async def search_floor(request: Request, query: SearchQuery) -> SearchOut:
     """Search booths and products: every word must match (the last one as a prefix), best first."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         if query.category is not None:
             await services.get_category(session, expo, query.category)
         if query.hall is not None:
@@ -251,42 +255,41 @@ async def search_floor(request: Request, query: SearchQuery) -> SearchOut:
 async def get_expo(request: Request) -> ExpoOut:
     """An expo's details."""
     async with platform(request).db.session() as session:
-        return ExpoOut.of(await services.get_expo(session, request.path_params["slug"]))
+        return ExpoOut.of(await expos.get_expo(session, request.path_params["slug"]))
 
 
 async def create_expo(request: Request, body: ExpoCreateIn, user: User) -> ExpoOut:
     """Create an expo (organizers)."""
     fields = ExpoFields.model_validate(body.model_dump(exclude={"slug"}, exclude_unset=True))
     async with platform(request).db.session() as session:
-        return ExpoOut.of(await services.create_expo(session, body.slug, fields, user))
+        return ExpoOut.of(await expos.create_expo(session, body.slug, fields, user))
 
 
 async def update_expo(request: Request, body: ExpoFields, user: User) -> ExpoOut:
     """Change an expo (organizers)."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
-        return ExpoOut.of(await services.update_expo(session, expo, body, user))
+        expo = await expos.get_expo(session, request.path_params["slug"])
+        return ExpoOut.of(await expos.update_expo(session, expo, body, user))
 
 
 async def list_halls(request: Request) -> HallList:
     """An expo's halls, in order."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         return HallList(items=[HallOut.of(h) for h in await services.list_halls(session, expo)])
 
 
 async def create_hall(request: Request, body: HallFields, user: User) -> HallOut:
     """Add a hall (organizers)."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         return HallOut.of(await services.save_hall(session, expo, body, user))
 
 
 async def update_hall(request: Request, body: HallFields, user: User) -> HallOut:
     """Change a hall (organizers)."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
-        services.require_organizer(user)
+        expo = await expos.get_expo(session, request.path_params["slug"])
         hall = await services.get_hall(session, expo, path_int(request, "hall_id"))
         return HallOut.of(await services.save_hall(session, expo, body, user, hall))
 
@@ -294,8 +297,7 @@ async def update_hall(request: Request, body: HallFields, user: User) -> HallOut
 async def delete_hall(request: Request, user: User) -> None:
     """Remove a hall; its booths stay, without a hall (organizers)."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
-        services.require_organizer(user)
+        expo = await expos.get_expo(session, request.path_params["slug"])
         await services.delete_hall(
             session, await services.get_hall(session, expo, path_int(request, "hall_id")), user
         )
@@ -304,22 +306,21 @@ async def delete_hall(request: Request, user: User) -> None:
 async def list_categories(request: Request) -> CategoryList:
     """An expo's category tree, as a list with parent ids."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         return CategoryList(items=[CategoryOut.of(c) for c in await services.list_categories(session, expo)])
 
 
 async def create_category(request: Request, body: CategoryFields, user: User) -> CategoryOut:
     """Add a category, at the top or under ``parent_id`` (organizers)."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         return CategoryOut.of(await services.save_category(session, expo, body, user))
 
 
 async def update_category(request: Request, body: CategoryFields, user: User) -> CategoryOut:
     """Rename or move a category (organizers)."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
-        services.require_organizer(user)
+        expo = await expos.get_expo(session, request.path_params["slug"])
         category = await services.get_category(session, expo, path_int(request, "category_id"))
         return CategoryOut.of(await services.save_category(session, expo, body, user, category))
 
@@ -327,8 +328,7 @@ async def update_category(request: Request, body: CategoryFields, user: User) ->
 async def delete_category(request: Request, user: User) -> None:
     """Remove a category and its subtree; products stay, uncategorised (organizers)."""
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
-        services.require_organizer(user)
+        expo = await expos.get_expo(session, request.path_params["slug"])
         category = await services.get_category(session, expo, path_int(request, "category_id"))
         await services.delete_category(session, expo, category, user)
 
@@ -337,12 +337,13 @@ async def list_booths(request: Request, query: BoothListQuery) -> BoothList:
     """An expo's approved booths, 50 a page (organizers may list pending and rejected ones)."""
     status = BoothStatus(query.status)
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         if status is not BoothStatus.APPROVED:
             user = await current_user(request)
             if user is None:
                 raise Unauthorized("Sign in first.", code="auth.required")
-            services.require_organizer(user)
+            assert expo.id is not None
+            await services.require_in_expo(session, expo.id, user, Perm.MANAGE_BOOTHS)
         total, booths = await services.list_booths(
             session, expo, hall_id=query.hall, status=status, page=query.page
         )
@@ -353,8 +354,8 @@ async def create_booth(request: Request, body: BoothCreateIn, user: User) -> Boo
     """Apply for a booth (exhibitors; pending until approved) or create one (organizers; approved)."""
     fields = BoothFields.model_validate(body.model_dump(exclude={"placement"}, exclude_unset=True))
     async with platform(request).db.session() as session:
-        expo = await services.get_expo(session, request.path_params["slug"])
-        mailer = Mailer(platform(request).settings)
+        expo = await expos.get_expo(session, request.path_params["slug"])
+        mailer = BoothMailer(platform(request).settings)
         return BoothOut.of(await services.create_booth(session, expo, fields, user, body.placement, mailer))
 
 
@@ -390,7 +391,7 @@ async def set_booth_status(request: Request, body: StatusIn, user: User) -> Boot
     """Approve or reject a booth application (organizers)."""
     async with platform(request).db.session() as session:
         booth = await services.get_booth(session, path_int(request, "booth_id"), user)
-        mailer = Mailer(platform(request).settings)
+        mailer = BoothMailer(platform(request).settings)
         return BoothOut.of(
             await services.set_booth_status(session, booth, BoothStatus(body.status), user, mailer)
         )

@@ -41,7 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothStatus, Category, Expo, Product
+from booths.models import Booth, BoothStatus, Category, Product
+from expo.expos.models import Expo
 
 PAGE_SIZE = 20
 MAX_PAGE = 500

@@ -13,29 +13,34 @@ too (:func:`require_booth_editor` and friends) so pages and the API apply the sa
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 from babel.numbers import is_currency
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths import search
-from booths.models import Booth, BoothRole, BoothStaff, BoothStatus, Category, Expo, Hall, Product
+from booths.models import Booth, BoothStaff, BoothStatus, Category, Hall, Product
 from expo import audit
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.db import utcnow
 from expo.errors import Conflict, Forbidden, Invalid, NotFound
-from expo.i18n import LOCALES
+from expo.expos.models import Expo
+from expo.permissions import (
+    BoothRole,
+    Perm,
+    may_apply_for_booth,
+    may_edit_booth,
+    may_manage_booth_staff,
+    require,
+    standing,
+)
 
 if TYPE_CHECKING:
-    from expo.registration.mail import Mailer
+    from booths.mail import BoothMailer
 
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # CLDR's two-letter territories, less its groupings and placeholders (EU, UN, ZZ "unknown", ...).
 _NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
 COUNTRIES = frozenset(
@@ -45,17 +50,6 @@ COUNTRIES = frozenset(
 )
 MAX_PRICE = 10**13  # hundredths: ten thousand billion units is more than any listed price
 PAGE_SIZE = 50
-
-
-def check_slug(slug: str) -> str:
-    """The slug if it is usable in a URL: lowercase letters, digits and inner dashes, at most 64."""
-    if not _SLUG.match(slug):
-        raise Invalid(
-            "An expo slug is 1 to 64 lowercase letters, digits and dashes, "
-            "not starting or ending with a dash.",
-            code="expo.invalid_slug",
-        )
-    return slug
 
 
 def check_currency(code: str) -> str:
@@ -95,16 +89,6 @@ class TextFields(Fields):
 class Link(Fields):
     label: str = Field(min_length=1, max_length=100)
     url: str = Field(min_length=1, max_length=500, pattern=r"^https?://")
-
-
-class ExpoFields(Fields):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=20000)
-    timezone: str | None = Field(default=None, min_length=1, max_length=64)
-    languages: str | None = Field(default=None, max_length=64)
-    starts_on: date | None = None
-    ends_on: date | None = None
-    applications_open: bool | None = None
 
 
 class HallFields(Fields):
@@ -154,22 +138,7 @@ class ProductFields(Fields):
     tags: list[str] | None = Field(default=None, max_length=30)
 
 
-# Permissions ---------------------------------------------------------------------------------------------
-
-
-def is_organizer(user: User | None) -> bool:
-    return user is not None and user.role == Role.ORGANIZER.value
-
-
-def organizes(expo: Expo, user: User | None) -> bool:
-    """True when ``user`` is one of ``expo``'s organizers: the organizer who created it, or any
-    organizer for an expo created from the command line (which has no creator)."""
-    return is_organizer(user) and user is not None and expo.created_by in (None, user.id)
-
-
-def require_organizer(user: User) -> None:
-    if not is_organizer(user):
-        raise Forbidden("Only organizers may do this.", code="expo.organizers_only")
+# Permissions (the rules are expo.permissions'; these read the facts they weigh) ------------------------
 
 
 async def booth_role(session: AsyncSession, booth_id: int, user: User | None) -> BoothRole | None:
@@ -180,144 +149,51 @@ async def booth_role(session: AsyncSession, booth_id: int, user: User | None) ->
     return BoothRole(row.role) if row is not None else None
 
 
+async def staffs_a_booth(session: AsyncSession, user: User | None, expo_id: int) -> bool:
+    """``user`` is on the staff of a booth in this expo (any status)."""
+    if user is None or user.id is None:
+        return False
+    query = (
+        select(BoothStaff.user_id)
+        .join(Booth, col(Booth.id) == col(BoothStaff.booth_id))
+        .where(BoothStaff.user_id == user.id, Booth.expo_id == expo_id)
+        .limit(1)
+    )
+    return (await session.exec(query)).first() is not None
+
+
+async def require_in_expo(session: AsyncSession, expo_id: int, user: User, perm: Perm) -> None:
+    """``user`` holds ``perm`` in the expo, or :class:`Forbidden` (``expo.organizers_only``)."""
+    st = await standing(session, user, expo_id)
+    require(st.has(perm), user, "Only this expo's organizers may do this.", "expo.organizers_only")
+
+
 async def require_booth_editor(session: AsyncSession, booth: Booth, user: User) -> None:
-    """Organizers and the booth's own staff edit a booth and its products."""
+    """The booth's staff and the expo's booth managers edit a booth and its products."""
     assert booth.id is not None
-    if is_organizer(user) or await booth_role(session, booth.id, user) is not None:
-        return
-    raise Forbidden("Only this booth's staff and organizers may change it.", code="booth.not_staff")
+    st = await standing(session, user, booth.expo_id)
+    allowed = may_edit_booth(st, await booth_role(session, booth.id, user))
+    require(allowed, user, "Only this booth's staff and organizers may change it.", "booth.not_staff")
 
 
 async def require_booth_owner(session: AsyncSession, booth: Booth, user: User) -> None:
     assert booth.id is not None
-    if is_organizer(user) or await booth_role(session, booth.id, user) == BoothRole.OWNER:
-        return
-    raise Forbidden("Only this booth's owners and organizers may manage its staff.", code="booth.not_owner")
+    st = await standing(session, user, booth.expo_id)
+    allowed = may_manage_booth_staff(st, await booth_role(session, booth.id, user))
+    require(allowed, user, "Only this booth's owners and organizers may manage its staff.", "booth.not_owner")
+
+
+async def may_edit(session: AsyncSession, booth: Booth, user: User | None) -> bool:
+    """Whether ``user`` may edit ``booth`` (:func:`expo.permissions.may_edit_booth`)."""
+    assert booth.id is not None
+    st = await standing(session, user, booth.expo_id)
+    return may_edit_booth(st, await booth_role(session, booth.id, user))
 
 
 async def can_see_booth(session: AsyncSession, booth: Booth, user: User | None) -> bool:
-    assert booth.id is not None
-    if booth.status == BoothStatus.APPROVED.value or is_organizer(user):
+    if booth.status == BoothStatus.APPROVED.value:
         return True
-    return await booth_role(session, booth.id, user) is not None
-
-
-# Expos ---------------------------------------------------------------------------------------------------
-
-
-async def find_expo(session: AsyncSession, slug: str) -> Expo | None:
-    return (await session.exec(select(Expo).where(Expo.slug == slug))).first()
-
-
-async def get_expo(session: AsyncSession, slug: str) -> Expo:
-    """The expo with this slug, or :class:`NotFound` (``expo.unknown``)."""
-    expo = await find_expo(session, slug)
-    if expo is None:
-        raise NotFound(f"There is no expo {slug!r}.", code="expo.unknown")
-    return expo
-
-
-def _check_languages(languages: str) -> str:
-    unknown = set(languages.split(",")) - set(LOCALES)
-    if unknown or not languages:
-        raise Invalid(f"Unsupported languages: {', '.join(sorted(unknown))}.", code="expo.invalid_languages")
-    return languages
-
-
-async def ensure_expo(
-    session: AsyncSession,
-    slug: str,
-    title: str,
-    *,
-    description: str = "",
-    languages: str = "en,zh_Hans",
-    timezone: str = "UTC",
-    starts_on: date | None = None,
-    ends_on: date | None = None,
-    created_by: int | None = None,
-) -> Expo:
-    """The expo with this slug, created and committed with these details when missing.
-
-    An existing expo is returned unchanged. Safe when two callers create the same slug at once:
-    the unique index on the slug decides and the loser reads the winner's row.
-    """
-    existing = await find_expo(session, check_slug(slug))
-    if existing is not None:
-        return existing
-    title = title.strip()
-    if not title or len(title) > 200:
-        raise Invalid("An expo title has 1 to 200 characters.", code="expo.invalid_title")
-    _check_languages(languages)
-    if starts_on and ends_on and ends_on < starts_on:
-        raise Invalid("An expo cannot end before it starts.", code="expo.invalid_dates")
-    expo = Expo(
-        slug=slug,
-        title=title,
-        description=description,
-        languages=languages,
-        timezone=timezone,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        created_by=created_by,
-    )
-    session.add(expo)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        winner = await find_expo(session, slug)
-        if winner is None:  # the conflict was something else: let it surface
-            raise
-        return winner
-    audit.record(session, "expo.created", actor_id=created_by, target=f"expo:{expo.id}", slug=slug)
-    await session.commit()
-    return expo
-
-
-async def create_expo(session: AsyncSession, slug: str, fields: ExpoFields, actor: User) -> Expo:
-    """A new expo (organizers only); :class:`Conflict` when the slug is taken."""
-    require_organizer(actor)
-    if await find_expo(session, check_slug(slug)) is not None:
-        raise Conflict(f"The expo {slug!r} exists already.", code="expo.exists")
-    if fields.title is None:
-        raise Invalid("An expo needs a title.", code="expo.invalid_title")
-    return await ensure_expo(
-        session,
-        slug,
-        fields.title,
-        description=fields.description or "",
-        languages=fields.languages or "en,zh_Hans",
-        timezone=fields.timezone or "UTC",
-        starts_on=fields.starts_on,
-        ends_on=fields.ends_on,
-        created_by=actor.id,
-    )
-
-
-async def update_expo(session: AsyncSession, expo: Expo, fields: ExpoFields, actor: User) -> Expo:
-    require_organizer(actor)
-    changes = fields.model_dump(exclude_unset=True)
-    if "languages" in changes:
-        _check_languages(changes["languages"] or "")
-    for name, value in changes.items():
-        if value is None and name in ("title", "timezone", "languages", "applications_open"):
-            raise Invalid(f"{name} cannot be empty.", code="expo.invalid")
-    starts, ends = changes.get("starts_on", expo.starts_on), changes.get("ends_on", expo.ends_on)
-    if starts and ends and ends < starts:
-        raise Invalid("An expo cannot end before it starts.", code="expo.invalid_dates")
-    _assign(expo, changes)
-    audit.record(session, "expo.updated", actor_id=actor.id, target=f"expo:{expo.id}", fields=sorted(changes))
-    session.add(expo)
-    await session.commit()
-    return expo
-
-
-async def set_expo_banner(session: AsyncSession, expo: Expo, path: str | None) -> Expo:
-    """Point the expo at a stored banner (``path`` relative to the uploads directory)."""
-    expo.banner_path = path
-    session.add(expo)
-    await session.commit()
-    return expo
+    return await may_edit(session, booth, user)
 
 
 def _check_translations(expo: Expo, translations: dict[str, TextFields] | None) -> dict[str, Any]:
@@ -351,8 +227,8 @@ async def save_hall(
     session: AsyncSession, expo: Expo, fields: HallFields, actor: User, hall: Hall | None = None
 ) -> Hall:
     """Create a hall (``hall`` is ``None``) or change one; organizers only."""
-    require_organizer(actor)
     assert expo.id is not None
+    await require_in_expo(session, expo.id, actor, Perm.CHANGE_EXPO)
     changes = fields.model_dump(exclude_unset=True)
     if hall is None:
         if not fields.name:
@@ -372,7 +248,7 @@ async def save_hall(
 
 async def delete_hall(session: AsyncSession, hall: Hall, actor: User) -> None:
     """Remove a hall; its booths stay, unplaced (and their index entries lose the hall filter)."""
-    require_organizer(actor)
+    await require_in_expo(session, hall.expo_id, actor, Perm.CHANGE_EXPO)
     booth_ids = list((await session.exec(select(Booth.id).where(Booth.hall_id == hall.id))).all())
     audit.record(session, "hall.deleted", actor_id=actor.id, target=f"hall:{hall.id}", name=hall.name)
     await session.delete(hall)
@@ -402,8 +278,8 @@ async def save_category(
     session: AsyncSession, expo: Expo, fields: CategoryFields, actor: User, category: Category | None = None
 ) -> Category:
     """Create a category (``category`` is ``None``) or change one; a move may not make a cycle."""
-    require_organizer(actor)
     assert expo.id is not None
+    await require_in_expo(session, expo.id, actor, Perm.CHANGE_EXPO)
     changes = fields.model_dump(exclude_unset=True)
     if category is None:
         if not fields.name:
@@ -433,8 +309,8 @@ async def save_category(
 
 async def delete_category(session: AsyncSession, expo: Expo, category: Category, actor: User) -> None:
     """Remove a category and its subtree; their products stay, uncategorised."""
-    require_organizer(actor)
     assert expo.id is not None
+    await require_in_expo(session, expo.id, actor, Perm.CHANGE_EXPO)
     audit.record(
         session, "category.deleted", actor_id=actor.id, target=f"category:{category.id}", name=category.name
     )
@@ -515,13 +391,13 @@ async def create_booth(
     fields: BoothFields,
     actor: User,
     placement: Placement | None = None,
-    mailer: Mailer | None = None,
+    mailer: BoothMailer | None = None,
 ) -> Booth:
     """An organizer's booth (approved at once) or an exhibitor's application (pending, they own it);
     with a ``mailer``, the expo's organizers are e-mailed about an application."""
     assert expo.id is not None and actor.id is not None
-    organizer = is_organizer(actor)
-    if not organizer and actor.role != Role.EXHIBITOR.value:
+    organizer = (await standing(session, actor, expo.id)).has(Perm.MANAGE_BOOTHS)
+    if not organizer and not may_apply_for_booth(actor):
         raise Forbidden("Only exhibitors apply for booths.", code="booth.exhibitors_only")
     if not organizer and not expo.applications_open:
         raise Forbidden("This expo does not take booth applications now.", code="booth.applications_closed")
@@ -582,8 +458,8 @@ async def _placement_changes(session: AsyncSession, expo: Expo, placement: Place
 
 
 async def place_booth(session: AsyncSession, booth: Booth, placement: Placement, actor: User) -> Booth:
-    """Assign a booth its hall, number and tier (organizers only)."""
-    require_organizer(actor)
+    """Assign a booth its hall, number and tier (the expo's booth managers only)."""
+    await require_in_expo(session, booth.expo_id, actor, Perm.MANAGE_BOOTHS)
     expo = await session.get(Expo, booth.expo_id)
     assert expo is not None and booth.id is not None
     _assign(booth, await _placement_changes(session, expo, placement))
@@ -602,11 +478,11 @@ async def place_booth(session: AsyncSession, booth: Booth, placement: Placement,
 
 
 async def set_booth_status(
-    session: AsyncSession, booth: Booth, status: BoothStatus, actor: User, mailer: Mailer | None = None
+    session: AsyncSession, booth: Booth, status: BoothStatus, actor: User, mailer: BoothMailer | None = None
 ) -> Booth:
     """Approve or reject an application (organizers only); only approved booths are public. With a
     ``mailer``, the booth's owners hear of a changed decision in the same transaction."""
-    require_organizer(actor)
+    await require_in_expo(session, booth.expo_id, actor, Perm.MANAGE_BOOTHS)
     assert booth.id is not None
     changed = booth.status != status.value
     booth.status = status.value
@@ -639,8 +515,8 @@ async def set_booth_media(
 
 
 async def delete_booth(session: AsyncSession, booth: Booth, actor: User) -> None:
-    """Remove a booth with its products (organizers only)."""
-    require_organizer(actor)
+    """Remove a booth with its products (the expo's booth managers only)."""
+    await require_in_expo(session, booth.expo_id, actor, Perm.MANAGE_BOOTHS)
     assert booth.id is not None
     product_ids = list((await session.exec(select(Product.id).where(Product.booth_id == booth.id))).all())
     await search.delete_docs(
@@ -675,7 +551,7 @@ async def add_staff(
     user = (await session.exec(select(User).where(User.email == email.strip().lower()))).first()
     if user is None or user.id is None:
         raise NotFound(f"There is no account {email!r}; they sign up first.", code="booth.unknown_user")
-    if user.role != Role.EXHIBITOR.value:
+    if not may_apply_for_booth(user):
         raise Invalid("Only exhibitor accounts join a booth's staff.", code="booth.not_exhibitor")
     staff = await session.get(BoothStaff, (booth.id, user.id)) or BoothStaff(
         booth_id=booth.id, user_id=user.id

@@ -28,9 +28,9 @@ from expo.db import import_models
 from expo.http.errors import EXCEPTION_HANDLERS
 from expo.http.middleware import BoundaryMiddleware, HttpMetrics
 from expo.http.pages import build_templates
+from expo.mail import pages as outbox_pages
 from expo.platform import Platform
 from expo.registration import organizer_pages as registration_organizer_pages
-from expo.registration import outbox_pages
 from expo.registration import pages as registration_pages
 from expo.registration import routes as registration_api
 from streaming import chat_routes, hls_routes, media_routes, room_pages, room_routes

@@ -322,11 +322,12 @@ def _create_and_print(
 
 
 def cmd_catalog_import(args: argparse.Namespace) -> int:
-    from booths import catalog, services
+    from booths import catalog
+    from expo.expos import services as expos
 
     settings = load(args)
     try:
-        services.check_slug(args.expo)
+        expos.check_slug(args.expo)
         with open(args.file, "rb") as f:
             data = f.read(catalog.MAX_FILE_BYTES + 1)
     except OSError as exc:
@@ -343,7 +344,7 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> catalog.Summary:
         async with db.session() as session:
-            expo = await services.ensure_expo(session, args.expo, args.expo)
+            expo = await expos.ensure_expo(session, args.expo, args.expo)
             return await catalog.import_catalog(session, expo, rows)
 
     try:

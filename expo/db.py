@@ -36,6 +36,8 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 MODEL_MODULES = (
     "expo.accounts.models",
     "expo.audit",
+    "expo.expos.models",
+    "expo.mail.models",
     "booths.models",
     "streaming.models",
     "expo.registration.models",

@@ -17,13 +17,14 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths.demo import DemoFloor, seed_floor
-from booths.models import Booth, Expo
-from booths.services import ensure_expo
+from booths.models import Booth
 from expo.accounts.models import Role, User
 from expo.accounts.services import create_user
 from expo.agenda.demo import seed_programs
 from expo.db import Database
 from expo.errors import Conflict
+from expo.expos.models import Expo
+from expo.expos.services import ensure_expo
 from expo.registration.demo import seed_registrations
 from streaming import room_services
 from streaming import services as streams

@@ -13,8 +13,8 @@ from expo.bus import Bus, connect_bus
 from expo.config import Settings
 from expo.dashboards.live import LiveBoard
 from expo.db import Database
+from expo.mail.outbox import OutboxSender
 from expo.ratelimit import RateLimiter
-from expo.registration.outbox import OutboxSender
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
 from streaming.plane import MediaPlane

@@ -42,10 +42,10 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from expo.accounts.models import User
+from expo.auth import current_user, platform
 from expo.bus import Bus, BusError
 from expo.errors import ExpoError
 from expo.http.api import Endpoint, Schema
-from expo.permissions import current_user, platform
 from expo.wsprotocol import WRITE_FRAME, text_frame
 
 log = logging.getLogger("expo.realtime")

@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from expo.auth import platform
 from expo.http.api import Endpoint
 from expo.http.openapi import build_openapi
-from expo.permissions import platform
 
 _OK = JSONResponse({"status": "ok"})
 # A load balancer may probe many times a second; one real round trip to the store a second is enough.

@@ -38,6 +38,8 @@ from typing import Any
 from benchlib import free_port, wait_ready
 from loadgen import read_response
 
+from expo.expos import services as expos
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
@@ -58,7 +60,6 @@ class Seed:
 async def seed(database: str, users: int, programs: int) -> Seed:
     from sqlmodel import col, select
 
-    from booths import services as floor
     from expo.accounts import services as accounts
     from expo.accounts.models import TokenKind, User
     from expo.agenda.models import Program
@@ -68,7 +69,7 @@ async def seed(database: str, users: int, programs: int) -> Seed:
     db = Database(database)
     try:
         async with db.session() as s:
-            expo = await floor.ensure_expo(s, "bench-" + secrets.token_hex(3), "Registration bench")
+            expo = await expos.ensure_expo(s, "bench-" + secrets.token_hex(3), "Registration bench")
             assert expo.id is not None
             start = utcnow() + timedelta(days=1)
             rows = [

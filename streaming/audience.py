@@ -448,7 +448,7 @@ def viewer_id(conn: HTTPConnection) -> str:
 
 async def identify_viewer(conn: HTTPConnection) -> str:
     """:func:`viewer_id` after authenticating the request (a bad bearer token is a 401)."""
-    from expo.permissions import current_user
+    from expo.auth import current_user
 
     await current_user(conn)
     return viewer_id(conn)

@@ -18,9 +18,9 @@ from starlette.routing import BaseRoute
 
 from expo import realtime
 from expo.accounts.models import User
+from expo.auth import current_user, platform
 from expo.errors import ExpoError
 from expo.http.api import Endpoint, Schema, path_int
-from expo.permissions import current_user, platform
 from streaming import chat, services
 from streaming.models import MessageKind, SanctionKind, Stream
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from expo.config import Settings
 from expo.db import Database
+from expo.expos import services as expos
 from streaming import room_services, services
 
 STREAM_FIELDS = ("id", "key", "whip_url", "whep_url", "hls_url", "page_url")
@@ -22,7 +23,7 @@ async def create_stream(
     expo must exist (``expo.unknown``). URLs are absolute, built from ``settings.public_url``.
     """
     async with db.session() as session:
-        expo = await services.expo_or_default(session, settings, expo_slug)
+        expo = await expos.expo_or_default(session, settings, expo_slug)
         stream = await services.create_stream(session, expo=expo, title=title, owner=None)
     urls = services.stream_urls(settings, stream)
     return {
@@ -38,7 +39,7 @@ async def create_stream(
 async def create_room(db: Database, settings: Settings, title: str, expo_slug: str | None) -> dict[str, Any]:
     """Create a room without an owner and return the contract's JSON object (expo as for streams)."""
     async with db.session() as session:
-        expo = await services.expo_or_default(session, settings, expo_slug)
+        expo = await expos.expo_or_default(session, settings, expo_slug)
         room = await room_services.create_room(session, expo=expo, title=title, owner=None)
     urls = room_services.room_urls(settings, room)
     return {"id": room.id, "host_url": urls.host_url, "guest_url": urls.guest_url}

@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from expo.auth import current_user, platform
 from expo.errors import ExpoError
-from expo.permissions import current_user, platform
 from streaming import services
 from streaming.audience import VIEWER_COOKIE, identify_viewer, sign_viewer, unsign_viewer
 from streaming.chat import check_can_watch

@@ -23,10 +23,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from expo.auth import current_user, platform
 from expo.errors import Unauthorized, UnsupportedMediaType
 from expo.http.api import Endpoint, Handler, path_int
 from expo.http.bodies import media_type, read_body
-from expo.permissions import current_user, platform
 from streaming import services
 from streaming.audience import identify_viewer
 from streaming.chat import check_can_watch

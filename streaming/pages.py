@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths.models import Expo
 from expo.accounts.models import Role
+from expo.auth import current_user, platform
 from expo.errors import N_, Forbidden, NotFound
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import render
-from expo.permissions import current_user, platform, require_page_user
+from expo.permissions import require_page_user
 from streaming import chat, services
 from streaming.audience import assign_viewer_cookie, set_viewer_cookie
 from streaming.models import Recording, Stream, StreamStatus

@@ -14,13 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths.models import Expo
 from expo.accounts.models import Role, User
+from expo.auth import platform
 from expo.errors import N_, ExpoError, Forbidden
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
-from expo.permissions import platform, require_page_user
-from streaming import room_services, services
+from expo.permissions import require_page_user
+from streaming import room_services
 from streaming.models import Room
 
 MAX_LISTED_ROOMS = 200
@@ -68,7 +70,7 @@ async def open_room_form(request: Request) -> Response:
     }
     try:
         async with p.db.session() as session:
-            expo = await services.expo_or_default(session, p.settings, values["expo"] or None)
+            expo = await expos.expo_or_default(session, p.settings, values["expo"] or None)
             await room_services.create_room(session, expo=expo, title=values["title"], owner=user)
     except ExpoError as exc:
         if exc.status >= 500 or exc.status in (401, 403):

@@ -29,11 +29,11 @@ from starlette.routing import BaseRoute, Route
 
 from expo import realtime
 from expo.accounts.models import Role, User
+from expo.auth import current_user, platform
 from expo.errors import Forbidden, NotFound
+from expo.expos import services as expos
 from expo.http.api import Endpoint, Handler, Schema, path_int
 from expo.http.pages import render
-from expo.permissions import current_user, platform
-from streaming import services
 from streaming.media_routes import SDP, bearer, sdp_offer
 from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, role_for, room_urls
 from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
@@ -101,7 +101,7 @@ async def open_room(request: Request, body: RoomIn, user: User) -> RoomOut:
     """Open a room (organizers and exhibitors): its id and the host's and guests' page URLs."""
     p = platform(request)
     async with p.db.session() as session:
-        expo = await services.expo_or_default(session, p.settings, body.expo)
+        expo = await expos.expo_or_default(session, p.settings, body.expo)
         room = await create_room(session, expo=expo, title=body.title, owner=user)
     assert room.id is not None
     urls = room_urls(p.settings, room)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Expo
 from expo import audit
 from expo.accounts.models import Role, User
 from expo.config import Settings
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from expo.expos.models import Expo
 from streaming.models import Room
 from streaming.services import new_key
 

@@ -15,11 +15,12 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from booths.models import Expo
-from booths.services import get_expo
 from expo.accounts.models import Role, User
+from expo.auth import current_user, platform
+from expo.expos import services as expos
+from expo.expos.models import Expo
+from expo.expos.services import get_expo
 from expo.http.api import Endpoint, Schema, path_int
-from expo.permissions import current_user, platform
 from expo.platform import Platform
 from streaming import services
 from streaming.audience import assign_viewer_cookie, set_viewer_cookie, viewer_id
@@ -150,7 +151,7 @@ async def create_stream(request: Request, body: StreamIn, user: User) -> StreamO
     p = platform(request)
     async with p.db.session() as session:
         if body.expo is None:
-            expo = await services.default_expo(session, p.settings)
+            expo = await expos.default_expo(session, p.settings)
         else:
             expo = await get_expo(session, body.expo)
         stream = await services.create_stream(

@@ -30,14 +30,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothStaff, Expo
-from booths.services import ensure_expo, get_expo
+from booths.models import Booth, BoothStaff
 from expo import audit
 from expo.accounts.models import Role, User
 from expo.bus import Bus
 from expo.config import Settings
 from expo.db import utcnow
 from expo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from expo.expos.models import Expo
 from streaming.models import Stream, StreamRegistration, StreamStatus, Visibility
 
 TITLE_MAX = 200
@@ -192,18 +192,6 @@ def require_watcher(user: User | None, stream: Stream) -> None:
 
 
 # Creating and changing ----------------------------------------------------------------------------
-
-
-async def default_expo(session: AsyncSession, settings: Settings) -> Expo:
-    """The expo named by ``settings.default_expo``, created when missing."""
-    slug = settings.default_expo
-    return await ensure_expo(session, slug, slug.replace("-", " ").title())
-
-
-async def expo_or_default(session: AsyncSession, settings: Settings, slug: str | None) -> Expo:
-    """The expo ``slug`` names (it must exist: ``expo.unknown``), or without one the default expo,
-    created when missing: where ``expo streams create`` and ``expo rooms create`` put things."""
-    return await (default_expo(session, settings) if slug is None else get_expo(session, slug))
 
 
 async def create_stream(

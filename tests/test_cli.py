@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import SQLModel, col, select
 
-from booths.models import Booth, BoothRole, Category, Expo, Hall, Product
+from booths.models import Booth, Category, Hall, Product
 from booths.search import search
 from booths.services import booth_role, booths_of, list_booths
 from expo.accounts.models import Role, User
@@ -29,7 +29,9 @@ from expo.cli import main
 from expo.config import SETTINGS
 from expo.db import Database
 from expo.demo import DEMO_LOGINS, seed_demo
+from expo.expos.models import Expo
 from expo.migrations import ensure_schema, head_revision
+from expo.permissions import BoothRole
 from streaming.models import Room, Stream, StreamStatus
 from tests.conftest import free_port
 

@@ -15,6 +15,9 @@ from expo.db import utcnow
 
 
 class Role(enum.StrEnum):
+    """An account's kind (what it may do in an expo is its team role there: :mod:`expo.permissions`)."""
+
+    ADMIN = "admin"
     ORGANIZER = "organizer"
     EXHIBITOR = "exhibitor"
     VISITOR = "visitor"

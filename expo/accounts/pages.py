@@ -17,23 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from booths.models import Expo
 from expo import audit, i18n
 from expo.accounts import services
 from expo.accounts.models import Role, TokenKind, User
 from expo.accounts.passwords import MIN_LENGTH
 from expo.accounts.routes import client_of
+from expo.auth import SESSION_COOKIE, current_token, current_user, forget_auth, platform
 from expo.errors import N_, ExpoError, Invalid, RateLimited
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render, secure_cookies
-from expo.permissions import (
-    SESSION_COOKIE,
-    current_token,
-    current_user,
-    forget_auth,
-    platform,
-    require_page_user,
-)
+from expo.permissions import require_page_user
 from streaming import services as stream_services
 
 ROLE_HOME = {Role.ORGANIZER: "/organizer", Role.EXHIBITOR: "/exhibitor", Role.VISITOR: "/visitor"}

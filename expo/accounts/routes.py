@@ -10,9 +10,9 @@ from starlette.requests import Request
 
 from expo.accounts import services
 from expo.accounts.models import AuthToken, Role, TokenKind, User
+from expo.auth import current_token, forget_auth, platform
 from expo.errors import Unauthorized
 from expo.http.api import Endpoint, Schema, path_int
-from expo.permissions import current_token, forget_auth, platform
 
 
 class LoginIn(Schema):

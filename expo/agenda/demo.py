@@ -13,10 +13,11 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Expo, Hall
+from booths.models import Hall
 from expo.accounts.models import User
 from expo.agenda.models import Program
 from expo.agenda.services import ProgramFields, Speaker, create_program
+from expo.expos.models import Expo
 from streaming.models import Stream
 
 

@@ -15,16 +15,18 @@ from starlette.routing import BaseRoute, Route
 
 from booths import services as floor
 from booths.editor_pages import checked
-from booths.models import Expo
 from expo.accounts.models import Role, User
 from expo.agenda import services
 from expo.agenda.models import Program
 from expo.agenda.routes import desk
 from expo.agenda.services import ProgramFields
+from expo.auth import platform
 from expo.errors import N_, ExpoError, NotFound
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
-from expo.permissions import platform, require_page_user
+from expo.permissions import require_page_user
 from streaming import services as streams
 
 ORGANIZER = [Role.ORGANIZER]
@@ -93,8 +95,8 @@ def form_values(program: Program, expo: Expo) -> dict[str, Any]:
 
 async def _organized(request: Request, user: User) -> Expo:
     async with platform(request).db.session() as session:
-        expo = await floor.get_expo(session, request.path_params["slug"])
-    services.require_organizer_of(expo, user)
+        expo = await expos.get_expo(session, request.path_params["slug"])
+        await services.require_organizer_of(session, expo, user)
     return expo
 
 

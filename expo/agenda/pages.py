@@ -17,14 +17,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from booths import services as floor
-from booths.models import Expo, Hall
+from booths.models import Hall
 from expo.accounts.models import User
 from expo.agenda import ics, services
 from expo.agenda.models import Program, SeatStatus
+from expo.auth import current_user, platform
 from expo.errors import N_, BadRequest, ExpoError, NotFound
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, read_form, redirect, render
-from expo.permissions import current_user, platform, require_page_user
+from expo.permissions import require_page_user
 from expo.security import sign, unsign
 
 FEED_PURPOSE = "agenda-feed"
@@ -74,7 +77,7 @@ async def agenda(request: Request) -> Response:
     user = await current_user(request)
     view = "track" if request.query_params.get("view") == "track" else "day"
     async with platform(request).db.session() as session:
-        expo = await floor.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         programs = await services.list_programs(session, expo)
         days = services.days_of(programs, expo)
         day = _pick_day(request, days, datetime.now(expo.zone).date())
@@ -94,7 +97,7 @@ async def agenda(request: Request) -> Response:
         "counts": counts,
         "locations": {p.id: _location(p, halls) for p in shown},
         "mine": mine,
-        "organizes": floor.organizes(expo, user),
+        "organizes": await services.organizes(session, expo, user),
         **_time_helpers(expo),
     }
     return await render(request, "agenda.html", context)
@@ -109,7 +112,7 @@ def _time_helpers(expo: Expo) -> dict[str, Any]:
 
 async def _program_context(request: Request, user: User | None) -> dict[str, Any]:
     async with platform(request).db.session() as session:
-        expo = await floor.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         program, _ = await services.get_program(session, path_int(request, "program_id"))
         _program_in(expo, program)
         assert program.id is not None
@@ -126,7 +129,7 @@ async def _program_context(request: Request, user: User | None) -> dict[str, Any
         "left": services.seats_left(program, confirmed),
         "seat": seat,
         "over": program.ends_at <= datetime.now(program.ends_at.tzinfo),
-        "organizes": floor.organizes(expo, user),
+        "organizes": await services.organizes(session, expo, user),
         **_time_helpers(expo),
     }
 
@@ -143,7 +146,7 @@ async def _seat_action(request: Request, cancel: bool) -> Response:
     assert user.id is not None
     slug, program_id = request.path_params["slug"], path_int(request, "program_id")
     async with platform(request).db.session() as session:
-        expo = await floor.get_expo(session, slug)
+        expo = await expos.get_expo(session, slug)
         program, _ = await services.get_program(session, program_id)
         _program_in(expo, program)
     desk = platform(request).seats
@@ -200,7 +203,7 @@ async def program_ics(request: Request) -> Response:
     """``/expos/{slug}/agenda/{id}.ics``: one program for a calendar app."""
     settings = platform(request).settings
     async with platform(request).db.session() as session:
-        expo = await floor.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         program, _ = await services.get_program(session, path_int(request, "program_id"))
         _program_in(expo, program)
         halls = {h.id: h for h in await floor.list_halls(session, expo) if h.id is not None}

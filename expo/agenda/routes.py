@@ -16,16 +16,16 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from booths import services as floor
-from booths.models import Expo
 from expo.accounts.models import User
 from expo.agenda import services
 from expo.agenda.models import Program
 from expo.agenda.seats import Seat, SeatDesk
 from expo.agenda.services import ProgramFields
+from expo.auth import platform
 from expo.errors import N_, NotFound
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from expo.http.api import Endpoint, Schema, path_int
-from expo.permissions import platform
 
 TAGS = ["agenda"]
 
@@ -133,7 +133,7 @@ def desk(request: Request) -> SeatDesk:
 async def list_programs(request: Request, query: ProgramQuery) -> ProgramList:
     """An expo's programs by start time (``day`` in the expo's timezone, ``track`` exactly)."""
     async with platform(request).db.session() as session:
-        expo = await floor.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         programs = await services.list_programs(session, expo, day=query.day, track=query.track)
         counts = await services.seat_counts(session, [p.id for p in programs if p.id is not None])
     return ProgramList(items=[ProgramOut.of(p, expo, counts.get(p.id or 0, (0, 0))) for p in programs])
@@ -142,7 +142,7 @@ async def list_programs(request: Request, query: ProgramQuery) -> ProgramList:
 async def create_program(request: Request, body: ProgramFields, user: User) -> ProgramOut:
     """Add a program (the expo's organizers); times without an offset are in the expo's timezone."""
     async with platform(request).db.session() as session:
-        expo = await floor.get_expo(session, request.path_params["slug"])
+        expo = await expos.get_expo(session, request.path_params["slug"])
         program = await services.create_program(session, expo, body, user)
     return ProgramOut.of(program, expo, (0, 0))
 
@@ -233,7 +233,7 @@ async def cancel_for(request: Request, user: User) -> Response:
     program_id = path_int(request, "program_id")
     async with platform(request).db.session() as session:
         _, expo = await services.get_program(session, program_id)
-        services.require_organizer_of(expo, user)
+        await services.require_organizer_of(session, expo, user)
     await desk(request).cancel(program_id, path_int(request, "user_id"), actor_id=user.id)
     return Response(status_code=204)
 

@@ -18,9 +18,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from booths.models import Expo
 from expo.accounts.models import User
 from expo.agenda.models import Program, ProgramRegistration, SeatStatus
+from expo.expos.models import Expo
 
 REG = cast(sa.Table, ProgramRegistration.__table__)  # type: ignore[attr-defined]
 PROG = cast(sa.Table, Program.__table__)  # type: ignore[attr-defined]

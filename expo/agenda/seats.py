@@ -16,7 +16,7 @@ aiosqlite each statement would be a round trip between threads, each waiting its
 event loop, and the transaction (holding the store's only write lock) would last ten times longer.
 
 Cancelling a confirmed seat promotes the oldest waitlisted registration in the same transaction,
-and queues an e-mail telling them (:func:`expo.registration.outbox.enqueue`), so the seat is never
+and queues an e-mail telling them (:func:`expo.mail.outbox.enqueue`), so the seat is never
 left empty while someone waits and the message exists exactly when the promotion does.
 """
 
@@ -52,7 +52,7 @@ from expo.agenda.seat_store import (
 from expo.db import Database, utcnow
 from expo.db import _sqlite_pragmas as sqlite_pragmas
 from expo.errors import N_, Conflict, ExpoError, NotFound
-from expo.registration.outbox import enqueue
+from expo.mail.outbox import enqueue
 
 log = logging.getLogger("expo.agenda.seats")
 T = TypeVar("T")

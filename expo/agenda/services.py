@@ -21,14 +21,15 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths.leads import safe_cell
-from booths.models import Expo, Hall
-from booths.services import organizes
+from booths.models import Hall
 from expo import audit
 from expo.accounts.models import User
 from expo.agenda.models import Program, ProgramRegistration, SeatStatus
 from expo.agenda.seats import Seat, SeatDesk
 from expo.db import utcnow
-from expo.errors import N_, Forbidden, Invalid, NotFound
+from expo.errors import N_, Invalid, NotFound
+from expo.expos.models import Expo
+from expo.permissions import Perm, require, standing
 from streaming.models import Stream
 
 MAX_SPEAKERS = 20
@@ -76,9 +77,22 @@ def local(value: datetime, expo: Expo) -> datetime:
 # Permissions ---------------------------------------------------------------------------------------------
 
 
-def require_organizer_of(expo: Expo, user: User) -> None:
-    if not organizes(expo, user):
-        raise Forbidden(N_("Only this expo's organizers may change its agenda."), code="program.forbidden")
+async def require_organizer_of(session: AsyncSession, expo: Expo, user: User) -> None:
+    """``user`` manages the expo's agenda, or :class:`Forbidden` (``program.forbidden``)."""
+    assert expo.id is not None
+    st = await standing(session, user, expo.id)
+    require(
+        st.has(Perm.MANAGE_AGENDA),
+        user,
+        N_("Only this expo's organizers may change its agenda."),
+        "program.forbidden",
+    )
+
+
+async def organizes(session: AsyncSession, expo: Expo, user: User | None) -> bool:
+    """Whether ``user`` manages the expo's agenda (the pages show them its organizer links)."""
+    assert expo.id is not None
+    return (await standing(session, user, expo.id)).has(Perm.MANAGE_AGENDA)
 
 
 # Programs -----------------------------------------------------------------------------------------------
@@ -148,7 +162,7 @@ def _apply(program: Program, fields: ProgramFields, expo: Expo) -> None:
 
 async def create_program(session: AsyncSession, expo: Expo, fields: ProgramFields, actor: User) -> Program:
     """Add a program to the expo's timetable (its organizers)."""
-    require_organizer_of(expo, actor)
+    await require_organizer_of(session, expo, actor)
     assert expo.id is not None
     if fields.title is None or fields.starts_at is None or fields.ends_at is None:
         raise Invalid(N_("A program needs a title, a start and an end."), code="program.incomplete")
@@ -167,7 +181,7 @@ async def update_program(
 ) -> Program:
     """Change a program (its organizers); more seats promote people from the waiting list, fewer
     never take a confirmed seat away (nobody new is confirmed until the count is under it)."""
-    require_organizer_of(expo, actor)
+    await require_organizer_of(session, expo, actor)
     _apply(program, fields, expo)
     await _check_links(session, expo, program.hall_id, program.stream_id)
     program.updated_at = utcnow()
@@ -182,7 +196,7 @@ async def update_program(
 
 async def delete_program(session: AsyncSession, program: Program, expo: Expo, actor: User) -> None:
     """Remove a program and its registrations (its organizers)."""
-    require_organizer_of(expo, actor)
+    await require_organizer_of(session, expo, actor)
     audit.record(
         session, "program.deleted", actor_id=actor.id, target=f"program:{program.id}", title=program.title
     )
@@ -271,7 +285,7 @@ async def attendees(
     session: AsyncSession, program: Program, expo: Expo, actor: User
 ) -> list[tuple[ProgramRegistration, User]]:
     """Everyone registered: confirmed first, then the waiting list in order, then cancellations."""
-    require_organizer_of(expo, actor)
+    await require_organizer_of(session, expo, actor)
     query = (
         select(ProgramRegistration, User)
         .join(User, col(User.id) == col(ProgramRegistration.user_id))
@@ -287,7 +301,7 @@ async def mark_attended(
     session: AsyncSession, program: Program, expo: Expo, user_id: int, attended: bool, actor: User
 ) -> ProgramRegistration:
     """Record (or clear) that a confirmed attendee came (its organizers)."""
-    require_organizer_of(expo, actor)
+    await require_organizer_of(session, expo, actor)
     row = (
         await session.exec(
             select(ProgramRegistration).where(

@@ -12,18 +12,26 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothStaff, Expo
-from booths.services import get_expo, organizes
+from booths.models import Booth, BoothStaff
 from expo.accounts.models import User
 from expo.errors import N_, Forbidden
+from expo.expos.models import Expo
+from expo.expos.services import get_expo
+from expo.permissions import Perm, require, standing
 from streaming.models import Stream
 
 
 async def organized_expo(session: AsyncSession, slug: str, user: User) -> Expo:
     """The expo ``slug`` if ``user`` organizes it (404 when unknown, 403 when someone else's)."""
     expo = await get_expo(session, slug)
-    if not organizes(expo, user):
-        raise Forbidden(N_("Only this expo's organizers see its dashboard."), code="dashboard.forbidden")
+    assert expo.id is not None
+    st = await standing(session, user, expo.id)
+    require(
+        st.has(Perm.VIEW_DASHBOARD),
+        user,
+        N_("Only this expo's organizers see its dashboard."),
+        "dashboard.forbidden",
+    )
     return expo
 
 

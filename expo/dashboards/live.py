@@ -26,14 +26,14 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from booths.models import Expo
-from booths.services import organizes
 from expo import realtime
 from expo.accounts.models import User
+from expo.auth import platform
 from expo.bus import Bus, Subscription
 from expo.dashboards import registrations
 from expo.db import Database, utcnow
-from expo.permissions import platform
+from expo.expos.models import Expo
+from expo.permissions import Perm, standing
 from streaming.audience import Audience
 from streaming.models import Stream, StreamStatus
 from streaming.room_services import in_session_key
@@ -232,8 +232,10 @@ async def may_watch(user: User | None, name: str) -> bool:
     p = platform(realtime.current_connection())
     async with p.db.session() as session:
         expo = await session.get(Expo, int(match.group(1)))
-    if expo is None or expo.id is None or not organizes(expo, user):
-        return False
+        if expo is None or expo.id is None:
+            return False
+        if not (await standing(session, user, expo.id)).has(Perm.VIEW_DASHBOARD):
+            return False
     await p.live_board.watch(expo.id)
     return True
 

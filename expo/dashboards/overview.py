@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from booths.models import Booth, Expo
+from booths.models import Booth
 from expo.accounts.models import User
 from expo.dashboards import access, history, registrations, sessions
 from expo.dashboards.history import BoothFigures, BroadcastFigures, DayCount
 from expo.dashboards.live import LiveFigures, live_figures
 from expo.dashboards.sessions import SessionFigures
+from expo.expos.models import Expo
 from expo.platform import Platform
 from streaming.models import Stream
 

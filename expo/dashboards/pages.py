@@ -16,11 +16,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 
 from booths import floor
+from expo.auth import platform
 from expo.dashboards import charts, exports, overview
 from expo.dashboards.history import BroadcastFigures
 from expo.dashboards.live import channel
 from expo.http.pages import page_locale, redirect, render
-from expo.permissions import platform, require_page_user
+from expo.permissions import require_page_user
 
 # Exports of the other domains, linked from the organizer's page when they exist.
 REGISTRATIONS_CSV = "/api/expos/{slug}/registrations.csv"

@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from expo.accounts.models import User
+from expo.auth import platform
 from expo.dashboards import overview
 from expo.dashboards.history import BoothFigures, BroadcastFigures
 from expo.dashboards.live import LiveFigures
 from expo.dashboards.sessions import SessionFigures
 from expo.http.api import Endpoint, Schema
-from expo.permissions import platform
 
 TAGS = ["dashboards"]
 EXPO = "/api/expos/{slug}/dashboard"

@@ -10,9 +10,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from expo import i18n
+from expo.auth import current_user, platform
 from expo.errors import BadRequest, ExpoError, UnsupportedMediaType
 from expo.http.bodies import media_type, read_body
-from expo.permissions import current_user, platform
 from expo.security import CSRF_FIELD, csrf_token, is_https, set_csrf_cookie, sign, unsign, verify_csrf
 from web import TEMPLATES_DIR
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Expo
 from expo.accounts.models import User
 from expo.errors import Conflict
+from expo.expos.models import Expo
 from expo.registration import forms, services
 from expo.registration.models import RegistrationForm
 

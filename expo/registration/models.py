@@ -25,14 +25,6 @@ class RegistrationStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class OutboxStatus(enum.StrEnum):
-    """``queued`` until delivered (``sent``) or given up on after the last retry (``failed``)."""
-
-    QUEUED = "queued"
-    SENT = "sent"
-    FAILED = "failed"
-
-
 class RegistrationForm(SQLModel, table=True):
     """What an expo asks its visitors, and when; one row per expo (absent: defaults, open)."""
 
@@ -62,21 +54,3 @@ class Registration(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     checked_in_at: datetime | None = Field(default=None, index=True)
     checked_in_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
-
-
-class OutboxMessage(SQLModel, table=True):
-    """One e-mail to send. Written in the transaction of the change it reports, delivered later."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    to_address: str = Field(max_length=254)
-    subject: str = Field(max_length=300)
-    body: str = Field(sa_type=sa.Text)
-    status: str = Field(default=OutboxStatus.QUEUED.value, max_length=16, index=True)
-    attempts: int = 0
-    last_error: str = Field(default="", max_length=1000)
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    sent_at: datetime | None = None
-    # A sender claims a message by moving this forward (its lease); retries wait for it too.
-    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
-    expo_id: int | None = Field(default=None, foreign_key="expo.id", index=True, ondelete="CASCADE")
-    user_id: int | None = Field(default=None, foreign_key="user.id", index=True, ondelete="SET NULL")

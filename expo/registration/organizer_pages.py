@@ -15,19 +15,18 @@ from starlette.routing import BaseRoute, Route
 
 from booths import services as floor_services
 from booths.models import BoothStatus
-from booths.services import get_expo
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
+from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid
+from expo.expos.services import get_expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
-from expo.permissions import platform, require_page_user
+from expo.permissions import Perm, require_page_user
 from expo.registration import builder, forms, services
 from expo.registration.exports import export_csv
 from expo.registration.mail import Mailer
 from expo.registration.models import RegistrationStatus
 from expo.registration.routes import check_in_out, csv_response, figures_changed
-
-ORGANIZER = [Role.ORGANIZER]
 
 
 def base_url(slug: str) -> str:
@@ -42,7 +41,7 @@ async def _builder_page(
 ) -> Response:
     async with platform(request).db.session() as session:
         expo = await get_expo(session, request.path_params["slug"])
-        services.require_expo_organizer(expo, user)
+        await services.require_expo_permission(session, expo, user, Perm.MANAGE_REGISTRATION)
         form = await services.get_form(session, expo)
     tz = expo.zone
     context: dict[str, Any] = {
@@ -62,19 +61,19 @@ async def _builder_page(
 
 async def builder_page(request: Request) -> Response:
     """``/organizer/expos/{slug}/registration/form``: questions, dates, approval, consent."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     return await _builder_page(request, user)
 
 
 async def save_builder(request: Request) -> Response:
     submitted = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     slug = request.path_params["slug"]
     rows: list[dict[str, Any]] | None = None
     try:
         async with platform(request).db.session() as session:
             expo = await get_expo(session, slug)
-            services.require_expo_organizer(expo, user)
+            await services.require_expo_permission(session, expo, user, Perm.MANAGE_REGISTRATION)
             stored = await services.get_form(session, expo)
             spec, rows = builder.parse(submitted, stored, expo.zone)
             await services.save_form(session, expo, spec, user)
@@ -104,7 +103,7 @@ def _status_filter(raw: str) -> RegistrationStatus | None:
 
 async def registrations_page(request: Request) -> Response:
     """``/organizer/expos/{slug}/registrations``: counts, filter, search, decisions, applications."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     status = _status_filter(request.query_params.get("status", ""))
     q = request.query_params.get("q", "")[:200]
     page_raw = request.query_params.get("page", "1")
@@ -135,7 +134,7 @@ async def registrations_page(request: Request) -> Response:
 
 async def decide(request: Request) -> Response:
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     slug = request.path_params["slug"]
     choice = form_str(form, "status", max_length=16)
     if choice not in (RegistrationStatus.APPROVED.value, RegistrationStatus.REJECTED.value):
@@ -170,7 +169,7 @@ async def decide(request: Request) -> Response:
 
 async def export(request: Request) -> Response:
     """``/organizer/expos/{slug}/registrations.csv``: every registration, safe for spreadsheets."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     async with platform(request).db.session() as session:
         expo = await get_expo(session, request.path_params["slug"])
         found = await services.list_registrations(session, expo, user, limit=None)
@@ -186,7 +185,7 @@ async def _checkin_page(
 ) -> Response:
     async with platform(request).db.session() as session:
         expo = await get_expo(session, request.path_params["slug"])
-        services.require_expo_organizer(expo, user)
+        await services.require_expo_permission(session, expo, user, Perm.CHECK_IN)
     context: dict[str, Any] = {"expo": expo, "result": None}
     context.update(extra or {})
     return await render(request, "checkin.html", context, status=status)
@@ -194,14 +193,14 @@ async def _checkin_page(
 
 async def checkin_page(request: Request) -> Response:
     """``/organizer/expos/{slug}/check-in``: scan a badge with the camera, or type its code."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     return await _checkin_page(request, user)
 
 
 async def checkin(request: Request) -> Response:
     """The desk's form without script: check in and draw the page again with the answer."""
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     p = platform(request)
     try:
         async with p.db.session() as session:

@@ -15,13 +15,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from booths import floor
-from booths.models import Expo
-from booths.services import COUNTRIES, get_expo
+from booths.services import COUNTRIES
 from expo.accounts.models import User
+from expo.auth import platform
 from expo.db import utcnow
 from expo.errors import N_, ExpoError, Invalid, NotFound
+from expo.expos.models import Expo
+from expo.expos.services import get_expo
 from expo.http.pages import flash, page_locale, read_form, redirect, render
-from expo.permissions import platform, require_page_user
+from expo.permissions import require_page_user
 from expo.registration import badges, forms, services
 from expo.registration.mail import Mailer
 from expo.registration.models import Registration, RegistrationStatus

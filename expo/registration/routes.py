@@ -14,13 +14,13 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from booths.services import get_expo
 from expo.accounts.models import User
+from expo.auth import platform
 from expo.dashboards.live import nudge
 from expo.db import utcnow
 from expo.errors import NotFound
+from expo.expos.services import get_expo
 from expo.http.api import Endpoint, Schema, path_int
-from expo.permissions import platform
 from expo.registration import badges, exports, forms, services
 from expo.registration.mail import Mailer
 from expo.registration.models import Registration, RegistrationForm, RegistrationStatus

@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Expo
-from booths.services import organizes
 from expo import audit
 from expo.accounts.models import User
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from expo.expos.models import Expo
+from expo.permissions import Perm, require, standing
 from expo.registration import badges, forms, mail
 from expo.registration.models import Registration, RegistrationForm, RegistrationStatus
 
@@ -36,9 +36,11 @@ PAGE_SIZE = 50
 Status = RegistrationStatus
 
 
-def require_expo_organizer(expo: Expo, user: User) -> None:
-    if not organizes(expo, user):
-        raise Forbidden(N_("Only this expo's organizers may do this."), code="registration.not_organizer")
+async def require_expo_permission(session: AsyncSession, expo: Expo, user: User, perm: Perm) -> None:
+    """``user`` holds ``perm`` in ``expo``, or :class:`Forbidden` (``registration.not_organizer``)."""
+    assert expo.id is not None
+    st = await standing(session, user, expo.id)
+    require(st.has(perm), user, N_("Only this expo's organizers may do this."), "registration.not_organizer")
 
 
 # The form ------------------------------------------------------------------------------------------------
@@ -54,7 +56,7 @@ async def get_form(session: AsyncSession, expo: Expo) -> RegistrationForm:
 
 
 async def save_form(session: AsyncSession, expo: Expo, spec: forms.FormSpec, actor: User) -> RegistrationForm:
-    require_expo_organizer(expo, actor)
+    await require_expo_permission(session, expo, actor, Perm.MANAGE_REGISTRATION)
     stored = forms.check_spec(spec)
     form = await get_form(session, expo)
     form.opens_at, form.closes_at = spec.opens_at, spec.closes_at
@@ -202,7 +204,7 @@ async def decide(
 ) -> Registration:
     """An organizer approves or rejects a registration (and may change their mind, until it is
     cancelled); the visitor is told by e-mail."""
-    require_expo_organizer(expo, actor)
+    await require_expo_permission(session, expo, actor, Perm.MANAGE_REGISTRATION)
     registration = await get_registration(session, expo, registration_id)
     target = Status.APPROVED if approve else Status.REJECTED
     allowed = (Status.PENDING, Status.REJECTED) if approve else (Status.PENDING, Status.APPROVED)
@@ -259,7 +261,7 @@ async def list_registrations(
 ) -> RegistrationPage:
     """Registrations newest first with their visitors, filtered by status and a name/e-mail search;
     ``counts`` are per status over the whole expo."""
-    require_expo_organizer(expo, actor)
+    await require_expo_permission(session, expo, actor, Perm.MANAGE_REGISTRATION)
     query = (
         select(Registration, User)
         .join(User, col(User.id) == col(Registration.user_id))
@@ -302,7 +304,7 @@ async def check_in(session: AsyncSession, expo: Expo, payload: str, secret: str,
     badge of another expo and ``badge.not_approved`` for a registration that is not approved.
     Checking in twice is not an error: the answer says since when the visitor is in.
     """
-    require_expo_organizer(expo, actor)
+    await require_expo_permission(session, expo, actor, Perm.CHECK_IN)
     claim = badges.read_payload(secret, payload)
     registration = await session.get(Registration, claim.registration_id)
     if registration is None or not secrets.compare_digest(registration.badge_code, claim.badge_code):

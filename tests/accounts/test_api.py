@@ -17,8 +17,8 @@ from expo import audit
 from expo.accounts import services
 from expo.accounts.models import TokenKind, User
 from expo.app import create_app
+from expo.auth import SESSION_COOKIE
 from expo.config import Settings
-from expo.permissions import SESSION_COOKIE
 from expo.security import CSRF_COOKIE, csrf_token
 from tests.conftest import create_schema, make_settings, signup_and_login
 

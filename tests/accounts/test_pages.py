@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 
 from expo.accounts import services
 from expo.accounts.models import Role, TokenKind, User
+from expo.auth import SESSION_COOKIE
 from expo.i18n import LANG_COOKIE
-from expo.permissions import SESSION_COOKIE
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

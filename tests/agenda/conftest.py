@@ -11,14 +11,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from booths import services as floor
-from booths.models import Expo
 from expo.accounts import services as accounts
 from expo.accounts.models import AuthToken, TokenKind, User
 from expo.accounts.services import TOKEN_PREFIX, hash_token
 from expo.agenda.models import Program
 from expo.config import Settings
 from expo.db import Database, utcnow
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from tests.conftest import create_schema
 
 
@@ -49,7 +49,7 @@ async def make_fair(db: Database, slug: str = "fair", timezone: str = "Asia/Shan
         organizer = await accounts.create_user(
             s, email=f"org@{slug}.example", password="correct horse battery", role="organizer"
         )
-        expo = await floor.ensure_expo(s, slug, "Fair", timezone=timezone, created_by=organizer.id)
+        expo = await expos.ensure_expo(s, slug, "Fair", timezone=timezone, created_by=organizer.id)
     return Fair(expo, organizer)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
-from booths import services as floor
 from expo.accounts import services as accounts
+from expo.expos import services as expos
 from tests.agenda.conftest import make_program
 from tests.booths.web import PASSWORD
 from tests.browser.conftest import browser, console_errors  # noqa: F401  (fixtures)
@@ -17,7 +17,7 @@ async def _seed(server: LiveServer) -> int:
     db = server.app.state.platform.db
     async with db.session() as s:
         await accounts.create_user(s, email="ann@example.com", password=PASSWORD, role="visitor")
-        expo = await floor.ensure_expo(s, "fair", "Fair", timezone="Asia/Shanghai")
+        expo = await expos.ensure_expo(s, "fair", "Fair", timezone="Asia/Shanghai")
     return await make_program(db, expo, capacity=10, title="Opening keynote")
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from booths import services as floor
 from expo.agenda.seats import SeatDesk
 from expo.config import Settings
 from expo.db import Database
+from expo.expos import services as expos
 from tests.agenda.conftest import make_program, make_tokens, make_visitors
 from tests.conftest import free_port
 
@@ -42,7 +42,7 @@ async def _seed(url: str, holders: int, crowd: int) -> tuple[int, list[str]]:
     db = Database(url)
     try:
         async with db.session() as s:
-            expo = await floor.ensure_expo(s, "fair", "Fair")
+            expo = await expos.ensure_expo(s, "fair", "Fair")
         pid = await make_program(db, expo, capacity=100)
         desk = SeatDesk(db)
         for uid in await make_visitors(db, holders, prefix="holder"):

@@ -11,15 +11,15 @@ import re
 import httpx
 from starlette.applications import Starlette
 
-from booths.models import Expo
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from tests.booths.web import browser, csrf_of, make_account, post_form
 
 
 async def _expo(app: Starlette, organizer_id: int | None, slug: str = "fair") -> Expo:
-    from booths import services as floor
 
     async with app.state.platform.db.session() as s:
-        return await floor.ensure_expo(s, slug, "Fair", timezone="Asia/Shanghai", created_by=organizer_id)
+        return await expos.ensure_expo(s, slug, "Fair", timezone="Asia/Shanghai", created_by=organizer_id)
 
 
 PROGRAM_FORM = {

@@ -13,7 +13,7 @@ from expo.agenda.models import Program, ProgramRegistration, SeatStatus
 from expo.agenda.seats import Seat, SeatDesk
 from expo.db import Database, utcnow
 from expo.errors import Conflict, NotFound
-from expo.registration.models import OutboxMessage
+from expo.mail.models import OutboxMessage
 from tests.agenda.conftest import Fair, make_program, make_visitors
 
 

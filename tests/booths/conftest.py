@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import pytest
 
 from booths import services
-from booths.models import Booth, Category, Expo, Hall, Product
+from booths.models import Booth, Category, Hall, Product
 from booths.services import BoothFields, CategoryFields, HallFields, Placement, ProductFields
 from expo.accounts import services as accounts
 from expo.accounts.models import User
 from expo.config import Settings
 from expo.db import Database
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from tests.conftest import create_schema
 
 
@@ -46,7 +48,7 @@ class Floor:
 async def seed_floor(db: Database) -> Floor:
     organizer = await make_user(db, "org@example.com", "organizer")
     async with db.session() as s:
-        expo = await services.ensure_expo(s, "fair", "Fair")
+        expo = await expos.ensure_expo(s, "fair", "Fair", created_by=organizer.id)
         halls = {
             name: await services.save_hall(s, expo, HallFields(name=name), organizer)
             for name in ("Hall A", "Hall B")

@@ -10,11 +10,11 @@ from sqlmodel import func, select
 from booths import catalog, search
 from booths.catalog import CatalogInvalid, parse_catalog
 from booths.models import Booth, Category, Product
-from booths.services import get_expo
 from expo.cli import main
 from expo.config import Settings
 from expo.db import Database
 from expo.errors import TooLarge
+from expo.expos.services import get_expo
 
 HEADER = "booth,product,description,category,price_min,price_max,currency,moq\n"
 
@@ -29,7 +29,7 @@ async def counts(db: Database) -> tuple[int, int, int]:
 
 
 async def run_import(db: Database, data: bytes) -> catalog.Summary:
-    from booths.services import ensure_expo
+    from expo.expos.services import ensure_expo
 
     rows = parse_catalog(data)
     async with db.session() as s:

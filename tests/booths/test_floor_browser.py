@@ -15,8 +15,9 @@ from tests.conftest import LiveServer
 
 
 async def _accounts(server: LiveServer) -> None:
-    from booths.models import BoothRole, BoothStaff
+    from booths.models import BoothStaff
     from expo.accounts import services as accounts
+    from expo.permissions import BoothRole
 
     db = server.app.state.platform.db
     floor = await seed_floor(db)

@@ -18,10 +18,11 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from booths.models import Booth, Expo, Meeting
+from booths.models import Booth, Meeting
 from expo.audit import AuditEvent
 from expo.config import Settings
-from expo.registration.models import OutboxMessage
+from expo.expos.models import Expo
+from expo.mail.models import OutboxMessage
 from streaming.room_services import RoomRole, admit
 from tests.booths.web import add_owner, browser, floor_of, make_account, post_form
 from tests.conftest import make_settings

@@ -8,10 +8,14 @@ import pytest
 from sqlmodel import func, select
 
 from booths import search, services
-from booths.models import Booth, BoothRole, BoothStaff, BoothStatus, Expo, Hall, Product
-from booths.services import BoothFields, CategoryFields, ExpoFields, Placement, ProductFields, TextFields
+from booths.models import Booth, BoothStaff, BoothStatus, Hall, Product
+from booths.services import BoothFields, CategoryFields, Placement, ProductFields, TextFields
 from expo.db import Database, utcnow
 from expo.errors import Conflict, Forbidden, Invalid, NotFound
+from expo.expos import services as expos
+from expo.expos.models import Expo
+from expo.expos.services import ExpoFields
+from expo.permissions import BoothRole
 from streaming.models import Stream
 from tests.booths.conftest import make_user, seed_floor
 
@@ -44,8 +48,8 @@ async def test_closed_applications_and_duplicate_names_are_refused(db: Database)
     async with db.session() as s:
         with pytest.raises(Conflict):
             await services.create_booth(s, floor.expo, BoothFields(name="Lumen Works"), floor.organizer)
-        expo = await services.get_expo(s, "fair")
-        await services.update_expo(s, expo, ExpoFields(applications_open=False), floor.organizer)
+        expo = await expos.get_expo(s, "fair")
+        await expos.update_expo(s, expo, ExpoFields(applications_open=False), floor.organizer)
         with pytest.raises(Forbidden):
             await services.create_booth(s, expo, BoothFields(name="Late Co"), applicant)
 
@@ -134,7 +138,7 @@ async def test_moving_a_category_refilters_its_products_and_cycles_are_refused(d
         assert (
             await search.search(s, expo, "lamp", filters=search.Filters(category_id=electronics.id))
         ).total == 0
-        other = await services.ensure_expo(s, "other", "Other")
+        other = await expos.ensure_expo(s, "other", "Other")
         with pytest.raises(NotFound):  # a parent from another expo
             await services.save_category(s, other, CategoryFields(name="X", parent_id=textiles), org)
 
@@ -180,19 +184,19 @@ async def test_expo_rules(db: Database) -> None:
     exhibitor = await make_user(db, "ex@example.com", "exhibitor")
     async with db.session() as s:
         with pytest.raises(Forbidden):
-            await services.create_expo(s, "spring", ExpoFields(title="Spring"), exhibitor)
+            await expos.create_expo(s, "spring", ExpoFields(title="Spring"), exhibitor)
         with pytest.raises(Conflict):
-            await services.create_expo(s, "fair", ExpoFields(title="Again"), floor.organizer)
+            await expos.create_expo(s, "fair", ExpoFields(title="Again"), floor.organizer)
         with pytest.raises(Invalid):
-            await services.create_expo(s, "Bad Slug", ExpoFields(title="x"), floor.organizer)
-        expo = await services.get_expo(s, "fair")
+            await expos.create_expo(s, "Bad Slug", ExpoFields(title="x"), floor.organizer)
+        expo = await expos.get_expo(s, "fair")
         with pytest.raises(Invalid):
-            await services.update_expo(s, expo, ExpoFields(languages="en,fr"), floor.organizer)
+            await expos.update_expo(s, expo, ExpoFields(languages="en,fr"), floor.organizer)
     async with db.session() as s:
-        expo = await services.get_expo(s, "fair")
+        expo = await expos.get_expo(s, "fair")
         assert expo.languages == "en,zh_Hans"  # the refused change was not stored
         with pytest.raises(Invalid):
-            await services.update_expo(
+            await expos.update_expo(
                 s,
                 expo,
                 ExpoFields(
@@ -200,7 +204,7 @@ async def test_expo_rules(db: Database) -> None:
                 ),
                 floor.organizer,
             )
-        await services.set_expo_banner(s, expo, "expo/1/banner.webp")
+        await expos.set_expo_banner(s, expo, "expo/1/banner.webp")
     async with db.session() as s:
         stored = await s.get(Expo, floor.expo.id)
         assert stored is not None and stored.banner_path == "expo/1/banner.webp" and stored.starts_on is None

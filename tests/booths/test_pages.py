@@ -10,8 +10,10 @@ from sqlmodel import func, select
 from starlette.applications import Starlette
 
 from booths import services
-from booths.models import Booth, BoothStatus, Category, Expo, Hall, Product
+from booths.models import Booth, BoothStatus, Category, Hall, Product
 from booths.services import BoothFields, ProductFields
+from expo.expos import services as expos
+from expo.expos.models import Expo
 from tests.booths.web import add_owner, browser, csrf_of, floor_of, make_account, post_form
 
 
@@ -167,7 +169,7 @@ async def test_short_booth_links_redirect_and_pending_booths_stay_private(
         assert page.status_code == 200 and "Not public yet" in page.text
     # A booth of one expo is not shown under another expo's address.
     async with app.state.platform.db.session() as session:
-        await services.ensure_expo(session, "other", "Other")
+        await expos.ensure_expo(session, "other", "Other")
     assert (await client.get(f"/expos/other/booths/{booth.id}")).status_code == 404
 
 
@@ -346,7 +348,7 @@ async def test_organizer_sets_up_an_expo_and_approves_an_application(app: Starle
         )
         assert taken.status_code == 409
         async with app.state.platform.db.session() as session:
-            expo = await services.get_expo(session, "spring")
+            expo = await expos.get_expo(session, "spring")
             booth = await services.create_booth(session, expo, BoothFields(name="Applicant Co"), applicant)
             hall = (await session.exec(select(Hall).where(Hall.expo_id == expo.id))).one()
             assert (

@@ -64,7 +64,8 @@ async def post_form(
 
 async def add_owner(app: Starlette, booth: Booth, user: User) -> None:
     """Make ``user`` the booth's owner (as if they had applied for it)."""
-    from booths.models import BoothRole, BoothStaff
+    from booths.models import BoothStaff
+    from expo.permissions import BoothRole
 
     async with app.state.platform.db.session() as session:
         assert booth.id is not None and user.id is not None

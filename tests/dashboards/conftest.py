@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 
 from booths import services as floor
-from booths.models import Booth, BoothRole, BoothStaff, Expo
-from booths.services import BoothFields, ExpoFields
+from booths.models import Booth, BoothStaff
+from booths.services import BoothFields
 from expo.accounts.models import User
 from expo.db import Database
+from expo.expos import services as expos
+from expo.expos.models import Expo
+from expo.expos.services import ExpoFields
+from expo.permissions import BoothRole
 from streaming import services as streams
 from streaming.models import Stream
 from tests.booths.web import make_account
@@ -37,8 +41,8 @@ async def seed_show(app: Starlette) -> Show:
     exhibitor = await make_account(app, "exhibitor@example.com", "exhibitor", "Eddie")
     visitor = await make_account(app, "visitor@example.com", "visitor", "Vera")
     async with db.session() as s:
-        expo = await floor.create_expo(s, "show", ExpoFields(title="The Show"), organizer)
-        await floor.create_expo(s, "other", ExpoFields(title="Another Show"), rival)
+        expo = await expos.create_expo(s, "show", ExpoFields(title="The Show"), organizer)
+        await expos.create_expo(s, "other", ExpoFields(title="Another Show"), rival)
         booths = {}
         for key, name in [("lamps", "Lumen <b>Works</b>"), ("silk", "Silk Road Weavers")]:
             booths[key] = await floor.create_booth(s, expo, BoothFields(name=name), organizer)

@@ -8,10 +8,11 @@ import httpx
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from booths import services as floor
-from booths.models import Expo
 from expo.accounts.models import User
-from expo.registration.models import OutboxMessage, Registration
+from expo.expos import services as expos
+from expo.expos.models import Expo
+from expo.mail.models import OutboxMessage
+from expo.registration.models import Registration
 from tests.booths.web import PASSWORD, make_account
 
 
@@ -27,7 +28,7 @@ async def make_fair(app: Starlette, slug: str = "fair") -> Fair:
     organizer = await make_account(app, f"org-{slug}@example.com", "organizer", name="Olga Organizer")
     other = await make_account(app, f"other-{slug}@example.com", "organizer", name="Oscar Other")
     async with app.state.platform.db.session() as session:
-        expo = await floor.ensure_expo(session, slug, "Spring Fair", created_by=organizer.id)
+        expo = await expos.ensure_expo(session, slug, "Spring Fair", created_by=organizer.id)
     return Fair(expo=expo, organizer=organizer, other_organizer=other)
 
 

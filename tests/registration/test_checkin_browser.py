@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from booths import services as floor
 from expo.accounts import services as accounts
+from expo.expos import services as expos
 from expo.registration import badges, services
 from expo.registration.mail import Mailer
 from tests.booths.test_floor_browser import sign_in
@@ -26,7 +26,7 @@ async def _registered_visitor(server: LiveServer) -> str:
         ann.name = "Ann Lee"
         session.add(ann)
         await session.commit()
-        expo = await floor.ensure_expo(session, "fair", "Spring Fair", created_by=organizer.id)
+        expo = await expos.ensure_expo(session, "fair", "Spring Fair", created_by=organizer.id)
         registration = await services.register(
             session, expo, ann, {"company": "Lumen"}, consent=False, mailer=Mailer(platform.settings)
         )

@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 from expo.app import create_app
 from expo.config import Settings
 from expo.db import Database, utcnow
-from expo.registration import outbox
-from expo.registration.models import OutboxMessage, OutboxStatus
+from expo.mail import outbox
+from expo.mail.models import OutboxMessage, OutboxStatus
 from tests.booths.web import make_account
 from tests.conftest import create_schema, free_port, make_settings
 from tests.registration.conftest import bearer, make_fair

@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import select
 
-from booths import services as floor
-from booths.models import Expo
 from expo.accounts import services as accounts
 from expo.accounts.models import User
 from expo.config import Settings
 from expo.db import Database
 from expo.errors import Conflict, ExpoError, Forbidden, Invalid
+from expo.expos import services as expos
+from expo.expos.models import Expo
+from expo.mail.models import OutboxMessage
 from expo.registration import forms, services
 from expo.registration.mail import Mailer
-from expo.registration.models import OutboxMessage, Registration
+from expo.registration.models import Registration
 from tests.booths.web import PASSWORD
 from tests.conftest import create_schema
 
@@ -43,7 +44,7 @@ async def people(db: Database) -> tuple[Expo, User, User]:
             session, email="org@example.com", password=PASSWORD, role="organizer"
         )
         ann = await accounts.create_user(session, email="ann@example.com", password=PASSWORD, role="visitor")
-        expo = await floor.ensure_expo(session, "fair", "Spring Fair", created_by=organizer.id)
+        expo = await expos.ensure_expo(session, "fair", "Spring Fair", created_by=organizer.id)
     return expo, organizer, ann
 
 

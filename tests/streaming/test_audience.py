@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from booths.services import ensure_expo
 from expo.bus import Bus, connect_bus
 from expo.db import Database
+from expo.expos.services import ensure_expo
 from streaming import services
 from streaming.audience import Audience, sign_viewer, unsign_viewer
 from streaming.models import StreamMinute, StreamView, ViewVia

@@ -15,11 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 
-from booths.services import ensure_expo
 from expo.accounts import services as accounts
 from expo.accounts.models import User
 from expo.config import Settings
 from expo.db import Database, utcnow
+from expo.expos.services import ensure_expo
 from streaming import chat, services
 from streaming.models import Sanction, SanctionKind, Visibility
 from tests.conftest import LiveServer, make_settings, signup_and_login

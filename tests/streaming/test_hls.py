@@ -20,8 +20,8 @@ import pytest
 from av.video.codeccontext import VideoCodecContext
 from playwright.async_api import async_playwright
 
-from booths.services import ensure_expo
 from expo.db import Database
+from expo.expos.services import ensure_expo
 from expo.platform import Platform
 from streaming import services
 from streaming.audience import unsign_viewer

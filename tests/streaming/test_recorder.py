@@ -15,8 +15,8 @@ import av
 import pytest
 from sqlmodel import select
 
-from booths.services import ensure_expo
 from expo.db import Database
+from expo.expos.services import ensure_expo
 from streaming import services
 from streaming.hls import HlsPackager
 from streaming.models import Recording

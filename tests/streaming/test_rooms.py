@@ -21,9 +21,9 @@ from playwright.async_api import Browser, Page
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from booths.services import ensure_expo
 from expo.accounts.services import create_user
 from expo.cli import main
+from expo.expos.services import ensure_expo
 from streaming import room_services
 from streaming.broadcaster import ClockPattern, Tone
 from streaming.codecs import preferred_codecs

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from booths.models import Booth, BoothStaff, Expo
-from booths.services import ensure_expo
+from booths.models import Booth, BoothStaff
 from expo import audit
 from expo.accounts.models import User
 from expo.accounts.services import create_user
@@ -21,6 +20,8 @@ from expo.bus import connect_bus
 from expo.config import Settings
 from expo.db import Database
 from expo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from expo.expos.models import Expo
+from expo.expos.services import ensure_expo
 from streaming import services
 from streaming.models import Stream, StreamRegistration, StreamStatus, Visibility
 from tests.bus.test_bus import receive

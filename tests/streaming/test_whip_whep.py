@@ -20,7 +20,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from sqlmodel import select
 
-from booths.services import ensure_expo
+from expo.expos.services import ensure_expo
 from streaming import services
 from streaming.broadcaster import ClockPattern, Tone
 from streaming.codecs import preferred_codecs

@@ -27,7 +27,7 @@ from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from expo.db import Database, utcnow
-from expo.registration.models import OutboxMessage, OutboxStatus
+from expo.mail.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger("expo.outbox")
 
@@ -231,13 +231,11 @@ async def list_messages(
     q: str = "",
     page: int = 1,
 ) -> tuple[int, list[OutboxMessage]]:
-    """Messages newest first: of the expos in ``expo_ids`` and of none (every expo when ``None``),
-    optionally of one status or with an address or subject containing ``q``."""
+    """Messages newest first: of the expos in ``expo_ids`` (every message, those of no expo too,
+    when ``None``), optionally of one status or with an address or subject containing ``q``."""
     query = select(OutboxMessage)
     if expo_ids is not None:
-        query = query.where(
-            or_(col(OutboxMessage.expo_id).in_(expo_ids), col(OutboxMessage.expo_id).is_(None))
-        )
+        query = query.where(col(OutboxMessage.expo_id).in_(expo_ids))
     if status is not None:
         query = query.where(OutboxMessage.status == status.value)
     if q:

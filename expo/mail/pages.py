@@ -2,43 +2,39 @@
 
 Without ``smtp_url`` this is where confirmations are read (and forwarded by hand if need be); with
 it, the page shows what was sent, what waits for a retry and what failed, with the last error and
-a button to try a failed message again. An organizer sees the messages of the expos they organize
-and those of no expo.
+a button to try a failed message again. A team member who manages registration sees the messages
+of their expos; platform administrators see every message, those of no expo too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths.models import Expo
-from booths.services import organizes
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
+from expo.auth import platform
 from expo.errors import N_, Invalid, NotFound
+from expo.expos.models import Expo
+from expo.expos.services import expos_where
 from expo.http.api import path_int
 from expo.http.pages import flash, read_form, redirect, render
-from expo.permissions import platform, require_page_user
-from expo.registration import outbox
-from expo.registration.models import OutboxMessage, OutboxStatus
-
-ORGANIZER = [Role.ORGANIZER]
-
-
-async def _organized(session: AsyncSession, user: User) -> list[Expo]:
-    expos = (await session.exec(select(Expo).order_by(col(Expo.title)))).all()
-    return [e for e in expos if organizes(e, user)]
+from expo.mail import outbox
+from expo.mail.models import OutboxMessage, OutboxStatus
+from expo.permissions import Perm, is_admin, require_page_user, standing
 
 
 async def _visible_message(session: AsyncSession, user: User, message_id: int) -> OutboxMessage:
     message = await session.get(OutboxMessage, message_id)
-    if message is not None and message.expo_id is not None:
-        expo = await session.get(Expo, message.expo_id)
-        if expo is None or not organizes(expo, user):
+    if message is not None:
+        if message.expo_id is None:
+            visible = is_admin(user)
+        else:
+            visible = (await standing(session, user, message.expo_id)).has(Perm.MANAGE_REGISTRATION)
+        if not visible:
             message = None
     if message is None:
         raise NotFound(N_("There is no such message."), code="outbox.unknown")
@@ -47,7 +43,7 @@ async def _visible_message(session: AsyncSession, user: User, message_id: int) -
 
 async def outbox_page(request: Request) -> Response:
     """``/organizer/outbox``: messages newest first, by expo, status and address or subject."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     raw_status = request.query_params.get("status", "")
     try:
         status = OutboxStatus(raw_status) if raw_status else None
@@ -58,12 +54,12 @@ async def outbox_page(request: Request) -> Response:
     page_raw = request.query_params.get("page", "1")
     page = int(page_raw) if page_raw.isdigit() and 0 < int(page_raw) <= 100000 else 1
     async with platform(request).db.session() as session:
-        expos = await _organized(session, user)
+        expos = await expos_where(session, user, Perm.MANAGE_REGISTRATION)
         ids = [e.id for e in expos if e.id is not None]
         chosen = [i for i in ids if str(i) == raw_expo]
-        total, messages = await outbox.list_messages(
-            session, expo_ids=chosen or ids, status=status, q=q, page=page
-        )
+        # Administrators read every message; everyone else those of their expos.
+        scope = chosen or (None if is_admin(user) else ids)
+        total, messages = await outbox.list_messages(session, expo_ids=scope, status=status, q=q, page=page)
     context: dict[str, Any] = {
         "outbox_messages": messages,
         "total": total,
@@ -82,7 +78,7 @@ async def outbox_page(request: Request) -> Response:
 
 async def message_page(request: Request) -> Response:
     """``/organizer/outbox/{id}``: one message as the recipient reads it, with its delivery state."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     async with platform(request).db.session() as session:
         message = await _visible_message(session, user, path_int(request, "message_id"))
         expo = await session.get(Expo, message.expo_id) if message.expo_id else None
@@ -91,7 +87,7 @@ async def message_page(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     async with platform(request).db.session() as session:
         message = await _visible_message(session, user, path_int(request, "message_id"))
         await outbox.retry(session, message)

@@ -1,0 +1,235 @@
+"""Expos: finding, creating and changing them, and listing the ones a user's team runs.
+
+Creating an expo makes its creator the owner of its team (:mod:`expo.expos.team`) in the same
+transaction. Changing one needs :attr:`~expo.permissions.Perm.CHANGE_EXPO` in it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from expo import audit
+from expo.accounts.models import User
+from expo.config import Settings
+from expo.errors import Conflict, Forbidden, Invalid, NotFound
+from expo.expos.models import Expo, ExpoMember
+from expo.i18n import LOCALES
+from expo.permissions import Perm, TeamRole, is_admin, may_create_expo, require, standing
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_NOT_EMPTY = ("title", "timezone", "languages", "applications_open")
+
+
+class ExpoFields(BaseModel):
+    """What organizers set on an expo (``None`` or absent leaves a field as it is)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20000)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    languages: str | None = Field(default=None, max_length=64)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    applications_open: bool | None = None
+
+
+def check_slug(slug: str) -> str:
+    """The slug if it is usable in a URL: lowercase letters, digits and inner dashes, at most 64."""
+    if not _SLUG.match(slug):
+        raise Invalid(
+            "An expo slug is 1 to 64 lowercase letters, digits and dashes, "
+            "not starting or ending with a dash.",
+            code="expo.invalid_slug",
+        )
+    return slug
+
+
+def _check_languages(languages: str) -> str:
+    unknown = set(languages.split(",")) - set(LOCALES)
+    if unknown or not languages:
+        raise Invalid(f"Unsupported languages: {', '.join(sorted(unknown))}.", code="expo.invalid_languages")
+    return languages
+
+
+async def find_expo(session: AsyncSession, slug: str) -> Expo | None:
+    return (await session.exec(select(Expo).where(Expo.slug == slug))).first()
+
+
+async def get_expo(session: AsyncSession, slug: str) -> Expo:
+    """The expo with this slug, or :class:`NotFound` (``expo.unknown``)."""
+    expo = await find_expo(session, slug)
+    if expo is None:
+        raise NotFound(f"There is no expo {slug!r}.", code="expo.unknown")
+    return expo
+
+
+async def expo_by_id(session: AsyncSession, expo_id: int) -> Expo:
+    expo = await session.get(Expo, expo_id)
+    if expo is None:
+        raise NotFound(f"There is no expo {expo_id}.", code="expo.unknown")
+    return expo
+
+
+async def managed_expo(session: AsyncSession, slug: str, user: User | None, perm: Perm) -> Expo:
+    """The expo ``slug`` when ``user`` holds ``perm`` in it: 404 when unknown, 401 signed out, 403
+    for anyone off its team (or without that permission)."""
+    expo = await get_expo(session, slug)
+    assert expo.id is not None
+    st = await standing(session, user, expo.id)
+    require(st.has(perm), user, "Only this expo's team may do this.", "expo.forbidden")
+    return expo
+
+
+async def ensure_expo(
+    session: AsyncSession,
+    slug: str,
+    title: str,
+    *,
+    description: str = "",
+    languages: str = "en,zh_Hans",
+    timezone: str = "UTC",
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+    created_by: int | None = None,
+) -> Expo:
+    """The expo with this slug, created and committed with these details when missing; its
+    creator (``created_by``) owns it. An expo created from the command line has no owner: only
+    platform administrators manage it until they add a team.
+
+    An existing expo is returned unchanged. Safe when two callers create the same slug at once:
+    the unique index on the slug decides and the loser reads the winner's row.
+    """
+    existing = await find_expo(session, check_slug(slug))
+    if existing is not None:
+        return existing
+    title = title.strip()
+    if not title or len(title) > 200:
+        raise Invalid("An expo title has 1 to 200 characters.", code="expo.invalid_title")
+    _check_languages(languages)
+    if starts_on and ends_on and ends_on < starts_on:
+        raise Invalid("An expo cannot end before it starts.", code="expo.invalid_dates")
+    expo = Expo(
+        slug=slug,
+        title=title,
+        description=description,
+        languages=languages,
+        timezone=timezone,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        created_by=created_by,
+    )
+    session.add(expo)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        winner = await find_expo(session, slug)
+        if winner is None:  # the conflict was something else: let it surface
+            raise
+        return winner
+    assert expo.id is not None
+    if created_by is not None:
+        session.add(ExpoMember(expo_id=expo.id, user_id=created_by, role=TeamRole.OWNER.value))
+    audit.record(session, "expo.created", actor_id=created_by, target=f"expo:{expo.id}", slug=slug)
+    await session.commit()
+    return expo
+
+
+async def create_expo(session: AsyncSession, slug: str, fields: ExpoFields, actor: User) -> Expo:
+    """A new expo owned by ``actor`` (organizer accounts only); :class:`Conflict` when the slug is taken."""
+    if not may_create_expo(actor):
+        raise Forbidden("Only organizers may create expos.", code="expo.organizers_only")
+    if await find_expo(session, check_slug(slug)) is not None:
+        raise Conflict(f"The expo {slug!r} exists already.", code="expo.exists")
+    if fields.title is None:
+        raise Invalid("An expo needs a title.", code="expo.invalid_title")
+    return await ensure_expo(
+        session,
+        slug,
+        fields.title,
+        description=fields.description or "",
+        languages=fields.languages or "en,zh_Hans",
+        timezone=fields.timezone or "UTC",
+        starts_on=fields.starts_on,
+        ends_on=fields.ends_on,
+        created_by=actor.id,
+    )
+
+
+async def update_expo(session: AsyncSession, expo: Expo, fields: ExpoFields, actor: User) -> Expo:
+    """Change an expo's settings (its team's organizers only); a refused change stores nothing."""
+    assert expo.id is not None
+    st = await standing(session, actor, expo.id)
+    require(st.has(Perm.CHANGE_EXPO), actor, "Only this expo's organizers may change it.", "expo.forbidden")
+    changes = fields.model_dump(exclude_unset=True)
+    if "languages" in changes:
+        _check_languages(changes["languages"] or "")
+    for name, value in changes.items():
+        if value is None and name in _NOT_EMPTY:
+            raise Invalid(f"{name} cannot be empty.", code="expo.invalid")
+        if value is None and name == "description":
+            changes[name] = ""
+    starts, ends = changes.get("starts_on", expo.starts_on), changes.get("ends_on", expo.ends_on)
+    if starts and ends and ends < starts:
+        raise Invalid("An expo cannot end before it starts.", code="expo.invalid_dates")
+    for name, value in changes.items():
+        setattr(expo, name, value)
+    audit.record(session, "expo.updated", actor_id=actor.id, target=f"expo:{expo.id}", fields=sorted(changes))
+    session.add(expo)
+    await session.commit()
+    return expo
+
+
+async def set_expo_banner(session: AsyncSession, expo: Expo, path: str | None) -> Expo:
+    """Point the expo at a stored banner (``path`` relative to the uploads directory)."""
+    expo.banner_path = path
+    session.add(expo)
+    await session.commit()
+    return expo
+
+
+async def list_expos(session: AsyncSession) -> list[Expo]:
+    """Every expo, by title: the public list."""
+    return list((await session.exec(select(Expo).order_by(col(Expo.title), col(Expo.id)))).all())
+
+
+async def team_expos(session: AsyncSession, user: User) -> list[Expo]:
+    """The expos whose team ``user`` is on, by title; every expo for a platform administrator."""
+    if is_admin(user):
+        return await list_expos(session)
+    query = (
+        select(Expo)
+        .join(ExpoMember, col(ExpoMember.expo_id) == col(Expo.id))
+        .where(ExpoMember.user_id == user.id)
+        .order_by(col(Expo.title), col(Expo.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def expos_where(session: AsyncSession, user: User, perm: Perm) -> list[Expo]:
+    """The expos in which ``user`` holds ``perm``, by title."""
+    found = []
+    for expo in await team_expos(session, user):
+        assert expo.id is not None
+        if (await standing(session, user, expo.id)).has(perm):
+            found.append(expo)
+    return found
+
+
+async def default_expo(session: AsyncSession, settings: Settings) -> Expo:
+    """The expo named by ``settings.default_expo``, created (without an owner) when missing."""
+    slug = settings.default_expo
+    return await ensure_expo(session, slug, slug.replace("-", " ").title())
+
+
+async def expo_or_default(session: AsyncSession, settings: Settings, slug: str | None) -> Expo:
+    """The expo ``slug`` names (it must exist: ``expo.unknown``), or without one the default expo,
+    created when missing: where ``expo streams create`` and ``expo rooms create`` put things."""
+    return await (default_expo(session, settings) if slug is None else get_expo(session, slug))
