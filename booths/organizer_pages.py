@@ -1,8 +1,9 @@
 """Organizer pages for the floor: the expos (list, create, banner), their halls and category tree,
 and exhibitor applications (approve, reject) with booth placement (hall, number, tier).
 
-Every action is a service of :mod:`booths.services`, which checks that the actor is an organizer;
-the pages also require the organizer role up front so others get a 403 page, not a form.
+Every action is a service of :mod:`booths.services`, which asks :mod:`expo.permissions` whether the
+actor may do it in this expo; the pages also check up front, so someone off the expo's team gets a
+403 page, not a form.
 """
 
 from __future__ import annotations
@@ -18,39 +19,39 @@ from booths.editor_pages import checked
 from booths.mail import BoothMailer
 from booths.models import BoothStatus, MediaKind
 from booths.services import CategoryFields, HallFields, Placement
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid
 from expo.expos import services as expo_services
 from expo.expos.services import ExpoFields
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.permissions import require_page_user
-
-ORGANIZER = [Role.ORGANIZER]
+from expo.permissions import Perm, may_create_expo, require_page_user
 
 
 def expo_url(slug: str) -> str:
     return f"/organizer/expos/{slug}"
 
 
-async def _expos_page(request: Request, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
+async def _expos_page(
+    request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
+) -> Response:
     async with platform(request).db.session() as session:
-        expos = await floor.list_expos(session)
-    context: dict[str, Any] = {"expos": expos, "values": {}}
+        expos = await expo_services.team_expos(session, user)
+    context: dict[str, Any] = {"expos": expos, "values": {}, "may_create": may_create_expo(user)}
     context.update(extra or {})
     return await render(request, "organizer_expos.html", context, status=status)
 
 
 async def expos(request: Request) -> Response:
-    """``/organizer/expos``: every expo, and a form for a new one."""
-    await require_page_user(request, ORGANIZER)
-    return await _expos_page(request)
+    """``/organizer/expos``: the expos whose team you are on, and a form for a new one."""
+    user = await require_page_user(request)
+    return await _expos_page(request, user)
 
 
 async def create_expo(request: Request) -> Response:
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     slug = form_str(form, "slug", max_length=64)
     try:
@@ -64,7 +65,7 @@ async def create_expo(request: Request) -> Response:
         async with platform(request).db.session() as session:
             await expo_services.create_expo(session, slug, checked(ExpoFields, data), user)
     except ExpoError as exc:
-        return await _expos_page(request, {"form_error": exc.message, "values": values}, exc.status)
+        return await _expos_page(request, user, {"form_error": exc.message, "values": values}, exc.status)
     response = redirect(expo_url(slug))
     flash(response, request, N_("The expo was created. Add its halls and categories."), "success")
     return response
@@ -75,7 +76,8 @@ async def _expo_page(
 ) -> Response:
     locale = await page_locale(request)
     async with platform(request).db.session() as session:
-        expo = await expo_services.get_expo(session, request.path_params["slug"])
+        slug = request.path_params["slug"]
+        expo = await expo_services.managed_expo(session, slug, user, Perm.MANAGE_BOOTHS)
         halls = await services.list_halls(session, expo)
         categories = await services.list_categories(session, expo)
         pending_total, pending = await services.list_booths(session, expo, status=BoothStatus.PENDING)
@@ -98,7 +100,7 @@ async def _expo_page(
 
 async def expo_page(request: Request) -> Response:
     """``/organizer/expos/{slug}``: halls, categories, applications and placement."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     return await _expo_page(request, user)
 
 
@@ -110,7 +112,7 @@ def _done(request: Request, anchor: str, message: str) -> Response:
 
 async def add_hall(request: Request) -> Response:
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     try:
         fields = checked(HallFields, {"name": form_str(form, "name", max_length=200, required=True)})
         async with platform(request).db.session() as session:
@@ -123,7 +125,7 @@ async def add_hall(request: Request) -> Response:
 
 async def add_category(request: Request) -> Response:
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     parent = form_str(form, "parent_id", max_length=12)
     try:
         data = {
@@ -141,7 +143,7 @@ async def add_category(request: Request) -> Response:
 async def set_status(request: Request) -> Response:
     """Approve or reject an application."""
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     raw = form_str(form, "status", max_length=16)
     if raw not in (BoothStatus.APPROVED.value, BoothStatus.REJECTED.value):
         raise Invalid(N_("Approve or reject the application."), code="booth.invalid_status")
@@ -157,7 +159,7 @@ async def set_status(request: Request) -> Response:
 async def place(request: Request) -> Response:
     """Assign a booth its hall, number and tier."""
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     hall = form_str(form, "hall_id", max_length=12)
     try:
         data = {
@@ -177,8 +179,10 @@ async def place(request: Request) -> Response:
 
 async def banner(request: Request) -> Response:
     """Upload the expo's banner image."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     p = platform(request)
+    async with p.db.session() as session:  # before a byte of the upload is read
+        await expo_services.managed_expo(session, request.path_params["slug"], user, Perm.CHANGE_EXPO)
     received: uploads.Received | None = None
     try:
         received = await uploads.receive(request, p.settings, p.secret)
@@ -187,7 +191,7 @@ async def banner(request: Request) -> Response:
             raise Invalid(N_("A logo or banner is an image."), code="upload.not_an_image")
         async with p.db.session() as session:
             expo = await expo_services.get_expo(session, request.path_params["slug"])
-            await expo_services.set_expo_banner(session, expo, stored.name)
+            await expo_services.set_expo_banner(session, expo, stored.name, user)
     except ExpoError as exc:
         if received is not None:
             await received.discard()

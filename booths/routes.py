@@ -8,7 +8,7 @@ it as HTML escapes it.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -23,7 +23,6 @@ from expo.auth import current_user, platform
 from expo.errors import Unauthorized
 from expo.expos import services as expos
 from expo.expos.models import Expo
-from expo.expos.services import ExpoFields
 from expo.http.api import Endpoint, Schema, path_int
 from expo.http.bodies import read_body
 from expo.permissions import BoothRole, Perm
@@ -32,35 +31,6 @@ TAGS = ["expo floor"]
 
 
 # Output shapes ---------------------------------------------------------------------------------------------
-
-
-class ExpoOut(Schema):
-    id: int
-    slug: str
-    title: str
-    description: str
-    timezone: str
-    languages: list[str]
-    starts_on: date | None
-    ends_on: date | None
-    banner_path: str | None
-    applications_open: bool
-
-    @classmethod
-    def of(cls, expo: Expo) -> ExpoOut:
-        assert expo.id is not None
-        return cls(
-            id=expo.id,
-            slug=expo.slug,
-            title=expo.title,
-            description=expo.description,
-            timezone=expo.timezone,
-            languages=expo.language_list,
-            starts_on=expo.starts_on,
-            ends_on=expo.ends_on,
-            banner_path=expo.banner_path,
-            applications_open=expo.applications_open,
-        )
 
 
 class HallOut(Schema):
@@ -199,10 +169,6 @@ class BoothListQuery(PageQuery):
     status: Literal["approved", "pending", "rejected"] = "approved"
 
 
-class ExpoCreateIn(ExpoFields):
-    slug: str = Field(min_length=1, max_length=64)
-
-
 class BoothCreateIn(BoothFields):
     placement: Placement | None = None
 
@@ -250,26 +216,6 @@ async def search_floor(request: Request, query: SearchQuery) -> SearchOut:
         SearchItem(kind=h.kind, id=h.id, name=h.name, booth_id=h.booth_id, url=h.url) for h in found.items
     ]
     return SearchOut(total=found.total, items=items)
-
-
-async def get_expo(request: Request) -> ExpoOut:
-    """An expo's details."""
-    async with platform(request).db.session() as session:
-        return ExpoOut.of(await expos.get_expo(session, request.path_params["slug"]))
-
-
-async def create_expo(request: Request, body: ExpoCreateIn, user: User) -> ExpoOut:
-    """Create an expo (organizers)."""
-    fields = ExpoFields.model_validate(body.model_dump(exclude={"slug"}, exclude_unset=True))
-    async with platform(request).db.session() as session:
-        return ExpoOut.of(await expos.create_expo(session, body.slug, fields, user))
-
-
-async def update_expo(request: Request, body: ExpoFields, user: User) -> ExpoOut:
-    """Change an expo (organizers)."""
-    async with platform(request).db.session() as session:
-        expo = await expos.get_expo(session, request.path_params["slug"])
-        return ExpoOut.of(await expos.update_expo(session, expo, body, user))
 
 
 async def list_halls(request: Request) -> HallList:
@@ -500,9 +446,6 @@ PRODUCT = "/api/products/{product_id:int}"
 
 ROUTES = [
     Endpoint(f"{EXPO}/search", search_floor, query=SearchQuery, response=SearchOut, tags=TAGS),
-    _write("/api/expos", create_expo, "POST", body=ExpoCreateIn, response=ExpoOut),
-    Endpoint(EXPO, get_expo, response=ExpoOut, tags=TAGS),
-    _write(EXPO, update_expo, "PATCH", body=ExpoFields, response=ExpoOut),
     Endpoint(f"{EXPO}/halls", list_halls, response=HallList, tags=TAGS),
     _write(f"{EXPO}/halls", create_hall, "POST", body=HallFields, response=HallOut),
     _write(EXPO + "/halls/{hall_id:int}", update_hall, "PATCH", body=HallFields, response=HallOut),

@@ -149,8 +149,11 @@ async def booth_role(session: AsyncSession, booth_id: int, user: User | None) ->
     return BoothRole(row.role) if row is not None else None
 
 
-async def staffs_a_booth(session: AsyncSession, user: User | None, expo_id: int) -> bool:
-    """``user`` is on the staff of a booth in this expo (any status)."""
+async def staffs_a_booth(
+    session: AsyncSession, user: User | None, expo_id: int, *, approved: bool = False
+) -> bool:
+    """``user`` is on the staff of a booth in this expo (any status; ``approved``: an approved one,
+    not a pending or rejected application)."""
     if user is None or user.id is None:
         return False
     query = (
@@ -159,6 +162,8 @@ async def staffs_a_booth(session: AsyncSession, user: User | None, expo_id: int)
         .where(BoothStaff.user_id == user.id, Booth.expo_id == expo_id)
         .limit(1)
     )
+    if approved:
+        query = query.where(Booth.status == BoothStatus.APPROVED.value)
     return (await session.exec(query)).first() is not None
 
 

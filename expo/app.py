@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from booths import editor_pages, lead_pages, meeting_pages, meeting_routes, organizer_pages, product_pages
+from booths import editor_pages, lead_pages, organizer_pages, product_pages
 from booths import pages as floor_pages
 from booths import routes as floor_api
 from expo import realtime, system
@@ -25,10 +25,14 @@ from expo.dashboards import live as dashboards_live
 from expo.dashboards import pages as dashboard_pages
 from expo.dashboards import routes as dashboard_api
 from expo.db import import_models
+from expo.expos import api as expo_api
+from expo.expos import pages as team_pages
 from expo.http.errors import EXCEPTION_HANDLERS
 from expo.http.middleware import BoundaryMiddleware, HttpMetrics
 from expo.http.pages import build_templates
 from expo.mail import pages as outbox_pages
+from expo.meetings import api as meeting_api
+from expo.meetings import pages as meeting_pages
 from expo.platform import Platform
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
@@ -47,12 +51,14 @@ def routes() -> list[BaseRoute]:
         *account_api.ROUTES,
         *account_pages.ROUTES,
         *realtime.ROUTES,
+        *expo_api.ROUTES,
+        *team_pages.ROUTES,
         *floor_api.ROUTES,
         *floor_pages.ROUTES,
         *editor_pages.ROUTES,
         *product_pages.ROUTES,
         *lead_pages.ROUTES,
-        *meeting_routes.ROUTES,
+        *meeting_api.ROUTES,
         *meeting_pages.ROUTES,
         *organizer_pages.ROUTES,
         *registration_api.ROUTES,
@@ -78,10 +84,10 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts."""
     import_models()
-    chat_routes.register_channels()
-    dashboards_live.register_channels()
-    room_routes.register_channels()
     platform = Platform.build(settings)
+    chat_routes.register_channels(platform.realtime)
+    dashboards_live.register_channels(platform.realtime)
+    room_routes.register_channels(platform.realtime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "expo.mail.models",
     "booths.models",
     "streaming.models",
+    "expo.meetings.models",
     "expo.registration.models",
     "expo.agenda.models",
 )

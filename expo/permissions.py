@@ -94,6 +94,14 @@ def has_role(user: User | None, *roles: Role) -> bool:
     return role in roles or (role is Role.ADMIN and Role.ORGANIZER in roles)
 
 
+SELF_SERVICE_ROLES = (Role.VISITOR, Role.EXHIBITOR)
+"""Accounts anyone may open by signing up; organizers and administrators are made by administrators."""
+
+
+def may_sign_up_as(role: str) -> bool:
+    return role in {r.value for r in SELF_SERVICE_ROLES}
+
+
 def may_create_expo(user: User | None) -> bool:
     return has_role(user, Role.ORGANIZER)
 

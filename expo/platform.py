@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from expo import realtime
 from expo.accounts.authcache import AuthCache, TokenUse
 from expo.agenda.seats import SeatDesk
 from expo.bus import Bus, connect_bus
@@ -15,6 +14,7 @@ from expo.dashboards.live import LiveBoard
 from expo.db import Database
 from expo.mail.outbox import OutboxSender
 from expo.ratelimit import RateLimiter
+from expo.realtime import Realtime
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
 from streaming.plane import MediaPlane
@@ -54,6 +54,8 @@ class Platform:
         self.audience = Audience(self.db, self.bus)
         self.auth_cache = AuthCache(self.bus, ttl=self.settings.auth_cache_seconds)
         self.token_use = TokenUse(self.db)
+        # The page sockets of this app: channel rules, shared subscriptions, presence keepers.
+        self.realtime = Realtime(self.bus)
         # HLS packagers of the streams live in this process (their segments are in memory).
         self.hls = HlsRegistry()
         # WHIP publishers, WHEP viewers and the media router of this process.
@@ -63,7 +65,7 @@ class Platform:
         # Session seats: one group-committing desk per process (see expo.agenda.seats).
         self.seats = SeatDesk(self.db, self.settings.public_url)
         # Live dashboard figures of the expos whose dashboards are open in this process.
-        self.live_board = LiveBoard(self.db, self.bus, self.audience)
+        self.live_board = LiveBoard(self.db, self.bus, self.audience, self.realtime)
         # Delivers the outbox's e-mails; without SMTP they stay readable on the outbox page.
         self.outbox: OutboxSender | None = None
         if self.settings.smtp_url:
@@ -87,7 +89,7 @@ class Platform:
         await self.audience.stop()
         await self.auth_cache.stop()
         await self.token_use.stop()
-        await realtime.shutdown(self.bus)
+        await self.realtime.close()
         await self.bus.close()
         self.seats.close()
         await self.db.dispose()

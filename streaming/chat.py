@@ -33,8 +33,10 @@ from expo.accounts.models import User
 from expo.bus import Bus
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound, RateLimited
+from expo.permissions import may_moderate, require, standing
 from expo.ratelimit import RateLimiter
 from expo.realtime import publish_event
+from streaming.access import can_manage
 from streaming.models import (
     ChatMessage,
     MessageKind,
@@ -43,7 +45,7 @@ from streaming.models import (
     SanctionKind,
     Stream,
 )
-from streaming.services import can_manage, channel, require_watcher
+from streaming.services import channel, require_watcher
 
 MAX_BODY = 500
 CHAT_LIMIT = (5, 10.0)
@@ -104,9 +106,16 @@ async def check_can_write(session: AsyncSession, stream: Stream, user: User) -> 
         raise Forbidden("You are muted in this chat.", code="chat.muted")
 
 
-def require_moderator(user: User, stream: Stream) -> None:
-    if not can_manage(user, stream):
-        raise Forbidden("Only the stream's managers and organizers moderate it.", code="chat.not_moderator")
+async def can_moderate(session: AsyncSession, user: User | None, stream: Stream) -> bool:
+    """Whoever manages the stream, and the moderators of its expo's team
+    (:func:`expo.permissions.may_moderate`)."""
+    st = await standing(session, user, stream.expo_id)
+    return may_moderate(st, manages=await can_manage(session, user, stream))
+
+
+async def require_moderator(session: AsyncSession, user: User, stream: Stream) -> None:
+    allowed = await can_moderate(session, user, stream)
+    require(allowed, user, "Only the stream's managers and moderators moderate it.", "chat.not_moderator")
 
 
 # -- events -------------------------------------------------------------------------------
@@ -135,7 +144,7 @@ def message_event(message: ChatMessage, name: str | None) -> dict[str, Any]:
 
 
 async def _check_slow_mode(session: AsyncSession, stream: Stream, user: User) -> None:
-    if stream.slow_mode_seconds <= 0 or can_manage(user, stream):
+    if stream.slow_mode_seconds <= 0 or await can_moderate(session, user, stream):
         return
     last = (
         await session.exec(
@@ -256,7 +265,7 @@ async def delete_message(
     session: AsyncSession, bus: Bus, stream: Stream, moderator: User, message_id: int
 ) -> None:
     """Hide a chat line or question from everyone (kept, marked deleted, for the record)."""
-    require_moderator(moderator, stream)
+    await require_moderator(session, moderator, stream)
     message = await _get_message(session, stream, message_id)
     message.deleted_at = utcnow()
     message.deleted_by = moderator.id
@@ -299,7 +308,7 @@ async def vote(session: AsyncSession, bus: Bus, stream: Stream, user: User, ques
 async def mark_answered(
     session: AsyncSession, bus: Bus, stream: Stream, moderator: User, question_id: int
 ) -> None:
-    require_moderator(moderator, stream)
+    await require_moderator(session, moderator, stream)
     question = await _get_message(session, stream, question_id, MessageKind.QUESTION)
     question.answered = True
     session.add(question)
@@ -339,11 +348,11 @@ async def sanction(
     minutes: int | None,
 ) -> Sanction:
     """Mute or ban a user in this stream, for ``minutes`` or until lifted; replaces a previous one."""
-    require_moderator(moderator, stream)
+    await require_moderator(session, moderator, stream)
     target = await session.get(User, user_id)
     if target is None:
         raise NotFound("There is no such user.", code="user.unknown")
-    if can_manage(target, stream):
+    if await can_moderate(session, target, stream):
         raise Forbidden("Moderators cannot be muted or banned.", code="chat.cannot_sanction_moderator")
     assert stream.id is not None
     until: datetime | None = utcnow() + timedelta(minutes=minutes) if minutes else None
@@ -381,7 +390,7 @@ async def lift(
     session: AsyncSession, stream: Stream, moderator: User, *, user_id: int, kind: SanctionKind | None
 ) -> None:
     """Lift a user's mute, ban, or (``kind`` None) both."""
-    require_moderator(moderator, stream)
+    await require_moderator(session, moderator, stream)
     statement = delete(Sanction).where(col(Sanction.stream_id) == stream.id, col(Sanction.user_id) == user_id)
     if kind is not None:
         statement = statement.where(col(Sanction.kind) == kind.value)
@@ -401,7 +410,7 @@ async def set_slow_mode(
     session: AsyncSession, bus: Bus, stream: Stream, moderator: User, seconds: int
 ) -> int:
     """One chat line per ``seconds`` per viewer (0 turns slow mode off); moderators are exempt."""
-    require_moderator(moderator, stream)
+    await require_moderator(session, moderator, stream)
     if not 0 <= seconds <= MAX_SLOW_MODE_SECONDS:
         raise Invalid(f"Slow mode is 0 to {MAX_SLOW_MODE_SECONDS} seconds.", code="chat.invalid_slow_mode")
     stream.slow_mode_seconds = seconds

@@ -21,6 +21,7 @@ from expo.accounts.models import User
 from expo.auth import current_user, platform
 from expo.errors import ExpoError
 from expo.http.api import Endpoint, Schema, path_int
+from expo.realtime import Realtime
 from streaming import chat, services
 from streaming.models import MessageKind, SanctionKind, Stream
 
@@ -73,9 +74,9 @@ async def may_listen(user: User | None, channel: str) -> bool:
     return True
 
 
-def register_channels() -> None:
+def register_channels(pages: Realtime) -> None:
     """Let pages subscribe to ``stream:{id}`` (called by :func:`expo.app.create_app`)."""
-    realtime.register_channel_prefix("stream:", may_listen)
+    pages.allow_prefix("stream:", may_listen)
 
 
 # -- bodies ------------------------------------------------------------------------------------

@@ -102,11 +102,11 @@ async def whip_publish(request: Request) -> Response:
     Authenticated by the stream key as bearer token. 201 with the answer and the session's
     ``Location``; 409 if a publisher is already connected or the stream has ended.
     """
-    offer = await sdp_offer(request, sending=True)
     stream = await _stream(request)
     key = bearer(request)
-    if not services.key_matches(stream, key):
+    if not services.key_matches(stream, key):  # before the body: a wrong key is a 401, whatever it sent
         raise Unauthorized("The stream key is wrong.", code="stream.bad_key")
+    offer = await sdp_offer(request, sending=True)
     session, answer = await _plane(request).publish(stream, key, offer)
     return _created(request, "whip", session, answer)
 

@@ -16,14 +16,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from expo.accounts.models import Role
 from expo.auth import current_user, platform
-from expo.errors import N_, Forbidden, NotFound
+from expo.errors import N_, NotFound
 from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import render
-from expo.permissions import require_page_user
-from streaming import chat, services
+from expo.permissions import require, require_page_user
+from streaming import access, chat, services
 from streaming.audience import assign_viewer_cookie, set_viewer_cookie
 from streaming.models import Recording, Stream, StreamStatus
 
@@ -63,12 +62,12 @@ async def watch(request: Request) -> Response:
         recording = await _latest_recording(session, stream_id)
         registered = user is not None and await services.is_registered(session, stream, user)
         sanctions = await chat.active_sanctions(session, stream_id, user.id) if user and user.id else set()
+        moderator = await chat.can_moderate(session, user, stream)
     live_viewers = None
     if stream.status == StreamStatus.LIVE:
         live_viewers = await platform(request).audience.live_viewers(stream_id)
     replay = recording is not None and stream.status == StreamStatus.ENDED
     replay = replay and recording is not None and _recording_file(request, recording) is not None
-    moderator = services.can_manage(user, stream)
     config: dict[str, Any] = {
         "stream": stream_id,
         "status": stream.status,
@@ -123,8 +122,8 @@ async def go_live(request: Request) -> Response:
     stream_id = path_int(request, "stream_id")
     async with platform(request).db.session() as session:
         stream = await services.get_stream(session, stream_id)
-    if not services.can_manage(user, stream):
-        raise Forbidden(N_("Only the stream's managers can broadcast it."), code="stream.not_manager")
+        manager = await access.can_manage(session, user, stream)
+    require(manager, user, N_("Only the stream's managers can broadcast it."), "stream.not_manager")
     settings = platform(request).settings
     config = {"stream": stream_id, "whipUrl": f"/api/streams/{stream_id}/whip", "status": stream.status}
     return await render(
@@ -135,14 +134,11 @@ async def go_live(request: Request) -> Response:
 
 
 async def my_streams(request: Request) -> Response:
-    """``/streams``: the broadcasts this user manages (all of them for organizers)."""
+    """``/streams``: the broadcasts this user manages (every one of the expos where they manage
+    broadcasts, their own, their booths')."""
     user = await require_page_user(request)
-    query = select(Stream, Expo.title).join(Expo, col(Expo.id) == col(Stream.expo_id))
-    if user.role != Role.ORGANIZER:
-        query = query.where(Stream.owner_id == user.id)
-    query = query.order_by(col(Stream.id).desc()).limit(MAX_LISTED_STREAMS)
     async with platform(request).db.session() as session:
-        rows = list((await session.exec(query)).all())
+        rows = await access.managed_rows(session, user, Stream, limit=MAX_LISTED_STREAMS)
     return await render(request, "streams.html", {"rows": rows})
 
 

@@ -1,28 +1,27 @@
-"""``/rooms``: the telepresence rooms an exhibitor or organizer opened, with their links.
+"""``/rooms``: the telepresence rooms someone manages, with their links.
 
 Open a room for a negotiation or a signing ceremony, copy the guest link to the other side, enter
 as host, end it. Rooms opened for accepted booth meetings appear here too (their staff member
-owns them). Organizers see every room; exhibitors their own.
+owns them). Everyone sees the rooms they manage as they would broadcasts
+(:func:`streaming.access.can_manage`): their own, their booths', and every room of the expos
+where they manage broadcasts; and may open rooms in the expos where they may present.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.auth import platform
-from expo.errors import N_, ExpoError, Forbidden
-from expo.expos import services as expos
-from expo.expos.models import Expo
+from expo.errors import N_, ExpoError
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
-from expo.permissions import require_page_user
-from streaming import room_services
+from expo.permissions import may_run_broadcasts, require, require_page_user
+from streaming import access, room_services
 from streaming.models import Room
 
 MAX_LISTED_ROOMS = 200
@@ -30,8 +29,9 @@ MAX_LISTED_ROOMS = 200
 
 async def _staff(request: Request) -> User:
     user = await require_page_user(request)
-    if user.role not in (Role.ORGANIZER, Role.EXHIBITOR):
-        raise Forbidden(N_("Only organizers and exhibitors open rooms."), code="room.forbidden")
+    require(
+        may_run_broadcasts(user), user, N_("Only organizers and exhibitors open rooms."), "room.forbidden"
+    )
     return user
 
 
@@ -39,13 +39,9 @@ async def rooms_page(request: Request, extra: dict[str, Any] | None = None, stat
     """The rooms list with their links and the form to open one."""
     user = await _staff(request)
     p = platform(request)
-    query = select(Room, Expo.title).join(Expo, col(Expo.id) == col(Room.expo_id))
-    if user.role != Role.ORGANIZER:
-        query = query.where(Room.owner_id == user.id)
-    query = query.order_by(col(Room.id).desc()).limit(MAX_LISTED_ROOMS)
     async with p.db.session() as session:
-        rows = list((await session.exec(query)).all())
-        expos = list((await session.exec(select(Expo).order_by(col(Expo.title)))).all())
+        rows = await access.managed_rows(session, user, Room, limit=MAX_LISTED_ROOMS)
+        expos = await access.presenting_expos(session, user)
     listed = [
         {
             "room": room,
@@ -55,7 +51,9 @@ async def rooms_page(request: Request, extra: dict[str, Any] | None = None, stat
         }
         for room, expo_title in rows
     ]
-    context = {"rows": listed, "expos": expos, "default_expo": p.settings.default_expo, **(extra or {})}
+    slugs = [e.slug for e in expos]
+    default = p.settings.default_expo if p.settings.default_expo in slugs else (slugs or [""])[0]
+    context = {"rows": listed, "expos": expos, "default_expo": default, **(extra or {})}
     return await render(request, "rooms.html", context, status=status)
 
 
@@ -70,7 +68,9 @@ async def open_room_form(request: Request) -> Response:
     }
     try:
         async with p.db.session() as session:
-            expo = await expos.expo_or_default(session, p.settings, values["expo"] or None)
+            expo = await access.presenting_expo(
+                session, p.settings, values["expo"] or None, user, "room.forbidden"
+            )
             await room_services.create_room(session, expo=expo, title=values["title"], owner=user)
     except ExpoError as exc:
         if exc.status >= 500 or exc.status in (401, 403):
@@ -82,15 +82,14 @@ async def open_room_form(request: Request) -> Response:
 
 
 async def end_room_form(request: Request) -> Response:
-    """End a room for everyone (its owner, or an organizer)."""
+    """End a room for everyone (whoever manages it)."""
     await read_form(request)
     user = await _staff(request)
     p = platform(request)
     room_id = path_int(request, "room_id")
     async with p.db.session() as session:
         room = await room_services.get_room(session, room_id)
-        if user.role != Role.ORGANIZER and room.owner_id != user.id:
-            raise Forbidden(N_("Only the room's owner can end it."), code="room.not_owner")
+        await room_services.require_room_manager(session, user, room)
         await room_services.end_room(session, room_id)
     await p.rooms.end(room_id)
     response = redirect("/rooms")

@@ -3,8 +3,9 @@
 ``/rooms/{id}?key=K`` is the room page: opened, it joins with camera and microphone. The API,
 with ``{room}`` for ``/api/rooms/{id}`` and ``{me}`` for ``{room}/participants/{participant}``:
 
-- ``POST /api/rooms`` (organizers and exhibitors) ``{"title", "expo"?}`` → ``201 {"id",
-  "host_url", "guest_url"}``, as ``expo rooms create`` prints it.
+- ``POST /api/rooms`` ``{"title", "expo"?}`` → ``201 {"id", "host_url", "guest_url"}``, as ``expo
+  rooms create`` prints it; in an expo where you may present (its organizers, the staff of its
+  booths). Without ``expo``, the default expo if you may present there, else 403 asking for it.
 - ``POST {room}/participants`` ``{"key", "name"?}`` → ``201`` with the participant's ``id``, its
   ``secret`` (the bearer token of every call below), the room's realtime ``channel`` and who is
   there already. ``GET {room}/participants?key=K`` → who is there.
@@ -28,12 +29,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from expo import realtime
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.auth import current_user, platform
 from expo.errors import Forbidden, NotFound
-from expo.expos import services as expos
 from expo.http.api import Endpoint, Handler, Schema, path_int
 from expo.http.pages import render
+from expo.realtime import Realtime
+from streaming import access
 from streaming.media_routes import SDP, bearer, sdp_offer
 from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, role_for, room_urls
 from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
@@ -42,7 +44,9 @@ from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
 class RoomIn(Schema):
     title: str = Field(min_length=1, max_length=200)
     expo: str | None = Field(
-        default=None, max_length=100, description="expo slug (default: the default expo)"
+        default=None,
+        max_length=100,
+        description="expo slug (default: the default expo, if you may present there)",
     )
 
 
@@ -98,10 +102,10 @@ def _me(request: Request) -> Participant:
 
 
 async def open_room(request: Request, body: RoomIn, user: User) -> RoomOut:
-    """Open a room (organizers and exhibitors): its id and the host's and guests' page URLs."""
+    """Open a room where you may present: its id and the host's and guests' page URLs."""
     p = platform(request)
     async with p.db.session() as session:
-        expo = await expos.expo_or_default(session, p.settings, body.expo)
+        expo = await access.presenting_expo(session, p.settings, body.expo, user, "room.forbidden")
         room = await create_room(session, expo=expo, title=body.title, owner=user)
     assert room.id is not None
     urls = room_urls(p.settings, room)
@@ -194,16 +198,15 @@ def may_listen(user: User | None, channel: str) -> bool:
     return platform(realtime.current_connection()).rooms.channel_allowed(channel)
 
 
-def register_channels() -> None:
+def register_channels(pages: Realtime) -> None:
     """Let participants' pages subscribe to their room's channel (called by ``create_app``)."""
-    realtime.register_channel_prefix(CHANNEL_PREFIX, may_listen)
+    pages.allow_prefix(CHANNEL_PREFIX, may_listen)
 
 
 _ID = "/api/rooms/{room_id:int}"
 _ME = _ID + "/participants/{participant_id:str}"
 _SUBSCRIPTION = _ME + "/subscriptions/{other_id:str}"
 _TAGS = ["rooms"]
-_STAFF = (Role.ORGANIZER, Role.EXHIBITOR)
 
 
 def _sdp(path: str, handler: Handler) -> Endpoint:
@@ -219,7 +222,7 @@ ROUTES: list[BaseRoute] = [
         body=RoomIn,
         response=RoomOut,
         status=201,
-        auth=_STAFF,
+        auth="user",
         tags=_TAGS,
     ),
     Endpoint(

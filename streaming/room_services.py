@@ -17,11 +17,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from expo import audit
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.config import Settings
 from expo.db import utcnow
-from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from expo.errors import N_, Conflict, Invalid, NotFound
 from expo.expos.models import Expo
+from expo.permissions import require
+from streaming.access import can_manage, require_presenter
 from streaming.models import Room
 from streaming.services import new_key
 
@@ -81,10 +83,10 @@ def role_for(room: Room, key: str) -> RoomRole | None:
 async def create_room(
     session: AsyncSession, *, expo: Expo, title: str, owner: User | None, booth_id: int | None = None
 ) -> Room:
-    """A new room with fresh keys. ``owner`` is ``None`` for command-line rooms; otherwise only
-    organizers and exhibitors may open rooms."""
-    if owner is not None and Role(owner.role) not in (Role.ORGANIZER, Role.EXHIBITOR):
-        raise Forbidden(N_("Only organizers and exhibitors can open rooms."), code="room.forbidden")
+    """A new room with fresh keys. ``owner`` is ``None`` for command-line rooms; otherwise they
+    must be allowed to present in the expo, as for broadcasts (403 ``room.forbidden``)."""
+    if owner is not None:
+        await require_presenter(session, owner, expo, "room.forbidden")
     room = await add_room(session, expo=expo, title=title, owner=owner, booth_id=booth_id)
     await session.commit()
     return room
@@ -116,6 +118,15 @@ async def get_room(session: AsyncSession, room_id: int) -> Room:
     if room is None:
         raise NotFound("No such room.", code="room.not_found")
     return room
+
+
+async def require_room_manager(session: AsyncSession, user: User | None, room: Room) -> None:
+    """:class:`Forbidden` (``room.not_owner``) unless ``user`` manages ``room`` as they would a
+    broadcast: its owner, its booth's staff, its expo's broadcast managers."""
+    allowed = await can_manage(session, user, room)
+    require(
+        allowed, user, N_("Only the room's owner and the expo's organizers can end it."), "room.not_owner"
+    )
 
 
 async def admit(session: AsyncSession, room_id: int, key: str) -> tuple[Room, RoomRole]:

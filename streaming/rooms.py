@@ -33,10 +33,9 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from expo import realtime
+from expo import events, realtime
 from expo.accounts.models import User
 from expo.bus import Bus
-from expo.dashboards import live as dashboards_live
 from expo.errors import Conflict, Invalid, NotFound, Unauthorized
 from streaming.ice import rtc_configuration
 from streaming.models import Room
@@ -282,7 +281,7 @@ class RoomPlane:
                 await self.bus.presence_touch(in_session_key(expo_id), str(room_id), IN_SESSION_TTL)
             else:
                 await self.bus.presence_leave(in_session_key(expo_id), str(room_id))
-            await dashboards_live.nudge(self.bus, expo_id)
+            await events.figures_changed(self.bus, expo_id)
         except Exception:
             # The figure lapses or is renewed by the next sweep; the room itself is unaffected.
             logger.exception("rooms: counting room %s in session failed", room_id)

@@ -15,24 +15,25 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.auth import current_user, platform
-from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.expos.services import get_expo
 from expo.http.api import Endpoint, Schema, path_int
 from expo.platform import Platform
-from streaming import services
+from streaming import access, services
 from streaming.audience import assign_viewer_cookie, set_viewer_cookie, viewer_id
 from streaming.models import Stream, StreamStatus, ViewVia, Visibility
-
-MANAGERS = [Role.ORGANIZER, Role.EXHIBITOR]
 
 
 class StreamIn(Schema):
     title: str = Field(min_length=1, max_length=services.TITLE_MAX)
     description: str = Field(default="", max_length=services.DESCRIPTION_MAX)
-    expo: str | None = Field(default=None, max_length=64, description="Expo slug; default: the default expo.")
+    expo: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Expo slug; default: the default expo, if you may present there.",
+    )
     booth_id: int | None = Field(default=None, ge=1)
     visibility: Visibility = Visibility.PUBLIC
     scheduled_start: datetime | None = None
@@ -107,13 +108,9 @@ class HeartbeatOut(Schema):
     live_viewers: int
 
 
-async def _out(p: Platform, stream: Stream, user: User | None, expo_slug: str | None = None) -> StreamOut:
+def _out(p: Platform, stream: Stream, expo_slug: str, manager: bool) -> StreamOut:
+    """The stream as the API shows it; its key and WHIP URL only to a ``manager``."""
     assert stream.id is not None
-    async with p.db.session() as session:
-        if expo_slug is None:
-            expo = await session.get(Expo, stream.expo_id)
-            expo_slug = expo.slug if expo is not None else ""
-        manager = await services.is_manager(session, user, stream)
     urls = services.stream_urls(p.settings, stream)
     return StreamOut(
         id=stream.id,
@@ -138,22 +135,28 @@ async def _out(p: Platform, stream: Stream, user: User | None, expo_slug: str | 
     )
 
 
+async def _shown(p: Platform, stream: Stream, user: User | None) -> StreamOut:
+    """:func:`_out` for ``user``, asking the rule whether they manage the stream."""
+    async with p.db.session() as session:
+        expo = await session.get(Expo, stream.expo_id)
+        manager = await access.can_manage(session, user, stream)
+    return _out(p, stream, expo.slug if expo is not None else "", manager)
+
+
 async def _managed(request: Request, user: User) -> Stream:
     """The stream named in the path, if ``user`` may manage it."""
     async with platform(request).db.session() as session:
         stream = await services.get_stream(session, path_int(request, "stream_id"))
-        await services.require_manager(session, user, stream)
+        await access.require_manager(session, user, stream)
     return stream
 
 
 async def create_stream(request: Request, body: StreamIn, user: User) -> StreamOut:
-    """Create a scheduled broadcast (organizers and exhibitors); the answer carries its key and URLs."""
+    """Create a scheduled broadcast in an expo where you may present (its organizers, and exhibitors
+    on the staff of one of its booths); the answer carries its key and URLs."""
     p = platform(request)
     async with p.db.session() as session:
-        if body.expo is None:
-            expo = await expos.default_expo(session, p.settings)
-        else:
-            expo = await get_expo(session, body.expo)
+        expo = await access.presenting_expo(session, p.settings, body.expo, user, "stream.forbidden")
         stream = await services.create_stream(
             session,
             expo=expo,
@@ -165,7 +168,7 @@ async def create_stream(request: Request, body: StreamIn, user: User) -> StreamO
             scheduled_start=body.scheduled_start,
             planned_end=body.planned_end,
         )
-    return await _out(p, stream, user, expo.slug)
+    return _out(p, stream, expo.slug, True)
 
 
 async def read_stream(request: Request) -> StreamOut:
@@ -174,7 +177,7 @@ async def read_stream(request: Request) -> StreamOut:
     user = await current_user(request)
     async with p.db.session() as session:
         stream = await services.get_stream(session, path_int(request, "stream_id"))
-    return await _out(p, stream, user)
+    return await _shown(p, stream, user)
 
 
 async def update_stream(request: Request, body: StreamPatch, user: User) -> StreamOut:
@@ -191,7 +194,7 @@ async def update_stream(request: Request, body: StreamPatch, user: User) -> Stre
             scheduled_start=body.scheduled_start,
             planned_end=body.planned_end,
         )
-    return await _out(platform(request), stream, user)
+    return await _shown(platform(request), stream, user)
 
 
 async def regenerate_key(request: Request, user: User) -> StreamOut:
@@ -200,7 +203,7 @@ async def regenerate_key(request: Request, user: User) -> StreamOut:
     ip = request.client.host if request.client else None
     async with platform(request).db.session() as session:
         stream = await services.regenerate_key(session, stream, actor=user, ip=ip)
-    return await _out(platform(request), stream, user)
+    return await _shown(platform(request), stream, user)
 
 
 async def end_stream(request: Request, user: User) -> StreamOut:
@@ -209,16 +212,16 @@ async def end_stream(request: Request, user: User) -> StreamOut:
     p = platform(request)
     async with p.db.session() as session:
         stream = await services.end(session, stream, actor=user, bus=p.bus)
-    return await _out(p, stream, user)
+    return await _shown(p, stream, user)
 
 
 async def reopen_stream(request: Request, user: User) -> StreamOut:
-    """Put an ended broadcast back to scheduled so it can go live again (organizers)."""
+    """Put an ended broadcast back to scheduled so it can go live again (the expo's organizers)."""
     stream = await _managed(request, user)
     p = platform(request)
     async with p.db.session() as session:
         stream = await services.reopen(session, stream, actor=user, bus=p.bus)
-    return await _out(p, stream, user)
+    return await _shown(p, stream, user)
 
 
 async def list_streams(request: Request, query: ListQuery) -> StreamList:
@@ -230,7 +233,8 @@ async def list_streams(request: Request, query: ListQuery) -> StreamList:
         expo = await get_expo(session, slug)
         status = StreamStatus(query.status) if query.status else None
         streams = await services.list_streams(session, expo, status)
-    return StreamList(items=[await _out(p, s, user, expo.slug) for s in streams])
+        items = [_out(p, s, expo.slug, await access.can_manage(session, user, s)) for s in streams]
+    return StreamList(items=items)
 
 
 async def stats(request: Request) -> StatsOut:
@@ -321,7 +325,7 @@ ROUTES = [
         create_stream,
         method="POST",
         body=StreamIn,
-        auth=MANAGERS,
+        auth="user",
         response=StreamOut,
         status=201,
         tags=_TAGS,
@@ -332,9 +336,7 @@ ROUTES = [
     ),
     Endpoint(f"{_ID}/key", regenerate_key, method="POST", auth="user", response=StreamOut, tags=_TAGS),
     Endpoint(f"{_ID}/end", end_stream, method="POST", auth="user", response=StreamOut, tags=_TAGS),
-    Endpoint(
-        f"{_ID}/reopen", reopen_stream, method="POST", auth=[Role.ORGANIZER], response=StreamOut, tags=_TAGS
-    ),
+    Endpoint(f"{_ID}/reopen", reopen_stream, method="POST", auth="user", response=StreamOut, tags=_TAGS),
     Endpoint("/api/expos/{slug}/streams", list_streams, query=ListQuery, response=StreamList, tags=_TAGS),
     Endpoint(f"{_ID}/stats", stats, response=StatsOut, tags=_TAGS),
     Endpoint(f"{_ID}/audience", audience, auth="user", response=AudienceOut, tags=_TAGS),

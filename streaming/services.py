@@ -2,13 +2,16 @@
 
 Status machine (:class:`~streaming.models.StreamStatus`)::
 
-    scheduled --go_live--> live --end--> ended --reopen (organizers)--> scheduled
+    scheduled --go_live--> live --end--> ended --reopen (broadcast managers)--> scheduled
         \\-----------------end (cancelled)---^
 
 * :func:`go_live` is accepted while *scheduled* and while already *live*: an encoder that drops
   without a WHIP ``DELETE`` leaves the stream live, and publishing again resumes it (the WHIP layer
   decides whether a second publisher is a conflict, since only it knows who is connected).
-* :func:`end` is final and idempotent; only an organizer can :func:`reopen` an ended stream.
+* :func:`end` is final and idempotent; only the expo's broadcast managers can :func:`reopen` an
+  ended stream.
+
+Who may do what is :mod:`streaming.access`' question (which asks :mod:`expo.permissions`).
 
 Services own their transactions: each mutating call commits, writes an audit record in the same
 transaction, and (given a bus) announces status changes on the stream's channel afterwards.
@@ -30,14 +33,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothStaff
+from booths.models import Booth
+from booths.services import booth_role
 from expo import audit
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.bus import Bus
 from expo.config import Settings
 from expo.db import utcnow
-from expo.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from expo.errors import Conflict, Invalid, NotFound, Unauthorized
 from expo.expos.models import Expo
+from expo.permissions import Perm, may_manage_broadcast, require, standing
+from streaming.access import require_presenter
 from streaming.models import Stream, StreamRegistration, StreamStatus, Visibility
 
 TITLE_MAX = 200
@@ -142,42 +148,6 @@ async def list_streams(session: AsyncSession, expo: Expo, status: StreamStatus |
     return list((await session.exec(query)).all())
 
 
-def can_manage(user: User | None, stream: Stream) -> bool:
-    """Organizers manage every stream; anyone else the streams they own (see :func:`is_manager`
-    for booth staff, which needs the store)."""
-    if user is None or not user.is_active:
-        return False
-    if Role(user.role) is Role.ORGANIZER:
-        return True
-    return stream.owner_id is not None and stream.owner_id == user.id
-
-
-async def is_manager(session: AsyncSession, user: User | None, stream: Stream) -> bool:
-    """:func:`can_manage`, or staff of the booth that presents the stream."""
-    if can_manage(user, stream):
-        return True
-    if user is None or not user.is_active or stream.booth_id is None:
-        return False
-    return await _is_booth_staff(session, user, stream.booth_id)
-
-
-async def _is_booth_staff(session: AsyncSession, user: User, booth_id: int) -> bool:
-    query = select(BoothStaff.user_id).where(BoothStaff.booth_id == booth_id, BoothStaff.user_id == user.id)
-    return (await session.exec(query)).first() is not None
-
-
-async def require_manager(session: AsyncSession, user: User | None, stream: Stream) -> User:
-    """The user if they may manage ``stream`` (:func:`is_manager`): :class:`Unauthorized` signed
-    out, else :class:`Forbidden` (``stream.forbidden``)."""
-    if user is None:
-        raise Unauthorized("Sign in first.", code="auth.required")
-    if not await is_manager(session, user, stream):
-        raise Forbidden(
-            "Only the stream's owner, its booth's staff and organizers may do this.", code="stream.forbidden"
-        )
-    return user
-
-
 def can_watch(user: User | None, stream: Stream) -> bool:
     """Public streams are open to everyone; ``registered`` ones to signed-in users."""
     if Visibility(stream.visibility) is Visibility.PUBLIC:
@@ -208,11 +178,11 @@ async def create_stream(
 ) -> Stream:
     """Create a scheduled stream with a fresh key. ``owner`` is ``None`` for command-line streams.
 
-    Only organizers and exhibitors may own streams; an exhibitor may present it for a booth only
-    as that booth's staff.
+    An owner must be allowed to present in the expo (:func:`require_presenter`), and presenting
+    for a booth needs its staff or the expo's broadcast managers.
     """
-    if owner is not None and Role(owner.role) not in (Role.ORGANIZER, Role.EXHIBITOR):
-        raise Forbidden("Only organizers and exhibitors can create broadcasts.", code="stream.forbidden")
+    if owner is not None:
+        await require_presenter(session, owner, expo, "stream.forbidden")
     if booth_id is not None:
         await _check_booth(session, expo, booth_id, owner)
     scheduled_start, planned_end = as_utc(scheduled_start), as_utc(planned_end)
@@ -247,12 +217,13 @@ async def _check_booth(session: AsyncSession, expo: Expo, booth_id: int, owner: 
     booth = await session.get(Booth, booth_id)
     if booth is None or booth.expo_id != expo.id:
         raise Invalid(f"There is no booth {booth_id} in this expo.", code="stream.unknown_booth")
-    if (
-        owner is not None
-        and Role(owner.role) is not Role.ORGANIZER
-        and not await _is_booth_staff(session, owner, booth_id)
-    ):
-        raise Forbidden("You can only present broadcasts for your own booth.", code="stream.forbidden")
+    if owner is None:
+        return
+    st = await standing(session, owner, booth.expo_id)
+    staff = await booth_role(session, booth_id, owner) is not None
+    # The booth presents it, nobody owns it yet: its staff and the broadcast managers may.
+    allowed = may_manage_broadcast(st, owner_id=None, booth_staff=staff)
+    require(allowed, owner, "You can only present broadcasts for your own booth.", "stream.forbidden")
 
 
 async def update_stream(
@@ -343,7 +314,7 @@ async def go_live(
     """
     row = await get_stream(session, stored_id(stream))
     if row.status == StreamStatus.ENDED:
-        raise Conflict("The stream has ended; an organizer can reopen it.", code="stream.ended")
+        raise Conflict("The stream has ended; an organizer of its expo can reopen it.", code="stream.ended")
     resumed = row.status == StreamStatus.LIVE
     row.status = StreamStatus.LIVE.value
     row.started_at = row.started_at or utcnow()
@@ -376,10 +347,12 @@ async def end(
 
 
 async def reopen(session: AsyncSession, stream: Stream, *, actor: User, bus: Bus | None = None) -> Stream:
-    """Organizers only: put an ended stream back to *scheduled* so it can go live again."""
-    if Role(actor.role) is not Role.ORGANIZER:
-        raise Forbidden("Only organizers can reopen an ended stream.", code="stream.forbidden")
+    """Put an ended stream back to *scheduled* so it can go live again: the broadcast managers of
+    its expo only (for its owner, ending stays final)."""
     row = await get_stream(session, stored_id(stream))
+    st = await standing(session, actor, row.expo_id)
+    allowed = st.has(Perm.MANAGE_BROADCASTS)
+    require(allowed, actor, "Only the expo's organizers can reopen an ended stream.", "stream.forbidden")
     if row.status != StreamStatus.ENDED:
         raise Conflict("Only an ended stream can be reopened.", code="stream.not_ended")
     row.status = StreamStatus.SCHEDULED.value

@@ -29,6 +29,7 @@ from expo.cli import main
 from expo.config import SETTINGS
 from expo.db import Database
 from expo.demo import DEMO_LOGINS, seed_demo
+from expo.permissions import is_admin
 from expo.expos.models import Expo
 from expo.migrations import ensure_schema, head_revision
 from expo.permissions import BoothRole
@@ -96,6 +97,17 @@ def test_users_create_makes_an_account_that_can_log_in(
     assert user.id == created["id"]
 
 
+def test_users_create_makes_a_platform_administrator(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--role admin``: the account that sees and manages every expo, whoever's team runs it."""
+    args = ("--config", str(config), "users", "create", "--email", "root@example.org", "--role", "admin")
+    status, out, _ = run(capsys, monkeypatch, *args, stdin="correct horse battery\n")
+    assert status == 0 and json.loads(out)["role"] == "admin"
+    user = asyncio.run(_login(config, "root@example.org", "correct horse battery"))
+    assert is_admin(user)
+
+
 def test_users_create_refuses_a_taken_email(
     config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,11 +123,11 @@ def test_users_create_refuses_an_unknown_role(
     config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     status, _, err = run(
-        capsys, monkeypatch, "users", "create", "--email", "c@example.org", "--role", "admin",
+        capsys, monkeypatch, "users", "create", "--email", "c@example.org", "--role", "root",
         "--config", str(config), stdin="long enough password\n",
     )  # fmt: skip
     assert status == 2
-    assert "invalid choice: 'admin'" in err
+    assert "invalid choice: 'root'" in err
     assert not (config.parent / "data").exists()  # nothing was created
 
 

@@ -137,3 +137,35 @@ async def test_sqlite_foreign_keys_are_back_on_after_migrating(tmp_path: Path) -
             assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
     finally:
         await db.dispose()
+
+
+async def test_teams_migration_makes_each_creator_the_owner(store_url: str) -> None:
+    """Existing stores: an expo's creator owns it; an expo without a creator gets no team (only
+    administrators manage it), so no organizer keeps access to an expo they did not create."""
+    await upgrade(store_url, "0010_meeting_rooms")
+    db = Database(store_url)
+    try:
+        async with db.engine.begin() as conn:
+            for uid, email in [(1, "a@example.com"), (2, "b@example.com")]:
+                await conn.execute(
+                    text(
+                        'INSERT INTO "user" (id, email, name, role, password_hash, is_active, created_at) '
+                        "VALUES (:id, :email, 'x', 'organizer', 'x', true, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": uid, "email": email},
+                )
+            for eid, slug, creator in [(1, "mine", 1), (2, "theirs", 2), (3, "cli", None)]:
+                await conn.execute(
+                    text(
+                        "INSERT INTO expo (id, slug, title, description, timezone, languages, created_at, "
+                        "created_by, applications_open) VALUES (:id, :slug, :slug, '', 'UTC', 'en', "
+                        "CURRENT_TIMESTAMP, :creator, true)"
+                    ),
+                    {"id": eid, "slug": slug, "creator": creator},
+                )
+        await upgrade(store_url)
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT expo_id, user_id, role FROM expo_member"))).all()
+    finally:
+        await db.dispose()
+    assert sorted(tuple(r) for r in rows) == [(1, 1, "owner"), (2, 2, "owner")]

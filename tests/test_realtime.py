@@ -22,7 +22,7 @@ from expo.accounts import services
 from expo.accounts.models import TokenKind
 from expo.app import create_app
 from expo.bus import connect_bus
-from expo.realtime import MAX_FRAME_BYTES, MAX_SUBSCRIPTIONS, publish_event
+from expo.realtime import MAX_FRAME_BYTES, MAX_SUBSCRIPTIONS, presence, publish_event
 from tests.conftest import LiveServer, create_schema, make_settings
 
 Frame = dict[str, Any]
@@ -174,7 +174,7 @@ async def test_registered_prefixes_decide_who_may_subscribe(live_server: LiveSer
     async def signed_in_only(user: Any, channel: str) -> bool:
         return user is not None
 
-    realtime.register_channel_prefix("staff:", signed_in_only)
+    live_server.app.state.platform.realtime.allow_prefix("staff:", signed_in_only)
     try:
         cookie = session_cookie(live_server, "staff@example.com")
         async with socket(live_server) as anonymous, socket(live_server, additional_headers=cookie) as staff:
@@ -183,7 +183,7 @@ async def test_registered_prefixes_decide_who_may_subscribe(live_server: LiveSer
             assert refused["code"] == "channel.forbidden"
             await subscribe(staff, "staff:desk")
     finally:
-        realtime._PREFIXES.pop("staff:")
+        live_server.app.state.platform.realtime._prefixes.pop("staff:")
 
 
 async def test_slow_client_does_not_hold_up_others(live_server: LiveServer) -> None:
@@ -313,7 +313,7 @@ async def test_sockets_sharing_a_channel_each_get_every_event_and_come_and_go_fr
 async def test_an_open_socket_stays_counted_past_its_heartbeat_ttl(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(realtime, "PRESENCE_TTL", 0.5)
+    monkeypatch.setattr(presence, "PRESENCE_TTL", 0.5)
     bus = live_server.app.state.platform.bus
 
     def expiry() -> float | None:
@@ -335,5 +335,5 @@ async def test_an_open_socket_stays_counted_past_its_heartbeat_ttl(
         async with httpx.AsyncClient(base_url=live_server.url) as http:
             assert (await http.get("/api/online")).json() == {"online": 1}
     async with asyncio.timeout(5):
-        while realtime._HEARTBEATS[bus]._kept:
+        while live_server.app.state.platform.realtime.heartbeats._kept:
             await asyncio.sleep(0.02)

@@ -25,12 +25,18 @@ from expo.accounts.routes import client_of
 from expo.auth import SESSION_COOKIE, current_token, current_user, forget_auth, platform
 from expo.errors import N_, ExpoError, Invalid, RateLimited
 from expo.expos.models import Expo
+from expo.expos.services import team_expos
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render, secure_cookies
-from expo.permissions import require_page_user
+from expo.permissions import is_admin, may_sign_up_as, require_page_user
 from streaming import services as stream_services
 
-ROLE_HOME = {Role.ORGANIZER: "/organizer", Role.EXHIBITOR: "/exhibitor", Role.VISITOR: "/visitor"}
+ROLE_HOME = {
+    Role.ADMIN: "/organizer",
+    Role.ORGANIZER: "/organizer",
+    Role.EXHIBITOR: "/exhibitor",
+    Role.VISITOR: "/visitor",
+}
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 AUDIT_PAGE_SIZE = 200
 DASHBOARD_EVENTS = 50
@@ -175,7 +181,7 @@ async def signup(request: Request) -> Response:
     password = form.get("password", "")
     if not isinstance(password, str):
         password = ""
-    if role not in (Role.VISITOR.value, Role.EXHIBITOR.value):
+    if not may_sign_up_as(role):
         error = Invalid(N_("Choose visitor or exhibitor."), code="account.invalid_role")
         return await _form_failed(request, "signup.html", context, error)
     if len(password) < MIN_LENGTH:
@@ -358,12 +364,16 @@ async def revoke_token(request: Request) -> Response:
 
 
 async def _organizer_page(request: Request, user: User, extra: dict[str, Any], status: int = 200) -> Response:
+    # Platform figures, accounts and the audit log are the administrators'; an organizer sees the
+    # expos whose team they are on.
+    admin = is_admin(user)
     async with platform(request).db.session() as session:
-        by_role = await services.count_by_role(session)
-        expos = await _list_expos(session)
-        events = await audit.recent(session, DASHBOARD_EVENTS)
+        by_role = await services.count_by_role(session) if admin else {}
+        expos = await _list_expos(session) if admin else await team_expos(session, user)
+        events = await audit.recent(session, DASHBOARD_EVENTS) if admin else []
         actors = await services.users_by_id(session, {e.actor_id for e in events if e.actor_id is not None})
     context: dict[str, Any] = {
+        "is_admin": admin,
         "users_by_role": by_role,
         "total_users": sum(by_role.values()),
         "expos": expos,
@@ -382,9 +392,9 @@ async def organizer(request: Request) -> Response:
 
 
 async def organizer_create_user(request: Request) -> Response:
-    """Create an account of any role: the only way to make another organizer."""
+    """Create an account of any role: the only way to make another organizer (administrators)."""
     form = await read_form(request)
-    user = await require_page_user(request, [Role.ORGANIZER])
+    user = await require_page_user(request, [Role.ADMIN])
     values = {
         "name": form_str(form, "name", max_length=120),
         "email": form_str(form, "email", max_length=254),
@@ -412,7 +422,7 @@ async def organizer_create_user(request: Request) -> Response:
 
 
 async def audit_log(request: Request) -> Response:
-    await require_page_user(request, [Role.ORGANIZER])
+    await require_page_user(request, [Role.ADMIN])
     action = request.query_params.get("action", "").strip()[:64] or None
     async with platform(request).db.session() as session:
         events = await audit.recent(session, AUDIT_PAGE_SIZE, action=action)

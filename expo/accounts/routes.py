@@ -40,7 +40,7 @@ class UserCreateIn(Schema):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
     name: str = Field(default="", max_length=120)
-    role: Literal["organizer", "exhibitor", "visitor"]
+    role: Literal["admin", "organizer", "exhibitor", "visitor"]
 
 
 class UserOut(Schema):
@@ -152,7 +152,7 @@ async def me(request: Request, user: User) -> UserOut:
 
 
 async def create_user(request: Request, body: UserCreateIn, user: User) -> UserOut:
-    """Create an account of any role (organizers only)."""
+    """Create an account of any role (platform administrators only)."""
     async with platform(request).db.session() as session:
         created = await services.create_user(
             session,
@@ -224,7 +224,7 @@ ROUTES = [
         create_user,
         method="POST",
         body=UserCreateIn,
-        auth=[Role.ORGANIZER],
+        auth=[Role.ADMIN],
         response=UserOut,
         status=201,
         tags=["auth"],

@@ -64,3 +64,17 @@ class ProgramRegistration(SQLModel, table=True):
     promoted_at: datetime | None = None
     cancelled_at: datetime | None = None
     attended_at: datetime | None = None
+
+
+class CalendarFeed(SQLModel, table=True):
+    """The key in a user's personal calendar-feed link (:mod:`expo.agenda.feeds`).
+
+    The link carries the user id and this key, signed with the server's secret. A new key (the
+    owner resets their link) makes every earlier link answer 404, so a leaked one can be revoked.
+    """
+
+    __tablename__ = "calendar_feed"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+    key: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,7 +1,8 @@
 """The organizers' agenda editor: programs (create, edit, delete, capacity), each program's
 attendees (confirmed, waiting list, cancelled; mark attended, cancel for someone) and the session
-attendance CSV. Every action is a service of :mod:`expo.agenda.services`, which checks that the
-actor organizes this expo; the pages also require the organizer role up front.
+attendance CSV. Every page first checks that the signed-in user manages this expo's agenda
+(:attr:`~expo.permissions.Perm.MANAGE_AGENDA`, whatever their account type), and every action is a
+service of :mod:`expo.agenda.services`, which checks it again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from booths import services as floor
 from booths.editor_pages import checked
-from expo.accounts.models import Role, User
+from expo.accounts.models import User
 from expo.agenda import services
 from expo.agenda.models import Program
 from expo.agenda.routes import desk
@@ -28,8 +29,6 @@ from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.permissions import require_page_user
 from streaming import services as streams
-
-ORGANIZER = [Role.ORGANIZER]
 
 
 def editor_url(slug: str, program_id: int | None = None) -> str:
@@ -137,13 +136,13 @@ async def _list_page(
 
 async def programs(request: Request) -> Response:
     """``/organizer/expos/{slug}/agenda``: the expo's programs and a form for a new one."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     return await _list_page(request, user)
 
 
 async def create(request: Request) -> Response:
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     try:
         expo = await _organized(request, user)
@@ -179,13 +178,13 @@ async def _edit_page(
 
 async def edit_page(request: Request) -> Response:
     """``/organizer/expos/{slug}/agenda/{id}``: edit the program, see and manage its attendees."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     return await _edit_page(request, user)
 
 
 async def update(request: Request) -> Response:
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     expo = await _organized(request, user)
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     try:
@@ -205,7 +204,7 @@ async def update(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     expo = await _organized(request, user)
     program = await _program(request, expo)
     async with platform(request).db.session() as session:
@@ -218,7 +217,7 @@ async def delete(request: Request) -> Response:
 async def attendee_action(request: Request) -> Response:
     """Mark or unmark attendance, or cancel someone's registration."""
     form = await read_form(request)
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     expo = await _organized(request, user)
     program = await _program(request, expo)
     assert program.id is not None
@@ -240,7 +239,7 @@ async def attendee_action(request: Request) -> Response:
 
 async def attendance_csv(request: Request) -> Response:
     """``/organizer/expos/{slug}/agenda/{id}/attendance.csv``: session attendance, spreadsheet-safe."""
-    user = await require_page_user(request, ORGANIZER)
+    user = await require_page_user(request)
     expo = await _organized(request, user)
     program = await _program(request, expo)
     async with platform(request).db.session() as session:

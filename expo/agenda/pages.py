@@ -1,6 +1,7 @@
 """Agenda pages for visitors: the timetable by day or by track, a program's page with register and
 cancel buttons, "my agenda", and the iCalendar files (one program, and the personal feed at a
-secret signed URL that calendar apps subscribe to without a cookie).
+secret link that calendar apps subscribe to without a cookie, which its owner can reset:
+:mod:`expo.agenda.feeds`).
 
 Times are laid out in the expo's timezone; each is a ``<time datetime="...Z">`` that
 ``/static/js/localtime.js`` annotates with the viewer's own time when it differs.
@@ -19,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from booths import services as floor
 from booths.models import Hall
 from expo.accounts.models import User
-from expo.agenda import ics, services
+from expo.agenda import feeds, ics, services
 from expo.agenda.models import Program, SeatStatus
 from expo.auth import current_user, platform
 from expo.errors import N_, BadRequest, ExpoError, NotFound
@@ -28,18 +29,10 @@ from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, read_form, redirect, render
 from expo.permissions import require_page_user
-from expo.security import sign, unsign
-
-FEED_PURPOSE = "agenda-feed"
 
 
 def program_url(slug: str, program_id: int | None) -> str:
     return f"/expos/{slug}/agenda/{program_id}"
-
-
-def feed_path(secret: str, user_id: int) -> str:
-    """The personal calendar feed's path: a signature of the user id, so no cookie is needed."""
-    return f"/agenda/feed/{sign(secret, FEED_PURPOSE, user_id)}.ics"
 
 
 def _program_in(expo: Expo, program: Program) -> None:
@@ -87,6 +80,7 @@ async def agenda(request: Request) -> Response:
         mine = (
             {item.program.id: item.status for item in await services.my_agenda(session, user)} if user else {}
         )
+        organizes = await services.organizes(session, expo, user)
     context: dict[str, Any] = {
         "expo": expo,
         "days": days,
@@ -97,7 +91,7 @@ async def agenda(request: Request) -> Response:
         "counts": counts,
         "locations": {p.id: _location(p, halls) for p in shown},
         "mine": mine,
-        "organizes": await services.organizes(session, expo, user),
+        "organizes": organizes,
         **_time_helpers(expo),
     }
     return await render(request, "agenda.html", context)
@@ -119,6 +113,7 @@ async def _program_context(request: Request, user: User | None) -> dict[str, Any
         counts = await services.seat_counts(session, [program.id])
         halls = {h.id: h for h in await floor.list_halls(session, expo) if h.id is not None}
         seat = await services.seat_of(session, program.id, user)
+        organizes = await services.organizes(session, expo, user)
     confirmed, waitlisted = counts.get(program.id, (0, 0))
     return {
         "expo": expo,
@@ -129,7 +124,7 @@ async def _program_context(request: Request, user: User | None) -> dict[str, Any
         "left": services.seats_left(program, confirmed),
         "seat": seat,
         "over": program.ends_at <= datetime.now(program.ends_at.tzinfo),
-        "organizes": await services.organizes(session, expo, user),
+        "organizes": organizes,
         **_time_helpers(expo),
     }
 
@@ -174,18 +169,35 @@ async def cancel(request: Request) -> Response:
 
 
 async def my_agenda(request: Request) -> Response:
-    """``/my/agenda``: the programs you hold a seat at or wait for, and your calendar feed."""
+    """``/my/agenda``: the programs you hold a seat at or wait for, and your calendar feed (shown
+    to you only: nobody else's page carries it)."""
     user = await require_page_user(request)
-    assert user.id is not None
     p = platform(request)
     async with p.db.session() as session:
         items = await services.my_agenda(session, user)
+        feed = await feeds.feed_of(session, user)
     context = {
         "items": items,
         "local": lambda dt, expo: services.local(dt, expo),
-        "feed_url": p.settings.public_url.rstrip("/") + feed_path(p.secret, user.id),
+        "feed_url": p.settings.public_url.rstrip("/") + feeds.feed_path(p.secret, feed),
     }
     return await render(request, "my_agenda.html", context)
+
+
+async def reset_feed(request: Request) -> Response:
+    """Make a new calendar link; the old one stops working at once."""
+    await read_form(request)
+    user = await require_page_user(request)
+    async with platform(request).db.session() as session:
+        await feeds.reset_feed(session, user)
+    response = redirect("/my/agenda#feed-title")
+    flash(
+        response,
+        request,
+        N_("Your calendar link was replaced. Subscribe again with the new one; the old one no longer works."),
+        "success",
+    )
+    return response
 
 
 def _calendar_response(body: str, filename: str) -> Response:
@@ -214,11 +226,10 @@ async def program_ics(request: Request) -> Response:
 
 
 async def personal_feed(request: Request) -> Response:
-    """``/agenda/feed/{token}.ics``: a visitor's agenda, readable by whoever holds the link."""
+    """``/agenda/feed/{token}.ics``: a visitor's agenda, readable by whoever holds the current link."""
     p = platform(request)
-    user_id = unsign(p.secret, FEED_PURPOSE, request.path_params["token"])
-    user = await _feed_owner(request, user_id)
     async with p.db.session() as session:
+        user = await feeds.feed_owner(session, p.secret, request.path_params["token"])
         items = await services.my_agenda(session, user)
         hall_ids = {i.program.hall_id for i in items if i.program.hall_id}
         halls = {hid: h for hid in hall_ids if (h := await session.get(Hall, hid)) is not None}
@@ -238,16 +249,6 @@ async def personal_feed(request: Request) -> Response:
     return _calendar_response(body, "agenda.ics")
 
 
-async def _feed_owner(request: Request, user_id: object) -> User:
-    if not isinstance(user_id, int):
-        raise NotFound(N_("This calendar link is not valid."), code="program.bad_feed")
-    async with platform(request).db.session() as session:
-        user = await session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise NotFound(N_("This calendar link is not valid."), code="program.bad_feed")
-    return user
-
-
 ROUTES: list[BaseRoute] = [
     Route("/expos/{slug}/agenda", agenda, methods=["GET"]),
     Route("/expos/{slug}/agenda/{program_id:int}.ics", program_ics, methods=["GET"]),
@@ -255,5 +256,6 @@ ROUTES: list[BaseRoute] = [
     Route("/expos/{slug}/agenda/{program_id:int}/register", register, methods=["POST"]),
     Route("/expos/{slug}/agenda/{program_id:int}/cancel", cancel, methods=["POST"]),
     Route("/my/agenda", my_agenda, methods=["GET"]),
+    Route("/my/agenda/feed/reset", reset_feed, methods=["POST"]),
     Route("/agenda/feed/{token}.ics", personal_feed, methods=["GET"]),
 ]

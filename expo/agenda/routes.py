@@ -1,6 +1,8 @@
 """Agenda API: the timetable (public), the organizers' program editing and attendance, and session
 registration, ``POST``/``DELETE /api/programs/{id}/registration`` answering
-``{"status": "confirmed"|"waitlisted"|"cancelled", "position": int|null}``.
+``{"status": "confirmed"|"waitlisted"|"cancelled", "position": int|null}``. ``GET
+/api/me/agenda/feed`` reads the caller's private calendar link and ``POST`` replaces it (the old
+link stops working).
 
 Registration is the hot path (a thousand visitors may click at the same second): its handler
 reads nothing itself and hands the request to this process's :class:`expo.agenda.seats.SeatDesk`,
@@ -17,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from expo.accounts.models import User
-from expo.agenda import services
-from expo.agenda.models import Program
+from expo.agenda import feeds, services
+from expo.agenda.models import CalendarFeed, Program
 from expo.agenda.seats import Seat, SeatDesk
 from expo.agenda.services import ProgramFields
 from expo.auth import platform
@@ -121,6 +123,10 @@ class AttendeeList(Schema):
 
 class AttendedIn(Schema):
     attended: bool
+
+
+class FeedOut(Schema):
+    url: str = Field(description="The private calendar (iCalendar) link; whoever holds it reads your agenda.")
 
 
 def desk(request: Request) -> SeatDesk:
@@ -238,6 +244,23 @@ async def cancel_for(request: Request, user: User) -> Response:
     return Response(status_code=204)
 
 
+def _feed_out(request: Request, feed: CalendarFeed) -> FeedOut:
+    p = platform(request)
+    return FeedOut(url=p.settings.public_url.rstrip("/") + feeds.feed_path(p.secret, feed))
+
+
+async def my_feed(request: Request, user: User) -> FeedOut:
+    """Your private calendar link, to subscribe to in a calendar app."""
+    async with platform(request).db.session() as session:
+        return _feed_out(request, await feeds.feed_of(session, user))
+
+
+async def reset_my_feed(request: Request, user: User) -> FeedOut:
+    """Replace your private calendar link: the old one answers 404 from now on."""
+    async with platform(request).db.session() as session:
+        return _feed_out(request, await feeds.reset_feed(session, user))
+
+
 def _write(path: str, handler: Any, method: str, **kwargs: Any) -> Endpoint:
     status = {"POST": 201, "DELETE": 204}.get(method, 200)
     return Endpoint(
@@ -262,4 +285,6 @@ ROUTES = [
     _write(f"{PROGRAM}/attendees", list_attendees, "GET", response=AttendeeList),
     _write(f"{ATTENDEE}/attended", set_attended, "PUT", body=AttendedIn),
     _write(ATTENDEE, cancel_for, "DELETE"),
+    _write("/api/me/agenda/feed", my_feed, "GET", response=FeedOut),
+    _write("/api/me/agenda/feed", reset_my_feed, "POST", response=FeedOut, status=200),
 ]

@@ -1,8 +1,9 @@
 """Agenda rules: the organizers' timetable, what visitors see of it, and attendance.
 
-Programs are created, changed and deleted by the expo's organizers (an organizer account that
-created the expo, or any organizer for an expo made from the command line, as for dashboards);
-everyone reads them. Times are stored as aware UTC; a time given without an offset means the
+Programs are created, changed and deleted, and attendance read and kept, by the members of the
+expo's team whose role grants :attr:`~expo.permissions.Perm.MANAGE_AGENDA` (and platform
+administrators), whatever their account type; organizers of other expos may not. Everyone reads
+the timetable. Times are stored as aware UTC; a time given without an offset means the
 expo's own timezone. Seats themselves are the :mod:`expo.agenda.seats` desk's: a capacity change
 here is followed by a refill there, so raising the capacity promotes people from the waiting list.
 """

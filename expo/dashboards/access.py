@@ -1,10 +1,11 @@
 """Who may read which dashboard.
 
-An expo's dashboard belongs to its organizers: an organizer account that created the expo (or any
-organizer for an expo created from the command line, which has no creator), the same rule as the
-registration and agenda services. An exhibitor's dashboard covers only the booths they are on the
-staff of, the broadcasts those booths present and the broadcasts they own. Everyone else gets a
-403; an unknown expo is a 404.
+An expo's dashboard belongs to its team: members whose role grants
+:attr:`~expo.permissions.Perm.VIEW_DASHBOARD` (and platform administrators), whatever their
+account type; an organizer of another expo is refused like anyone else. An exhibitor's dashboard
+covers only the booths they are on the staff of, the broadcasts those booths present and the
+broadcasts they own: facts about the person, never their account role. Everyone else gets a 403;
+an unknown expo is a 404.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from expo.accounts.models import User
 from expo.errors import N_, Forbidden
 from expo.expos.models import Expo
 from expo.expos.services import get_expo
-from expo.permissions import Perm, require, standing
+from expo.permissions import Perm, Standing, require, standing
 from streaming.models import Stream
 
 
-async def organized_expo(session: AsyncSession, slug: str, user: User) -> Expo:
-    """The expo ``slug`` if ``user`` organizes it (404 when unknown, 403 when someone else's)."""
+async def organized_expo(session: AsyncSession, slug: str, user: User) -> tuple[Expo, Standing]:
+    """The expo ``slug`` and ``user``'s standing in it, if they may read its dashboard (404 when
+    unknown, 403 for anyone off its team)."""
     expo = await get_expo(session, slug)
     assert expo.id is not None
     st = await standing(session, user, expo.id)
@@ -32,7 +34,7 @@ async def organized_expo(session: AsyncSession, slug: str, user: User) -> Expo:
         N_("Only this expo's organizers see its dashboard."),
         "dashboard.forbidden",
     )
-    return expo
+    return expo, st
 
 
 async def staffed_booths(session: AsyncSession, user: User, expo_id: int | None = None) -> list[Booth]:

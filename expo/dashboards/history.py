@@ -17,8 +17,9 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothDay, BoothVisitor, Lead, Meeting, MeetingStatus
+from booths.models import Booth, BoothDay, BoothVisitor, Lead
 from expo.db import utcnow
+from expo.meetings.models import Meeting, MeetingStatus
 from streaming.audience import Audience, MinutePoint
 from streaming.models import Stream
 

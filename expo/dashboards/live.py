@@ -9,8 +9,8 @@ While at least one page of this process is subscribed, :class:`LiveBoard` runs o
 that, every :data:`INTERVAL` seconds, claims the tick on the bus (``incr`` with a TTL of one
 interval: with several processes exactly one computes) and publishes the figures only when they
 differ from the last ones published on the channel by any process (each task listens to the
-channel to know them). :func:`nudge` asks for a recomputation at once, from any process, for
-changes people expect to see immediately (a check-in).
+channel to know them). :func:`expo.events.figures_changed` asks for a recomputation at once,
+from any process, for changes people expect to see immediately (a check-in).
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import asyncio
 import json
 import logging
 import re
-import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from expo import realtime
+from expo import events, realtime
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.bus import Bus, Subscription
@@ -34,6 +33,7 @@ from expo.dashboards import registrations
 from expo.db import Database, utcnow
 from expo.expos.models import Expo
 from expo.permissions import Perm, standing
+from expo.realtime import Realtime
 from streaming.audience import Audience
 from streaming.models import Stream, StreamStatus
 from streaming.room_services import in_session_key
@@ -51,11 +51,6 @@ _CHANNEL = re.compile(r"^dashboard:([1-9][0-9]{0,17})$")
 def channel(expo_id: int) -> str:
     """The realtime channel of one expo's live figures."""
     return f"{PREFIX}{expo_id}"
-
-
-def _nudge_channel(expo_id: int) -> str:
-    # No page may subscribe to this one: no prefix of it is registered with the realtime hub.
-    return f"dashboard-nudge:{expo_id}"
 
 
 @dataclass
@@ -117,18 +112,15 @@ async def live_figures(db: Database, bus: Bus, audience: Audience, expo: Expo) -
     )
 
 
-async def nudge(bus: Bus, expo_id: int) -> None:
-    """Recompute ``expo_id``'s live figures now (in whichever process shows them) and push them if
-    they changed. Cheap when nobody watches: one publish that nobody receives."""
-    await bus.publish(_nudge_channel(expo_id), secrets.token_urlsafe(12))
-
-
 class LiveBoard:
     """The per-process publisher of live dashboards, one task per expo being watched here."""
 
-    def __init__(self, db: Database, bus: Bus, audience: Audience, interval: float = INTERVAL) -> None:
+    def __init__(
+        self, db: Database, bus: Bus, audience: Audience, pages: Realtime, interval: float = INTERVAL
+    ) -> None:
         self.db = db
         self.bus = bus
+        self.pages = pages
         self.audience = audience
         self.interval = interval
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -182,7 +174,7 @@ class LiveBoard:
         try:
             async with (
                 self.bus.subscribe(name) as seen,
-                self.bus.subscribe(_nudge_channel(expo_id)) as nudges,
+                self.bus.subscribe(events.figures_channel(expo_id)) as nudges,
             ):
                 ready.set()
                 listener = asyncio.create_task(self._remember(expo_id, seen))
@@ -203,9 +195,7 @@ class LiveBoard:
                 self._ready.pop(expo_id, None)
 
     async def _loop(self, expo_id: int, name: str, nudges: Subscription) -> None:
-        while realtime.pages_listening(self.bus, name) or time.monotonic() < self._wanted_until.get(
-            expo_id, 0
-        ):
+        while self.pages.pages_listening(name) or time.monotonic() < self._wanted_until.get(expo_id, 0):
             # One process computes per interval: the first to count the tick's key.
             if await self.bus.incr(f"dashboard:tick:{expo_id}", 1, ttl=self.interval) == 1:
                 await self.publish(expo_id)
@@ -240,6 +230,6 @@ async def may_watch(user: User | None, name: str) -> bool:
     return True
 
 
-def register_channels() -> None:
+def register_channels(pages: Realtime) -> None:
     """Let organizers' pages subscribe to ``dashboard:{expo_id}`` (called by ``create_app``)."""
-    realtime.register_channel_prefix(PREFIX, may_watch)
+    pages.allow_prefix(PREFIX, may_watch)

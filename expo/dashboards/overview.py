@@ -17,6 +17,7 @@ from expo.dashboards.history import BoothFigures, BroadcastFigures, DayCount
 from expo.dashboards.live import LiveFigures, live_figures
 from expo.dashboards.sessions import SessionFigures
 from expo.expos.models import Expo
+from expo.permissions import Standing
 from expo.platform import Platform
 from streaming.models import Stream
 
@@ -24,6 +25,7 @@ from streaming.models import Stream
 @dataclass
 class ExpoDashboard:
     expo: Expo
+    viewer: Standing  # what the reader may do in the expo: which other pages to link
     live: LiveFigures
     registrations_per_day: list[DayCount]
     broadcasts: list[BroadcastFigures]
@@ -40,22 +42,22 @@ class ExhibitorDashboard:
 
 
 async def expo_dashboard(p: Platform, slug: str, user: User) -> ExpoDashboard:
-    """Everything the organizer's dashboard shows (403 unless ``user`` organizes the expo)."""
+    """Everything the organizer's dashboard shows (403 unless ``user`` may read it)."""
     async with p.db.session() as session:
-        expo = await access.organized_expo(session, slug, user)
+        expo, viewer = await access.organized_expo(session, slug, user)
         assert expo.id is not None
         per_day = await registrations.per_day_counts(session, expo.id)
         broadcasts = await history.broadcasts(session, p.audience, expo.id)
         booths = await history.booth_ranking(session, expo.id)
         programs = await sessions.session_attendance(session, expo.id)
     live = await live_figures(p.db, p.bus, p.audience, expo)
-    return ExpoDashboard(expo, live, per_day, broadcasts, booths, programs)
+    return ExpoDashboard(expo, viewer, live, per_day, broadcasts, booths, programs)
 
 
 async def live_dashboard(p: Platform, slug: str, user: User) -> LiveFigures:
-    """The live figures only (403 unless ``user`` organizes the expo)."""
+    """The live figures only (403 unless ``user`` may read the expo's dashboard)."""
     async with p.db.session() as session:
-        expo = await access.organized_expo(session, slug, user)
+        expo, _ = await access.organized_expo(session, slug, user)
     return await live_figures(p.db, p.bus, p.audience, expo)
 
 

@@ -21,7 +21,7 @@ from expo.dashboards import charts, exports, overview
 from expo.dashboards.history import BroadcastFigures
 from expo.dashboards.live import channel
 from expo.http.pages import page_locale, redirect, render
-from expo.permissions import require_page_user
+from expo.permissions import Perm, require_page_user
 
 # Exports of the other domains, linked from the organizer's page when they exist.
 REGISTRATIONS_CSV = "/api/expos/{slug}/registrations.csv"
@@ -69,8 +69,17 @@ async def expo_page(request: Request) -> Response:
         "channel": channel(found.expo.id or 0),
         "live_url": f"/api/expos/{slug}/dashboard/live",
         "csv_base": f"/organizer/expos/{slug}/dashboard",
-        "registrations_csv": registrations_csv if _exists(request, registrations_csv) else None,
-        "attendance_csv": {pid: url for pid, url in attendance.items() if _exists(request, url)},
+        # Links only to what the reader may open: the other domains ask their own permissions.
+        "registrations_csv": (
+            registrations_csv
+            if found.viewer.has(Perm.MANAGE_REGISTRATION) and _exists(request, registrations_csv)
+            else None
+        ),
+        "attendance_csv": {
+            pid: url
+            for pid, url in attendance.items()
+            if found.viewer.has(Perm.MANAGE_AGENDA) and _exists(request, url)
+        },
         **await _helpers(request),
     }
     return await render(request, "dashboard.html", context)

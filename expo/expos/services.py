@@ -187,8 +187,11 @@ async def update_expo(session: AsyncSession, expo: Expo, fields: ExpoFields, act
     return expo
 
 
-async def set_expo_banner(session: AsyncSession, expo: Expo, path: str | None) -> Expo:
+async def set_expo_banner(session: AsyncSession, expo: Expo, path: str | None, actor: User) -> Expo:
     """Point the expo at a stored banner (``path`` relative to the uploads directory)."""
+    assert expo.id is not None
+    st = await standing(session, actor, expo.id)
+    require(st.has(Perm.CHANGE_EXPO), actor, "Only this expo's organizers may change it.", "expo.forbidden")
     expo.banner_path = path
     session.add(expo)
     await session.commit()

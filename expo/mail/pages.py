@@ -3,7 +3,9 @@
 Without ``smtp_url`` this is where confirmations are read (and forwarded by hand if need be); with
 it, the page shows what was sent, what waits for a retry and what failed, with the last error and
 a button to try a failed message again. A team member who manages registration sees the messages
-of their expos; platform administrators see every message, those of no expo too.
+of their expos (and the page answers 403 to whoever manages no expo's registration); platform
+administrators see every message, those of no expo too. Another expo's message is a 404, as if it
+did not exist.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from expo.http.api import path_int
 from expo.http.pages import flash, read_form, redirect, render
 from expo.mail import outbox
 from expo.mail.models import OutboxMessage, OutboxStatus
-from expo.permissions import Perm, is_admin, require_page_user, standing
+from expo.permissions import Perm, is_admin, require, require_page_user, standing
 
 
 async def _visible_message(session: AsyncSession, user: User, message_id: int) -> OutboxMessage:
@@ -55,6 +57,12 @@ async def outbox_page(request: Request) -> Response:
     page = int(page_raw) if page_raw.isdigit() and 0 < int(page_raw) <= 100000 else 1
     async with platform(request).db.session() as session:
         expos = await expos_where(session, user, Perm.MANAGE_REGISTRATION)
+        require(
+            bool(expos) or is_admin(user),
+            user,
+            N_("Only the teams that manage an expo's registration read its outbox."),
+            "outbox.forbidden",
+        )
         ids = [e.id for e in expos if e.id is not None]
         chosen = [i for i in ids if str(i) == raw_expo]
         # Administrators read every message; everyone else those of their expos.

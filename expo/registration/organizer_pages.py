@@ -1,8 +1,11 @@
 """Organizer pages for registration: the form builder, the registrations list (filter, search,
 approve, reject, CSV) with pending exhibitor applications, and the check-in desk.
 
-The services check that the organizer organizes this expo (403 otherwise); pages also require the
-organizer role up front so other accounts get a 403 page rather than a form.
+Each page asks the signed-in user's permission in this expo before drawing anything (through
+:func:`expo.registration.services.require_expo_permission`): the form and the registrations need
+:attr:`~expo.permissions.Perm.MANAGE_REGISTRATION`, the desk :attr:`~expo.permissions.Perm.CHECK_IN`,
+whatever the account type (a visitor account on the team as check-in staff works the desk).
+Anyone else gets the 403 page; an unknown expo is a 404.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from booths import services as floor_services
-from booths.models import BoothStatus
+from booths.models import Booth, BoothStatus
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid
@@ -112,9 +115,13 @@ async def registrations_page(request: Request) -> Response:
         expo = await get_expo(session, request.path_params["slug"])
         found = await services.list_registrations(session, expo, user, status=status, q=q, page=page)
         form = await services.get_form(session, expo)
-        applications_total, applications = await floor_services.list_booths(
-            session, expo, status=BoothStatus.PENDING
-        )
+        applications: list[Booth] = []
+        applications_total = 0
+        manages_booths = await services.holds(session, expo, user, Perm.MANAGE_BOOTHS)
+        if manages_booths:
+            applications_total, applications = await floor_services.list_booths(
+                session, expo, status=BoothStatus.PENDING
+            )
     context: dict[str, Any] = {
         "expo": expo,
         "found": found,
@@ -126,6 +133,7 @@ async def registrations_page(request: Request) -> Response:
         "q": q,
         "page": page,
         "pages": max(1, -(-found.total // services.PAGE_SIZE)),
+        "manages_booths": manages_booths,
         "applications": applications,
         "applications_total": applications_total,
     }
@@ -186,7 +194,8 @@ async def _checkin_page(
     async with platform(request).db.session() as session:
         expo = await get_expo(session, request.path_params["slug"])
         await services.require_expo_permission(session, expo, user, Perm.CHECK_IN)
-    context: dict[str, Any] = {"expo": expo, "result": None}
+        manages = await services.holds(session, expo, user, Perm.MANAGE_REGISTRATION)
+    context: dict[str, Any] = {"expo": expo, "result": None, "manages_registrations": manages}
     context.update(extra or {})
     return await render(request, "checkin.html", context, status=status)
 

@@ -14,9 +14,9 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from expo import events
 from expo.accounts.models import User
 from expo.auth import platform
-from expo.dashboards.live import nudge
 from expo.db import utcnow
 from expo.errors import NotFound
 from expo.expos.services import get_expo
@@ -140,7 +140,7 @@ def mailer(request: Request) -> Mailer:
 async def figures_changed(request: Request, expo_id: int | None) -> None:
     """After a committed registration or check-in: the expo's live dashboard shows it at once."""
     if expo_id is not None:
-        await nudge(platform(request).bus, expo_id)
+        await events.figures_changed(platform(request).bus, expo_id)
 
 
 def _mine(request: Request, registration: Registration, slug: str) -> MyRegistrationOut:

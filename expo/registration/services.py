@@ -6,8 +6,11 @@ outbox and writes the audit record in one transaction. Status changes are condit
 (``... WHERE status IN (...)``): when an organizer approves while the visitor cancels, one of the
 two wins and the other gets a :class:`Conflict`, never a silently overwritten decision.
 
-Only an expo's own organizers (the organizer account that created it, or any organizer for an
-expo created from the command line) manage its form and registrations and check visitors in.
+Who may do what is :mod:`expo.permissions`' answer, asked through
+:func:`require_expo_permission`: members of the expo's team with
+:attr:`~expo.permissions.Perm.MANAGE_REGISTRATION` manage its form and registrations, those with
+:attr:`~expo.permissions.Perm.CHECK_IN` (check-in staff too, whatever their account type) check
+visitors in. Organizers of other expos do neither.
 """
 
 from __future__ import annotations
@@ -36,11 +39,20 @@ PAGE_SIZE = 50
 Status = RegistrationStatus
 
 
+async def holds(session: AsyncSession, expo: Expo, user: User | None, perm: Perm) -> bool:
+    """Whether ``user`` holds ``perm`` in ``expo`` (what pages offer them)."""
+    assert expo.id is not None
+    return (await standing(session, user, expo.id)).has(perm)
+
+
 async def require_expo_permission(session: AsyncSession, expo: Expo, user: User, perm: Perm) -> None:
     """``user`` holds ``perm`` in ``expo``, or :class:`Forbidden` (``registration.not_organizer``)."""
-    assert expo.id is not None
-    st = await standing(session, user, expo.id)
-    require(st.has(perm), user, N_("Only this expo's organizers may do this."), "registration.not_organizer")
+    require(
+        await holds(session, expo, user, perm),
+        user,
+        N_("Only this expo's organizers may do this."),
+        "registration.not_organizer",
+    )
 
 
 # The form ------------------------------------------------------------------------------------------------

@@ -218,13 +218,16 @@ async def test_logout_revokes_the_token(client: httpx.AsyncClient) -> None:
 # -- roles -------------------------------------------------------------------------
 
 
-async def test_only_organizers_create_users(client: httpx.AsyncClient) -> None:
+async def test_only_administrators_create_users(client: httpx.AsyncClient) -> None:
     new_user = {"email": "exhibitor@example.com", "password": PASSWORD, "role": "exhibitor"}
     assert_error(await client.post("/api/users", json=new_user), 401)
     visitor = await signup_and_login(client, "visitor@example.com")
     assert_error(await client.post("/api/users", json=new_user, headers=visitor), 403, "auth.forbidden")
+    # An organizer runs their own expos; accounts across the platform are the administrators'.
     organizer = await signup_and_login(client, "organizer@example.com", role="organizer")
-    created = await client.post("/api/users", json=new_user, headers=organizer)
+    assert_error(await client.post("/api/users", json=new_user, headers=organizer), 403, "auth.forbidden")
+    admin = await signup_and_login(client, "admin@example.com", role="admin")
+    created = await client.post("/api/users", json=new_user, headers=admin)
     assert created.status_code == 201, created.text
     assert created.json()["role"] == "exhibitor"
 

@@ -206,10 +206,10 @@ async def test_visitor_cannot_open_the_organizer_dashboard(client: httpx.AsyncCl
     assert (await client.get("/exhibitor")).status_code == 403
 
 
-async def test_organizer_dashboard_shows_figures_and_can_add_accounts(client: httpx.AsyncClient) -> None:
+async def test_admin_dashboard_shows_figures_and_can_add_accounts(client: httpx.AsyncClient) -> None:
     app = app_of(client)
     async with app.state.platform.db.session() as session:
-        await services.create_user(session, email="org@example.com", password=PASSWORD, role=Role.ORGANIZER)
+        await services.create_user(session, email="org@example.com", password=PASSWORD, role=Role.ADMIN)
     await sign_up(client, "v1@example.com")
     client.cookies.delete(SESSION_COOKIE)
     await form_post(client, "/login", "/login", {"email": "org@example.com", "password": PASSWORD})
@@ -223,10 +223,21 @@ async def test_organizer_dashboard_shows_figures_and_can_add_accounts(client: ht
     created = await form_post(client, "/organizer", "/organizer/users", data)
     assert created.status_code == 303
     page = await client.get("/organizer")
-    assert "Account created." in page.text and 'id="stat-organizer">2<' in page.text
+    assert "Account created." in page.text and 'id="stat-organizer">1<' in page.text
 
     audit = await client.get("/organizer/audit?action=account.created")
     assert audit.status_code == 200 and "user:" in audit.text and "auth.login<" not in audit.text
+
+    # The organizer it made runs only the expos whose team they are on: no platform figures,
+    # accounts or audit log.
+    client.cookies.delete(SESSION_COOKIE)
+    await form_post(client, "/login", "/login", {"email": "org2@example.com", "password": PASSWORD})
+    page = await client.get("/organizer")
+    assert (
+        page.status_code == 200 and 'id="stat-users"' not in page.text and "account.created" not in page.text
+    )
+    assert 'action="/organizer/users"' not in page.text
+    assert (await client.get("/organizer/audit")).status_code == 403
 
 
 async def test_account_page_creates_and_revokes_api_tokens(client: httpx.AsyncClient) -> None:

@@ -126,3 +126,26 @@ async def test_agenda_routes_are_in_the_openapi_document(client: httpx.AsyncClie
     assert "/api/programs/{program_id}/registration" in paths
     assert {"post", "delete", "get"} <= set(paths["/api/programs/{program_id}/registration"])
     assert "/api/expos/{slug}/programs" in paths
+
+
+async def test_the_calendar_link_is_read_and_replaced_over_the_api(client: httpx.AsyncClient) -> None:
+    ann = await signup_and_login(client, "ann@example.com")
+    bob = await signup_and_login(client, "bob@example.com")
+    assert (await client.get("/api/me/agenda/feed")).status_code == 401
+    first = await client.get("/api/me/agenda/feed", headers=ann)
+    assert first.status_code == 200
+    old = first.json()["url"]
+    assert old.startswith("http://testserver/agenda/feed/") and old.endswith(".ics")
+    assert (await client.get("/api/me/agenda/feed", headers=ann)).json()["url"] == old
+    assert (await client.get("/api/me/agenda/feed", headers=bob)).json()["url"] != old
+    assert (await client.get(old)).status_code == 200
+
+    replaced = await client.post("/api/me/agenda/feed", headers=ann)
+    assert replaced.status_code == 200
+    new = replaced.json()["url"]
+    assert new != old and (await client.get("/api/me/agenda/feed", headers=ann)).json()["url"] == new
+    gone = await client.get(old)
+    assert gone.status_code == 404
+    calendar = await client.get(new)
+    assert calendar.status_code == 200 and calendar.text.startswith("BEGIN:VCALENDAR")
+    assert (await client.post("/api/me/agenda/feed")).status_code == 401

@@ -138,7 +138,7 @@ async def test_moving_a_category_refilters_its_products_and_cycles_are_refused(d
         assert (
             await search.search(s, expo, "lamp", filters=search.Filters(category_id=electronics.id))
         ).total == 0
-        other = await expos.ensure_expo(s, "other", "Other")
+        other = await expos.ensure_expo(s, "other", "Other", created_by=org.id)
         with pytest.raises(NotFound):  # a parent from another expo
             await services.save_category(s, other, CategoryFields(name="X", parent_id=textiles), org)
 
@@ -204,7 +204,7 @@ async def test_expo_rules(db: Database) -> None:
                 ),
                 floor.organizer,
             )
-        await expos.set_expo_banner(s, expo, "expo/1/banner.webp")
+        await expos.set_expo_banner(s, expo, "expo/1/banner.webp", floor.organizer)
     async with db.session() as s:
         stored = await s.get(Expo, floor.expo.id)
         assert stored is not None and stored.banner_path == "expo/1/banner.webp" and stored.starts_on is None

@@ -8,7 +8,7 @@ import secrets
 
 from playwright.async_api import Browser, Page, expect
 
-from expo.dashboards import live
+from expo import events
 from expo.db import utcnow
 from expo.registration.models import Registration, RegistrationStatus
 from streaming.models import ViewVia
@@ -32,7 +32,7 @@ async def check_in(server: LiveServer, show: Show) -> None:
             )
         )
         await session.commit()
-    await live.nudge(platform.bus, show.expo.id)
+    await events.figures_changed(platform.bus, show.expo.id)
 
 
 async def test_organizer_dashboard_updates_live(

@@ -14,9 +14,9 @@ from sqlalchemy import update
 from sqlmodel import col
 from starlette.applications import Starlette
 
-from booths.models import Meeting
 from expo.config import Settings
 from expo.db import utcnow
+from expo.meetings.models import Meeting
 from tests.booths.web import browser, make_account, post_form
 from tests.conftest import make_settings
 from tests.dashboards.conftest import seed_show

@@ -9,6 +9,7 @@ import secrets
 import pytest
 from websockets.asyncio.client import ClientConnection
 
+from expo import events
 from expo.accounts import services as accounts
 from expo.accounts.models import TokenKind
 from expo.dashboards import live
@@ -92,7 +93,7 @@ async def test_viewer_joining_and_check_in_reach_the_open_dashboard(
                     )
                 )
                 await session.commit()
-            await live.nudge(platform.bus, show.expo.id or 0)
+            await events.figures_changed(platform.bus, show.expo.id or 0)
 
         live_server.call(check_in())
         data = await figures_where(ws, channel, check_ins_total=1)
@@ -110,9 +111,9 @@ async def test_nudge_publishes_at_once_and_only_changes(live_server: LiveServer,
         await subscribe(ws, channel)
         assert show.demo.id is not None
         live_server.call(platform.audience.watch(show.demo.id, "anon:someone", ViewVia.HLS))
-        live_server.call(live.nudge(platform.bus, expo_id))
+        live_server.call(events.figures_changed(platform.bus, expo_id))
         await figures_where(ws, channel, live_viewers=1)
-        live_server.call(live.nudge(platform.bus, expo_id))
+        live_server.call(events.figures_changed(platform.bus, expo_id))
         with pytest.raises(TimeoutError):
             await receive_until(ws, lambda f: f.get("channel") == channel, timeout=1.0)
 
@@ -122,7 +123,7 @@ async def test_nudge_publishes_at_once_and_only_changes(live_server: LiveServer,
         for _ in range(200):
             if expo_id not in board._tasks:
                 return True
-            await live.nudge(platform.bus, expo_id)
+            await events.figures_changed(platform.bus, expo_id)
             await asyncio.sleep(0.05)
         return False
 

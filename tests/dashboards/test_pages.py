@@ -9,9 +9,11 @@ import httpx
 from starlette.applications import Starlette
 
 from expo.dashboards.exports import MINUTES_COLUMNS, TOTALS_COLUMNS
+from expo.expos.team import add_member
+from expo.permissions import TeamRole
 from streaming import services as streams
 from streaming.models import Stream, ViewVia
-from tests.booths.web import PASSWORD, browser
+from tests.booths.web import PASSWORD, browser, make_account
 from tests.dashboards.conftest import seed_show
 
 
@@ -123,3 +125,30 @@ async def test_audience_exports_match_the_dashboard_and_defuse_formulas(app: Sta
     minute_rows = list(csv.reader(io.StringIO(minutes.text)))
     assert tuple(minute_rows[0]) == MINUTES_COLUMNS
     assert len(minute_rows) == 2 and minute_rows[1][3] == "2" and minute_rows[1][2].endswith(":00Z")
+
+
+async def test_the_team_role_decides_who_sees_the_dashboard(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    show = await seed_show(app)
+    async with app.state.platform.db.session() as s:
+        for email, role in (
+            ("planner@example.com", TeamRole.ORGANIZER),
+            ("desk@example.com", TeamRole.CHECKIN),
+        ):
+            # Visitor accounts both: what they see of the expo is their team role in it.
+            await add_member(s, show.expo, await make_account(app, email, "visitor"), role, actor=None)
+    url = "/api/expos/show/dashboard"
+    planner = await bearer(client, "planner@example.com")
+    assert (await client.get(url, headers=planner)).json()["slug"] == "show"
+    desk = await bearer(client, "desk@example.com")
+    for path in (url, f"{url}/live"):
+        response = await client.get(path, headers=desk)
+        assert response.status_code == 403 and response.json()["error"]["code"] == "dashboard.forbidden"
+    async with browser(app, "planner@example.com") as b:
+        page = await b.get("/organizer/expos/show/dashboard")
+        assert page.status_code == 200 and "Opening keynote" in page.text
+        assert 'href="/api/expos/show/registrations.csv"' in page.text
+    async with browser(app, "desk@example.com") as b:
+        assert (await b.get("/organizer/expos/show/dashboard")).status_code == 403
+        assert (await b.get("/organizer/expos/show/dashboard/audience.csv")).status_code == 403

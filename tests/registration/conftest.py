@@ -11,7 +11,9 @@ from starlette.applications import Starlette
 from expo.accounts.models import User
 from expo.expos import services as expos
 from expo.expos.models import Expo
+from expo.expos.team import add_member
 from expo.mail.models import OutboxMessage
+from expo.permissions import TeamRole
 from expo.registration.models import Registration
 from tests.booths.web import PASSWORD, make_account
 
@@ -30,6 +32,14 @@ async def make_fair(app: Starlette, slug: str = "fair") -> Fair:
     async with app.state.platform.db.session() as session:
         expo = await expos.ensure_expo(session, slug, "Spring Fair", created_by=organizer.id)
     return Fair(expo=expo, organizer=organizer, other_organizer=other)
+
+
+async def team_member(app: Starlette, expo: Expo, email: str, account: str, role: TeamRole) -> User:
+    """A new account of kind ``account`` put on ``expo``'s team as ``role`` (check-in staff, say)."""
+    user = await make_account(app, email, account, name=email.split("@")[0].title())
+    async with app.state.platform.db.session() as session:
+        await add_member(session, expo, user, role, actor=None)
+    return user
 
 
 async def bearer(client: httpx.AsyncClient, email: str) -> dict[str, str]:

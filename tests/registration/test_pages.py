@@ -1,6 +1,7 @@
 """Registration pages: the organizer builds the form, a visitor fills it in (errors beside fields,
 answers kept), waits for approval, gets a badge with a QR code, cancels; the registrations list,
-CSV, the outbox pages, exhibitor application e-mails, and another organizer kept out."""
+CSV, the outbox pages, exhibitor application e-mails, check-in staff at the desk and nowhere else,
+and organizers of other expos kept out."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import re
 from starlette.applications import Starlette
 
 from booths.models import Booth
+from expo.permissions import TeamRole
+from expo.registration import badges
 from tests.booths.web import browser, make_account, post_form
-from tests.registration.conftest import make_fair, outbox, registrations
+from tests.registration.conftest import make_fair, outbox, registrations, team_member
 
 BUILDER = "/organizer/expos/fair/registration/form"
+REGISTRATIONS = "/organizer/expos/fair/registrations"
+DESK = "/organizer/expos/fair/check-in"
 
 
 async def build_form(app: Starlette, email: str) -> None:
@@ -119,8 +124,9 @@ async def test_the_outbox_page_shows_messages_readably(app: Starlette) -> None:
             "Hello Ann &lt;b&gt;Lee&lt;/b&gt;," in shown.text
             and "http://testserver/expos/fair/badge" in shown.text
         )
-    async with browser(app, fair.other_organizer.email) as other:
-        assert "Spring Fair" not in (await other.get("/organizer/outbox")).text
+    async with browser(app, fair.other_organizer.email) as other:  # on no team: no outbox at all
+        refused = await other.get("/organizer/outbox")
+        assert refused.status_code == 403 and "Spring Fair" not in refused.text
         assert (await other.get(f"/organizer/outbox/{message.id}")).status_code == 404
     async with browser(app, "ann@example.com") as ann:
         assert (await ann.get("/organizer/outbox")).status_code == 403
@@ -128,14 +134,63 @@ async def test_the_outbox_page_shows_messages_readably(app: Starlette) -> None:
 
 async def test_another_organizer_cannot_open_this_expos_registration_pages(app: Starlette) -> None:
     fair = await make_fair(app)
-    async with browser(app, fair.other_organizer.email) as other:
-        for url in (BUILDER, "/organizer/expos/fair/registrations", "/organizer/expos/fair/check-in"):
-            assert (await other.get(url)).status_code == 403, url
-        assert (await other.get("/organizer/expos/fair/registrations.csv")).status_code == 403
-        refused = await post_form(other, "/organizer/outbox", BUILDER, {"company_mode": "off"})
-        assert refused.status_code == 403
+    await make_fair(app, "autumn")
+    await make_account(app, "ann@example.com", "visitor", name="Ann Lee")
+    async with browser(app, "ann@example.com") as ann:
+        assert (await post_form(ann, "/expos/fair/register", "/expos/fair/register", {})).status_code == 303
+    [message] = await outbox(app)
+    # An organizer on no team, and the owner of another expo: neither reads anything of this one.
+    for email in (fair.other_organizer.email, "org-autumn@example.com"):
+        async with browser(app, email) as other:
+            for url in (
+                BUILDER,
+                REGISTRATIONS,
+                DESK,
+                f"{REGISTRATIONS}.csv",
+                "/organizer/expos/fair/dashboard",
+            ):
+                response = await other.get(url)
+                assert response.status_code == 403, url
+                assert "ann@example.com" not in response.text
+            refused = await post_form(other, "/organizer/outbox", BUILDER, {"company_mode": "off"})
+            assert refused.status_code == 403
+            # Forms posted with a valid CSRF token (from a page of their own) are refused all the same.
+            assert (await post_form(other, "/my/agenda", DESK, {"code": "x"})).status_code == 403
+            assert (await other.get(f"/organizer/outbox/{message.id}")).status_code == 404
+            retried = await post_form(other, "/my/agenda", f"/organizer/outbox/{message.id}/retry")
+            assert retried.status_code == 404
+    async with browser(app, "org-autumn@example.com") as autumn:
+        listed = await autumn.get(f"/organizer/outbox?expo={fair.expo.id}")
+        assert listed.status_code == 200 and f'href="/organizer/outbox/{message.id}"' not in listed.text
+        assert "ann@example.com" not in listed.text and message.subject not in listed.text
     async with browser(app, fair.organizer.email) as org:
         assert (await org.get("/organizer/expos/nowhere/registrations")).status_code == 404
+
+
+async def test_checkin_staff_work_the_desk_and_open_nothing_else(app: Starlette) -> None:
+    fair = await make_fair(app)
+    await team_member(app, fair.expo, "desk@example.com", "visitor", TeamRole.CHECKIN)
+    await make_account(app, "ann@example.com", "visitor", name="Ann Lee")
+    async with browser(app, "ann@example.com") as ann:
+        assert (await post_form(ann, "/expos/fair/register", "/expos/fair/register", {})).status_code == 303
+    [registration] = await registrations(app)
+    code = badges.badge_payload(app.state.platform.secret, registration)
+    async with browser(app, "desk@example.com") as desk:
+        page = await desk.get(DESK)
+        assert page.status_code == 200 and "Check-in desk" in page.text
+        assert f'href="{REGISTRATIONS}"' not in page.text  # no link to a page they may not open
+        done = await post_form(desk, DESK, DESK, {"code": code})
+        assert done.status_code == 200 and "Ann Lee" in done.text
+        for url in (
+            BUILDER,
+            REGISTRATIONS,
+            f"{REGISTRATIONS}.csv",
+            "/organizer/expos/fair/dashboard",
+            "/organizer/expos/fair/agenda",
+            "/organizer/outbox",
+        ):
+            assert (await desk.get(url)).status_code == 403, url
+    assert (await registrations(app))[0].checked_in_at is not None
 
 
 async def test_registration_closes_on_its_date(app: Starlette) -> None:

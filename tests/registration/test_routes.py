@@ -1,5 +1,6 @@
 """Registration API: the form, registering (closed, duplicate, bad answers), decisions, CSV export,
-check-in (twice, forged, another expo) and another organizer's expo, each a JSON 4xx."""
+check-in (twice, forged, another expo), check-in staff who may do nothing else, and another
+organizer's expo, each a JSON 4xx."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import httpx
 from starlette.applications import Starlette
 
 from expo.db import utcnow
+from expo.permissions import TeamRole
 from tests.booths.web import make_account
-from tests.registration.conftest import bearer, make_fair, outbox, registrations
+from tests.registration.conftest import bearer, make_fair, outbox, registrations, team_member
 
 FORM = {
     "approval_required": True,
@@ -153,29 +155,79 @@ async def test_another_organizers_expo_is_out_of_reach(app: Starlette, client: h
     fair = await make_fair(app)
     await make_fair(app, "autumn")
     await make_account(app, "ann@example.com", "visitor")
-    other = await bearer(client, fair.other_organizer.email)
+    other = await bearer(client, fair.other_organizer.email)  # an organizer on no team
+    autumn_org = await bearer(client, "org-autumn@example.com")  # the owner of another expo
     ann = await bearer(client, "ann@example.com")
     made = (await client.post("/api/expos/fair/registration", json={"answers": {}}, headers=ann)).json()
-    attempts = [
-        client.put("/api/expos/fair/registration/form", json={}, headers=other),
-        client.get("/api/expos/fair/registrations", headers=other),
-        client.get("/api/expos/fair/registrations.csv", headers=other),
-        client.put(
-            f"/api/expos/fair/registrations/{made['id']}/decision", json={"status": "rejected"}, headers=other
-        ),
-        client.post("/api/expos/fair/check-in", json={"code": made["badge"]}, headers=other),
-        client.get("/api/expos/fair/registrations", headers=ann),
-    ]
-    for attempt in attempts:
-        response = await attempt
-        assert response.status_code == 403, response.text
-        assert response.json()["error"]["code"] == "registration.not_organizer"
+    for headers in (other, autumn_org, ann):
+        attempts = [
+            client.put("/api/expos/fair/registration/form", json={}, headers=headers),
+            client.get("/api/expos/fair/registrations", headers=headers),
+            client.get("/api/expos/fair/registrations.csv", headers=headers),
+            client.put(
+                f"/api/expos/fair/registrations/{made['id']}/decision",
+                json={"status": "rejected"},
+                headers=headers,
+            ),
+            client.post("/api/expos/fair/check-in", json={"code": made["badge"]}, headers=headers),
+        ]
+        for attempt in attempts:
+            response = await attempt
+            assert response.status_code == 403, response.text
+            assert response.json()["error"]["code"] == "registration.not_organizer"
+        dashboard = await client.get("/api/expos/fair/dashboard", headers=headers)
+        assert dashboard.status_code == 403 and "Ann" not in dashboard.text
     # The badge of one expo does not check anyone in at another, even for its own organizer.
-    autumn_org = await bearer(client, "org-autumn@example.com")
     wrong = await client.post("/api/expos/autumn/check-in", json={"code": made["badge"]}, headers=autumn_org)
     assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "badge.wrong_expo"
     assert (await client.get("/api/expos/nowhere/registration/form")).status_code == 404
     assert (await client.post("/api/expos/fair/registration", json={"answers": {}})).status_code == 401
+    assert (await client.get("/api/expos/fair/registrations")).status_code == 401
+    [registration] = await registrations(app)
+    assert registration.status == "approved" and registration.checked_in_at is None
+
+
+async def test_checkin_staff_check_visitors_in_and_read_nothing_else(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    fair = await make_fair(app)
+    await make_fair(app, "autumn")
+    # A visitor account on the team as check-in staff: the team role decides, not the account.
+    staff = await team_member(app, fair.expo, "desk@example.com", "visitor", TeamRole.CHECKIN)
+    await make_account(app, "ann@example.com", "visitor", name="Ann Lee")
+    desk = await bearer(client, "desk@example.com")
+    ann = await bearer(client, "ann@example.com")
+    made = (await client.post("/api/expos/fair/registration", json={"answers": {}}, headers=ann)).json()
+
+    done = await client.post("/api/expos/fair/check-in", json={"code": made["badge"]}, headers=desk)
+    assert done.status_code == 200, done.text
+    assert done.json()["result"] == "checked_in" and done.json()["name"] == "Ann Lee"
+    [registration] = await registrations(app)
+    assert registration.checked_in_by == staff.id
+
+    start = utcnow() + timedelta(days=1)
+    program = {
+        "title": "Mine",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat(),
+    }
+    refused = [
+        client.get("/api/expos/fair/registrations", headers=desk),
+        client.get("/api/expos/fair/registrations.csv", headers=desk),
+        client.put("/api/expos/fair/registration/form", json={}, headers=desk),
+        client.put(
+            f"/api/expos/fair/registrations/{made['id']}/decision", json={"status": "rejected"}, headers=desk
+        ),
+        client.get("/api/expos/fair/dashboard", headers=desk),
+        client.get("/api/expos/fair/dashboard/live", headers=desk),
+        client.post("/api/expos/fair/programs", json=program, headers=desk),
+        # Staff of one expo's desk check no one in at another.
+        client.post("/api/expos/autumn/check-in", json={"code": made["badge"]}, headers=desk),
+    ]
+    for attempt in refused:
+        response = await attempt
+        assert response.status_code == 403, response.text
+        assert "ann@example.com" not in response.text
     assert (await registrations(app))[0].status == "approved"
 
 

@@ -20,9 +20,11 @@ from expo.accounts.models import User
 from expo.config import Settings
 from expo.db import Database, utcnow
 from expo.expos.services import ensure_expo
+from expo.permissions import TeamRole
 from streaming import chat, services
 from streaming.models import Sanction, SanctionKind, Visibility
 from tests.conftest import LiveServer, make_settings, signup_and_login
+from tests.streaming.teams import give_booth, join_team, organizer_of
 
 Headers = dict[str, str]
 
@@ -35,7 +37,10 @@ async def find_user(session: AsyncSession, email: str) -> User:
 async def create_stream(
     db: Database, *, owner_email: str | None = None, visibility: Visibility = Visibility.PUBLIC
 ) -> int:
-    """A scheduled stream in the ``demo`` expo, owned by the user with ``owner_email`` if given."""
+    """A scheduled stream in the ``demo`` expo, owned by the user with ``owner_email`` if given (an
+    exhibitor, given a booth there first so that they may present in it)."""
+    if owner_email:
+        await give_booth(db, owner_email, "demo")
     async with db.session() as session:
         expo = await ensure_expo(session, "demo", "Demo expo")
         owner = await find_user(session, owner_email) if owner_email else None
@@ -65,7 +70,7 @@ BOTH_STORES = pytest.mark.parametrize("settings", ["sqlite", "postgresql"], indi
 
 
 class Cast:
-    """The people of a broadcast: its owner (an exhibitor), an organizer and two visitors."""
+    """The people of a broadcast: its owner (an exhibitor), an organizer of its expo and two visitors."""
 
     def __init__(self, owner: Headers, organizer: Headers, ann: Headers, bob: Headers, stream: int) -> None:
         self.owner, self.organizer, self.ann, self.bob, self.stream = owner, organizer, ann, bob, stream
@@ -79,6 +84,7 @@ async def cast(app: Starlette, client: httpx.AsyncClient) -> Cast:
     ann = await signup_and_login(client, "ann@example.com")
     bob = await signup_and_login(client, "bob@example.com")
     stream = await create_stream(app.state.platform.db, owner_email="owner@example.com")
+    await join_team(app.state.platform.db, "org@example.com", "demo")
     return Cast(owner, organizer, ann, bob, stream)
 
 
@@ -108,6 +114,48 @@ async def test_chat_is_stored_listed_and_deleted_by_moderators(client: httpx.Asy
     assert (await client.get(f"{cast.api}/chat")).json()["items"] == []
     again = await client.delete(f"{cast.api}/chat/{message['id']}", headers=cast.owner)
     assert again.status_code == 404 and error_code(again) == "chat.unknown_message"
+
+
+async def test_the_expos_moderators_moderate_and_organizers_of_other_expos_do_not(
+    app: Starlette, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    db: Database = app.state.platform.db
+    moderator = await signup_and_login(client, "mod@example.com")  # a visitor account on the team
+    await join_team(db, "mod@example.com", "demo", TeamRole.MODERATOR)
+    stranger = await organizer_of(client, "a@example.com", "aexpo")  # runs another expo
+    ann_id, mod_id = await user_id(db, "ann@example.com"), await user_id(db, "mod@example.com")
+    line = (await client.post(f"{cast.api}/chat", json={"body": "Spam"}, headers=cast.ann)).json()
+    question = (await client.post(f"{cast.api}/questions", json={"body": "Price?"}, headers=cast.bob)).json()
+
+    for method, path, body in [
+        ("DELETE", f"chat/{line['id']}", None),
+        ("POST", f"questions/{question['id']}/answered", None),
+        ("POST", "sanctions", {"user_id": ann_id, "kind": "mute"}),
+        ("DELETE", f"sanctions/{ann_id}", None),
+        ("PATCH", "chat-settings", {"slow_mode_seconds": 30}),
+    ]:
+        refused = await client.request(method, f"{cast.api}/{path}", json=body, headers=stranger)
+        assert refused.status_code == 403, (path, refused.text)
+        assert error_code(refused) == "chat.not_moderator"
+    watch = await client.get(f"/watch/{cast.stream}", headers=stranger)
+    assert '"moderator": false' in watch.text
+
+    assert (await client.delete(f"{cast.api}/chat/{line['id']}", headers=moderator)).status_code == 204
+    answered = await client.post(f"{cast.api}/questions/{question['id']}/answered", headers=moderator)
+    assert answered.status_code == 204
+    muted = await client.post(
+        f"{cast.api}/sanctions", json={"user_id": ann_id, "kind": "mute"}, headers=moderator
+    )
+    assert muted.status_code == 201
+    slow = await client.patch(f"{cast.api}/chat-settings", json={"slow_mode_seconds": 30}, headers=moderator)
+    assert slow.status_code == 200
+    assert '"moderator": true' in (await client.get(f"/watch/{cast.stream}", headers=moderator)).text
+    # A moderator is no target for another moderator, but manages no broadcast either.
+    shielded = await client.post(
+        f"{cast.api}/sanctions", json={"user_id": mod_id, "kind": "ban"}, headers=cast.owner
+    )
+    assert shielded.status_code == 403 and error_code(shielded) == "chat.cannot_sanction_moderator"
+    assert (await client.post(f"{cast.api}/end", headers=moderator)).status_code == 403
 
 
 @pytest.mark.parametrize(

@@ -23,13 +23,14 @@ from starlette.applications import Starlette
 
 from expo.accounts.services import create_user
 from expo.cli import main
-from expo.expos.services import ensure_expo
+from expo.expos.services import ensure_expo, find_expo
 from streaming import room_services
 from streaming.broadcaster import ClockPattern, Tone
 from streaming.codecs import preferred_codecs
 from streaming.models import Room
 from tests.booths.web import browser, make_account, post_form
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, signup_and_login
+from tests.streaming.teams import give_booth, join_team
 from tests.streaming.test_e2e_browser import collect_errors, eventually
 from tests.streaming.test_whip_whep import LOOPBACK, SDP, SMALL, until
 
@@ -46,12 +47,13 @@ def new_room(server: LiveServer, title: str = "Contract signing") -> Room:
 
 
 async def organizer_of(server: LiveServer, http: httpx.AsyncClient) -> dict[str, str]:
-    """Bearer headers of an organizer (who organizes the command-line expo "fair")."""
+    """Bearer headers of an organizer on the team of the command-line expo "fair"."""
     email, password = "organizer@example.com", "correct horse battery"
 
     async def create() -> None:
         async with server.app.state.platform.db.session() as session:
             await create_user(session, email=email, password=password, role="organizer")
+        await join_team(server.app.state.platform.db, email, "fair")
 
     server.call(create())
     response = await http.post("/api/auth/login", json={"email": email, "password": password})
@@ -361,6 +363,8 @@ async def test_the_rooms_page_opens_lists_and_ends_rooms(app: Starlette) -> None
     await make_account(app, "seller@example.com", "exhibitor", name="Seller")
     await make_account(app, "rival@example.com", "exhibitor", name="Rival")
     await make_account(app, "buyer@example.com", "visitor", name="Buyer")
+    for exhibitor in ("seller@example.com", "rival@example.com"):  # each staffs a booth of the expo
+        await give_booth(app.state.platform.db, exhibitor, "main")
     async with browser(app, "buyer@example.com") as buyer:
         assert (await buyer.get("/rooms")).status_code == 403
     async with browser(app, "seller@example.com") as seller:
@@ -376,7 +380,7 @@ async def test_the_rooms_page_opens_lists_and_ends_rooms(app: Starlette) -> None
         urls = room_services.room_urls(app.state.platform.settings, room)
         assert urls.guest_url in page and urls.host_url in page
     async with browser(app, "rival@example.com") as rival:
-        assert "Price talks" not in (await rival.get("/rooms")).text  # exhibitors see their own
+        assert "Price talks" not in (await rival.get("/rooms")).text  # not their room, nor their booth's
         refused = await post_form(rival, "/rooms", f"/rooms/{room.id}/end")
         assert refused.status_code == 403
     async with browser(app, "seller@example.com") as seller:
@@ -386,3 +390,70 @@ async def test_the_rooms_page_opens_lists_and_ends_rooms(app: Starlette) -> None
     async with app.state.platform.db.session() as session:
         stored = await session.get(Room, room.id)
         assert stored is not None and stored.ended_at is not None
+
+
+async def test_an_exhibitor_without_a_booth_opens_no_room_and_creates_no_expo(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_account(app, "loner@example.com", "exhibitor")
+    api = await signup_and_login(client, "loner2@example.com", "exhibitor")
+    async with browser(app, "loner@example.com") as loner:
+        page = await loner.get("/rooms")
+        assert page.status_code == 200 and 'action="/rooms"' not in page.text
+        refused = await post_form(loner, "/rooms", "/rooms", {"title": "Talks"})
+        assert refused.status_code == 403
+        assert (
+            await post_form(loner, "/rooms", "/rooms", {"title": "Talks", "expo": "main"})
+        ).status_code == 404
+    response = await client.post("/api/rooms", json={"title": "Talks"}, headers=api)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "room.forbidden"
+    assert "'expo'" in response.json()["error"]["message"]
+    async with app.state.platform.db.session() as session:
+        assert await find_expo(session, "main") is None  # the default expo was not made for them
+        assert (await session.exec(select(Room))).all() == []
+
+
+async def test_an_organizer_sees_and_ends_only_the_rooms_of_their_own_expo(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_account(app, "a@example.com", "organizer")
+    await make_account(app, "b@example.com", "organizer")
+    db = app.state.platform.db
+    await join_team(db, "a@example.com", "aexpo")
+    await join_team(db, "b@example.com", "bexpo")
+    login = {"password": "correct horse battery"}
+    a = (await client.post("/api/auth/login", json={"email": "a@example.com", **login})).json()["token"]
+    b = (await client.post("/api/auth/login", json={"email": "b@example.com", **login})).json()["token"]
+    opened = await client.post(
+        "/api/rooms", json={"title": "B's signing", "expo": "bexpo"}, headers={"Authorization": f"Bearer {b}"}
+    )
+    assert opened.status_code == 201, opened.text
+    intruding = await client.post(
+        "/api/rooms", json={"title": "A's", "expo": "bexpo"}, headers={"Authorization": f"Bearer {a}"}
+    )
+    assert intruding.status_code == 403 and intruding.json()["error"]["code"] == "room.forbidden"
+    async with db.session() as session:
+        bexpo = await find_expo(session, "bexpo")
+        assert bexpo is not None
+        cli_room = await room_services.create_room(session, expo=bexpo, title="Press room", owner=None)
+    rooms = [await room_of(app, opened.json()["id"]), cli_room]
+    secrets = [key for room in rooms for key in (room.host_key, room.guest_key)]
+
+    async with browser(app, "a@example.com") as organizer_a:
+        page = (await organizer_a.get("/rooms")).text
+        assert not any(key in page for key in secrets) and "B&#39;s signing" not in page
+        for room in rooms:
+            assert (await post_form(organizer_a, "/rooms", f"/rooms/{room.id}/end")).status_code == 403
+        # The form offers A's expo only.
+        assert 'value="aexpo"' in page and 'value="bexpo"' not in page
+    async with browser(app, "b@example.com") as organizer_b:
+        page = (await organizer_b.get("/rooms")).text
+        assert all(key in page for key in secrets)  # theirs, and the command line's in their expo
+        assert (await post_form(organizer_b, "/rooms", f"/rooms/{cli_room.id}/end")).status_code == 303
+    assert (await room_of(app, cli_room.id or 0)).ended_at is not None
+    assert (await room_of(app, rooms[0].id or 0)).ended_at is None
+
+
+async def room_of(app: Starlette, room_id: int) -> Room:
+    async with app.state.platform.db.session() as session:
+        return await room_services.get_room(session, room_id)

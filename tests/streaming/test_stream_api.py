@@ -21,6 +21,7 @@ from streaming import services
 from streaming.audience import VIEWER_COOKIE
 from streaming.models import ViewVia
 from tests.conftest import signup_and_login
+from tests.streaming.teams import db_of, exhibitor_in, give_booth, organizer_of
 
 # A schedule a month ahead of whenever the suite runs: no test depends on today's date.
 _DAY = (datetime.now(UTC) + timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -55,9 +56,9 @@ async def create(client: httpx.AsyncClient, headers: dict[str, str], **body: Any
 
 
 async def test_an_exhibitor_creates_a_stream_and_only_managers_see_its_key(client: httpx.AsyncClient) -> None:
-    exhibitor = await signup_and_login(client, "e@example.org", "exhibitor")
+    exhibitor = await exhibitor_in(client, "e@example.org")
     other = await signup_and_login(client, "f@example.org", "exhibitor")
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     created = await create(
         client,
         exhibitor,
@@ -106,14 +107,14 @@ async def test_who_may_create(client: httpx.AsyncClient) -> None:
 async def test_bad_input_is_a_422_with_the_error_json(
     client: httpx.AsyncClient, body: dict[str, Any]
 ) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     response = await client.post("/api/streams", json=body, headers=organizer)
     assert response.status_code == 422, response.text
     assert set(response.json()["error"]) >= {"code", "message"}
 
 
 async def test_unknown_streams_and_expos_are_404(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     for method, path in [
         ("GET", "/api/streams/999"),
         ("GET", "/api/streams/999/stats"),
@@ -132,8 +133,8 @@ async def test_unknown_streams_and_expos_are_404(client: httpx.AsyncClient) -> N
 
 
 async def test_an_exhibitor_cannot_change_another_exhibitors_stream(client: httpx.AsyncClient) -> None:
-    owner = await signup_and_login(client, "e@example.org", "exhibitor")
-    other = await signup_and_login(client, "f@example.org", "exhibitor")
+    owner = await exhibitor_in(client, "e@example.org")
+    other = await exhibitor_in(client, "f@example.org")  # staffs another booth of the same expo
     sid = (await create(client, owner))["id"]
     for method, path in [
         ("PATCH", f"/api/streams/{sid}"),
@@ -148,8 +149,78 @@ async def test_an_exhibitor_cannot_change_another_exhibitors_stream(client: http
     assert (await client.get(f"/api/streams/{sid}")).json()["title"] == "Launch"
 
 
+async def test_an_organizer_of_another_expo_cannot_touch_its_broadcasts(client: httpx.AsyncClient) -> None:
+    a = await organizer_of(client, "a@example.org", "aexpo")
+    b = await organizer_of(client, "b@example.org", "bexpo")
+    created = await create(client, b, expo="bexpo", title="B's keynote")
+    sid, key = created["id"], created["key"]
+    assert created["expo"] == "bexpo" and key
+
+    for method, path in [
+        ("PATCH", f"/api/streams/{sid}"),
+        ("POST", f"/api/streams/{sid}/key"),
+        ("POST", f"/api/streams/{sid}/end"),
+        ("POST", f"/api/streams/{sid}/reopen"),
+        ("GET", f"/api/streams/{sid}/audience"),
+    ]:
+        body = {"title": "Hijacked"} if method == "PATCH" else None
+        response = await client.request(method, path, json=body, headers=a)
+        assert response.status_code == 403, (method, path, response.text)
+        assert response.json()["error"]["code"] == "stream.forbidden"
+        assert key not in response.text
+
+    seen = await client.get(f"/api/streams/{sid}", headers=a)
+    assert seen.json()["can_manage"] is False and seen.json()["whip_url"] is None
+    assert key not in seen.text
+    listed = await client.get("/api/expos/bexpo/streams", headers=a)
+    assert listed.status_code == 200 and key not in listed.text
+    assert key in (await client.get("/api/expos/bexpo/streams", headers=b)).text
+    go_live = await client.get(f"/streams/{sid}/live", headers=a)
+    assert go_live.status_code == 403 and key not in go_live.text
+    assert key in (await client.get(f"/streams/{sid}/live", headers=b)).text
+    assert f"/streams/{sid}/live" not in (await client.get("/streams", headers=a)).text
+    assert f"/streams/{sid}/live" in (await client.get("/streams", headers=b)).text
+
+    # Ended by its own organizer, it can only be reopened by them.
+    assert (await client.post(f"/api/streams/{sid}/end", headers=b)).status_code == 200
+    refused = await client.post(f"/api/streams/{sid}/reopen", headers=a)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "stream.forbidden"
+    assert (await client.post(f"/api/streams/{sid}/reopen", headers=b)).status_code == 200
+    after = (await client.get(f"/api/streams/{sid}", headers=b)).json()
+    assert (after["title"], after["key"]) == ("B's keynote", key)
+
+    # Nor may A put broadcasts into B's expo.
+    intruding = await client.post("/api/streams", json={"title": "Mine", "expo": "bexpo"}, headers=a)
+    assert intruding.status_code == 403 and intruding.json()["error"]["code"] == "stream.forbidden"
+
+
+async def test_exhibitors_present_only_in_the_expos_of_their_booths(client: httpx.AsyncClient) -> None:
+    await organizer_of(client, "b@example.org", "bexpo")
+    db = db_of(client)
+    exhibitor = await signup_and_login(client, "e@example.org", "exhibitor")
+    for body in ({"expo": "bexpo"}, {}):
+        response = await client.post("/api/streams", json={"title": "Mine", **body}, headers=exhibitor)
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "stream.forbidden"
+    # Without an expo, the answer asks for one, and the default expo was not created on the way.
+    assert "'expo'" in response.json()["error"]["message"]
+    assert (await client.get("/api/expos/main/streams")).status_code == 404
+
+    own = await give_booth(db, "e@example.org", "aexpo")
+    await signup_and_login(client, "n@example.org", "exhibitor")
+    neighbour = await give_booth(db, "n@example.org", "aexpo")
+    refused = await client.post("/api/streams", json={"title": "Mine", "expo": "bexpo"}, headers=exhibitor)
+    assert refused.status_code == 403  # a booth in another expo does not count
+    assert (await create(client, exhibitor, expo="aexpo"))["expo"] == "aexpo"
+    assert (await create(client, exhibitor, expo="aexpo", booth_id=own))["booth_id"] == own
+    theirs = await client.post(
+        "/api/streams", json={"title": "Mine", "expo": "aexpo", "booth_id": neighbour}, headers=exhibitor
+    )
+    assert theirs.status_code == 403 and theirs.json()["error"]["code"] == "stream.forbidden"
+
+
 async def test_the_owner_edits_extends_regenerates_and_ends(client: httpx.AsyncClient) -> None:
-    owner = await signup_and_login(client, "e@example.org", "exhibitor")
+    owner = await exhibitor_in(client, "e@example.org")
     created = await create(client, owner, scheduled_start=at(9), planned_end=at(11))
     sid = created["id"]
     response = await client.patch(
@@ -177,7 +248,7 @@ async def test_the_owner_edits_extends_regenerates_and_ends(client: httpx.AsyncC
 
 
 async def test_stats_are_public_and_exactly_the_contract(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     visitor = await signup_and_login(client, "v@example.org", "visitor")
     sid = (await create(client, organizer))["id"]
     await go_live(client, sid)
@@ -203,7 +274,7 @@ async def test_stats_are_public_and_exactly_the_contract(client: httpx.AsyncClie
 async def test_the_watch_page_heartbeat_counts_a_browser_once_and_leave_removes_it(
     client: httpx.AsyncClient,
 ) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     sid = (await create(client, organizer))["id"]
     # Before the broadcast starts, an open page is not a viewer.
     response = await client.post(f"/api/streams/{sid}/heartbeat")
@@ -227,7 +298,7 @@ async def test_the_watch_page_heartbeat_counts_a_browser_once_and_leave_removes_
 
 
 async def test_registered_streams_need_a_signed_in_viewer(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     visitor = await signup_and_login(client, "v@example.org", "visitor")
     sid = (await create(client, organizer, visibility="registered"))["id"]
     await go_live(client, sid)
@@ -239,7 +310,7 @@ async def test_registered_streams_need_a_signed_in_viewer(client: httpx.AsyncCli
 
 
 async def test_registration_is_idempotent_even_when_concurrent(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     visitor = await signup_and_login(client, "v@example.org", "visitor")
     sid = (await create(client, organizer))["id"]
     assert (await client.post(f"/api/streams/{sid}/register")).status_code == 401
@@ -254,9 +325,9 @@ async def test_registration_is_idempotent_even_when_concurrent(client: httpx.Asy
     assert again.status_code == 200 and again.json()["registrations"] == 0
 
 
-async def test_only_an_organizer_reopens_an_ended_stream(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
-    exhibitor = await signup_and_login(client, "e@example.org", "exhibitor")
+async def test_only_an_organizer_of_its_expo_reopens_an_ended_stream(client: httpx.AsyncClient) -> None:
+    organizer = await organizer_of(client, "o@example.org")
+    exhibitor = await exhibitor_in(client, "e@example.org")
     sid = (await create(client, exhibitor))["id"]
     early = await client.post(f"/api/streams/{sid}/reopen", headers=organizer)
     assert early.status_code == 409 and early.json()["error"]["code"] == "stream.not_ended"
@@ -269,7 +340,7 @@ async def test_only_an_organizer_reopens_an_ended_stream(client: httpx.AsyncClie
 
 
 async def test_a_visitors_registrations_are_their_agenda(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     visitor = await signup_and_login(client, "v@example.org", "visitor")
     kept = (await create(client, organizer, title="Keynote <b>live</b>"))["id"]
     dropped = (await create(client, organizer, title="Panel on tariffs"))["id"]
@@ -288,7 +359,7 @@ async def test_a_visitors_registrations_are_their_agenda(client: httpx.AsyncClie
 
 
 async def test_listing_an_expos_streams_by_status(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     first = (await create(client, organizer, title="First"))["id"]
     second = (await create(client, organizer, title="Second"))["id"]
     await go_live(client, second)
@@ -301,7 +372,7 @@ async def test_listing_an_expos_streams_by_status(client: httpx.AsyncClient) -> 
 
 
 async def test_managers_see_the_minute_series_and_watch_time(client: httpx.AsyncClient) -> None:
-    organizer = await signup_and_login(client, "o@example.org", "organizer")
+    organizer = await organizer_of(client, "o@example.org")
     sid = (await create(client, organizer))["id"]
     await go_live(client, sid)
     audience = platform_of(client).audience

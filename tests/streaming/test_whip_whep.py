@@ -236,6 +236,11 @@ async def test_requests_the_endpoints_refuse(live_server: LiveServer, peers: lis
             await http.post(whip, content=offer, headers={**SDP, "Authorization": "Bearer x"}), 401
         )
         assert await code(await http.post(whip, content=offer, headers=SDP), 401) == "stream.key_required"
+        receiving = await play(http, 999999)
+        peers.append(receiving.pc)
+        for body in ("v=0\r\nnot sdp\r\n", receiving.pc.localDescription.sdp):
+            wrong = await http.post(whip, content=body, headers={**SDP, "Authorization": "Bearer x"})
+            assert await code(wrong, 401) == "stream.bad_key"  # whatever the body
         garbage = "v=0\r\nthis is not sdp\r\nm=video banana\r\n"
         assert (
             await code(await http.post(whip, content=garbage, headers={**SDP, **bearer}), 400)

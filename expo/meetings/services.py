@@ -25,18 +25,18 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from booths.models import Booth, BoothStatus, Meeting, MeetingStatus
+from booths.models import Booth, BoothStatus
 from booths.services import booth_role
-from expo import audit
+from expo import audit, events
 from expo.accounts.models import User
 from expo.bus import Bus
 from expo.config import Settings
-from expo.dashboards.live import nudge
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo
 from expo.i18n import translations
 from expo.mail.outbox import enqueue
+from expo.meetings.models import Meeting, MeetingStatus
 from expo.permissions import may_edit_booth, require, standing
 from streaming import room_services
 from streaming.models import Room
@@ -198,7 +198,7 @@ async def _commit(
         audit.record(session, action, actor_id=actor.id, target=f"meeting:{meeting.id}")
     await session.commit()
     if bus is not None:
-        await nudge(bus, meeting.expo_id)
+        await events.figures_changed(bus, meeting.expo_id)
 
 
 async def _transition(

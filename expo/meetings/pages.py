@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths import meetings, services
 from booths import pages as floor_pages
+from booths import services
 from booths.editor_pages import editable_booth, editor_url
 from expo.accounts.models import User
 from expo.auth import platform
@@ -24,6 +24,7 @@ from expo.errors import N_, Conflict, ExpoError, Invalid, NotFound
 from expo.expos import services as expos
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
+from expo.meetings import services as meetings
 from expo.permissions import require_page_user
 from streaming.room_services import RoomRole, room_links
 

@@ -18,11 +18,12 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from booths.models import Booth, Meeting
+from booths.models import Booth
 from expo.audit import AuditEvent
 from expo.config import Settings
 from expo.expos.models import Expo
 from expo.mail.models import OutboxMessage
+from expo.meetings.models import Meeting
 from streaming.room_services import RoomRole, admit
 from tests.booths.web import add_owner, browser, floor_of, make_account, post_form
 from tests.conftest import make_settings

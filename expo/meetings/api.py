@@ -15,12 +15,14 @@ from typing import Literal
 from pydantic import Field
 from starlette.requests import Request
 
-from booths import meetings, services
-from booths.models import Booth, Meeting, MeetingStatus
+from booths import services
+from booths.models import Booth
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.expos.models import Expo
 from expo.http.api import Endpoint, Schema, path_int
+from expo.meetings import services as meetings
+from expo.meetings.models import Meeting, MeetingStatus
 from streaming.room_services import RoomRole, room_links
 
 TAGS = ["meetings"]

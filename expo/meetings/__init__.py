@@ -1,0 +1,1 @@
+"""Booth meetings: requests, decisions, their video rooms and .ics invitations."""
