@@ -1,4 +1,9 @@
-"""The application factory: every route of the platform is listed here, in one place."""
+"""The application's assembly: every route of the platform, in one place, and every domain's
+long-lived component, added to the platform that owns it.
+
+This module (with the command line and the demo, which drive domains too) is the only part of the
+core that imports domains: see the layering in the README's Architecture section.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +25,12 @@ from expo.accounts import routes as account_api
 from expo.agenda import organizer_pages as agenda_organizer_pages
 from expo.agenda import pages as agenda_pages
 from expo.agenda import routes as agenda_api
+from expo.agenda.seats import SeatDesk
 from expo.config import Settings
 from expo.dashboards import live as dashboards_live
 from expo.dashboards import pages as dashboard_pages
 from expo.dashboards import routes as dashboard_api
+from expo.dashboards.live import LiveBoard
 from expo.db import import_models
 from expo.expos import api as expo_api
 from expo.expos import pages as team_pages
@@ -40,6 +47,10 @@ from expo.registration import routes as registration_api
 from streaming import chat_routes, hls_routes, media_routes, room_pages, room_routes
 from streaming import pages as streaming_pages
 from streaming import routes as stream_api
+from streaming.audience import Audience
+from streaming.hls import HlsRegistry
+from streaming.plane import MediaPlane
+from streaming.rooms import RoomPlane
 from web import STATIC_DIR
 
 log = logging.getLogger("expo.app")
@@ -81,13 +92,30 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
-    """Build the ASGI app. Nothing connects until the lifespan starts."""
-    import_models()
+def build_platform(settings: Settings) -> Platform:
+    """The core platform with each domain's components and page channels. Nothing connects yet."""
     platform = Platform.build(settings)
+    db, bus = platform.db, platform.bus
+    # Broadcasts: audience figures, the HLS packagers and the media plane of this process.
+    audience = platform.add(Audience(db, bus), start=lambda: audience.start(), stop=lambda: audience.stop())
+    hls = platform.add(HlsRegistry(), stop=lambda: hls.close())
+    media = platform.add(MediaPlane(settings, db, bus, audience, hls), stop=lambda: media.close())
+    # Telepresence rooms admitted by this process: their people and peer connections.
+    rooms = platform.add(RoomPlane(media, bus, platform.secret), stop=lambda: rooms.close())
+    # Session seats: one group-committing desk per process (see expo.agenda.seats).
+    seats = platform.add(SeatDesk(db, settings.public_url), stop=lambda: seats.close())
+    # Live dashboard figures of the expos whose dashboards are open in this process.
+    board = platform.add(LiveBoard(db, bus, audience, platform.realtime), stop=lambda: board.stop())
     chat_routes.register_channels(platform.realtime)
     dashboards_live.register_channels(platform.realtime)
     room_routes.register_channels(platform.realtime)
+    return platform
+
+
+def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
+    """Build the ASGI app. Nothing connects until the lifespan starts."""
+    import_models()
+    platform = build_platform(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,31 +1,55 @@
-"""The platform's long-lived resources, owned by the app and reached from every route."""
+"""The platform's long-lived resources, owned by the app and reached from every route.
+
+The core's own (store, bus, page sockets, token cache, rate limiters, the outbox sender) are
+attributes. A domain's long-lived resource (the media plane, the seat desk, the live board...) is
+a *component*: the app's assembly (:func:`expo.app.create_app`) adds it with :meth:`Platform.add`,
+naming how it starts and stops, and the domain's code reaches it with :meth:`Platform.get` by its
+class. So the core never imports a domain, and two apps in one process share nothing.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
 from expo.accounts.authcache import AuthCache, TokenUse
-from expo.agenda.seats import SeatDesk
 from expo.bus import Bus, connect_bus
 from expo.config import Settings
-from expo.dashboards.live import LiveBoard
 from expo.db import Database
 from expo.mail.outbox import OutboxSender
 from expo.ratelimit import RateLimiter
 from expo.realtime import Realtime
-from streaming.audience import Audience
-from streaming.hls import HlsRegistry
-from streaming.plane import MediaPlane
-from streaming.rooms import RoomPlane
+
+T = TypeVar("T")
+Step = Callable[[], Awaitable[None] | None]
+
+
+@dataclass
+class _Component:
+    value: Any
+    start: Step | None
+    stop: Step | None
+
+
+async def _run(step: Step | None) -> None:
+    if step is not None:
+        result = step()
+        if inspect.isawaitable(result):
+            await result
 
 
 @dataclass
 class Platform:
-    """Everything a request may need: settings, store, bus, metrics, rate limiters, audience figures.
+    """Everything a request may need: settings, store, bus, metrics, rate limiters, page sockets,
+    and the components the domains added.
 
     Built by :func:`expo.app.create_app`; :meth:`start` and :meth:`stop` run in the lifespan.
+    Components start after the core, in the order they were added, and stop in reverse order
+    before it.
     """
 
     settings: Settings
@@ -51,45 +75,48 @@ class Platform:
         self.login_by_email = RateLimiter(self.bus, "login-email", attempts, window)
         # An address may sit behind a NAT with many people, so it gets more room than one account.
         self.login_by_ip = RateLimiter(self.bus, "login-ip", attempts * 5, window)
-        self.audience = Audience(self.db, self.bus)
         self.auth_cache = AuthCache(self.bus, ttl=self.settings.auth_cache_seconds)
         self.token_use = TokenUse(self.db)
         # The page sockets of this app: channel rules, shared subscriptions, presence keepers.
         self.realtime = Realtime(self.bus)
-        # HLS packagers of the streams live in this process (their segments are in memory).
-        self.hls = HlsRegistry()
-        # WHIP publishers, WHEP viewers and the media router of this process.
-        self.media = MediaPlane(self.settings, self.db, self.bus, self.audience, self.hls)
-        # Telepresence rooms admitted by this process: their people and peer connections.
-        self.rooms = RoomPlane(self.media, self.bus, self.secret)
-        # Session seats: one group-committing desk per process (see expo.agenda.seats).
-        self.seats = SeatDesk(self.db, self.settings.public_url)
-        # Live dashboard figures of the expos whose dashboards are open in this process.
-        self.live_board = LiveBoard(self.db, self.bus, self.audience, self.realtime)
         # Delivers the outbox's e-mails; without SMTP they stay readable on the outbox page.
         self.outbox: OutboxSender | None = None
         if self.settings.smtp_url:
             self.outbox = OutboxSender(self.db, self.settings.smtp_url, self.settings.mail_from)
+        self._components: dict[type, _Component] = {}
+
+    def add(self, component: T, *, start: Step | None = None, stop: Step | None = None) -> T:
+        """Own ``component`` (one per class): :meth:`start` runs ``start``, :meth:`stop` ``stop``."""
+        kind = type(component)
+        if kind in self._components:
+            raise ValueError(f"the platform has a {kind.__name__} already")
+        self._components[kind] = _Component(component, start, stop)
+        return component
+
+    def get(self, kind: type[T]) -> T:
+        """The component of class ``kind`` that the app's assembly added."""
+        found = self._components.get(kind)
+        if found is None:
+            raise LookupError(f"the platform has no {kind.__name__}: add it in expo.app.create_app")
+        value: T = found.value
+        return value
 
     async def start(self) -> None:
         await self.bus.connect()
         await self.auth_cache.start()
         await self.token_use.start()
-        await self.audience.start()
         if self.outbox is not None:
             await self.outbox.start()
+        for component in self._components.values():
+            await _run(component.start)
 
     async def stop(self) -> None:
+        for component in reversed(self._components.values()):
+            await _run(component.stop)
         if self.outbox is not None:
             await self.outbox.stop()
-        await self.live_board.stop()
-        await self.rooms.close()
-        await self.media.close()
-        await self.hls.close()
-        await self.audience.stop()
         await self.auth_cache.stop()
         await self.token_use.stop()
         await self.realtime.close()
         await self.bus.close()
-        self.seats.close()
         await self.db.dispose()

@@ -31,7 +31,7 @@ Typical use, in a WHIP handler once the publisher's tracks are routed::
 
     video = next(p for p in publications if p.kind == "video")
     # (only if video.codec.name == "H264": HLS cannot carry VP8)
-    packager = await platform.hls.open(
+    packager = await platform.get(HlsRegistry).open(
         stream.id,
         audio=any(p.kind == "audio" for p in publications),
         recorder=Recorder(settings.data_path, stream.id),
@@ -40,7 +40,7 @@ Typical use, in a WHIP handler once the publisher's tracks are routed::
     for publication in publications:
         packager.follow(publication.subscribe())
 
-and when the broadcast ends: ``info = await platform.hls.end(stream.id)``, then, if ``info`` is
+and when the broadcast ends: ``info = await platform.get(HlsRegistry).end(stream.id)``, then, if ``info`` is
 not ``None``, ``session.add(info.to_model(stream.id))``.
 
 Timeline: RTP timestamps start at random values and wrap at 2**32, and audio and video clocks are
@@ -657,7 +657,7 @@ def _probe_video(segment: bytes, codec: str) -> VideoInfo:
 
 
 class HlsRegistry:
-    """The packagers of this process, by stream id; owned by the platform (``platform.hls``).
+    """The packagers of this process, by stream id; owned by the platform (``platform.get(HlsRegistry)``).
 
     An ended packager stays reachable for ``linger`` seconds so that players fetch the final
     playlist with ``#EXT-X-ENDLIST`` and stop, then its segments are freed.

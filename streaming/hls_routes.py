@@ -29,9 +29,9 @@ from starlette.routing import BaseRoute, Route
 from expo.auth import current_user, platform
 from expo.errors import ExpoError
 from streaming import services
-from streaming.audience import VIEWER_COOKIE, identify_viewer, sign_viewer, unsign_viewer
+from streaming.audience import VIEWER_COOKIE, Audience, identify_viewer, sign_viewer, unsign_viewer
 from streaming.chat import check_can_watch
-from streaming.hls import HlsPackager
+from streaming.hls import HlsPackager, HlsRegistry
 from streaming.models import ViewVia
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _plain(status: int, text: str) -> Response:
 
 def _packager(request: Request) -> HlsPackager | None:
     stream_id: int = request.path_params["stream_id"]
-    return platform(request).hls.get(stream_id)
+    return platform(request).get(HlsRegistry).get(stream_id)
 
 
 def _blocking_target(request: Request, packager: HlsPackager) -> tuple[int, int | None] | Response | None:
@@ -139,13 +139,11 @@ async def media(request: Request) -> Response:
     if isinstance(target, Response):
         return target
     if not packager.ended and request.method == "GET":
-        audience = getattr(p, "audience", None)
-        if audience is not None:
-            try:
-                await audience.watch(packager.stream_id, viewer, ViewVia.HLS)
-            except Exception:
-                # Playback must not depend on the audience figures (bus or store trouble).
-                logger.exception("hls: audience heartbeat failed for stream %s", packager.stream_id)
+        try:
+            await p.get(Audience).watch(packager.stream_id, viewer, ViewVia.HLS)
+        except Exception:
+            # Playback must not depend on the audience figures (bus or store trouble).
+            logger.exception("hls: audience heartbeat failed for stream %s", packager.stream_id)
     if target is not None and not await _wait(packager, *target):
         return _plain(503, "That segment is late; ask again.")
     return Response(packager.playlist, media_type=PLAYLIST_TYPE, headers={**_CORS, **_PLAYLIST_CACHE})

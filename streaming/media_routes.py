@@ -45,7 +45,7 @@ _CORS = {
 
 
 def _plane(request: Request) -> MediaPlane:
-    return platform(request).media
+    return platform(request).get(MediaPlane)
 
 
 async def sdp_offer(request: Request, *, sending: bool) -> str:

@@ -16,17 +16,21 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from expo.accounts.models import Role
 from expo.auth import current_user, platform
 from expo.errors import N_, NotFound
 from expo.expos.models import Expo
+from expo.expos.services import list_expos
 from expo.http.api import path_int
 from expo.http.pages import render
 from expo.permissions import require, require_page_user
 from streaming import access, chat, services
-from streaming.audience import assign_viewer_cookie, set_viewer_cookie
+from streaming.audience import Audience, assign_viewer_cookie, set_viewer_cookie
 from streaming.models import Recording, Stream, StreamStatus
 
 MAX_LISTED_STREAMS = 200
+
+MAX_LISTED_EXPOS = 100
 
 
 async def _latest_recording(session: AsyncSession, stream_id: int) -> Recording | None:
@@ -65,7 +69,7 @@ async def watch(request: Request) -> Response:
         moderator = await chat.can_moderate(session, user, stream)
     live_viewers = None
     if stream.status == StreamStatus.LIVE:
-        live_viewers = await platform(request).audience.live_viewers(stream_id)
+        live_viewers = await platform(request).get(Audience).live_viewers(stream_id)
     replay = recording is not None and stream.status == StreamStatus.ENDED
     replay = replay and recording is not None and _recording_file(request, recording) is not None
     config: dict[str, Any] = {
@@ -142,7 +146,17 @@ async def my_streams(request: Request) -> Response:
     return await render(request, "streams.html", {"rows": rows})
 
 
+async def visitor_home(request: Request) -> Response:
+    """``/visitor``: a visitor's home, the expos and the broadcasts they registered for."""
+    user = await require_page_user(request, [Role.VISITOR])
+    async with platform(request).db.session() as session:
+        expos = await list_expos(session, MAX_LISTED_EXPOS)
+        agenda = await services.registered_streams(session, user)
+    return await render(request, "visitor.html", {"expos": expos, "agenda": agenda})
+
+
 ROUTES: list[BaseRoute] = [
+    Route("/visitor", visitor_home, methods=["GET"]),
     Route("/watch/{stream_id:int}", watch, methods=["GET"]),
     Route("/watch/{stream_id:int}/replay", replay, methods=["GET"]),
     Route("/streams", my_streams, methods=["GET"]),

@@ -23,6 +23,7 @@ from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.permissions import may_run_broadcasts, require, require_page_user
 from streaming import access, room_services
 from streaming.models import Room
+from streaming.rooms import RoomPlane
 
 MAX_LISTED_ROOMS = 200
 
@@ -47,7 +48,7 @@ async def rooms_page(request: Request, extra: dict[str, Any] | None = None, stat
             "room": room,
             "expo": expo_title,
             "urls": room_services.room_urls(p.settings, room),
-            "people": len(p.rooms.participants(room.id or 0)),
+            "people": len(p.get(RoomPlane).participants(room.id or 0)),
         }
         for room, expo_title in rows
     ]
@@ -91,7 +92,7 @@ async def end_room_form(request: Request) -> Response:
         room = await room_services.get_room(session, room_id)
         await room_services.require_room_manager(session, user, room)
         await room_services.end_room(session, room_id)
-    await p.rooms.end(room_id)
+    await p.get(RoomPlane).end(room_id)
     response = redirect("/rooms")
     flash(response, request, N_("The room has ended."), "success")
     return response

@@ -87,7 +87,7 @@ class KeyIn(Schema):
 
 
 def _rooms(request: Request) -> RoomPlane:
-    return platform(request).rooms
+    return platform(request).get(RoomPlane)
 
 
 def _others(plane: RoomPlane, room_id: int, me: Participant | None = None) -> list[ParticipantOut]:
@@ -195,7 +195,7 @@ async def room_page(request: Request) -> Response:
 
 def may_listen(user: User | None, channel: str) -> bool:
     """``room:{id}:{mac}``: whoever was given the name on joining (the MAC proves it)."""
-    return platform(realtime.current_connection()).rooms.channel_allowed(channel)
+    return platform(realtime.current_connection()).get(RoomPlane).channel_allowed(channel)
 
 
 def register_channels(pages: Realtime) -> None:

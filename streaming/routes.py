@@ -22,7 +22,7 @@ from expo.expos.services import get_expo
 from expo.http.api import Endpoint, Schema, path_int
 from expo.platform import Platform
 from streaming import access, services
-from streaming.audience import assign_viewer_cookie, set_viewer_cookie, viewer_id
+from streaming.audience import Audience, assign_viewer_cookie, set_viewer_cookie, viewer_id
 from streaming.models import Stream, StreamStatus, ViewVia, Visibility
 
 
@@ -239,7 +239,7 @@ async def list_streams(request: Request, query: ListQuery) -> StreamList:
 
 async def stats(request: Request) -> StatsOut:
     """The broadcast's audience figures, the same from every server process. Public."""
-    figures = await platform(request).audience.stats(path_int(request, "stream_id"))
+    figures = await platform(request).get(Audience).stats(path_int(request, "stream_id"))
     return StatsOut.model_validate(dict(figures))
 
 
@@ -247,7 +247,7 @@ async def audience(request: Request, user: User) -> AudienceOut:
     """Figures for the stream's managers: the stats, the per-minute series, the mean watch time."""
     stream = await _managed(request, user)
     assert stream.id is not None
-    tracker = platform(request).audience
+    tracker = platform(request).get(Audience)
     figures = await tracker.stats(stream.id)
     return AudienceOut(
         stats=StatsOut.model_validate(dict(figures)),
@@ -293,7 +293,7 @@ async def heartbeat(request: Request) -> Response:
 
     Counts the viewer only while the stream is live. Sets the ``expo_viewer`` cookie when missing.
     """
-    tracker = platform(request).audience
+    tracker = platform(request).get(Audience)
     # Before viewer_id: a browser's first heartbeat already counts under the cookie it is given.
     assign_viewer_cookie(request)
     stream, viewer = await _watcher(request)
@@ -310,7 +310,7 @@ async def heartbeat(request: Request) -> Response:
 
 async def leave(request: Request) -> None:
     """The watch page closed (sent with ``navigator.sendBeacon``)."""
-    tracker = platform(request).audience
+    tracker = platform(request).get(Audience)
     stream, viewer = await _watcher(request)
     assert stream.id is not None
     await tracker.leave(stream.id, viewer, ViewVia.PAGE)

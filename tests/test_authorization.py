@@ -86,9 +86,11 @@ REQUESTER = SIGNED_IN - BOOTH_STAFF  # may ask B's booth for a meeting (not its 
 ON_TEAM = frozenset(TEAM_B) | ADMIN  # reads B's back office
 # Reads the outbox page: whoever manages registration in some expo (orga does in A).
 OUTBOX_READER = perm(Perm.MANAGE_REGISTRATION) | {"orga"}
-# An exhibitor's dashboard of B: staff of a booth there, or owners of a broadcast there (the presenters
-# own one once POST /api/streams has run: these cells run late).
-EXHIBITOR_DASHBOARD = BOOTH_STAFF | PRESENTER
+# An exhibitor's dashboard of B: staff of a booth there (an applicant too: the pending booth is theirs,
+# and the dashboard shows only their own booth's figures), or owners of a broadcast there (the
+# presenters own one once POST /api/streams has run, and every exhibitor has applied once POST
+# /api/expos/{slug}/booths has run: these cells run late).
+EXHIBITOR_DASHBOARD = BOOTH_STAFF | PRESENTER | (APPLICANT & accounts("exhibitor"))
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,9 @@ from expo.cli import main
 from expo.config import SETTINGS
 from expo.db import Database
 from expo.demo import DEMO_LOGINS, seed_demo
-from expo.permissions import is_admin
 from expo.expos.models import Expo
 from expo.migrations import ensure_schema, head_revision
-from expo.permissions import BoothRole
+from expo.permissions import BoothRole, is_admin
 from streaming.models import Room, Stream, StreamStatus
 from tests.conftest import free_port
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,12 +23,10 @@ from expo.accounts.passwords import MIN_LENGTH
 from expo.accounts.routes import client_of
 from expo.auth import SESSION_COOKIE, current_token, current_user, forget_auth, platform
 from expo.errors import N_, ExpoError, Invalid, RateLimited
-from expo.expos.models import Expo
-from expo.expos.services import team_expos
+from expo.expos.services import list_expos, team_expos
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render, secure_cookies
 from expo.permissions import is_admin, may_sign_up_as, require_page_user
-from streaming import services as stream_services
 
 ROLE_HOME = {
     Role.ADMIN: "/organizer",
@@ -106,11 +103,6 @@ async def _sign_in(
     return response
 
 
-async def _list_expos(session: AsyncSession) -> list[Expo]:
-    query = select(Expo).order_by(col(Expo.starts_on).desc(), col(Expo.title)).limit(MAX_LISTED_EXPOS)
-    return list((await session.exec(query)).all())
-
-
 # --- home, login, sign-up, logout -------------------------------------------------------------
 
 
@@ -119,7 +111,7 @@ async def home(request: Request) -> Response:
     if user is not None:
         return redirect(role_home(user))
     async with platform(request).db.session() as session:
-        expos = await _list_expos(session)
+        expos = await list_expos(session, MAX_LISTED_EXPOS)
     return await render(request, "home.html", {"expos": expos})
 
 
@@ -369,7 +361,7 @@ async def _organizer_page(request: Request, user: User, extra: dict[str, Any], s
     admin = is_admin(user)
     async with platform(request).db.session() as session:
         by_role = await services.count_by_role(session) if admin else {}
-        expos = await _list_expos(session) if admin else await team_expos(session, user)
+        expos = await list_expos(session, MAX_LISTED_EXPOS) if admin else await team_expos(session, user)
         events = await audit.recent(session, DASHBOARD_EVENTS) if admin else []
         actors = await services.users_by_id(session, {e.actor_id for e in events if e.actor_id is not None})
     context: dict[str, Any] = {
@@ -434,20 +426,12 @@ async def audit_log(request: Request) -> Response:
 async def _role_page(request: Request, role: Role, template: str) -> Response:
     await require_page_user(request, [role])
     async with platform(request).db.session() as session:
-        expos = await _list_expos(session)
+        expos = await list_expos(session, MAX_LISTED_EXPOS)
     return await render(request, template, {"expos": expos})
 
 
 async def exhibitor(request: Request) -> Response:
     return await _role_page(request, Role.EXHIBITOR, "exhibitor.html")
-
-
-async def visitor(request: Request) -> Response:
-    user = await require_page_user(request, [Role.VISITOR])
-    async with platform(request).db.session() as session:
-        expos = await _list_expos(session)
-        agenda = await stream_services.registered_streams(session, user)
-    return await render(request, "visitor.html", {"expos": expos, "agenda": agenda})
 
 
 ROUTES = [
@@ -466,5 +450,4 @@ ROUTES = [
     Route("/organizer/users", organizer_create_user, methods=["POST"]),
     Route("/organizer/audit", audit_log, methods=["GET"]),
     Route("/exhibitor", exhibitor, methods=["GET"]),
-    Route("/visitor", visitor, methods=["GET"]),
 ]

@@ -22,6 +22,7 @@ from booths.models import Hall
 from expo.accounts.models import User
 from expo.agenda import feeds, ics, services
 from expo.agenda.models import Program, SeatStatus
+from expo.agenda.seats import SeatDesk
 from expo.auth import current_user, platform
 from expo.errors import N_, BadRequest, ExpoError, NotFound
 from expo.expos import services as expos
@@ -144,7 +145,7 @@ async def _seat_action(request: Request, cancel: bool) -> Response:
         expo = await expos.get_expo(session, slug)
         program, _ = await services.get_program(session, program_id)
         _program_in(expo, program)
-    desk = platform(request).seats
+    desk = platform(request).get(SeatDesk)
     response = redirect(program_url(slug, program_id))
     try:
         seat = await (desk.cancel(program_id, user.id) if cancel else desk.register(program_id, user.id))

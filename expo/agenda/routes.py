@@ -130,7 +130,7 @@ class FeedOut(Schema):
 
 
 def desk(request: Request) -> SeatDesk:
-    return platform(request).seats
+    return platform(request).get(SeatDesk)
 
 
 # Handlers ---------------------------------------------------------------------------------------------------

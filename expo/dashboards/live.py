@@ -226,7 +226,7 @@ async def may_watch(user: User | None, name: str) -> bool:
             return False
         if not (await standing(session, user, expo.id)).has(Perm.VIEW_DASHBOARD):
             return False
-    await p.live_board.watch(expo.id)
+    await p.get(LiveBoard).watch(expo.id)
     return True
 
 

@@ -19,6 +19,7 @@ from expo.dashboards.sessions import SessionFigures
 from expo.expos.models import Expo
 from expo.permissions import Standing
 from expo.platform import Platform
+from streaming.audience import Audience
 from streaming.models import Stream
 
 
@@ -47,10 +48,10 @@ async def expo_dashboard(p: Platform, slug: str, user: User) -> ExpoDashboard:
         expo, viewer = await access.organized_expo(session, slug, user)
         assert expo.id is not None
         per_day = await registrations.per_day_counts(session, expo.id)
-        broadcasts = await history.broadcasts(session, p.audience, expo.id)
+        broadcasts = await history.broadcasts(session, p.get(Audience), expo.id)
         booths = await history.booth_ranking(session, expo.id)
         programs = await sessions.session_attendance(session, expo.id)
-    live = await live_figures(p.db, p.bus, p.audience, expo)
+    live = await live_figures(p.db, p.bus, p.get(Audience), expo)
     return ExpoDashboard(expo, viewer, live, per_day, broadcasts, booths, programs)
 
 
@@ -58,7 +59,7 @@ async def live_dashboard(p: Platform, slug: str, user: User) -> LiveFigures:
     """The live figures only (403 unless ``user`` may read the expo's dashboard)."""
     async with p.db.session() as session:
         expo, _ = await access.organized_expo(session, slug, user)
-    return await live_figures(p.db, p.bus, p.audience, expo)
+    return await live_figures(p.db, p.bus, p.get(Audience), expo)
 
 
 async def exhibitor_dashboard(p: Platform, slug: str, user: User) -> ExhibitorDashboard:
@@ -68,7 +69,7 @@ async def exhibitor_dashboard(p: Platform, slug: str, user: User) -> ExhibitorDa
         expo, mine = await access.exhibitor_expo(session, slug, user)
         assert expo.id is not None
         ids = [b.id for b in mine if b.id is not None]
-        broadcasts = await history.broadcasts(session, p.audience, expo.id, ids, owner_id=user.id)
+        broadcasts = await history.broadcasts(session, p.get(Audience), expo.id, ids, owner_id=user.id)
         booths = await history.booth_ranking(session, expo.id, ids)
     return ExhibitorDashboard(expo, mine, broadcasts, booths)
 

@@ -198,9 +198,10 @@ async def set_expo_banner(session: AsyncSession, expo: Expo, path: str | None, a
     return expo
 
 
-async def list_expos(session: AsyncSession) -> list[Expo]:
-    """Every expo, by title: the public list."""
-    return list((await session.exec(select(Expo).order_by(col(Expo.title), col(Expo.id)))).all())
+async def list_expos(session: AsyncSession, limit: int | None = None) -> list[Expo]:
+    """Expos newest first (by start date), then by title: the public list."""
+    query = select(Expo).order_by(col(Expo.starts_on).desc(), col(Expo.title), col(Expo.id)).limit(limit)
+    return list((await session.exec(query)).all())
 
 
 async def team_expos(session: AsyncSession, user: User) -> list[Expo]:

@@ -80,7 +80,7 @@ async def test_the_prefix_index_migration_keeps_every_document(settings: Setting
     db = Database(url)
     async with db.engine.begin() as conn:  # the index as 0007 left it: no prefix indexes
         assert await conn.run_sync(search.rebuild_fts5, None)
-    floor = await seed_floor(db)
+    floor = await seed_floor(db, by_admin=True)
     queries = ["desk la", "la", "lumen", "台", "锈钢", "st"]
     before = [(r.total, names(r)) for r in [await find(db, floor, q) for q in queries]]
     await db.dispose()

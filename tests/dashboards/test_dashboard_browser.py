@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, expect
 from expo import events
 from expo.db import utcnow
 from expo.registration.models import Registration, RegistrationStatus
+from streaming.audience import Audience
 from streaming.models import ViewVia
 from tests.booths.test_floor_browser import sign_in
 from tests.browser.conftest import browser, console_errors, page  # noqa: F401  (fixtures)
@@ -42,7 +43,7 @@ async def test_organizer_dashboard_updates_live(
     console_errors: list[str],  # noqa: F811
 ) -> None:
     show = live_server.call(seed_show(live_server.app))
-    audience = live_server.app.state.platform.audience
+    audience = live_server.app.state.platform.get(Audience)
     assert show.keynote.id is not None
     live_server.call(audience.watch(show.keynote.id, "user:500", ViewVia.PAGE))
     live_server.call(audience.sample())
@@ -80,7 +81,7 @@ async def test_exhibitor_dashboard_follows_its_broadcast(
     console_errors: list[str],  # noqa: F811
 ) -> None:
     show = live_server.call(seed_show(live_server.app))
-    audience = live_server.app.state.platform.audience
+    audience = live_server.app.state.platform.get(Audience)
     assert show.demo.id is not None
     await sign_in(page, live_server, "exhibitor@example.com")
     await page.goto(live_server.url + "/my/dashboard")

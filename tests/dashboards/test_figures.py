@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from expo.config import Settings
 from expo.db import utcnow
 from expo.meetings.models import Meeting
+from streaming.audience import Audience
 from tests.booths.web import browser, make_account, post_form
 from tests.conftest import make_settings
 from tests.dashboards.conftest import seed_show
@@ -66,7 +67,7 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
     assert (await client.post(f"/api/streams/{keynote}/leave", headers=v2)).status_code == 204
     await beat(keynote, v2)
     await beat(demo, v1)
-    await app.state.platform.audience.sample()
+    await app.state.platform.get(Audience).sample()
     minute = utcnow().replace(second=0, microsecond=0)
 
     # Booth visits: v1 twice and v2 once at the lamps, v3 at the silk, a signed-out browser at the

@@ -13,8 +13,10 @@ from expo import events
 from expo.accounts import services as accounts
 from expo.accounts.models import TokenKind
 from expo.dashboards import live
+from expo.dashboards.live import LiveBoard
 from expo.db import utcnow
 from expo.registration.models import Registration, RegistrationStatus
+from streaming.audience import Audience
 from streaming.models import ViewVia
 from tests.conftest import LiveServer
 from tests.dashboards.conftest import Show, seed_show
@@ -74,7 +76,7 @@ async def test_viewer_joining_and_check_in_reach_the_open_dashboard(
     async with socket(live_server, additional_headers=cookie_of(live_server, "org@example.com")) as ws:
         await subscribe(ws, channel)
         # A viewer starts watching the keynote: the total and the broadcast's row follow.
-        live_server.call(platform.audience.watch(show.keynote.id, "user:4242", ViewVia.PAGE))
+        live_server.call(platform.get(Audience).watch(show.keynote.id, "user:4242", ViewVia.PAGE))
         data = await figures_where(ws, channel, live_viewers=1)
         assert {"id": show.keynote.id, "title": "Opening keynote", "live_viewers": 1} in data["broadcasts"]  # type: ignore[operator]
         assert data["online"] == 1  # the organizer's own socket
@@ -105,12 +107,12 @@ async def test_nudge_publishes_at_once_and_only_changes(live_server: LiveServer,
     platform = live_server.app.state.platform
     expo_id = show.expo.id or 0
     channel = live.channel(expo_id)
-    board = platform.live_board
+    board = platform.get(LiveBoard)
     board.interval = 3600.0
     async with socket(live_server, additional_headers=cookie_of(live_server, "org@example.com")) as ws:
         await subscribe(ws, channel)
         assert show.demo.id is not None
-        live_server.call(platform.audience.watch(show.demo.id, "anon:someone", ViewVia.HLS))
+        live_server.call(platform.get(Audience).watch(show.demo.id, "anon:someone", ViewVia.HLS))
         live_server.call(events.figures_changed(platform.bus, expo_id))
         await figures_where(ws, channel, live_viewers=1)
         live_server.call(events.figures_changed(platform.bus, expo_id))

@@ -14,6 +14,7 @@ import redis
 
 from expo.app import create_app
 from expo.dashboards import live
+from streaming.audience import Audience
 from streaming.models import ViewVia
 from tests.conftest import LiveServer, create_schema, make_settings
 from tests.dashboards.conftest import seed_show
@@ -53,7 +54,7 @@ async def test_two_servers_show_the_same_figures_published_once(
         await subscribe(on_a, channel)
         await subscribe(on_b, channel)
         # Someone watches on server B; the organizer's pages on both servers see it.
-        b.call(b.app.state.platform.audience.watch(show.keynote.id, "user:777", ViewVia.WHEP))
+        b.call(b.app.state.platform.get(Audience).watch(show.keynote.id, "user:777", ViewVia.WHEP))
         seen_a = await figures_where(on_a, channel, live_viewers=1)
         seen_b = await figures_where(on_b, channel, live_viewers=1)
         assert seen_a == seen_b

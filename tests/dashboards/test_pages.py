@@ -12,6 +12,7 @@ from expo.dashboards.exports import MINUTES_COLUMNS, TOTALS_COLUMNS
 from expo.expos.team import add_member
 from expo.permissions import TeamRole
 from streaming import services as streams
+from streaming.audience import Audience
 from streaming.models import Stream, ViewVia
 from tests.booths.web import PASSWORD, browser, make_account
 from tests.dashboards.conftest import seed_show
@@ -25,7 +26,7 @@ async def bearer(client: httpx.AsyncClient, email: str) -> dict[str, str]:
 
 async def test_organizer_page_shows_live_figures_charts_and_escaped_names(app: Starlette) -> None:
     show = await seed_show(app)
-    audience = app.state.platform.audience
+    audience = app.state.platform.get(Audience)
     assert show.keynote.id is not None
     await audience.watch(show.keynote.id, "user:99", ViewVia.PAGE)
     await audience.sample()
@@ -112,9 +113,9 @@ async def test_audience_exports_match_the_dashboard_and_defuse_formulas(app: Sta
         s.add(stream)
         await s.commit()
     assert show.demo.id is not None
-    await platform.audience.watch(show.demo.id, "user:1", ViewVia.PAGE)
-    await platform.audience.watch(show.demo.id, "user:2", ViewVia.HLS)
-    await platform.audience.sample()
+    await platform.get(Audience).watch(show.demo.id, "user:1", ViewVia.PAGE)
+    await platform.get(Audience).watch(show.demo.id, "user:2", ViewVia.HLS)
+    await platform.get(Audience).sample()
     async with browser(app, "exhibitor@example.com") as b:
         totals = await b.get("/my/dashboard/show/audience.csv")
         minutes = await b.get("/my/dashboard/show/audience-minutes.csv")

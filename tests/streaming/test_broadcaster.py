@@ -14,6 +14,7 @@ from expo.demo import DEMO_BROADCAST, seed_demo
 from streaming import services
 from streaming.broadcaster import BroadcasterThread, ClockPattern, clock_rectangles
 from streaming.models import StreamStatus
+from streaming.plane import MediaPlane
 from tests.conftest import LiveServer, create_schema
 from tests.streaming.test_whip_whep import first_frames, new_stream, play, until
 
@@ -43,7 +44,7 @@ async def test_the_demo_broadcaster_goes_live_over_whip_reconnects_and_ends_on_s
     live_server: LiveServer,
 ) -> None:
     stream_id, key = new_stream(live_server)
-    plane = live_server.app.state.platform.media
+    plane = live_server.app.state.platform.get(MediaPlane)
     thread = BroadcasterThread(f"{live_server.url}/api/streams/{stream_id}/whip", key, max_backoff=1.0)
     thread.start()
     viewers: list[RTCPeerConnection] = []

@@ -13,6 +13,8 @@ import httpx
 from playwright.async_api import Browser, Page, expect
 
 from streaming.audience import Audience
+from streaming.hls import HlsRegistry
+from streaming.plane import MediaPlane
 from tests.conftest import LiveServer
 from tests.streaming.test_chat import create_stream, login
 from tests.streaming.test_watch_pages import sign_in
@@ -81,7 +83,7 @@ async def go_live_from_the_browser(server: LiveServer, page: Page) -> int:
     await login(server, "owner@example.com", "exhibitor")
     stream = server.call(create_stream(server.app.state.platform.db, owner_email="owner@example.com"))
     # A dropped encoder keeps its stream live this long: in these tests only the Stop's DELETE ends it.
-    server.app.state.platform.media.reconnect_grace = 600.0
+    server.app.state.platform.get(MediaPlane).reconnect_grace = 600.0
     await sign_in(page, server, "owner@example.com")
     await page.goto(f"{server.url}/streams/{stream}/live")
     await expect(page.locator("#stream-status")).to_have_text("Scheduled")
@@ -94,7 +96,7 @@ async def go_live_from_the_browser(server: LiveServer, page: Page) -> int:
 
 def media_of(server: LiveServer, stream: int) -> dict[str, str]:
     """What the server receives from the publisher: codec per kind."""
-    publisher = server.app.state.platform.media.publishers[stream]
+    publisher = server.app.state.platform.get(MediaPlane).publishers[stream]
     return {p.kind: p.codec.name for p in publisher.publications if p.codec is not None}
 
 
@@ -106,7 +108,7 @@ async def test_go_live_in_the_browser_and_watch_it_over_webrtc(
     # re-encode, so the packager runs.
     assert media_of(live_server, stream) == {"video": "H264", "audio": "opus"}
     platform = live_server.app.state.platform
-    assert platform.hls.get(stream) is not None
+    assert platform.get(HlsRegistry).get(stream) is not None
 
     # A visitor, signed out, in a browser profile of their own.
     context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
@@ -123,8 +125,8 @@ async def test_go_live_in_the_browser_and_watch_it_over_webrtc(
         await expect(visitor.locator("#player-state")).to_be_hidden()
 
         # Watched over WHEP and heartbeating from the page: one person, one view.
-        audience: Audience = platform.audience
-        sessions = list(platform.media.viewers.values())
+        audience: Audience = platform.get(Audience)
+        sessions = list(platform.get(MediaPlane).viewers.values())
         assert len(sessions) == 1
         viewer = sessions[0].viewer
 
@@ -166,7 +168,7 @@ async def test_go_live_in_the_browser_and_watch_it_over_webrtc(
         final = await stats(live_server, stream)
         assert final["status"] == "ended" and final["live_viewers"] == 0, final
         assert final["total_views"] == 2 and final["peak_viewers"] == 2, final
-        assert platform.media.viewers == {} and stream not in platform.media.publishers
+        assert platform.get(MediaPlane).viewers == {} and stream not in platform.get(MediaPlane).publishers
     finally:
         await context.close()
     whip = f"{live_server.url}/api/streams/{stream}/whip"
@@ -198,11 +200,11 @@ async def test_without_webrtc_playback_the_watch_page_plays_hls_in_chromiums_own
         assert state["width"] > 0
         source = await visitor.eval_on_selector("#player", "v => v.currentSrc")
         assert source == f"{live_server.url}/live/{stream}/index.m3u8"
-        assert platform.media.viewers == {}  # nothing over WebRTC
+        assert platform.get(MediaPlane).viewers == {}  # nothing over WebRTC
 
         # The native player polls its per-viewer media playlist; with the page's heartbeats that is
         # one person, one view.
-        audience: Audience = platform.audience
+        audience: Audience = platform.get(Audience)
         figures = await eventually(
             lambda: stats(live_server, stream), lambda s: s["total_views"] >= 1, "a view is counted"
         )

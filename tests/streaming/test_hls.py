@@ -24,7 +24,7 @@ from expo.db import Database
 from expo.expos.services import ensure_expo
 from expo.platform import Platform
 from streaming import services
-from streaming.audience import unsign_viewer
+from streaming.audience import Audience, unsign_viewer
 from streaming.hls import HlsPackager, HlsRegistry
 from streaming.router import MediaRouter
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -293,7 +293,7 @@ def served(live_server: LiveServer) -> Iterator[tuple[LiveServer, int, HlsPackag
     stream_id = live_server.call(live_stream_id(platform.db))
 
     async def start() -> HlsPackager:
-        packager = await platform.hls.open(stream_id)
+        packager = await platform.get(HlsRegistry).open(stream_id)
         await feed(packager, MEDIA)
         return packager
 
@@ -323,11 +323,11 @@ def test_ffmpeg_plays_the_live_stream_over_http(served: tuple[LiveServer, int, H
     assert (kinds["video"]["width"], kinds["video"]["height"]) == (WIDTH, HEIGHT)
     assert kinds["audio"]["codec_name"] == "aac" and kinds["audio"]["sample_rate"] == "48000"
     # The player that only polls the playlist is counted live.
-    audience = server.app.state.platform.audience
+    audience = server.app.state.platform.get(Audience)
     assert server.call(audience.live_viewers(stream_id)) == 1
 
     # Once the stream ends, ffmpeg decodes everything listed, to the end, without errors.
-    server.call(server.app.state.platform.hls.end(stream_id))
+    server.call(server.app.state.platform.get(HlsRegistry).end(stream_id))
     done = subprocess.run(
         [FFMPEG, "-v", "error", "-i", url, "-map", "0", "-f", "null", "-"],
         capture_output=True,
@@ -400,7 +400,7 @@ def test_playlists_and_segments_over_http(served: tuple[LiveServer, int, HlsPack
         assert http.get(f"/live/{stream_id}/media.m3u8?v={token}").status_code == 200
 
         # Live, but no segment yet: players retry rather than get an empty playlist.
-        server.call(server.app.state.platform.hls.open(stream_id + 5))
+        server.call(server.app.state.platform.get(HlsRegistry).open(stream_id + 5))
         assert http.get(f"/live/{stream_id + 5}/index.m3u8").status_code == 404
 
         for path, status in [
@@ -417,7 +417,7 @@ def test_playlists_and_segments_over_http(served: tuple[LiveServer, int, HlsPack
             response = http.get(path)
             assert response.status_code == status, path
             assert "json" not in response.headers.get("content-type", "")
-    audience = server.app.state.platform.audience
+    audience = server.app.state.platform.get(Audience)
     assert server.call(audience.live_viewers(stream_id)) == 2  # one without cookie, one with
 
 

@@ -28,6 +28,7 @@ from streaming import room_services
 from streaming.broadcaster import ClockPattern, Tone
 from streaming.codecs import preferred_codecs
 from streaming.models import Room
+from streaming.rooms import RoomPlane
 from tests.booths.web import browser, make_account, post_form
 from tests.conftest import LiveServer, signup_and_login
 from tests.streaming.teams import give_booth, join_team
@@ -156,7 +157,7 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
     live_server: LiveServer, members: list[Member]
 ) -> None:
     room = new_room(live_server)
-    plane = live_server.app.state.platform.rooms
+    plane = live_server.app.state.platform.get(RoomPlane)
     ws_url = live_server.url.replace("http", "ws") + "/ws"
     async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
         host = await join(http, room, room.host_key, members, name="Ann <b>Buyer</b>")
@@ -231,7 +232,7 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
 async def test_what_a_room_refuses(live_server: LiveServer, members: list[Member]) -> None:
     room = new_room(live_server)
     other = new_room(live_server, "Another")
-    plane = live_server.app.state.platform.rooms
+    plane = live_server.app.state.platform.get(RoomPlane)
     plane.max_participants = 2
     async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
         base = f"/api/rooms/{room.id}"

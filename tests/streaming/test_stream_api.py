@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from expo.cli import main
 from expo.platform import Platform
 from streaming import services
-from streaming.audience import VIEWER_COOKIE
+from streaming.audience import VIEWER_COOKIE, Audience
 from streaming.models import ViewVia
 from tests.conftest import signup_and_login
 from tests.streaming.teams import db_of, exhibitor_in, give_booth, organizer_of
@@ -253,7 +253,7 @@ async def test_stats_are_public_and_exactly_the_contract(client: httpx.AsyncClie
     sid = (await create(client, organizer))["id"]
     await go_live(client, sid)
     assert (await client.post(f"/api/streams/{sid}/register", headers=visitor)).status_code == 200
-    audience = platform_of(client).audience
+    audience = platform_of(client).get(Audience)
     await audience.watch(sid, "user:42", ViewVia.WHEP)
     await audience.watch(sid, "anon:player", ViewVia.HLS)
     response = await client.get(f"/api/streams/{sid}/stats")
@@ -288,12 +288,12 @@ async def test_the_watch_page_heartbeat_counts_a_browser_once_and_leave_removes_
     async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as other:
         assert (await other.post(f"/api/streams/{sid}/heartbeat")).json() == {"live_viewers": 2}
         # The first browser also plays WHEP under its cookie's identity: still two people.
-        await platform_of(client).audience.watch(sid, f"anon:{cookie}", ViewVia.WHEP)
+        await platform_of(client).get(Audience).watch(sid, f"anon:{cookie}", ViewVia.WHEP)
         assert (await other.post(f"/api/streams/{sid}/heartbeat")).json() == {"live_viewers": 2}
     assert (await client.post(f"/api/streams/{sid}/leave")).status_code == 204
     stats = (await client.get(f"/api/streams/{sid}/stats")).json()
     assert (stats["live_viewers"], stats["total_views"]) == (2, 2)  # WHEP still plays
-    await platform_of(client).audience.leave(sid, f"anon:{cookie}", ViewVia.WHEP)
+    await platform_of(client).get(Audience).leave(sid, f"anon:{cookie}", ViewVia.WHEP)
     assert (await client.get(f"/api/streams/{sid}/stats")).json()["live_viewers"] == 1
 
 
@@ -375,7 +375,7 @@ async def test_managers_see_the_minute_series_and_watch_time(client: httpx.Async
     organizer = await organizer_of(client, "o@example.org")
     sid = (await create(client, organizer))["id"]
     await go_live(client, sid)
-    audience = platform_of(client).audience
+    audience = platform_of(client).get(Audience)
     await audience.watch(sid, "anon:1", ViewVia.PAGE)
     await audience.sample()
     response = await client.get(f"/api/streams/{sid}/audience", headers=organizer)

@@ -22,9 +22,11 @@ from sqlmodel import select
 
 from expo.expos.services import ensure_expo
 from streaming import services
+from streaming.audience import Audience
 from streaming.broadcaster import ClockPattern, Tone
 from streaming.codecs import preferred_codecs
 from streaming.models import Recording, Visibility
+from streaming.plane import MediaPlane
 from tests.conftest import LiveServer, create_schema, make_settings
 
 LOOPBACK = RTCConfiguration(iceServers=[])
@@ -166,7 +168,7 @@ async def test_publish_then_three_viewers_decode_and_the_broadcast_ends_on_delet
             audio = await first_frames(player, "audio", 3)
             assert all(isinstance(f, av.AudioFrame) and f.sample_rate == 48000 for f in audio)
             players.append(player)
-        await until(lambda: live_server.call(platform.audience.live_viewers(stream_id)) == 3)
+        await until(lambda: live_server.call(platform.get(Audience).live_viewers(stream_id)) == 3)
 
         # A second encoder is refused while the first one is connected.
         second = await publish(http, stream_id, key)
@@ -186,9 +188,12 @@ async def test_publish_then_three_viewers_decode_and_the_broadcast_ends_on_delet
         leaving = players.pop()
         assert (await http.delete(leaving.location)).status_code == 200
         await until(
-            lambda: leaving.pc.connectionState == "closed" or platform.media.viewer_count(stream_id) == 2
+            lambda: (
+                leaving.pc.connectionState == "closed"
+                or platform.get(MediaPlane).viewer_count(stream_id) == 2
+            )
         )
-        assert platform.media.viewer_count(stream_id) == 2
+        assert platform.get(MediaPlane).viewer_count(stream_id) == 2
         assert (await http.delete(leaving.location)).status_code == 404
 
         # The encoder's DELETE needs its key, then ends the broadcast for everyone.
@@ -200,7 +205,7 @@ async def test_publish_then_three_viewers_decode_and_the_broadcast_ends_on_delet
         figures = (await http.get(f"/api/streams/{stream_id}/stats")).json()
         assert figures["status"] == "ended" and figures["total_views"] == 3
         await until(lambda: all(p.pc.connectionState == "closed" for p in players), timeout=15)
-        assert platform.media.viewer_count(stream_id) == 0
+        assert platform.get(MediaPlane).viewer_count(stream_id) == 0
         assert (
             await http.delete(publisher.location, headers={"Authorization": f"Bearer {key}"})
         ).status_code == 404
@@ -292,7 +297,7 @@ async def test_requests_the_endpoints_refuse(live_server: LiveServer, peers: lis
         await vp8_only.setLocalDescription(await vp8_only.createOffer())
         refused = await http.post(whep, content=vp8_only.localDescription.sdp, headers=SDP)
         assert await code(refused, 400) == "sdp.unsupported"
-        assert live_server.app.state.platform.media.viewer_count(stream_id) == 0
+        assert live_server.app.state.platform.get(MediaPlane).viewer_count(stream_id) == 0
         assert (await http.delete(publisher.location, headers=bearer)).status_code == 200
         # An ended stream cannot go live again (an organizer must reopen it).
         again = await publish(http, stream_id, key)
@@ -326,7 +331,7 @@ async def test_a_publisher_that_drops_can_resume_within_the_grace_period(
     live_server: LiveServer, peers: list[RTCPeerConnection]
 ) -> None:
     stream_id, key = new_stream(live_server)
-    plane = live_server.app.state.platform.media
+    plane = live_server.app.state.platform.get(MediaPlane)
     async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
         first = await publish(http, stream_id, key)
         assert first.response.status_code == 201
@@ -365,7 +370,7 @@ async def test_a_delete_right_after_the_connection_closed_still_ends_the_broadca
     live_server: LiveServer, peers: list[RTCPeerConnection]
 ) -> None:
     stream_id, key = new_stream(live_server)
-    plane = live_server.app.state.platform.media
+    plane = live_server.app.state.platform.get(MediaPlane)
     plane.reconnect_grace = 60.0  # long: only the DELETE can end the stream within this test
     async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
         publisher = await publish(http, stream_id, key)
@@ -405,4 +410,4 @@ async def test_ending_the_stream_from_the_api_hangs_up_publisher_and_viewers(
         await until(
             lambda: publisher.pc.connectionState == "closed" and viewer.pc.connectionState == "closed"
         )
-        assert stream_id not in platform.media.publishers
+        assert stream_id not in platform.get(MediaPlane).publishers

@@ -1,17 +1,5 @@
-// Small progressive enhancements for every page. The site works without this file.
-
-/** The CSRF token of this page, for scripts that call the JSON API with the session cookie. */
-export function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.getAttribute("content") : "";
-}
-
-/** fetch() with the page's CSRF header and same-origin credentials. */
-export function apiFetch(url, options = {}) {
-  const headers = new Headers(options.headers || {});
-  headers.set("X-CSRF-Token", csrfToken());
-  return fetch(url, { credentials: "same-origin", ...options, headers });
-}
+// Small progressive enhancements for every page: dismissible messages, confirmations, copy
+// buttons. The site works without this file. (JSON API calls live in api.js.)
 
 function enhanceMessages() {
   for (const message of document.querySelectorAll(".message[data-dismissible]")) {

@@ -1,6 +1,6 @@
 // The check-in desk: read a badge's QR code with the camera (BarcodeDetector, where the browser has
 // it) or take the typed code, check it in over the API and say who came in (or since when they were).
-import { apiFetch } from "./app.js";
+import { ApiError, fetchJson } from "./api.js";
 
 const desk = document.querySelector("[data-checkin]");
 const form = desk.querySelector("[data-checkin-form]");
@@ -20,20 +20,12 @@ function when(iso) {
 }
 
 async function checkIn(code) {
-  let response;
+  let data;
   try {
-    response = await apiFetch(desk.dataset.api, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ code }),
-    });
-  } catch {
-    show("error", t.tFailed);
-    return;
-  }
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    show("error", data.error?.message || t.tFailed);
+    data = await fetchJson(desk.dataset.api, { method: "POST", body: { code } });
+  } catch (error) {
+    // The server's message says what is wrong with the code.
+    show("error", (error instanceof ApiError && error.message) || t.tFailed);
     return;
   }
   const who = data.company ? `${data.name} · ${data.company}` : data.name;

@@ -3,6 +3,7 @@
 // figures in every event, see expo/dashboards/live.py), and on an exhibitor's page each live
 // broadcast's viewer count from its stream:{id} channel. Text is set with textContent only.
 
+import { fetchJson } from "./api.js";
 import { subscribe } from "./channel.js";
 
 const numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
@@ -73,8 +74,8 @@ function organizerLive(section) {
     async onsubscribed() {
       // Events flow from now on; fetch once to cover what changed since the page was drawn.
       if (state) state.textContent = "●";
-      const response = await fetch(section.dataset.liveUrl, { credentials: "same-origin" });
-      if (response.ok) applyFigures(section, await response.json());
+      const figures = await fetchJson(section.dataset.liveUrl).catch(() => null);
+      if (figures) applyFigures(section, figures);
       section.dataset.subscribed = "true";
     },
     onrefused() {
@@ -94,8 +95,8 @@ function streamCounts() {
       },
       async onsubscribed() {
         // As above: catch up with what changed before the subscription was live.
-        const response = await fetch(`/api/streams/${stream}/stats`, { credentials: "same-origin" });
-        if (response.ok) setFigure(cell, (await response.json()).live_viewers);
+        const stats = await fetchJson(`/api/streams/${stream}/stats`).catch(() => null);
+        if (stats) setFigure(cell, stats.live_viewers);
         cell.dataset.subscribed = "true";
       },
     });

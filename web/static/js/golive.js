@@ -1,9 +1,9 @@
 // The Go-live page: pick camera or screen (and the microphone), preview, publish over WHIP,
 // follow the stream's status, and regenerate the key shown for OBS.
 
-import { apiFetch } from "./app.js";
+import { ApiError, fetchJson } from "./api.js";
 import { subscribe } from "./channel.js";
-import { WhipPublisher } from "./whip.js";
+import { WhipPublisher } from "./webrtc.js";
 
 const config = JSON.parse(document.getElementById("golive-config").textContent);
 const t = config.t;
@@ -66,19 +66,11 @@ async function showPreview() {
   }
 }
 
-/** The API error code in a refused WHIP request's body ("" if there is none). */
-function errorCode(error) {
-  try {
-    return JSON.parse(error.message).error.code || "";
-  } catch {
-    return "";
-  }
-}
-
+/** What to say when the WHIP request was refused (an ApiError). */
 function failureText(error) {
-  if (error && error.status === 401) return t.badKey;
+  if (error.status === 401) return t.badKey;
   // 409 is a second publisher, or a stream that has ended (only an organizer can reopen it).
-  if (error && error.status === 409) return errorCode(error) === "stream.ended" ? t.ended : t.busy;
+  if (error.status === 409) return error.code === "stream.ended" ? t.ended : t.busy;
   return t.error;
 }
 
@@ -102,7 +94,7 @@ async function start() {
   } catch (error) {
     publisher = null;
     startButton.disabled = false;
-    setState("error", error && error.name === "SessionError" ? failureText(error) : t.noMedia);
+    setState("error", error instanceof ApiError ? failureText(error) : t.noMedia);
   }
 }
 
@@ -123,11 +115,8 @@ function wireKey() {
   regenerate.hidden = false;
   regenerate.addEventListener("click", async () => {
     if (!window.confirm(t.confirmRegenerate)) return;
-    const response = await apiFetch(`/api/streams/${config.stream}/key`, { method: "POST" });
-    if (response.ok) {
-      const body = await response.json();
-      if (body.key) $("stream-key").textContent = body.key;
-    }
+    const body = await fetchJson(`/api/streams/${config.stream}/key`, { method: "POST" }).catch(() => null);
+    if (body && body.key) $("stream-key").textContent = body.key;
   });
 }
 

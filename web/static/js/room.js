@@ -3,9 +3,9 @@
 // on a recvonly connection of its own, forwarded by the server (an SFU). Arrivals and departures
 // arrive on the room's realtime channel; after a reconnect the participant list is read again.
 
+import { fetchJson } from "./api.js";
 import { subscribe } from "./channel.js";
-import { exchangeSdp } from "./whep.js";
-import { preferH264 } from "./whip.js";
+import { WhepPlayer, WhipPublisher } from "./webrtc.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const t = config.t;
@@ -17,9 +17,9 @@ const unmute = document.getElementById("unmute-audio");
 
 let me = null; // {id, secret, channel}
 let local = null; // our MediaStream
-let publisher = null; // our sending RTCPeerConnection
+let publisher = null; // our WhipPublisher
 let closeChannel = () => {};
-// participant id -> {tile, video, pc and media: the subscription and the sending session it is to}
+// participant id -> {tile, video, player and media: the subscription and the sending session it is to}
 const remotes = new Map();
 let finished = false;
 
@@ -44,16 +44,12 @@ async function publish() {
     return;
   }
   document.getElementById("self-video").srcObject = local;
-  const pc = new RTCPeerConnection();
-  publisher = pc;
-  for (const track of local.getTracks()) {
-    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [local] });
-    if (track.kind === "video") preferH264(transceiver);
-  }
-  pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed" && !finished) show(t.failed, "failed");
+  publisher = new WhipPublisher(`${api}/participants/${me.id}/publish`, me.secret, {
+    onstate: (name) => {
+      if (name === "failed" && !finished) show(t.failed, "failed");
+    },
   });
-  await exchangeSdp(pc, `${api}/participants/${me.id}/publish`, headers());
+  await publisher.start(local);
 }
 
 function tileFor(participant) {
@@ -85,7 +81,7 @@ function arrive(participant) {
   if (participant.id === me.id) return null;
   let remote = remotes.get(participant.id);
   if (!remote) {
-    remote = { pc: null, media: null, ...tileFor(participant) };
+    remote = { player: null, media: null, ...tileFor(participant) };
     remotes.set(participant.id, remote);
     showPresence();
   }
@@ -96,25 +92,17 @@ function arrive(participant) {
 async function receive(participant) {
   const remote = arrive(participant);
   if (!remote || !participant.publishing || remote.media === participant.media) return;
-  if (remote.pc) remote.pc.close(); // their previous sending session is gone
-  const pc = new RTCPeerConnection();
-  remote.pc = pc;
+  if (remote.player) remote.player.close(); // their previous sending session is gone
+  const url = `${api}/participants/${me.id}/subscriptions/${participant.id}`;
+  const player = new WhepPlayer(url, remote.video, { headers: headers(), play });
+  remote.player = player;
   remote.media = participant.media;
-  pc.addTransceiver("video", { direction: "recvonly" });
-  pc.addTransceiver("audio", { direction: "recvonly" });
-  const stream = new MediaStream();
-  pc.addEventListener("track", (event) => {
-    stream.addTrack(event.track);
-    if (remote.video.srcObject !== stream) remote.video.srcObject = stream;
-    play(remote.video);
-  });
   try {
-    await exchangeSdp(pc, `${api}/participants/${me.id}/subscriptions/${participant.id}`, headers());
+    await player.start();
   } catch {
     // They left meanwhile, or stopped sending: a later event brings their media back.
-    pc.close();
-    if (remote.pc === pc) {
-      remote.pc = null;
+    if (remote.player === player) {
+      remote.player = null;
       remote.media = null;
     }
   }
@@ -124,16 +112,16 @@ function drop(id) {
   const remote = remotes.get(id);
   if (!remote) return;
   remotes.delete(id);
-  if (remote.pc) remote.pc.close();
+  if (remote.player) remote.player.close();
   remote.tile.remove();
   showPresence();
 }
 
 async function resync() {
   if (finished) return;
-  const response = await fetch(`${api}/participants?key=${encodeURIComponent(config.key)}`);
-  if (!response.ok) return;
-  const { participants } = await response.json();
+  const list = await fetchJson(`${api}/participants?key=${encodeURIComponent(config.key)}`).catch(() => null);
+  if (!list) return;
+  const { participants } = list;
   const present = new Set(participants.map((p) => p.id));
   for (const id of [...remotes.keys()]) if (!present.has(id)) drop(id);
   for (const participant of participants) await receive(participant);
@@ -160,7 +148,7 @@ function finish(text, kind) {
 function leave() {
   if (!me || finished) return;
   // keepalive: the request outlives a page that is being closed.
-  fetch(`${api}/participants/${me.id}`, { method: "DELETE", headers: headers(), keepalive: true }).catch(() => {});
+  fetchJson(`${api}/participants/${me.id}`, { method: "DELETE", headers: headers(), keepalive: true }).catch(() => {});
   finish(t.left, "ended");
 }
 
@@ -175,17 +163,12 @@ function toggle(button, kind, offLabel, onLabel) {
 }
 
 async function join() {
-  const response = await fetch(`${api}/participants`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ key: config.key }),
-  });
-  if (!response.ok) {
-    const code = (await response.json().catch(() => ({})))?.error?.code;
-    finish(code === "room.full" ? t.full : code === "room.ended" ? t.ended : t.failed, "failed");
+  try {
+    me = await fetchJson(`${api}/participants`, { method: "POST", body: { key: config.key } });
+  } catch (error) {
+    finish(error.code === "room.full" ? t.full : error.code === "room.ended" ? t.ended : t.failed, "failed");
     return;
   }
-  me = await response.json();
   controls.hidden = false;
   closeChannel = subscribe(me.channel, {
     onevent: onEvent,
@@ -209,11 +192,7 @@ unmute.addEventListener("click", () => {
   unmute.hidden = true;
 });
 document.getElementById("end-button")?.addEventListener("click", async () => {
-  await fetch(`${api}/end`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ key: config.key }),
-  });
+  await fetchJson(`${api}/end`, { method: "POST", body: { key: config.key } }).catch(() => null);
   finish(t.ended, "ended");
 });
 window.addEventListener("pagehide", leave);
