@@ -16,20 +16,20 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from booths import api as floor_api
 from booths import editor_pages, lead_pages, organizer_pages, product_pages
 from booths import pages as floor_pages
-from booths import routes as floor_api
 from expo import realtime, system
+from expo.accounts import api as account_api
 from expo.accounts import pages as account_pages
-from expo.accounts import routes as account_api
+from expo.agenda import api as agenda_api
 from expo.agenda import organizer_pages as agenda_organizer_pages
 from expo.agenda import pages as agenda_pages
-from expo.agenda import routes as agenda_api
 from expo.agenda.seats import SeatDesk
 from expo.config import Settings
+from expo.dashboards import api as dashboard_api
 from expo.dashboards import live as dashboards_live
 from expo.dashboards import pages as dashboard_pages
-from expo.dashboards import routes as dashboard_api
 from expo.dashboards.live import LiveBoard
 from expo.db import import_models
 from expo.expos import api as expo_api
@@ -41,12 +41,12 @@ from expo.mail import pages as outbox_pages
 from expo.meetings import api as meeting_api
 from expo.meetings import pages as meeting_pages
 from expo.platform import Platform
+from expo.registration import api as registration_api
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
-from expo.registration import routes as registration_api
-from streaming import chat_routes, hls_routes, media_routes, room_pages, room_routes
+from streaming import api as stream_api
+from streaming import chat_api, hls_http, media_api, room_api, room_pages
 from streaming import pages as streaming_pages
-from streaming import routes as stream_api
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
 from streaming.plane import MediaPlane
@@ -80,10 +80,10 @@ def routes() -> list[BaseRoute]:
         *agenda_pages.ROUTES,
         *agenda_organizer_pages.ROUTES,
         *stream_api.ROUTES,
-        *chat_routes.ROUTES,
-        *hls_routes.ROUTES,
-        *media_routes.ROUTES,
-        *room_routes.ROUTES,
+        *chat_api.ROUTES,
+        *hls_http.ROUTES,
+        *media_api.ROUTES,
+        *room_api.ROUTES,
         *room_pages.ROUTES,
         *streaming_pages.ROUTES,
         *dashboard_api.ROUTES,
@@ -106,9 +106,9 @@ def build_platform(settings: Settings) -> Platform:
     seats = platform.add(SeatDesk(db, settings.public_url), stop=lambda: seats.close())
     # Live dashboard figures of the expos whose dashboards are open in this process.
     board = platform.add(LiveBoard(db, bus, audience, platform.realtime), stop=lambda: board.stop())
-    chat_routes.register_channels(platform.realtime)
+    chat_api.register_channels(platform.realtime)
     dashboards_live.register_channels(platform.realtime)
-    room_routes.register_channels(platform.realtime)
+    room_api.register_channels(platform.realtime)
     return platform
 
 

@@ -11,7 +11,7 @@ muxed since the last cut become a partial segment, listed with ``#EXT-X-PART`` a
 once, so a player can stay about three parts (1.5 s) behind the live edge instead of three segments.
 A segment is exactly the concatenation of its parts; players that ignore parts (ffmpeg, VLC, older
 Safari) play the segments as before. The routes add blocking playlist reloads (``_HLS_msn``,
-``_HLS_part``) and a preload hint for the next part (see :mod:`streaming.hls_routes`).
+``_HLS_part``) and a preload hint for the next part (see :mod:`streaming.hls_http`).
 
 Audio: WebRTC publishers send Opus, which Safari does not accept in TS, so audio is the one thing
 transcoded (Opus -> AAC-LC, 48 kHz stereo, ADTS-framed). Video bytes go into the segments as they

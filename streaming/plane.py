@@ -2,7 +2,7 @@
 
 :class:`MediaPlane` owns the :class:`~streaming.router.MediaRouter`, the WHIP publisher sessions
 (at most one per stream) and the WHEP viewer sessions. It is the service behind
-:mod:`streaming.media_routes`: it takes stream rows already authorised by the route and turns
+:mod:`streaming.media_api`: it takes stream rows already authorised by the route and turns
 connections into broadcast state through :mod:`streaming.services` (``go_live``, ``end``).
 
 Life of a broadcast, as seen from here:

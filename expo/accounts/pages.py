@@ -18,9 +18,9 @@ from starlette.routing import Route
 
 from expo import audit, i18n
 from expo.accounts import services
+from expo.accounts.api import client_of
 from expo.accounts.models import Role, TokenKind, User
 from expo.accounts.passwords import MIN_LENGTH
-from expo.accounts.routes import client_of
 from expo.auth import SESSION_COOKIE, current_token, current_user, forget_auth, platform
 from expo.errors import N_, ExpoError, Invalid, RateLimited
 from expo.expos.services import list_expos, team_expos

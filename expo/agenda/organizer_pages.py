@@ -18,8 +18,8 @@ from booths import services as floor
 from booths.editor_pages import checked
 from expo.accounts.models import User
 from expo.agenda import services
+from expo.agenda.api import desk
 from expo.agenda.models import Program
-from expo.agenda.routes import desk
 from expo.agenda.services import ProgramFields
 from expo.auth import platform
 from expo.errors import N_, ExpoError, NotFound

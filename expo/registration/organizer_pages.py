@@ -26,10 +26,10 @@ from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.permissions import Perm, require_page_user
 from expo.registration import builder, forms, services
+from expo.registration.api import check_in_out, csv_response, figures_changed
 from expo.registration.exports import export_csv
 from expo.registration.mail import Mailer
 from expo.registration.models import RegistrationStatus
-from expo.registration.routes import check_in_out, csv_response, figures_changed
 
 
 def base_url(slug: str) -> str:

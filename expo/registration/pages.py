@@ -25,9 +25,9 @@ from expo.expos.services import get_expo
 from expo.http.pages import flash, page_locale, read_form, redirect, render
 from expo.permissions import require_page_user
 from expo.registration import badges, forms, services
+from expo.registration.api import figures_changed
 from expo.registration.mail import Mailer
 from expo.registration.models import Registration, RegistrationStatus
-from expo.registration.routes import figures_changed
 
 
 def register_url(slug: str) -> str:

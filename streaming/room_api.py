@@ -16,7 +16,7 @@ with ``{room}`` for ``/api/rooms/{id}`` and ``{me}`` for ``{room}/participants/{
 
 Errors: 404 ``room.not_found`` for an unknown room or a wrong key, 409 ``room.ended``,
 ``room.full``, ``room.not_publishing``, 401 ``room.bad_secret``, 403 ``room.host_only``, and the
-SDP errors of WHIP/WHEP (see :mod:`streaming.media_routes`).
+SDP errors of WHIP/WHEP (see :mod:`streaming.media_api`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from expo.http.api import Endpoint, Handler, Schema, path_int
 from expo.http.pages import render
 from expo.realtime import Realtime
 from streaming import access
-from streaming.media_routes import SDP, bearer, sdp_offer
+from streaming.media_api import SDP, bearer, sdp_offer
 from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, role_for, room_urls
 from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
 
