@@ -18,10 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths import floor, media, services, uploads
+from booths import floor, media, services
 from booths.mail import BoothMailer
 from booths.models import Booth
 from booths.services import BoothFields, TextFields
+from expo import uploads
 from expo.accounts.models import Role, User
 from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid

@@ -1,5 +1,5 @@
 """A booth's media: logo and banner, and the pictures, brochures and videos on its booth and product
-pages. The files themselves are stored by :mod:`booths.uploads`; this records who shows them where."""
+pages. The files themselves are stored by :mod:`expo.uploads`; this records who shows them where."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths import services
-from booths.models import Booth, BoothMedia, MediaKind, Product
-from booths.uploads import Stored
+from booths.models import Booth, BoothMedia, Product
 from expo import audit
 from expo.accounts.models import User
 from expo.errors import N_, Invalid, NotFound
+from expo.uploads import MediaKind, Stored
 
 MAX_PER_BOOTH = 500
 

@@ -106,18 +106,10 @@ class Product(SQLModel, table=True):
 # Media, leads, favourites and booth analytics (migration 0004_leads) ------------------------------------
 
 
-class MediaKind(enum.StrEnum):
-    """What a stored upload is to its booth: pictures, PDF brochures, short videos."""
-
-    IMAGE = "image"
-    BROCHURE = "brochure"
-    VIDEO = "video"
-
-
 class BoothMedia(SQLModel, table=True):
     """An upload shown on a booth page (``product_id`` ``None``) or a product page.
 
-    ``name`` is the stored file's name (``<sha256>.<ext>``, see :mod:`booths.uploads`), never the
+    ``name`` is the stored file's name (``<sha256>.<ext>``, see :mod:`expo.uploads`), never the
     uploader's file name, which is kept only as ``title`` for display.
     """
 

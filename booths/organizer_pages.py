@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths import floor, services, uploads
+from booths import floor, services
 from booths.editor_pages import checked
 from booths.mail import BoothMailer
-from booths.models import BoothStatus, MediaKind
+from booths.models import BoothStatus
 from booths.services import CategoryFields, HallFields, Placement
+from expo import uploads
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid
@@ -27,6 +28,7 @@ from expo.expos.services import ExpoFields
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
 from expo.permissions import Perm, may_create_expo, require_page_user
+from expo.uploads import MediaKind
 
 
 def expo_url(slug: str) -> str:

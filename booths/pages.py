@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booths import analytics, favourites, floor, leads, media, search, services, uploads
+from booths import analytics, favourites, floor, leads, media, search, services
 from booths.models import Booth, Category, FavouriteKind, Hall, Product
+from expo import uploads
 from expo.accounts.models import User
 from expo.auth import current_user, platform
 from expo.errors import N_, BadRequest, ExpoError, NotFound

@@ -13,11 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths import catalog, floor, media, services, uploads
+from booths import catalog, floor, media, services
 from booths.editor_pages import checked, editable_booth, editor_url, translations_from
 from booths.models import Booth, Product
 from booths.pages import query_int
 from booths.services import ProductFields
+from expo import uploads
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid, NotFound

@@ -15,9 +15,9 @@ from PIL import Image
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from booths.models import Booth, BoothMedia, MediaKind
-from booths.uploads import sniff
+from booths.models import Booth, BoothMedia
 from expo.config import Settings
+from expo.uploads import MediaKind, sniff
 from tests.booths.web import add_owner, browser, csrf_of, floor_of, make_account, post_form
 from tests.conftest import make_settings
 

@@ -1,9 +1,9 @@
 """Uploads: received as a stream, checked from their bytes, images re-encoded, stored by content hash.
 
-A booth editor's upload form is read here rather than by Starlette's form parser, which would
-spool any size to a temporary file first: the body is parsed as it arrives, its file part written
-to disk with aiofiles, and the request refused (413) as soon as it passes ``upload_max_bytes``,
-whether or not it declared a ``Content-Length``.
+An upload form (the booth editor's, an expo's banner) is read here rather than by Starlette's
+form parser, which would spool any size to a temporary file first: the body is parsed as it
+arrives, its file part written to disk with aiofiles, and the request refused (413) as soon as it
+passes ``upload_max_bytes``, whether or not it declared a ``Content-Length``.
 
 What a file is comes from its first bytes (PNG, JPEG, WebP, GIF, PDF, MP4, WebM), never from its
 name or declared type: an HTML page called ``logo.png`` is refused. Images are decoded by Pillow
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import io
 import os
@@ -35,7 +36,6 @@ from PIL import Image, ImageOps
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from booths.models import MediaKind
 from expo.config import Settings
 from expo.errors import N_, BadRequest, Invalid, NotFound, TooLarge, UnsupportedMediaType
 from expo.security import CSRF_FIELD, verify_csrf
@@ -59,6 +59,14 @@ CONTENT_TYPES = {
 }
 # ISO base media files that are pictures, not videos (AVIF, HEIF): refused as videos.
 _IMAGE_BRANDS = {b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis"}
+
+
+class MediaKind(enum.StrEnum):
+    """What a stored upload is: a picture, a PDF brochure, a short video."""
+
+    IMAGE = "image"
+    BROCHURE = "brochure"
+    VIDEO = "video"
 
 
 @dataclass(frozen=True)
