@@ -26,6 +26,7 @@ from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
+from expo.i18n import countries
 from expo.permissions import require_page_user
 
 MEDIA_CACHE = "public, max-age=31536000, immutable"  # names are content hashes: they never change
@@ -112,7 +113,7 @@ async def expo_floor(request: Request) -> Response:
         category_id=category_id,
         hall_id=hall_id,
         country=country,
-        countries=sorted(services.COUNTRIES),
+        countries=sorted(countries()),
         page=page,
         **view_helpers(locale),
     )

@@ -12,6 +12,7 @@ import io
 from contextvars import ContextVar
 from functools import cache
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -20,6 +21,20 @@ from web import LOCALE_DIR
 LOCALES = {"en": "English", "zh_Hans": "简体中文"}
 LANG_COOKIE = "expo_lang"
 _current: ContextVar[str] = ContextVar("expo_locale", default="en")
+
+
+# CLDR's two-letter territories that are not countries: groupings and placeholders (EU, UN, ZZ...).
+_NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
+
+
+@cache
+def countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 country codes, as CLDR lists them (read once, on first use)."""
+    return frozenset(
+        str(code)
+        for code in Locale("en").territories
+        if len(str(code)) == 2 and str(code).isalpha() and str(code) not in _NOT_COUNTRIES
+    )
 
 
 @cache

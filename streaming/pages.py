@@ -10,8 +10,6 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -31,16 +29,6 @@ from streaming.models import Recording, Stream, StreamStatus
 MAX_LISTED_STREAMS = 200
 
 MAX_LISTED_EXPOS = 100
-
-
-async def _latest_recording(session: AsyncSession, stream_id: int) -> Recording | None:
-    query = (
-        select(Recording)
-        .where(Recording.stream_id == stream_id, col(Recording.ended_at).is_not(None))
-        .order_by(col(Recording.id).desc())
-        .limit(1)
-    )
-    return (await session.exec(query)).first()
 
 
 def _recording_file(request: Request, recording: Recording) -> Path | None:
@@ -63,7 +51,7 @@ async def watch(request: Request) -> Response:
         expo = await session.get(Expo, stream.expo_id)
         history = await chat.history(session, stream, before=None, limit=chat.HISTORY_LIMIT)
         questions = await chat.questions(session, stream, user)
-        recording = await _latest_recording(session, stream_id)
+        recording = await services.latest_recording(session, stream_id)
         registered = user is not None and await services.is_registered(session, stream, user)
         sanctions = await chat.active_sanctions(session, stream_id, user.id) if user and user.id else set()
         moderator = await chat.can_moderate(session, user, stream)
@@ -112,7 +100,7 @@ async def replay(request: Request) -> Response:
     async with platform(request).db.session() as session:
         stream = await services.get_stream(session, stream_id)
         await chat.check_can_watch(session, stream, await current_user(request))
-        recording = await _latest_recording(session, stream_id)
+        recording = await services.latest_recording(session, stream_id)
     path = _recording_file(request, recording) if recording is not None else None
     if path is None:
         raise NotFound(N_("This broadcast has no replay."), code="stream.no_replay")

@@ -44,7 +44,7 @@ from expo.errors import Conflict, Invalid, NotFound, Unauthorized
 from expo.expos.models import Expo
 from expo.permissions import Perm, may_manage_broadcast, require, standing
 from streaming.access import require_presenter
-from streaming.models import Stream, StreamRegistration, StreamStatus, Visibility
+from streaming.models import Recording, Stream, StreamRegistration, StreamStatus, Visibility
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
@@ -427,3 +427,14 @@ async def registered_streams(session: AsyncSession, user: User) -> list[Stream]:
         .order_by(col(Stream.scheduled_start).asc(), col(Stream.id).asc())
     )
     return list((await session.exec(query)).all())
+
+
+async def latest_recording(session: AsyncSession, stream_id: int) -> Recording | None:
+    """The stream's newest finished recording (its replay), if any."""
+    query = (
+        select(Recording)
+        .where(Recording.stream_id == stream_id, col(Recording.ended_at).is_not(None))
+        .order_by(col(Recording.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()

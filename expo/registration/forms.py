@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from booths.services import COUNTRIES
 from expo.errors import N_, Invalid
+from expo.i18n import countries
 
 KINDS = ("text", "textarea", "select", "multiselect", "checkbox")
 Kind = Literal["text", "textarea", "select", "multiselect", "checkbox"]
@@ -147,7 +147,7 @@ def check_answers(
     errors: list[dict[str, str]] = []
     for question in fields:
         key, kind, required = question["key"], question["kind"], bool(question["required"])
-        options: list[str] = sorted(COUNTRIES) if key == "country" else list(question["options"])
+        options: list[str] = sorted(countries()) if key == "country" else list(question["options"])
         value: Any
         problem: str | None = None
         if kind == "multiselect":

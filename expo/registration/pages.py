@@ -15,7 +15,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from booths import floor
-from booths.services import COUNTRIES
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.db import utcnow
@@ -23,6 +22,7 @@ from expo.errors import N_, ExpoError, Invalid, NotFound
 from expo.expos.models import Expo
 from expo.expos.services import get_expo
 from expo.http.pages import flash, page_locale, read_form, redirect, render
+from expo.i18n import countries
 from expo.permissions import require_page_user
 from expo.registration import badges, forms, services
 from expo.registration.api import figures_changed
@@ -50,7 +50,7 @@ async def _register_page(
         "registration": registration if active else None,
         "questions": form.fields,
         "label_of": forms.label_of,
-        "countries": sorted(((c, floor.country_name(c, locale)) for c in COUNTRIES), key=lambda c: c[1]),
+        "countries": sorted(((c, floor.country_name(c, locale)) for c in countries()), key=lambda c: c[1]),
         "values": {},
         "errors": {},
     }

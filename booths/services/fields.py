@@ -1,0 +1,118 @@
+"""Input shapes of the expo floor, shared by the API, the pages and the catalogue import, and the
+checks of single values (currency, country, translations)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel.numbers import is_currency
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import SQLModel
+
+from expo.errors import Invalid
+from expo.expos.models import Expo
+from expo.i18n import countries
+
+MAX_PRICE = 10**13  # hundredths: ten thousand billion units is more than any listed price
+
+
+def check_currency(code: str) -> str:
+    """An ISO 4217 code (upper case, as CLDR lists them), or :class:`Invalid`."""
+    if not (len(code) == 3 and code.isascii() and code.isupper() and is_currency(code)):
+        raise Invalid(
+            f"{code!r} is not an ISO 4217 currency code (e.g. USD, CNY).", code="product.invalid_currency"
+        )
+    return code
+
+
+def check_country(code: str) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper-cased, or :class:`Invalid`."""
+    upper = code.strip().upper()
+    if upper not in countries():
+        raise Invalid(
+            f"{code!r} is not an ISO 3166 country code (e.g. CN, DE).", code="booth.invalid_country"
+        )
+    return upper
+
+
+class Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextFields(Fields):
+    """One language's version of an object's text fields."""
+
+    name: str | None = Field(default=None, max_length=200)
+    tagline: str | None = Field(default=None, max_length=300)
+    description: str | None = Field(default=None, max_length=20000)
+
+
+class Link(Fields):
+    label: str = Field(min_length=1, max_length=100)
+    url: str = Field(min_length=1, max_length=500, pattern=r"^https?://")
+
+
+class HallFields(Fields):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20000)
+    translations: dict[str, TextFields] | None = None
+    position: int | None = Field(default=None, ge=0, le=100000)
+
+
+class CategoryFields(Fields):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    parent_id: int | None = Field(default=None, ge=1)
+    translations: dict[str, TextFields] | None = None
+    position: int | None = Field(default=None, ge=0, le=100000)
+
+
+class BoothFields(Fields):
+    """What booth staff edit. Placement and status are the organizers' (:class:`Placement`)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    tagline: str | None = Field(default=None, max_length=300)
+    description: str | None = Field(default=None, max_length=20000)
+    translations: dict[str, TextFields] | None = None
+    country: str | None = Field(default=None, max_length=2)
+    contact_name: str | None = Field(default=None, max_length=120)
+    contact_email: str | None = Field(default=None, max_length=254)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    website: str | None = Field(default=None, max_length=500, pattern=r"^(https?://.*)?$")
+    links: list[Link] | None = Field(default=None, max_length=20)
+
+
+class Placement(Fields):
+    hall_id: int | None = Field(default=None, ge=1)
+    number: str | None = Field(default=None, max_length=32)
+    tier: str | None = Field(default=None, min_length=1, max_length=16)
+
+
+class ProductFields(Fields):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20000)
+    translations: dict[str, TextFields] | None = None
+    category_id: int | None = Field(default=None, ge=1)
+    price_min: int | None = Field(default=None, ge=0, le=MAX_PRICE, description="hundredths of the currency")
+    price_max: int | None = Field(default=None, ge=0, le=MAX_PRICE, description="hundredths of the currency")
+    currency: str | None = Field(default=None, max_length=3)
+    moq: int | None = Field(default=None, ge=1, le=10**9)
+    tags: list[str] | None = Field(default=None, max_length=30)
+
+
+def check_translations(expo: Expo, translations: dict[str, TextFields] | None) -> dict[str, Any]:
+    if not translations:
+        return {}
+    unknown = set(translations) - set(expo.language_list)
+    if unknown:
+        raise Invalid(
+            f"Translations for languages this expo does not use: {', '.join(sorted(unknown))}.",
+            code="expo.invalid_languages",
+        )
+    return {lang: t.model_dump(exclude_none=True) for lang, t in translations.items()}
+
+
+def assign(obj: SQLModel, changes: dict[str, Any]) -> None:
+    """Set checked values. Services check everything first and assign last, so a refused change
+    leaves the caller's objects as they were (and nothing for a later commit to store)."""
+    for name, value in changes.items():
+        setattr(obj, name, value)
