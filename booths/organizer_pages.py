@@ -39,8 +39,13 @@ async def _expos_page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
     async with platform(request).db.session() as session:
-        expos = await expo_services.team_expos(session, user)
-    context: dict[str, Any] = {"expos": expos, "values": {}, "may_create": may_create_expo(user)}
+        expos = await expo_services.team_standings(session, user)
+    context: dict[str, Any] = {
+        "expos": expos,
+        "values": {},
+        "may_create": may_create_expo(user),
+        "Perm": Perm,
+    }
     context.update(extra or {})
     return await render(request, "organizer_expos.html", context, status=status)
 

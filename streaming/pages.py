@@ -18,7 +18,7 @@ from expo.accounts.models import Role
 from expo.auth import current_user, platform
 from expo.errors import N_, NotFound
 from expo.expos.models import Expo
-from expo.expos.services import list_expos
+from expo.expos.services import list_expos, team_expos
 from expo.http.api import path_int
 from expo.http.pages import render
 from expo.permissions import require, require_page_user
@@ -140,7 +140,8 @@ async def visitor_home(request: Request) -> Response:
     async with platform(request).db.session() as session:
         expos = await list_expos(session, MAX_LISTED_EXPOS)
         agenda = await services.registered_streams(session, user)
-    return await render(request, "visitor.html", {"expos": expos, "agenda": agenda})
+        helping = await team_expos(session, user)
+    return await render(request, "visitor.html", {"expos": expos, "agenda": agenda, "team_expos": helping})
 
 
 ROUTES: list[BaseRoute] = [

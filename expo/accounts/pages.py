@@ -424,10 +424,11 @@ async def audit_log(request: Request) -> Response:
 
 
 async def _role_page(request: Request, role: Role, template: str) -> Response:
-    await require_page_user(request, [role])
+    user = await require_page_user(request, [role])
     async with platform(request).db.session() as session:
         expos = await list_expos(session, MAX_LISTED_EXPOS)
-    return await render(request, template, {"expos": expos})
+        helping = await team_expos(session, user)
+    return await render(request, template, {"expos": expos, "team_expos": helping})
 
 
 async def exhibitor(request: Request) -> Response:

@@ -20,7 +20,7 @@ from expo.config import Settings
 from expo.errors import Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo, ExpoMember
 from expo.i18n import LOCALES
-from expo.permissions import Perm, TeamRole, is_admin, may_create_expo, require, standing
+from expo.permissions import Perm, Standing, TeamRole, is_admin, may_create_expo, require, standing
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _NOT_EMPTY = ("title", "timezone", "languages", "applications_open")
@@ -217,14 +217,19 @@ async def team_expos(session: AsyncSession, user: User) -> list[Expo]:
     return list((await session.exec(query)).all())
 
 
-async def expos_where(session: AsyncSession, user: User, perm: Perm) -> list[Expo]:
-    """The expos in which ``user`` holds ``perm``, by title."""
+async def team_standings(session: AsyncSession, user: User) -> list[tuple[Expo, Standing]]:
+    """The expos whose team ``user`` is on (every expo for an administrator), each with what the
+    user may do there."""
     found = []
     for expo in await team_expos(session, user):
         assert expo.id is not None
-        if (await standing(session, user, expo.id)).has(perm):
-            found.append(expo)
+        found.append((expo, await standing(session, user, expo.id)))
     return found
+
+
+async def expos_where(session: AsyncSession, user: User, perm: Perm) -> list[Expo]:
+    """The expos in which ``user`` holds ``perm``, by title."""
+    return [expo for expo, st in await team_standings(session, user) if st.has(perm)]
 
 
 async def default_expo(session: AsyncSession, settings: Settings) -> Expo:
