@@ -190,6 +190,15 @@ def require(allowed: bool, user: User | None, message: str, code: str) -> None:
     raise Forbidden(message, code=code)
 
 
+async def require_permission(
+    session: AsyncSession, user: User | None, expo_id: int, perm: Perm, message: str, code: str
+) -> Standing:
+    """``user``'s standing in the expo when it holds ``perm``; else :func:`require`'s error."""
+    st = await standing(session, user, expo_id)
+    require(st.has(perm), user, message, code)
+    return st
+
+
 # Booths --------------------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths.models import Booth, BoothStaff, BoothStatus
 from expo.accounts.models import User
-from expo.permissions import BoothRole, Perm, may_edit_booth, may_manage_booth_staff, require, standing
+from expo.permissions import (
+    BoothRole,
+    Perm,
+    may_edit_booth,
+    may_manage_booth_staff,
+    require,
+    require_permission,
+    standing,
+)
 
 
 async def booth_role(session: AsyncSession, booth_id: int, user: User | None) -> BoothRole | None:
@@ -39,8 +47,8 @@ async def staffs_a_booth(
 
 async def require_in_expo(session: AsyncSession, expo_id: int, user: User, perm: Perm) -> None:
     """``user`` holds ``perm`` in the expo, or :class:`Forbidden` (``expo.organizers_only``)."""
-    st = await standing(session, user, expo_id)
-    require(st.has(perm), user, "Only this expo's organizers may do this.", "expo.organizers_only")
+    message = "Only this expo's organizers may do this."
+    await require_permission(session, user, expo_id, perm, message, "expo.organizers_only")
 
 
 async def require_booth_editor(session: AsyncSession, booth: Booth, user: User) -> None:

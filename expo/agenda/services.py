@@ -30,7 +30,7 @@ from expo.agenda.seats import Seat, SeatDesk
 from expo.db import utcnow
 from expo.errors import N_, Invalid, NotFound
 from expo.expos.models import Expo
-from expo.permissions import Perm, require, standing
+from expo.permissions import Perm, require_permission, standing
 from streaming.models import Stream
 
 MAX_SPEAKERS = 20
@@ -81,13 +81,8 @@ def local(value: datetime, expo: Expo) -> datetime:
 async def require_organizer_of(session: AsyncSession, expo: Expo, user: User) -> None:
     """``user`` manages the expo's agenda, or :class:`Forbidden` (``program.forbidden``)."""
     assert expo.id is not None
-    st = await standing(session, user, expo.id)
-    require(
-        st.has(Perm.MANAGE_AGENDA),
-        user,
-        N_("Only this expo's organizers may change its agenda."),
-        "program.forbidden",
-    )
+    message = N_("Only this expo's organizers may change its agenda.")
+    await require_permission(session, user, expo.id, Perm.MANAGE_AGENDA, message, "program.forbidden")
 
 
 async def organizes(session: AsyncSession, expo: Expo, user: User | None) -> bool:

@@ -18,7 +18,7 @@ from expo.accounts.models import User
 from expo.errors import N_, Forbidden
 from expo.expos.models import Expo
 from expo.expos.services import get_expo
-from expo.permissions import Perm, Standing, require, standing
+from expo.permissions import Perm, Standing, require_permission
 from streaming.models import Stream
 
 
@@ -27,13 +27,8 @@ async def organized_expo(session: AsyncSession, slug: str, user: User) -> tuple[
     unknown, 403 for anyone off its team)."""
     expo = await get_expo(session, slug)
     assert expo.id is not None
-    st = await standing(session, user, expo.id)
-    require(
-        st.has(Perm.VIEW_DASHBOARD),
-        user,
-        N_("Only this expo's organizers see its dashboard."),
-        "dashboard.forbidden",
-    )
+    message = N_("Only this expo's organizers see its dashboard.")
+    st = await require_permission(session, user, expo.id, Perm.VIEW_DASHBOARD, message, "dashboard.forbidden")
     return expo, st
 
 

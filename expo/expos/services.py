@@ -20,7 +20,15 @@ from expo.config import Settings
 from expo.errors import Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo, ExpoMember
 from expo.i18n import LOCALES
-from expo.permissions import Perm, Standing, TeamRole, is_admin, may_create_expo, require, standing
+from expo.permissions import (
+    Perm,
+    Standing,
+    TeamRole,
+    is_admin,
+    may_create_expo,
+    require_permission,
+    standing,
+)
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _NOT_EMPTY = ("title", "timezone", "languages", "applications_open")
@@ -82,8 +90,9 @@ async def managed_expo(session: AsyncSession, slug: str, user: User | None, perm
     for anyone off its team (or without that permission)."""
     expo = await get_expo(session, slug)
     assert expo.id is not None
-    st = await standing(session, user, expo.id)
-    require(st.has(perm), user, "Only this expo's team may do this.", "expo.forbidden")
+    await require_permission(
+        session, user, expo.id, perm, "Only this expo's team may do this.", "expo.forbidden"
+    )
     return expo
 
 
@@ -163,11 +172,16 @@ async def create_expo(session: AsyncSession, slug: str, fields: ExpoFields, acto
     )
 
 
+async def _require_changer(session: AsyncSession, expo: Expo, actor: User) -> None:
+    assert expo.id is not None
+    message = "Only this expo's organizers may change it."
+    await require_permission(session, actor, expo.id, Perm.CHANGE_EXPO, message, "expo.forbidden")
+
+
 async def update_expo(session: AsyncSession, expo: Expo, fields: ExpoFields, actor: User) -> Expo:
     """Change an expo's settings (its team's organizers only); a refused change stores nothing."""
     assert expo.id is not None
-    st = await standing(session, actor, expo.id)
-    require(st.has(Perm.CHANGE_EXPO), actor, "Only this expo's organizers may change it.", "expo.forbidden")
+    await _require_changer(session, expo, actor)
     changes = fields.model_dump(exclude_unset=True)
     if "languages" in changes:
         _check_languages(changes["languages"] or "")
@@ -189,9 +203,7 @@ async def update_expo(session: AsyncSession, expo: Expo, fields: ExpoFields, act
 
 async def set_expo_banner(session: AsyncSession, expo: Expo, path: str | None, actor: User) -> Expo:
     """Point the expo at a stored banner (``path`` relative to the uploads directory)."""
-    assert expo.id is not None
-    st = await standing(session, actor, expo.id)
-    require(st.has(Perm.CHANGE_EXPO), actor, "Only this expo's organizers may change it.", "expo.forbidden")
+    await _require_changer(session, expo, actor)
     expo.banner_path = path
     session.add(expo)
     await session.commit()

@@ -21,7 +21,7 @@ from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo, ExpoMember, TeamInvite
 from expo.mail.letters import Letters
-from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole, require, standing
+from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole, require_permission
 
 INVITE_LIFETIME = timedelta(days=14)
 MAX_MEMBERS = 500
@@ -71,8 +71,8 @@ async def members_with(session: AsyncSession, expo_id: int, perm: Perm) -> list[
 
 async def _require_team_manager(session: AsyncSession, expo: Expo, actor: User) -> None:
     assert expo.id is not None
-    st = await standing(session, actor, expo.id)
-    require(st.has(Perm.MANAGE_TEAM), actor, N_("Only this expo's owners manage its team."), "team.forbidden")
+    message = N_("Only this expo's owners manage its team.")
+    await require_permission(session, actor, expo.id, Perm.MANAGE_TEAM, message, "team.forbidden")
 
 
 async def _owners(session: AsyncSession, expo_id: int) -> int:

@@ -31,7 +31,7 @@ from expo.accounts.models import User
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo
-from expo.permissions import Perm, require, standing
+from expo.permissions import Perm, require_permission, standing
 from expo.registration import badges, forms, mail
 from expo.registration.models import Registration, RegistrationForm, RegistrationStatus
 
@@ -47,12 +47,9 @@ async def holds(session: AsyncSession, expo: Expo, user: User | None, perm: Perm
 
 async def require_expo_permission(session: AsyncSession, expo: Expo, user: User, perm: Perm) -> None:
     """``user`` holds ``perm`` in ``expo``, or :class:`Forbidden` (``registration.not_organizer``)."""
-    require(
-        await holds(session, expo, user, perm),
-        user,
-        N_("Only this expo's organizers may do this."),
-        "registration.not_organizer",
-    )
+    assert expo.id is not None
+    message = N_("Only this expo's organizers may do this.")
+    await require_permission(session, user, expo.id, perm, message, "registration.not_organizer")
 
 
 # The form ------------------------------------------------------------------------------------------------
