@@ -38,7 +38,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypedDict
 
 from sqlalchemy import ColumnElement, func, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +45,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col, select
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from typing_extensions import TypedDict  # pydantic reads these on Python 3.11 too
 
 from expo.accounts.models import User
 from expo.bus import Bus

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable, Sequence
 
 from booths.leads import safe_cell
-from expo.dashboards.history import BroadcastFigures
+from expo.dashboards.figures import BroadcastFigures
 
 TOTALS_COLUMNS = (
     "broadcast_id",

@@ -10,60 +10,21 @@ leads and meetings themselves, registrations from :mod:`expo.registration`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths.models import Booth, BoothDay, BoothVisitor, Lead
+from expo.dashboards.figures import BoothFigures, BroadcastFigures, DayCount
 from expo.db import utcnow
 from expo.meetings.models import Meeting, MeetingStatus
-from streaming.audience import Audience, MinutePoint
+from streaming.audience import Audience
 from streaming.models import Stream
 
 TREND_DAYS = 14
 """Days of each booth's visits shown as a sparkline beside its totals."""
-
-
-@dataclass
-class DayCount:
-    day: date
-    count: int
-
-
-@dataclass
-class BroadcastFigures:
-    """One broadcast's audience: the contract's stats plus watch time and the per-minute curve."""
-
-    id: int
-    title: str
-    status: str
-    booth_id: int | None
-    scheduled_start: datetime | None
-    live_viewers: int
-    peak_viewers: int
-    total_views: int
-    unique_viewers: int
-    average_watch_seconds: float
-    series: list[MinutePoint] = field(default_factory=list)
-
-
-@dataclass
-class BoothFigures:
-    """One booth's totals: page views (visits), distinct visitors over the whole expo, leads,
-    meetings requested (every request, whatever became of it) and meetings held."""
-
-    id: int
-    name: str
-    visits: int
-    unique_visitors: int
-    leads: int
-    meetings_requested: int
-    meetings_held: int
-    # Visits on each of the last TREND_DAYS UTC days, oldest first (today last).
-    daily_visits: list[int] = field(default_factory=list)
 
 
 async def broadcasts(

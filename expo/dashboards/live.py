@@ -20,7 +20,6 @@ import json
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
@@ -30,6 +29,7 @@ from expo.accounts.models import User
 from expo.auth import platform
 from expo.bus import Bus, Subscription
 from expo.dashboards import registrations
+from expo.dashboards.figures import LiveBroadcast, LiveFigures
 from expo.db import Database, utcnow
 from expo.expos.models import Expo
 from expo.permissions import Perm, standing
@@ -51,26 +51,6 @@ _CHANNEL = re.compile(r"^dashboard:([1-9][0-9]{0,17})$")
 def channel(expo_id: int) -> str:
     """The realtime channel of one expo's live figures."""
     return f"{PREFIX}{expo_id}"
-
-
-@dataclass
-class LiveBroadcast:
-    id: int
-    title: str
-    live_viewers: int
-
-
-@dataclass
-class LiveFigures:
-    """What the live dashboard shows; ``asdict`` of it is the event and the API body."""
-
-    online: int
-    live_viewers: int
-    rooms_in_session: int
-    check_ins_today: int
-    check_ins_total: int
-    registrations: int
-    broadcasts: list[LiveBroadcast] = field(default_factory=list)
 
 
 async def rooms_in_session(bus: Bus, expo_id: int) -> int:
@@ -162,7 +142,7 @@ class LiveBoard:
         if expo is None:
             return False
         figures = await live_figures(self.db, self.bus, self.audience, expo)
-        text = json.dumps({"kind": "figures", **asdict(figures)}, separators=(",", ":"))
+        text = json.dumps({"kind": "figures", **figures.model_dump(mode="json")}, separators=(",", ":"))
         if self._last.get(expo_id) == text:
             return False
         self._last[expo_id] = text

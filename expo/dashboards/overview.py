@@ -13,9 +13,8 @@ from sqlmodel import select
 from booths.models import Booth
 from expo.accounts.models import User
 from expo.dashboards import access, history, registrations, sessions
-from expo.dashboards.history import BoothFigures, BroadcastFigures, DayCount
-from expo.dashboards.live import LiveFigures, live_figures
-from expo.dashboards.sessions import SessionFigures
+from expo.dashboards.figures import BoothFigures, BroadcastFigures, DayCount, LiveFigures, SessionFigures
+from expo.dashboards.live import live_figures
 from expo.expos.models import Expo
 from expo.permissions import Standing
 from expo.platform import Platform

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Match, Route
 from booths import floor
 from expo.auth import platform
 from expo.dashboards import charts, exports, overview
-from expo.dashboards.history import BroadcastFigures
+from expo.dashboards.figures import BroadcastFigures
 from expo.dashboards.live import channel
 from expo.http.pages import page_locale, redirect, render
 from expo.permissions import Perm, require_page_user

@@ -13,7 +13,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from expo.dashboards.history import DayCount, per_day
+from expo.dashboards.figures import DayCount
+from expo.dashboards.history import per_day
 from expo.registration.models import Registration, RegistrationStatus
 
 # Registrations that count: a cancelled or rejected one is not an attendee.

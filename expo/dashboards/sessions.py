@@ -6,25 +6,12 @@ attendance is recorded), from one aggregate query for the whole expo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from expo.agenda.models import Program, ProgramRegistration, SeatStatus
-
-
-@dataclass
-class SessionFigures:
-    id: int
-    title: str
-    starts_at: datetime
-    capacity: int | None
-    confirmed: int
-    waitlisted: int
-    attended: int
+from expo.dashboards.figures import SessionFigures
 
 
 async def session_attendance(session: AsyncSession, expo_id: int) -> list[SessionFigures]:
