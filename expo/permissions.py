@@ -12,8 +12,8 @@ Two kinds of role answer it:
   nothing to it and reads no more of it than a visitor does.
 
 Booth staff (owner or staff of one booth) edit that booth, and the owner of a broadcast or room
-manages it, whatever their team role. Domains hand those facts in (``staff=``, ``owns=``); the
-rules that weigh them are here.
+manages it, whatever their team role. Domains hand those facts in (``staff=``, ``owner_id=``,
+``booth_staff=``, ``staffs_a_booth=``); the rules that weigh them are here.
 
 :func:`standing` reads what one user may do in one expo; the ``may_*`` functions answer one
 question each, and :func:`require` turns a "no" into the right error (401 signed out, else 403).
