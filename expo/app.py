@@ -45,7 +45,7 @@ from expo.registration import api as registration_api
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
 from streaming import api as stream_api
-from streaming import chat_api, hls_http, media_api, room_api, room_pages
+from streaming import chat_api, hls_http, media_api, room_api, room_pages, studio_pages
 from streaming import pages as streaming_pages
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
@@ -86,6 +86,7 @@ def routes() -> list[BaseRoute]:
         *room_api.ROUTES,
         *room_pages.ROUTES,
         *streaming_pages.ROUTES,
+        *studio_pages.ROUTES,
         *dashboard_api.ROUTES,
         *dashboard_pages.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -1,4 +1,5 @@
-"""Broadcast pages: watch a stream, go live from the browser, the list of one's streams, replays.
+"""Broadcast pages for the audience: watch a stream, its replay, and the visitor's home (the presenter's
+side is :mod:`streaming.studio_pages`).
 
 The watch page is readable without JavaScript (title, status, schedule, chat history and Q&A are
 rendered here); ``watch.js`` adds the player, the live channel and everything interactive.
@@ -21,12 +22,10 @@ from expo.expos.models import Expo
 from expo.expos.services import list_expos, team_expos
 from expo.http.api import path_int
 from expo.http.pages import render
-from expo.permissions import require, require_page_user
-from streaming import access, chat, services
+from expo.permissions import require_page_user
+from streaming import chat, services
 from streaming.audience import Audience, assign_viewer_cookie, set_viewer_cookie
-from streaming.models import Recording, Stream, StreamStatus
-
-MAX_LISTED_STREAMS = 200
+from streaming.models import Recording, StreamStatus
 
 MAX_LISTED_EXPOS = 100
 
@@ -108,32 +107,6 @@ async def replay(request: Request) -> Response:
     return FileResponse(path, media_type=media_type)
 
 
-async def go_live(request: Request) -> Response:
-    """``/streams/{id}/live``: publish from the browser, or copy the settings for OBS."""
-    user = await require_page_user(request)
-    stream_id = path_int(request, "stream_id")
-    async with platform(request).db.session() as session:
-        stream = await services.get_stream(session, stream_id)
-        manager = await access.can_manage(session, user, stream)
-    require(manager, user, N_("Only the stream's managers can broadcast it."), "stream.not_manager")
-    settings = platform(request).settings
-    config = {"stream": stream_id, "whipUrl": f"/api/streams/{stream_id}/whip", "status": stream.status}
-    return await render(
-        request,
-        "golive.html",
-        {"stream": stream, "whip_url": settings.url(f"/api/streams/{stream_id}/whip"), "config": config},
-    )
-
-
-async def my_streams(request: Request) -> Response:
-    """``/streams``: the broadcasts this user manages (every one of the expos where they manage
-    broadcasts, their own, their booths')."""
-    user = await require_page_user(request)
-    async with platform(request).db.session() as session:
-        rows = await access.managed_rows(session, user, Stream, limit=MAX_LISTED_STREAMS)
-    return await render(request, "streams.html", {"rows": rows})
-
-
 async def visitor_home(request: Request) -> Response:
     """``/visitor``: a visitor's home, the expos and the broadcasts they registered for."""
     user = await require_page_user(request, [Role.VISITOR])
@@ -148,6 +121,4 @@ ROUTES: list[BaseRoute] = [
     Route("/visitor", visitor_home, methods=["GET"]),
     Route("/watch/{stream_id:int}", watch, methods=["GET"]),
     Route("/watch/{stream_id:int}/replay", replay, methods=["GET"]),
-    Route("/streams", my_streams, methods=["GET"]),
-    Route("/streams/{stream_id:int}/live", go_live, methods=["GET"]),
 ]

@@ -2,14 +2,13 @@
 
 Status machine (:class:`~streaming.models.StreamStatus`)::
 
-    scheduled --go_live--> live --end--> ended --reopen (broadcast managers)--> scheduled
+    scheduled --go_live--> live --end--> ended --reopen (its managers)--> scheduled
         \\-----------------end (cancelled)---^
 
 * :func:`go_live` is accepted while *scheduled* and while already *live*: an encoder that drops
   without a WHIP ``DELETE`` leaves the stream live, and publishing again resumes it (the WHIP layer
   decides whether a second publisher is a conflict, since only it knows who is connected).
-* :func:`end` is final and idempotent; only the expo's broadcast managers can :func:`reopen` an
-  ended stream.
+* :func:`end` is idempotent; whoever manages a stream can :func:`reopen` it to go live again.
 
 Who may do what is :mod:`streaming.access`' question (which asks :mod:`expo.permissions`).
 
@@ -42,8 +41,8 @@ from expo.config import Settings
 from expo.db import utcnow
 from expo.errors import Conflict, Invalid, NotFound, Unauthorized
 from expo.expos.models import Expo
-from expo.permissions import Perm, may_manage_broadcast, require, standing
-from streaming.access import require_presenter
+from expo.permissions import may_manage_broadcast, require, standing
+from streaming.access import require_manager, require_presenter
 from streaming.models import Recording, Stream, StreamRegistration, StreamStatus, Visibility
 
 TITLE_MAX = 200
@@ -347,12 +346,10 @@ async def end(
 
 
 async def reopen(session: AsyncSession, stream: Stream, *, actor: User, bus: Bus | None = None) -> Stream:
-    """Put an ended stream back to *scheduled* so it can go live again: the broadcast managers of
-    its expo only (for its owner, ending stays final)."""
+    """Put an ended stream back to *scheduled* so it can go live again: whoever manages it (its
+    owner, its booth's staff, the expo's broadcast managers) may, to resume after a stop."""
     row = await get_stream(session, stored_id(stream))
-    st = await standing(session, actor, row.expo_id)
-    allowed = st.has(Perm.MANAGE_BROADCASTS)
-    require(allowed, actor, "Only the expo's organizers can reopen an ended stream.", "stream.forbidden")
+    await require_manager(session, actor, row)
     if row.status != StreamStatus.ENDED:
         raise Conflict("Only an ended stream can be reopened.", code="stream.not_ended")
     row.status = StreamStatus.SCHEDULED.value

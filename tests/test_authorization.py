@@ -469,9 +469,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
         STREAM_MANAGER, fresh={"stream_id": lambda w: w.fresh_stream()}
     ),
     ("POST", "/api/streams/{stream_id:int}/reopen"): e(
-        perm(Perm.MANAGE_BROADCASTS),
-        why="an ended broadcast comes back by its expo's decision only",
-        fresh={"stream_id": lambda w: w.fresh_stream(ended=True)},
+        STREAM_MANAGER, fresh={"stream_id": lambda w: w.fresh_stream(ended=True)}
     ),
     ("GET", "/api/expos/{slug}/streams"): e(EVERYONE),
     ("GET", "/api/streams/{stream_id:int}/stats"): e(EVERYONE),
@@ -529,7 +527,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/watch/{stream_id:int}"): e(EVERYONE),
     ("GET", "/watch/{stream_id:int}/replay"): e(EVERYONE),
     ("GET", "/streams"): e(SIGNED_IN, why="lists the caller's own broadcasts"),
+    ("POST", "/streams"): e(PRESENTER, lambda w, a: {"title": "Show", "expo": w.b.slug}),
     ("GET", "/streams/{stream_id:int}/live"): e(STREAM_MANAGER),
+    ("POST", "/streams/{stream_id:int}/reopen"): e(
+        STREAM_MANAGER, {}, fresh={"stream_id": lambda w: w.fresh_stream(ended=True)}
+    ),
     # Dashboards
     ("GET", "/api/expos/{slug}/dashboard"): e(perm(Perm.VIEW_DASHBOARD)),
     ("GET", "/api/expos/{slug}/dashboard/live"): e(perm(Perm.VIEW_DASHBOARD)),

@@ -133,7 +133,7 @@ async def test_status_moves_scheduled_live_ended_and_is_announced(db: Database) 
     assert received == [{"kind": "status", "status": s} for s in ("live", "live", "ended")]
     async with db.session() as session:
         exhibitor = await user(db, "e@example.org", "exhibitor")
-        for refused in (exhibitor, stranger):  # only the expo's organizers reopen
+        for refused in (exhibitor, stranger):  # neither manages it: not theirs, not their expo
             with pytest.raises(Forbidden):
                 await services.reopen(session, stream, actor=refused)
         reopened = await services.reopen(session, stream, actor=organizer)

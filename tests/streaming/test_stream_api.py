@@ -325,18 +325,24 @@ async def test_registration_is_idempotent_even_when_concurrent(client: httpx.Asy
     assert again.status_code == 200 and again.json()["registrations"] == 0
 
 
-async def test_only_an_organizer_of_its_expo_reopens_an_ended_stream(client: httpx.AsyncClient) -> None:
+async def test_its_managers_reopen_an_ended_stream(client: httpx.AsyncClient) -> None:
+    """Stopping ends a broadcast; whoever manages it (its owner, its expo's organizers) may reopen
+    it to go live again, and nobody else may."""
     organizer = await organizer_of(client, "o@example.org")
     exhibitor = await exhibitor_in(client, "e@example.org")
+    neighbour = await exhibitor_in(client, "n@example.org")
     sid = (await create(client, exhibitor))["id"]
     early = await client.post(f"/api/streams/{sid}/reopen", headers=organizer)
     assert early.status_code == 409 and early.json()["error"]["code"] == "stream.not_ended"
     assert (await client.post(f"/api/streams/{sid}/end", headers=exhibitor)).status_code == 200
-    refused = await client.post(f"/api/streams/{sid}/reopen", headers=exhibitor)
+    refused = await client.post(f"/api/streams/{sid}/reopen", headers=neighbour)
     assert refused.status_code == 403
-    reopened = await client.post(f"/api/streams/{sid}/reopen", headers=organizer)
+    reopened = await client.post(f"/api/streams/{sid}/reopen", headers=exhibitor)
     assert reopened.status_code == 200 and reopened.json()["status"] == "scheduled"
     assert (await client.get(f"/api/streams/{sid}/stats")).json()["status"] == "scheduled"
+    assert (await client.post(f"/api/streams/{sid}/end", headers=organizer)).status_code == 200
+    again = await client.post(f"/api/streams/{sid}/reopen", headers=organizer)
+    assert again.status_code == 200 and again.json()["status"] == "scheduled"
 
 
 async def test_a_visitors_registrations_are_their_agenda(client: httpx.AsyncClient) -> None:
