@@ -22,6 +22,7 @@ from booths import pages as floor_pages
 from expo import realtime, system
 from expo.accounts import api as account_api
 from expo.accounts import pages as account_pages
+from expo.accounts import recovery_pages
 from expo.agenda import api as agenda_api
 from expo.agenda import organizer_pages as agenda_organizer_pages
 from expo.agenda import pages as agenda_pages
@@ -61,6 +62,7 @@ def routes() -> list[BaseRoute]:
         *system.ROUTES,
         *account_api.ROUTES,
         *account_pages.ROUTES,
+        *recovery_pages.ROUTES,
         *realtime.ROUTES,
         *expo_api.ROUTES,
         *team_pages.ROUTES,

@@ -218,6 +218,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/auth/logout"): e(SIGNED_IN, own="api"),
     ("POST", "/api/auth/signup"): e(EVERYONE, lambda w, a: {**_new_account(w, a), "role": "visitor"}),
     ("GET", "/api/me"): e(SIGNED_IN),
+    ("POST", "/api/me/password"): e(
+        SIGNED_IN, {"current": "not the password", "new": "another long password"}, why="refused: 422"
+    ),
     ("GET", "/api/auth/tokens"): e(SIGNED_IN),
     ("POST", "/api/auth/tokens"): e(SIGNED_IN, {"name": "cli"}),
     ("DELETE", "/api/auth/tokens/{token_id:int}"): e(
@@ -234,6 +237,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/account"): e(SIGNED_IN),
     ("POST", "/account"): e(SIGNED_IN, {"name": "Renamed"}),
     ("POST", "/account/tokens"): e(SIGNED_IN, {"name": "cli"}),
+    ("POST", "/account/password"): e(SIGNED_IN, {"current": "not it", "new": "another long password"}),
+    ("POST", "/account/email"): e(SIGNED_IN, {"email": "taken@authz.example", "password": "not it"}),
+    ("GET", "/password/forgot"): e(EVERYONE),
+    ("POST", "/password/forgot"): e(EVERYONE, lambda w, a: {"email": f"{a}-nobody@authz.example"}),
+    ("GET", "/password/reset/{token}"): e(EVERYONE, params={"token": "no_reset"}, why="the link is the key"),
+    ("POST", "/password/reset/{token}"): e(
+        EVERYONE, {"new": "another long password"}, params={"token": "no_reset"}, why="the link is the key"
+    ),
     ("POST", "/account/tokens/{token_id:int}/revoke"): e(
         BOOTH_STAFF, fresh={"token_id": _fresh_token_of_staff}, why="staff_b's own token"
     ),

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from starlette.requests import Request
 
-from expo.accounts import services
+from expo.accounts import recovery, services
 from expo.accounts.models import AuthToken, Role, TokenKind, User
 from expo.auth import current_token, forget_auth, platform
 from expo.errors import Unauthorized
@@ -151,6 +151,20 @@ async def me(request: Request, user: User) -> UserOut:
     return UserOut.of(user)
 
 
+class PasswordChangeIn(Schema):
+    current: str = Field(max_length=1024)
+    new: str = Field(max_length=1024)
+
+
+async def change_password(request: Request, body: PasswordChangeIn, user: User) -> None:
+    """Change your password; your other sessions are signed out (API tokens keep working)."""
+    async with platform(request).db.session() as session:
+        await recovery.change_password(
+            session, user, body.current, body.new, keep=current_token(request), client=client_of(request)
+        )
+    await forget_auth(request, user=user)
+
+
 async def create_user(request: Request, body: UserCreateIn, user: User) -> UserOut:
     """Create an account of any role (platform administrators only)."""
     async with platform(request).db.session() as session:
@@ -200,6 +214,15 @@ ROUTES = [
         "/api/auth/signup", signup, method="POST", body=SignupIn, response=UserOut, status=201, tags=["auth"]
     ),
     Endpoint("/api/me", me, auth="user", response=UserOut, tags=["auth"]),
+    Endpoint(
+        "/api/me/password",
+        change_password,
+        method="POST",
+        body=PasswordChangeIn,
+        auth="user",
+        status=204,
+        tags=["auth"],
+    ),
     Endpoint("/api/auth/tokens", list_tokens, auth="user", response=TokenList, tags=["auth"]),
     Endpoint(
         "/api/auth/tokens",

@@ -55,3 +55,17 @@ class AuthToken(SQLModel, table=True):
     revoked_at: datetime | None = None
     ip: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=300)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A "forgot password" link: a random token e-mailed to the account's address, of which only
+    the SHA-256 is stored. It works once, for :data:`expo.accounts.recovery.RESET_LIFETIME`."""
+
+    __tablename__ = "password_reset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None

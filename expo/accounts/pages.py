@@ -271,13 +271,14 @@ def _set_language_cookie(response: Response, request: Request, locale: str) -> N
 # --- account ------------------------------------------------------------------------------------
 
 
-async def _account_page(
+async def account_page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
     async with platform(request).db.session() as session:
         tokens = await services.list_tokens(session, user)
     context: dict[str, Any] = {
         "tokens": tokens,
+        "min_password": MIN_LENGTH,
         "profile_name": user.name,
         "profile_locale": user.locale,
         "back_to": "/account",
@@ -288,7 +289,7 @@ async def _account_page(
 
 async def account(request: Request) -> Response:
     user = await require_page_user(request)
-    return await _account_page(request, user)
+    return await account_page(request, user)
 
 
 async def update_account(request: Request) -> Response:
@@ -302,7 +303,7 @@ async def update_account(request: Request) -> Response:
         await forget_auth(request, user=user)
     except ExpoError as exc:
         extra = {"section": "profile", "form_error": exc.message, "profile_name": name}
-        return await _account_page(request, user, {**extra, "profile_locale": locale}, status=exc.status)
+        return await account_page(request, user, {**extra, "profile_locale": locale}, status=exc.status)
     response = redirect("/account")
     if locale is not None:
         # Keep the cookie in step, so the choice also holds on the login page after logging out.
@@ -335,8 +336,8 @@ async def create_token(request: Request) -> Response:
                 client=client_of(request),
             )
     except ExpoError as exc:
-        return await _account_page(request, user, {**extra, "form_error": exc.message}, status=exc.status)
-    return await _account_page(request, user, {"new_token": raw, "new_token_name": name})
+        return await account_page(request, user, {**extra, "form_error": exc.message}, status=exc.status)
+    return await account_page(request, user, {"new_token": raw, "new_token_name": name})
 
 
 async def revoke_token(request: Request) -> Response:
