@@ -4,7 +4,7 @@ per-line error report."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +17,7 @@ from booths import catalog, floor, media, services
 from booths.editor_pages import checked, editable_booth, editor_url, translations_from
 from booths.models import Booth, Product
 from booths.pages import query_int
-from booths.services import ProductFields
+from booths.services import ProductFields, parse_price
 from expo import uploads
 from expo.accounts.models import User
 from expo.auth import platform
@@ -31,19 +31,12 @@ PRODUCT_TEXT = ("name", "description")
 
 
 def hundredths(raw: str, what: str) -> int | None:
-    """``"19.99"`` -> 1999; empty -> ``None``; anything else (or more than two decimals) is refused."""
-    if not raw:
-        return None
+    """A typed price in hundredths (see :func:`booths.services.parse_price`), naming the field
+    when it is refused."""
     try:
-        value = Decimal(raw.replace(",", ""))
-    except InvalidOperation:
-        raise Invalid(
-            N_("A price is a number like 19.99."), code="product.invalid_price", field=what
-        ) from None
-    cents = value * 100
-    if not value.is_finite() or cents != cents.to_integral_value() or value < 0:
-        raise Invalid(N_("A price is a number like 19.99."), code="product.invalid_price", field=what)
-    return int(cents)
+        return parse_price(raw)
+    except Invalid as exc:
+        raise Invalid(exc.message, code=exc.code, field=what) from None
 
 
 def product_fields(form: FormData, expo: Expo) -> ProductFields:
@@ -88,7 +81,8 @@ async def products_page(
         "page_count": floor.pages(total),
         "tree": floor.category_tree(categories),
         "tab": "products",
-        "values": {},
+        # A new product starts in the currency the booth used last (USD for its first).
+        "values": {"currency": next((p.currency for p in products if p.currency), "USD")},
         "price": lambda p: floor.price_range(p, locale),
         "loc": lambda obj, name: floor.localized(obj, name, locale),
     }

@@ -50,6 +50,7 @@ from booths.services.fields import (
     check_country,
     check_currency,
     check_translations,
+    parse_price,
 )
 from booths.services.layout import (
     delete_category,
@@ -108,6 +109,7 @@ __all__ = [
     "list_products",
     "list_staff",
     "may_edit",
+    "parse_price",
     "place_booth",
     "remove_staff",
     "require_booth_editor",

@@ -3,17 +3,50 @@ checks of single values (currency, country, translations)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from babel.numbers import is_currency
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel
 
-from expo.errors import Invalid
+from expo.errors import N_, Invalid
 from expo.expos.models import Expo
 from expo.i18n import countries
 
 MAX_PRICE = 10**13  # hundredths: ten thousand billion units is more than any listed price
+_SPACES = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break and narrow no-break spaces, apostrophes
+_GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
+
+
+def parse_price(raw: str) -> int | None:
+    """A price typed by a person, in hundredths: ``"19.99"``, ``"19,99"``, ``"1,234.50"``,
+    ``"1.234,50"`` and ``"1 234,50"`` all read as they are meant; empty is ``None``.
+
+    The last separator followed by one or two digits is the decimal one; separators followed by
+    groups of three digits group thousands (1,000 and 1.234.567,50). Anything else (letters, a
+    negative amount, more than two decimals, a lone 12.345 that could be either) is refused,
+    never guessed: 9,80 is 9.80, not 980.
+    """
+    text = _SPACES.sub("", raw)
+    if not text:
+        return None
+    whole, decimals = text, ""
+    last = max(text.rfind(","), text.rfind("."))
+    if last >= 0 and 1 <= len(text) - last - 1 <= 2:
+        whole, decimals = text[:last], text[last + 1 :]
+    if "," in whole or "." in whole:
+        # "12.345" alone may be twelve with three decimals or twelve thousand: asked, not guessed.
+        lone_dot = not decimals and whole.count(".") == 1 and "," not in whole
+        if lone_dot or not _GROUPED.match(whole) or len({c for c in whole if c in ",."}) > 1:
+            raise Invalid(N_("A price is a number like 19.99 or 19,99."), code="product.invalid_price")
+        whole = whole.replace(",", "").replace(".", "")
+    if not whole.isdigit() or (decimals and not decimals.isdigit()):
+        raise Invalid(N_("A price is a number like 19.99 or 19,99."), code="product.invalid_price")
+    cents = int(whole) * 100 + int(decimals.ljust(2, "0") or 0)
+    if cents > MAX_PRICE:
+        raise Invalid(N_("This price is too large."), code="product.invalid_price")
+    return cents
 
 
 def check_currency(code: str) -> str:

@@ -219,3 +219,31 @@ def test_country_and_currency_codes() -> None:
     for bad in ("cny", "YUAN", "XYZ", ""):
         with pytest.raises(Invalid):
             services.check_currency(bad)
+
+
+@pytest.mark.parametrize(
+    ("typed", "hundredths"),
+    [
+        ("19.99", 1999),
+        ("19,99", 1999),
+        ("9,80", 980),
+        ("0,5", 50),
+        ("12", 1200),
+        ("1,234.50", 123450),
+        ("1.234,50", 123450),
+        ("1 234,50", 123450),
+        ("1\u202f234,50", 123450),
+        ("1,000", 100000),
+        ("1.234.567", 123456700),
+        ("", None),
+    ],
+)
+def test_a_typed_price_reads_as_meant(typed: str, hundredths: int | None) -> None:
+    assert services.parse_price(typed) == hundredths
+
+
+@pytest.mark.parametrize("typed", ["12.345", "1,23,45", "ten", "-5", "1.2345", "1,0000", "9,800.0.1", "1e3"])
+def test_a_price_that_could_be_read_two_ways_or_none_is_refused(typed: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        services.parse_price(typed)
+    assert refused.value.code == "product.invalid_price"

@@ -258,8 +258,16 @@ async def test_products_are_created_edited_and_deleted_from_the_editor(app: Star
         shown = await ex.get(f"/expos/fair/products/{product_id}")
         assert "$12.50 \u2013 $15.00" in shown.text and '<dd class="product-moq">100</dd>' in shown.text
         bad = await post_form(ex, base, base, {**data, "name": "Second", "price_min": "12.345"})
-        assert bad.status_code == 422 and "A price is a number like 19.99." in bad.text
+        assert bad.status_code == 422 and "A price is a number like 19.99 or 19,99." in bad.text
         assert 'value="Second"' in bad.text
+        # A decimal comma is a decimal comma: 9,80 is 9.80, never 980.
+        comma = await post_form(
+            ex, base, base, {**data, "name": "Night light", "price_min": "9,80", "price_max": "1.234,50"}
+        )
+        assert comma.status_code == 303, comma.text
+        night = int(comma.headers["location"].rsplit("/", 1)[1])
+        assert "$9.80 \u2013 $1,234.50" in (await ex.get(f"/expos/fair/products/{night}")).text
+        assert (await post_form(ex, f"{base}/{night}", f"{base}/{night}/delete")).status_code == 303
         inverted = await post_form(
             ex, base, base, {**data, "name": "Third", "price_min": "20", "price_max": "10"}
         )
