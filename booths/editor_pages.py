@@ -259,6 +259,27 @@ async def delete_media(request: Request) -> Response:
     return response
 
 
+async def remove_logo(request: Request) -> Response:
+    return await _remove_image(request, "logo")
+
+
+async def remove_banner(request: Request) -> Response:
+    return await _remove_image(request, "banner")
+
+
+async def _remove_image(request: Request, slot: str) -> Response:
+    """Take the logo or the banner off the booth page."""
+    await read_form(request)
+    user = await require_page_user(request)
+    async with platform(request).db.session() as session:
+        booth, _ = await editable_booth(session, request, user)
+        await services.clear_booth_image(session, booth, slot, user)
+    response = redirect(editor_url(path_int(request, "booth_id")) + "#media")
+    message = N_("The logo was removed.") if slot == "logo" else N_("The banner was removed.")
+    flash(response, request, message, "success")
+    return response
+
+
 # Staff ------------------------------------------------------------------------------------------------------
 
 
@@ -304,6 +325,8 @@ ROUTES: list[BaseRoute] = [
     Route("/booths/{booth_id:int}/edit", edit_form, methods=["GET"]),
     Route("/booths/{booth_id:int}/edit", save_profile, methods=["POST"]),
     Route("/booths/{booth_id:int}/upload", upload, methods=["POST"]),
+    Route("/booths/{booth_id:int}/logo/remove", remove_logo, methods=["POST"]),
+    Route("/booths/{booth_id:int}/banner/remove", remove_banner, methods=["POST"]),
     Route("/booths/{booth_id:int}/media/{media_id:int}/delete", delete_media, methods=["POST"]),
     Route("/booths/{booth_id:int}/staff", add_staff, methods=["POST"]),
     Route("/booths/{booth_id:int}/staff/{user_id:int}/remove", remove_staff, methods=["POST"]),

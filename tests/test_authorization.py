@@ -347,6 +347,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/booths/{booth_id:int}/edit"): e(BOOTH_EDITOR),
     ("POST", "/booths/{booth_id:int}/edit"): e(BOOTH_EDITOR, {"name": "Booth b", "tagline": "Lamps"}),
     ("POST", "/booths/{booth_id:int}/upload"): e(BOOTH_EDITOR, UPLOAD),
+    ("POST", "/booths/{booth_id:int}/logo/remove"): e(BOOTH_EDITOR, {}),
+    ("POST", "/booths/{booth_id:int}/banner/remove"): e(BOOTH_EDITOR, {}),
     ("POST", "/booths/{booth_id:int}/media/{media_id:int}/delete"): e(BOOTH_EDITOR, {}),
     ("POST", "/booths/{booth_id:int}/staff"): e(BOOTH_EDITOR, {"email": email_of("helper"), "role": "staff"}),
     ("POST", "/booths/{booth_id:int}/staff/{user_id:int}/remove"): e(

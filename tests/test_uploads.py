@@ -129,6 +129,16 @@ async def test_a_logo_is_reencoded_stored_by_hash_and_served_for_good(app: Starl
         page = await ex.get(f"/expos/fair/booths/{booth.id}")
         assert f'src="/media/{logo.replace(".png", "-thumb.png")}"' in page.text
 
+        # The editor asks before taking it off the booth page, then does.
+        editor = await ex.get(f"/booths/{booth.id}/edit")
+        assert f'action="/booths/{booth.id}/logo/remove" data-confirm=' in editor.text
+        removed = await post_form(ex, f"/booths/{booth.id}/edit", f"/booths/{booth.id}/logo/remove")
+        assert removed.status_code == 303
+        async with app.state.platform.db.session() as session:
+            assert (await session.get(Booth, booth.id)).logo_path is None  # type: ignore[union-attr]
+        page = await ex.get(f"/expos/fair/booths/{booth.id}")
+        assert logo.replace(".png", "-thumb.png") not in page.text
+
 
 async def test_photo_metadata_is_stripped(app: Starlette) -> None:
     booth = await setup(app)

@@ -21,7 +21,7 @@ from booths.services.layout import get_hall
 from expo import audit
 from expo.accounts.models import User
 from expo.db import utcnow
-from expo.errors import Conflict, Forbidden, Invalid, NotFound
+from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo
 from expo.permissions import BoothRole, Perm, may_apply_for_booth, standing
 
@@ -211,6 +211,19 @@ async def set_booth_media(
     if banner_path is not None:
         booth.banner_path = banner_path
     session.add(booth)
+    await session.commit()
+    return booth
+
+
+async def clear_booth_image(session: AsyncSession, booth: Booth, slot: str, actor: User) -> Booth:
+    """Take the booth's ``logo`` or ``banner`` off its page (its staff and organizers); the stored
+    file stays, as other rows may use the same content."""
+    await require_booth_editor(session, booth, actor)
+    if slot not in ("logo", "banner"):
+        raise Invalid(N_("Only the logo or the banner can be removed this way."), code="booth.invalid_slot")
+    setattr(booth, f"{slot}_path", None)
+    session.add(booth)
+    audit.record(session, f"booth.{slot}_removed", actor_id=actor.id, target=f"booth:{booth.id}")
     await session.commit()
     return booth
 

@@ -267,7 +267,11 @@ async def test_products_are_created_edited_and_deleted_from_the_editor(app: Star
         assert comma.status_code == 303, comma.text
         night = int(comma.headers["location"].rsplit("/", 1)[1])
         assert "$9.80 \u2013 $1,234.50" in (await ex.get(f"/expos/fair/products/{night}")).text
+        listing = await ex.get(base)  # deleting asks first
+        assert f'action="{base}/{night}/delete" data-confirm="Delete this product for good?' in listing.text
         assert (await post_form(ex, f"{base}/{night}", f"{base}/{night}/delete")).status_code == 303
+        mine = await ex.get("/my/booths")  # every inbox of the booth is a click away
+        assert f'href="/booths/{booth.id}/meetings"' in mine.text
         inverted = await post_form(
             ex, base, base, {**data, "name": "Third", "price_min": "20", "price_max": "10"}
         )
