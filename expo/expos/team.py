@@ -8,7 +8,6 @@ removed nor step down (``team.last_owner``). Every change is audited.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from expo import audit
 from expo.accounts.models import User
+from expo.accounts.services import hash_token
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo, ExpoMember, TeamInvite
@@ -25,10 +25,6 @@ from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole, require_permissio
 
 INVITE_LIFETIME = timedelta(days=14)
 MAX_MEMBERS = 500
-
-
-def _hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def check_role(role: str) -> TeamRole:
@@ -114,7 +110,7 @@ async def invite(
         expo_id=expo.id,
         email=address,
         role=role.value,
-        token_hash=_hash(raw),
+        token_hash=hash_token(raw),
         invited_by=actor.id,
         expires_at=utcnow() + INVITE_LIFETIME,
     )
@@ -145,7 +141,7 @@ async def invite(
 
 async def find_invite(session: AsyncSession, raw: str) -> TeamInvite:
     """The live invitation behind an accept link, or :class:`NotFound` (``team.unknown_invite``)."""
-    row = (await session.exec(select(TeamInvite).where(TeamInvite.token_hash == _hash(raw)))).first()
+    row = (await session.exec(select(TeamInvite).where(TeamInvite.token_hash == hash_token(raw)))).first()
     if row is None or row.expires_at.replace(tzinfo=None) < utcnow().replace(tzinfo=None):
         raise NotFound("This invitation is unknown, used or expired.", code="team.unknown_invite")
     return row
