@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from anyio import to_thread
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,10 +19,13 @@ from expo import events
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.db import utcnow
-from expo.errors import NotFound
+from expo.errors import N_, NotFound, UnsupportedMediaType
 from expo.expos.services import get_expo
 from expo.http.api import Endpoint, Schema, path_int
-from expo.registration import badges, exports, forms, services
+from expo.http.bodies import media_type, read_body
+from expo.permissions import Perm
+from expo.ratelimit import RateLimiter
+from expo.registration import badges, exports, forms, scan, services
 from expo.registration.mail import Mailer
 from expo.registration.models import Registration, RegistrationForm, RegistrationStatus
 from expo.registration.services import CheckIn
@@ -126,11 +130,35 @@ class CheckInIn(Schema):
 
 class CheckInOut(Schema):
     result: Literal["checked_in", "already_checked_in"]
-    checked_in_at: datetime
+    checked_in_at: datetime = Field(description="When the visitor was first checked in.")
+    checked_in_by: str | None = Field(description="Who checked them in first (their name).")
     registration_id: int
     name: str
     email: str
     company: str
+
+
+class ScanOut(Schema):
+    found: bool = Field(description="Whether the frame showed a QR code.")
+    check_in: CheckInOut | None = Field(description="The check-in of the code found.")
+
+
+class DeskQuery(Schema):
+    q: str = Field(default="", max_length=200)
+
+
+class DeskRowOut(Schema):
+    registration_id: int
+    name: str
+    email: str
+    company: str
+    status: str
+    checked_in_at: datetime | None
+    checked_in_by: str | None
+
+
+class DeskSearchOut(Schema):
+    items: list[DeskRowOut] = Field(description="At most 20, approved first, then by name.")
 
 
 def mailer(request: Request) -> Mailer:
@@ -158,6 +186,7 @@ def check_in_out(done: CheckIn) -> CheckInOut:
     return CheckInOut(
         result="already_checked_in" if done.already else "checked_in",
         checked_in_at=done.registration.checked_in_at,
+        checked_in_by=done.by.name if done.by else None,
         registration_id=done.registration.id,
         name=done.visitor.name,
         email=done.visitor.email,
@@ -275,6 +304,63 @@ async def check_in_badge(request: Request, body: CheckInIn, user: User) -> Check
     return check_in_out(done)
 
 
+async def check_in_registration(request: Request, user: User) -> CheckInOut:
+    """Check in a registration found by name at the desk (check-in staff); twice is not an error."""
+    async with platform(request).db.session() as session:
+        expo = await get_expo(session, request.path_params["slug"])
+        done = await services.check_in_registration(session, expo, path_int(request, "registration_id"), user)
+    if not done.already:
+        await figures_changed(request, expo.id)
+    return check_in_out(done)
+
+
+# A desk sends a few frames a second while it waits for a badge; more than this is not a camera.
+SCAN_LIMIT = (40, 10.0)
+
+
+async def scan_badge(request: Request, user: User) -> ScanOut:
+    """Check in the badge whose QR code a camera frame shows (PNG, JPEG or WebP, at most 2 MiB):
+    for browsers that cannot read QR codes themselves. A frame without a code finds nothing."""
+    p = platform(request)
+    async with p.db.session() as session:
+        expo = await get_expo(session, request.path_params["slug"])
+        await services.require_expo_permission(session, expo, user, Perm.CHECK_IN)
+    await RateLimiter(p.bus, "checkin-scan", *SCAN_LIMIT).hit(str(user.id))
+    if media_type(request) not in scan.MEDIA_TYPES:
+        raise UnsupportedMediaType(N_("Send the camera picture as PNG, JPEG or WebP."))
+    frame = await read_body(request, scan.MAX_FRAME_BYTES)
+    code = await to_thread.run_sync(scan.read_qr, frame)
+    if code is None:
+        return ScanOut(found=False, check_in=None)
+    async with p.db.session() as session:
+        done = await services.check_in(session, expo, code, p.secret, user)
+    if not done.already:
+        await figures_changed(request, expo.id)
+    return ScanOut(found=True, check_in=check_in_out(done))
+
+
+async def desk_search(request: Request, query: DeskQuery, user: User) -> DeskSearchOut:
+    """Registrations by part of the visitor's name, e-mail or company (2 letters or more), for
+    checking in a visitor without their badge (check-in staff)."""
+    async with platform(request).db.session() as session:
+        expo = await get_expo(session, request.path_params["slug"])
+        rows = await services.desk_search(session, expo, user, query.q)
+    return DeskSearchOut(items=[desk_row_out(row) for row in rows])
+
+
+def desk_row_out(row: services.DeskRow) -> DeskRowOut:
+    assert row.registration.id is not None
+    return DeskRowOut(
+        registration_id=row.registration.id,
+        name=row.visitor.name,
+        email=row.visitor.email,
+        company=str(row.registration.answers.get("company", "")),
+        status=row.registration.status,
+        checked_in_at=row.registration.checked_in_at,
+        checked_in_by=row.by.name if row.by else None,
+    )
+
+
 EXPO = "/api/expos/{slug}"
 
 
@@ -316,4 +402,15 @@ ROUTES = [
     ),
     _endpoint(f"{EXPO}/registrations.csv", export_registrations, auth="user", response_media="text/csv"),
     _endpoint(f"{EXPO}/check-in", check_in_badge, "POST", auth="user", body=CheckInIn, response=CheckInOut),
+    _endpoint(
+        f"{EXPO}/check-in/scan", scan_badge, "POST", auth="user", body_media="image/jpeg", response=ScanOut
+    ),
+    _endpoint(f"{EXPO}/check-in/search", desk_search, auth="user", query=DeskQuery, response=DeskSearchOut),
+    _endpoint(
+        EXPO + "/registrations/{registration_id:int}/check-in",
+        check_in_registration,
+        "POST",
+        auth="user",
+        response=CheckInOut,
+    ),
 ]

@@ -4,6 +4,9 @@ The code is the registration's id and its random ``badge_code``, signed with the
 (:func:`expo.security.sign`). A code someone made up or altered fails the signature; a genuine
 code of a registration that was since cancelled and made again no longer matches its
 ``badge_code``. The QR image is drawn here (segno, inline SVG): no external service sees it.
+
+The badge also shows the registration's ``short_code`` for typing, grouped ``K7F3-Q9XA``; the desk
+accepts it in any case, with or without the dash or spaces.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 import segno
 
 from expo.errors import N_, Invalid
-from expo.registration.models import Registration
+from expo.registration.models import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, Registration
 from expo.security import sign, unsign
 
 PURPOSE = "badge"
@@ -47,3 +50,18 @@ def read_payload(secret: str, payload: str) -> BadgeClaim:
 def qr_svg(payload: str) -> str:
     """An inline SVG QR code of ``payload`` (medium error correction, survives a worn print)."""
     return str(segno.make(payload, error="m").svg_inline(scale=5, border=4, title="Badge QR code"))
+
+
+def show_short_code(code: str) -> str:
+    """The short code as printed: two groups of four, ``K7F3-Q9XA``."""
+    half = len(code) // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+def read_short_code(text: str) -> str | None:
+    """The stored form of a typed short code (``k7f3 q9xa`` -> ``K7F3Q9XA``), or ``None`` when
+    ``text`` is not one (then it may be the long signed code)."""
+    code = "".join(text.split()).replace("-", "").upper()
+    if len(code) != SHORT_CODE_LENGTH or any(c not in SHORT_CODE_ALPHABET for c in code):
+        return None
+    return code

@@ -8,6 +8,7 @@ from expo.accounts.models import User
 from expo.errors import N_
 from expo.expos.models import Expo
 from expo.mail.letters import Letters
+from expo.registration.badges import show_short_code
 from expo.registration.models import Registration, RegistrationStatus
 
 
@@ -24,7 +25,7 @@ class Mailer(Letters):
             subject = N_("You are registered for %(expo)s")
             body = N_(
                 "Hello %(name)s,\n\nyou are registered for %(expo)s. Your badge, with the QR code to show "
-                "at the entrance, is here:\n%(url)s\n"
+                "at the entrance, is here:\n%(url)s\n\nYour check-in code: %(code)s\n"
             )
             url = self.settings.url(f"/expos/{expo.slug}/badge")
         else:
@@ -34,7 +35,8 @@ class Mailer(Letters):
                 "registration; we will write again when they have decided. Your registration:\n%(url)s\n"
             )
             url = self.status_url(expo)
-        await self.send(session, user, expo, subject, body, url=url)
+        code = show_short_code(registration.short_code)
+        await self.send(session, user, expo, subject, body, url=url, code=code)
 
     async def decided(
         self, session: AsyncSession, expo: Expo, user: User, registration: Registration
@@ -43,7 +45,7 @@ class Mailer(Letters):
             subject = N_("Your registration for %(expo)s is approved")
             body = N_(
                 "Hello %(name)s,\n\nyour registration for %(expo)s is approved. Your badge, with the QR "
-                "code to show at the entrance, is here:\n%(url)s\n"
+                "code to show at the entrance, is here:\n%(url)s\n\nYour check-in code: %(code)s\n"
             )
             url = self.settings.url(f"/expos/{expo.slug}/badge")
         else:
@@ -53,7 +55,8 @@ class Mailer(Letters):
                 "registration.\n%(url)s\n"
             )
             url = self.status_url(expo)
-        await self.send(session, user, expo, subject, body, url=url)
+        code = show_short_code(registration.short_code)
+        await self.send(session, user, expo, subject, body, url=url, code=code)
 
     async def cancelled(
         self, session: AsyncSession, expo: Expo, user: User, registration: Registration

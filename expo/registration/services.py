@@ -33,7 +33,7 @@ from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo
 from expo.permissions import Perm, require_permission, standing
 from expo.registration import badges, forms, mail
-from expo.registration.models import Registration, RegistrationForm, RegistrationStatus
+from expo.registration.models import Registration, RegistrationForm, RegistrationStatus, new_short_code
 
 PAGE_SIZE = 50
 Status = RegistrationStatus
@@ -71,6 +71,11 @@ async def save_form(session: AsyncSession, expo: Expo, spec: forms.FormSpec, act
     form.opens_at, form.closes_at = spec.opens_at, spec.closes_at
     form.approval_required = spec.approval_required
     form.consent_text = spec.consent_text.strip()
+    form.translations = {
+        lang: {"consent_text": text.consent_text.strip()}
+        for lang, text in spec.translations.items()
+        if text.consent_text.strip() and lang in expo.language_list
+    }
     form.fields = stored
     form.updated_at = utcnow()
     session.add(form)
@@ -145,6 +150,7 @@ async def register(
     registration.consent_at = now if form.consent_text else None
     # A new code each time: a badge printed before a cancellation no longer checks anyone in.
     registration.badge_code = secrets.token_urlsafe(24)
+    registration.short_code = new_short_code()
     registration.created_at = now
     registration.decided_at = now if status is Status.APPROVED else None
     registration.decided_by = None
@@ -300,30 +306,65 @@ async def list_registrations(
 
 @dataclass
 class CheckIn:
+    """A check-in's answer: who, and whether they were in already (``by``: who checked them in
+    first, ``None`` when that account is gone)."""
+
     registration: Registration
     visitor: User
     already: bool
+    by: User | None
 
 
-async def check_in(session: AsyncSession, expo: Expo, payload: str, secret: str, actor: User) -> CheckIn:
-    """Check in the visitor whose badge code staff scanned or typed.
-
-    422 ``badge.invalid`` for a forged or altered code; 404 ``badge.unknown`` for a genuine code
-    that no longer names a registration (cancelled and made again); 409 ``badge.wrong_expo`` for a
-    badge of another expo and ``badge.not_approved`` for a registration that is not approved.
-    Checking in twice is not an error: the answer says since when the visitor is in.
-    """
-    await require_expo_permission(session, expo, actor, Perm.CHECK_IN)
+async def _badge_holder(session: AsyncSession, expo: Expo, payload: str, secret: str) -> Registration:
+    """The registration a typed short code or a scanned (or typed) signed code names."""
+    short = badges.read_short_code(payload)
+    if short is not None:
+        found = await session.exec(
+            select(Registration).where(Registration.expo_id == expo.id, Registration.short_code == short)
+        )
+        registration = found.first()
+        if registration is None:
+            raise NotFound(N_("No registration of this expo has this code."), code="badge.unknown_code")
+        return registration
     claim = badges.read_payload(secret, payload)
     registration = await session.get(Registration, claim.registration_id)
     if registration is None or not secrets.compare_digest(registration.badge_code, claim.badge_code):
         raise NotFound(N_("This badge is no longer valid."), code="badge.unknown")
     if registration.expo_id != expo.id:
         raise Conflict(N_("This badge belongs to another expo."), code="badge.wrong_expo")
+    return registration
+
+
+async def check_in(session: AsyncSession, expo: Expo, payload: str, secret: str, actor: User) -> CheckIn:
+    """Check in the visitor whose badge staff scanned or typed: the signed code of the QR code or
+    the short code printed under it.
+
+    422 ``badge.invalid`` for a forged or altered code; 404 ``badge.unknown_code`` for a short code
+    of no registration and ``badge.unknown`` for a signed code that names none any more (cancelled
+    and made again); 409 ``badge.wrong_expo`` for a badge of
+    another expo and ``badge.not_approved`` for a registration that is not approved.
+    Checking in twice is not an error: the answer says since when the visitor is in, and by whom.
+    """
+    await require_expo_permission(session, expo, actor, Perm.CHECK_IN)
+    registration = await _badge_holder(session, expo, payload, secret)
+    return await _check_in(session, registration, actor)
+
+
+async def check_in_registration(
+    session: AsyncSession, expo: Expo, registration_id: int, actor: User
+) -> CheckIn:
+    """Check in a registration that staff found by name at the desk (same answers as
+    :func:`check_in`)."""
+    await require_expo_permission(session, expo, actor, Perm.CHECK_IN)
+    return await _check_in(session, await get_registration(session, expo, registration_id), actor)
+
+
+async def _check_in(session: AsyncSession, registration: Registration, actor: User) -> CheckIn:
     if registration.status != Status.APPROVED.value:
         raise Conflict(N_("This registration is not approved."), code="badge.not_approved")
     visitor = await session.get(User, registration.user_id)
     assert visitor is not None
+    # Conditional: two desks scanning the same badge at once check it in once.
     result = await session.exec(
         update(Registration)
         .where(col(Registration.id) == registration.id, col(Registration.checked_in_at).is_(None))
@@ -336,4 +377,48 @@ async def check_in(session: AsyncSession, expo: Expo, payload: str, secret: str,
         )
     await session.commit()
     await session.refresh(registration)
-    return CheckIn(registration=registration, visitor=visitor, already=already)
+    by = await session.get(User, registration.checked_in_by) if registration.checked_in_by else None
+    return CheckIn(registration=registration, visitor=visitor, already=already, by=by)
+
+
+DESK_RESULTS = 20
+
+
+@dataclass
+class DeskRow:
+    registration: Registration
+    visitor: User
+    by: User | None
+
+
+async def desk_search(session: AsyncSession, expo: Expo, actor: User, q: str) -> list[DeskRow]:
+    """The expo's registrations whose visitor's name, e-mail or company contains ``q`` (2 letters
+    or more; fewer finds nothing), best first: approved before the others, then by name."""
+    await require_expo_permission(session, expo, actor, Perm.CHECK_IN)
+    text = q.strip().lower()
+    if len(text) < 2:
+        return []
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    company = func.lower(col(Registration.answers)["company"].as_string())
+    query = (
+        select(Registration, User)
+        .join(User, col(User.id) == col(Registration.user_id))
+        .where(
+            Registration.expo_id == expo.id,
+            or_(
+                func.lower(User.name).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+                company.like(pattern, escape="\\"),
+            ),
+        )
+        .order_by(
+            (col(Registration.status) != Status.APPROVED.value), func.lower(User.name), col(Registration.id)
+        )
+        .limit(DESK_RESULTS)
+    )
+    rows = (await session.exec(query)).all()
+    staff_ids = {r.checked_in_by for r, _ in rows if r.checked_in_by is not None}
+    staff = {}
+    if staff_ids:
+        staff = {u.id: u for u in (await session.exec(select(User).where(col(User.id).in_(staff_ids)))).all()}
+    return [DeskRow(r, u, staff.get(r.checked_in_by)) for r, u in rows]

@@ -232,3 +232,23 @@ async def test_exhibitor_applications_email_the_organizers_and_the_applicant(app
     assert [(m.to_address, m.subject) for m in messages[1:]] == [
         ("exhibitor@example.com", "Your booth Lumen Works at Spring Fair is approved")
     ]
+
+
+async def test_the_desk_without_script_finds_by_name_and_checks_in_from_the_list(app: Starlette) -> None:
+    fair = await make_fair(app)
+    await make_account(app, "ann@example.com", "visitor", name="Ann Lee")
+    async with browser(app, "ann@example.com") as ann:
+        assert (await post_form(ann, "/expos/fair/register", "/expos/fair/register", {})).status_code == 303
+    [registration] = await registrations(app)
+    async with browser(app, fair.organizer.email) as org:
+        found = await org.get(f"{DESK}?q=nn+l")
+        assert found.status_code == 200 and "Ann Lee" in found.text and "ann@example.com" in found.text
+        assert f'name="registration_id" value="{registration.id}"' in found.text
+        done = await post_form(org, f"{DESK}?q=nn+l", DESK, {"registration_id": str(registration.id)})
+        assert done.status_code == 200 and 'data-outcome="checked_in"' in done.text
+        again = await post_form(org, DESK, DESK, {"registration_id": str(registration.id)})
+        assert 'data-outcome="already"' in again.text and "by Olga Organizer" in again.text
+        bad = await post_form(org, DESK, DESK, {"registration_id": "ann"})
+        assert bad.status_code == 422 and "Choose a registration from the list." in bad.text
+        none = await org.get(f"{DESK}?q=zz")
+        assert "No registration matches." in none.text
