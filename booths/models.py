@@ -156,6 +156,21 @@ class Lead(SQLModel, table=True):
     notes: str = Field(default="", sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # When one of the booth's staff first opened it (migration 0015_lead_replies); None: new to them.
+    opened_at: datetime | None = None
+
+
+class LeadReply(SQLModel, table=True):
+    """The booth's answer to a lead, written by one of its staff: e-mailed to the visitor and shown
+    in the lead's thread on both sides (migration 0015_lead_replies)."""
+
+    __tablename__ = "lead_reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class VisitorCard(SQLModel, table=True):

@@ -106,7 +106,7 @@ async def meeting_request(request: Request, body: MeetingRequestIn, user: User) 
     async with p.db.session() as session:
         booth = await services.get_booth(session, path_int(request, "booth_id"), user)
         meeting = await meetings.request_meeting(
-            session, booth, user, body.starts_at, body.ends_at, body.message, p.bus
+            session, booth, user, body.starts_at, body.ends_at, body.message, p.bus, p.settings
         )
     return MeetingOut.of(meeting, booth)
 

@@ -62,7 +62,9 @@ async def request_meeting(request: Request) -> Response:
             if booth.expo_id != expo.id:
                 raise NotFound(N_("There is nothing at this address."), code="booth.unknown")
             start, end = _proposed_times(values["starts_at"], values["minutes"])
-            await meetings.request_meeting(session, booth, user, start, end, values["message"], p.bus)
+            await meetings.request_meeting(
+                session, booth, user, start, end, values["message"], p.bus, p.settings
+            )
     except ExpoError as exc:
         if exc.status >= 500 or exc.status in (401, 404):
             raise

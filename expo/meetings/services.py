@@ -11,7 +11,8 @@ Rules that a page or client cannot get around:
   decide at once exactly one wins and the other gets 409; accepting also refuses (409) a meeting
   overlapping one the booth has already accepted, under a lock on the booth row (PostgreSQL) or
   SQLite's single write lock, taken by the status update before the overlap is read;
-- the requester hears of each decision by e-mail, queued in the outbox in the same transaction.
+- the booth's staff hear of each request, and the requester of each decision, by e-mail queued in
+  the outbox in the same transaction.
 
 Each mutation commits once; with a ``bus`` it then nudges the expo's live dashboard.
 """
@@ -25,6 +26,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from booths.mail import BoothMailer
 from booths.models import Booth, BoothStatus
 from booths.services import booth_role
 from expo import audit, events
@@ -146,8 +148,10 @@ async def request_meeting(
     ends_at: datetime,
     message: str,
     bus: Bus | None = None,
+    settings: Settings | None = None,
 ) -> Meeting:
-    """Ask ``booth`` for a meeting; 409 past :data:`MAX_OPEN` open requests with this booth."""
+    """Ask ``booth`` for a meeting; 409 past :data:`MAX_OPEN` open requests with this booth. With
+    ``settings``, each of the booth's staff is told by e-mail, in their language."""
     assert booth.id is not None and visitor.id is not None
     expo = await session.get(Expo, booth.expo_id)
     assert expo is not None and expo.id is not None
@@ -181,6 +185,8 @@ async def request_meeting(
         raise Conflict(
             N_("You already have 3 open meeting requests with this booth."), code="meeting.too_many"
         )
+    if settings is not None:
+        await _tell_staff(session, settings, meeting, booth, expo, visitor)
     await _commit(session, bus, meeting, "meeting.requested", visitor, target=f"booth:{booth.id}")
     return meeting
 
@@ -272,6 +278,29 @@ async def _tell_requester(
         body=tr.gettext(body) % params,
         expo_id=expo.id,
         user_id=requester.id,
+    )
+
+
+async def _tell_staff(
+    session: AsyncSession, settings: Settings, meeting: Meeting, booth: Booth, expo: Expo, requester: User
+) -> None:
+    """Queue the e-mails telling the booth's staff about a new request, with a link to the inbox."""
+    start, end = local(meeting.starts_at, expo), local(meeting.ends_at, expo)
+    subject = N_("Meeting request for %(booth)s from %(requester)s")
+    body = N_(
+        "Hello %(name)s,\n\n%(requester)s asks %(booth)s for a meeting at %(expo)s on %(when)s.\n\n"
+        "Their message: %(said)s\n\nAccept or decline it:\n%(url)s\n"
+    )
+    await BoothMailer(settings).to_staff(
+        session,
+        expo,
+        booth,
+        subject,
+        body,
+        requester=requester.name or requester.email,
+        when=f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} ({expo.timezone})",
+        said=meeting.message or "-",
+        url=settings.url(f"/booths/{booth.id}/meetings#meeting-{meeting.id}"),
     )
 
 
@@ -376,3 +405,20 @@ async def cancel(session: AsyncSession, meeting_id: int, actor: User, bus: Bus |
         await room_services.end_room(session, meeting.room_id, commit=False)
     await _commit(session, bus, meeting, "meeting.cancelled", actor)
     return meeting
+
+
+async def waiting_counts(session: AsyncSession, booth_ids: Sequence[int]) -> dict[int, int]:
+    """How many requests of each booth wait for an answer and can still be accepted (their start
+    is ahead); booths without any are left out."""
+    if not booth_ids:
+        return {}
+    query = (
+        select(Meeting.booth_id, func.count())
+        .where(
+            col(Meeting.booth_id).in_(booth_ids),
+            Meeting.status == MeetingStatus.REQUESTED.value,
+            col(Meeting.starts_at) > utcnow(),
+        )
+        .group_by(col(Meeting.booth_id))
+    )
+    return {booth_id: count for booth_id, count in (await session.exec(query)).all()}

@@ -1,5 +1,5 @@
-"""In Chromium: a visitor searches the floor, opens a booth and sends an inquiry; the exhibitor finds
-it in the leads inbox."""
+"""In Chromium: a visitor searches the floor, opens a booth and sends an inquiry; the exhibitor sees
+it counted on their home, opens it, replies and files it; the visitor reads the reply."""
 
 from __future__ import annotations
 
@@ -74,17 +74,35 @@ async def test_visitor_inquiry_reaches_the_exhibitors_inbox(
     try:
         tab = await exhibitor.new_page()
         await sign_in(tab, live_server, "owner@example.com")
-        await tab.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Leads").click()
+        await expect(tab).to_have_url(re.compile(r"/exhibitor$"))
+        booth = tab.locator(".attention", has_text="Lumen Works")
+        await expect(booth.locator("[data-attention=leads]")).to_have_text("1 new lead")
+        await booth.get_by_role("link", name="1 new lead").click()
         await expect(tab).to_have_url(re.compile(r"/booths/\d+/leads$"))
         lead = tab.locator(".lead").first
         await expect(lead).to_contain_text("Can you ship 500 lamps to Lisbon by May?")
         await expect(lead).to_contain_text("Ann Lee")
         await expect(lead).to_contain_text("ann@example.com")
-        await lead.get_by_label("Status").select_option("answered")
-        await lead.get_by_label("Notes").fill("Sent a quote")
-        await lead.get_by_role("button", name="Save").click()
+        await expect(lead).to_contain_text("Unread")
+        await lead.get_by_role("link", name="Read and reply").click()
+        await expect(tab).to_have_url(re.compile(r"/booths/\d+/leads/\d+$"))
+        await tab.get_by_label("Your reply").fill("Yes: 500 lamps by May 2.\nA quote follows.")
+        await tab.get_by_role("button", name="Send reply").click()
+        await expect(tab.get_by_text("Your reply was sent to the visitor.")).to_be_visible()
+        reply = tab.locator(".thread-item.from-booth")
+        await expect(reply).to_contain_text("Yes: 500 lamps by May 2.")
+        await expect(tab.get_by_label("Status", exact=True)).to_have_value("answered")
+        await tab.get_by_label("Notes", exact=True).fill("Sent a quote")
+        await tab.get_by_role("button", name="Save").click()
         await expect(tab.get_by_text("The lead was updated.")).to_be_visible()
-        await expect(tab.locator(".lead").first.get_by_label("Notes")).to_have_value("Sent a quote")
+        await expect(tab.get_by_label("Notes", exact=True)).to_have_value("Sent a quote")
+        if shots:
+            await tab.screenshot(path=f"{shots}/lead.png", full_page=True)
+        await tab.get_by_role("link", name="Expo").first.click()
+        home = tab.locator(".attention", has_text="Lumen Works")
+        await expect(home.locator("[data-attention=leads]")).to_have_text("No new leads")
     finally:
         await exhibitor.close()
+    await page.goto(live_server.url + "/my/messages")
+    await expect(page.locator(".thread-item.from-booth")).to_contain_text("Yes: 500 lamps by May 2.")
     assert console_errors == []

@@ -72,9 +72,15 @@ def body(start: datetime, minutes: int = 30, message: str = "") -> dict[str, str
     }
 
 
-async def outbox(app: Starlette) -> list[OutboxMessage]:
+STAFF = ("owner@example.com", "colleague@example.com")
+
+
+async def outbox(app: Starlette, *, staff: bool = False) -> list[OutboxMessage]:
+    """The letters to requesters, oldest first (``staff``: those to the booth's staff instead)."""
     async with app.state.platform.db.session() as session:
-        return list((await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all())
+        query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+        mails = list((await session.exec(query)).all())
+    return [m for m in mails if (m.to_address in STAFF) == staff]
 
 
 async def start_in_the_past(app: Starlette, meeting_id: int) -> None:
