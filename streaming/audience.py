@@ -37,9 +37,9 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col, select
@@ -120,6 +120,9 @@ class Audience:
         self._tasks: list[asyncio.Task[None]] = []
         self._min_heartbeat = min(MIN_HEARTBEAT, ttl / 4)
         self._beats: dict[tuple[int, str, str], float] = {}  # (stream, viewer, path) -> last beat
+        # (stream, viewer) -> this process's last heartbeat from them: where a view that lapses
+        # without a leave really ended (``last_seen_at`` is written only every ``seen_interval``).
+        self._heard: dict[tuple[int, str], float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -184,6 +187,7 @@ class Audience:
         once a caller has acknowledged the viewer, the view is never lost.
         """
         now = self._active[stream_id] = time.monotonic()
+        self._heard[(stream_id, viewer)] = now
         beat = (stream_id, viewer, ViewVia(via).value)
         if now - self._beats.get(beat, -math.inf) < self._min_heartbeat:
             return
@@ -228,6 +232,7 @@ class Audience:
         if await self.bus.presence_count(paths) > 0:
             return
         await self.bus.presence_leave(self._people(stream_id), viewer)
+        self._heard.pop((stream_id, viewer), None)
         # Coming back is a new view (absent -> present again).
         await self._release_claim(stream_id, viewer)
         await self._close_views(stream_id, viewer)
@@ -312,6 +317,34 @@ class Audience:
             )
             await session.commit()
 
+    async def _close_lapsed(self, stream_id: int, viewer: str, heard: datetime) -> None:
+        """End the person's latest view where this process last heard them, unless it already
+        ended later (another process heard them after this one, or they left explicitly)."""
+        async with self.db.session() as session:
+            latest = (
+                await session.exec(
+                    select(StreamView.id)
+                    .where(
+                        StreamView.stream_id == stream_id,
+                        StreamView.viewer == viewer,
+                        col(StreamView.started_at) <= heard,
+                    )
+                    .order_by(col(StreamView.started_at).desc(), col(StreamView.id).desc())
+                    .limit(1)
+                )
+            ).first()
+            if latest is None:
+                return
+            await session.exec(
+                update(StreamView)
+                .where(
+                    col(StreamView.id) == latest,
+                    or_(col(StreamView.ended_at).is_(None), col(StreamView.ended_at) < heard),
+                )
+                .values(ended_at=heard, last_seen_at=heard)
+            )
+            await session.commit()
+
     # -- figures ---------------------------------------------------------------------------------
 
     async def live_viewers(self, stream_id: int) -> int:
@@ -361,15 +394,26 @@ class Audience:
             return [MinutePoint(minute=row.minute, viewers=row.viewers) for row in rows]
 
     async def average_watch_seconds(self, stream_id: int) -> float:
-        """Mean length of the stream's views (open views up to when they were last seen)."""
+        """Mean length of the stream's views: an ended view up to its end, the open view of someone
+        watching now up to now, any other open view up to when its viewer was last seen."""
         async with self.db.session() as session:
-            rows = await session.exec(
-                select(StreamView.started_at, StreamView.last_seen_at, StreamView.ended_at).where(
-                    StreamView.stream_id == stream_id
+            stream = await get_stream(session, stream_id)
+            rows = (
+                await session.exec(
+                    select(
+                        StreamView.viewer, StreamView.started_at, StreamView.last_seen_at, StreamView.ended_at
+                    ).where(StreamView.stream_id == stream_id)
                 )
-            )
-            lengths = [((ended or seen) - started).total_seconds() for started, seen, ended in rows]
-        return sum(lengths) / len(lengths) if lengths else 0.0
+            ).all()
+        watching: set[str] = set()
+        if stream.status != StreamStatus.ENDED and any(ended is None for *_, ended in rows):
+            watching = set(await self.bus.presence_members(self._people(stream_id)))
+        now = utcnow()
+        lengths = [
+            ((ended or (now if viewer in watching else seen)) - started).total_seconds()
+            for viewer, started, seen, ended in rows
+        ]
+        return max(0.0, sum(lengths) / len(lengths)) if lengths else 0.0
 
     # -- background work -------------------------------------------------------------------------
 
@@ -399,8 +443,31 @@ class Audience:
             await session.commit()
         return len(live)
 
+    async def close_lapsed(self) -> int:
+        """End the views of the people this process heard who are no longer watching over any
+        path (their heartbeats lapsed without a leave: a closed player, a lost beacon, HLS).
+        Returns how many were ended."""
+        now = time.monotonic()
+        wall = utcnow()
+        ended = 0
+        for key, heard in list(self._heard.items()):
+            if now - heard < self.ttl:
+                continue  # heard within the TTL: still present, our own heartbeat says so
+            stream_id, viewer = key
+            watching = await self.bus.presence_count(self._paths(stream_id, viewer)) > 0
+            if self._heard.get(key) != heard:
+                continue  # a heartbeat arrived meanwhile
+            del self._heard[key]
+            if watching:
+                continue  # another process hears them now, and ends the view when they lapse
+            await self._close_lapsed(stream_id, viewer, wall - timedelta(seconds=now - heard))
+            ended += 1
+        return ended
+
     async def announce(self) -> None:
-        """Publish counts that changed without a call (heartbeats lapsed) on streams served here."""
+        """Publish counts that changed without a call (heartbeats lapsed) on streams served here,
+        and end the views of people whose heartbeats lapsed where this process last heard them."""
+        await self.close_lapsed()
         horizon = time.monotonic() - 2 * self.ttl
         for stream_id, last in list(self._active.items()):
             count = await self.live_viewers(stream_id)

@@ -14,6 +14,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from unicodedata import east_asian_width
 
 from markupsafe import Markup, escape
 
@@ -183,39 +184,58 @@ def time_chart(
     return _svg(parts)
 
 
+def text_width(text: str, font_size: float) -> float:
+    """Roughly how wide ``text`` is drawn: wide (CJK) characters take a full em, others ~0.6 em."""
+    return sum(font_size if east_asian_width(ch) in "WF" else font_size * 0.6 for ch in text)
+
+
+def fit_label(text: str, room: float, font_size: float) -> str:
+    """``text`` if it fits in ``room`` pixels, else as much of it as fits followed by "…"."""
+    if text_width(text, font_size) <= room:
+        return text
+    kept = ""
+    for ch in text:
+        if text_width(kept + ch + "…", font_size) > room:
+            break
+        kept += ch
+    return kept.rstrip() + "…"
+
+
 def bar_ranking(
     rows: Sequence[tuple[str, float]],
     *,
     title: str,
     desc: str,
-    width: int = 480,
-    bar_height: int = 22,
+    width: int = 400,
+    bar_height: int = 14,
+    font_size: int = 12,
 ) -> Markup:
-    """Horizontal bars, longest first as given, each labelled with its name and value."""
-    label_w = min(220, width // 3)
+    """Horizontal bars, longest first as given: each name on its own line above its bar, so names
+    of any length and script get the chart's whole width (a name that still does not fit is
+    shortened with "…"; the row's tooltip has it in full), and the value at the bar's end."""
     value_w = 56
-    gap = 6
-    height = max(1, len(rows)) * (bar_height + gap) + gap
+    gap = 10
+    line = font_size + 4
+    row_h = line + bar_height + gap
+    height = max(1, len(rows)) * row_h
     parts = _frame("bars", title, desc, width, height)
     top = max((value for _, value in rows), default=0) or 1
-    span = width - label_w - value_w - 8
+    span = width - value_w
     for i, (name, value) in enumerate(rows):
-        y = gap + i * (bar_height + gap)
+        y = i * row_h
+        bar_y = y + line
         length = span * value / top
-        text_y = _num(y + bar_height * 0.7)
-        shown = name if len(name) <= 30 else name[:29] + "…"
+        shown = fit_label(name, width, font_size)
         parts.append(f'<g class="chart-row" data-label="{escape(name)}" data-value="{_num(value)}">')
         parts.append(f"<title>{escape(name)}: {_figure(value)}</title>")
+        parts.append(f'<text class="chart-label" x="0" y="{_num(y + font_size)}">{escape(shown)}</text>')
         parts.append(
-            f'<text class="chart-label" x="{label_w - 6}" y="{text_y}" text-anchor="end">'
-            f"{escape(shown)}</text>"
-        )
-        parts.append(
-            f'<rect class="chart-bar" x="{label_w}" y="{y}" width="{_num(max(length, 1 if value else 0))}" '
+            f'<rect class="chart-bar" x="0" y="{bar_y}" width="{_num(max(length, 1 if value else 0))}" '
             f'height="{bar_height}" rx="3"/>'
         )
         parts.append(
-            f'<text class="chart-value" x="{_num(label_w + length + 6)}" y="{text_y}">{_figure(value)}</text>'
+            f'<text class="chart-value" x="{_num(length + 6)}" y="{_num(bar_y + bar_height - 2)}">'
+            f"{_figure(value)}</text>"
         )
         parts.append("</g>")
     parts.append("</svg>")

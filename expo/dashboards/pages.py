@@ -3,7 +3,8 @@
 ``/organizer/expos/{slug}/dashboard``: the organizer's page, live figures first (drawn here, then
 kept current by ``web/static/js/dashboard.js`` over ``/ws``), then the figures over time as SVG
 charts with their numbers in tables beside them. ``/my/dashboard/{slug}``: the same for the
-booths an exhibitor staffs. Each page links the CSV exports that go with it.
+booths an exhibitor staffs. Each page links the CSV exports that go with it. ``/organizer``: the
+organizer's home, each of their expos with the figures that need attention (:mod:`.home`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 
 from booths import floor
+from expo.accounts.models import Role
+from expo.accounts.services import count_by_role
 from expo.auth import platform
-from expo.dashboards import charts, exports, overview
+from expo.dashboards import charts, exports, home, overview
 from expo.dashboards.figures import BroadcastFigures
 from expo.dashboards.live import channel
 from expo.http.pages import page_locale, redirect, render
-from expo.permissions import Perm, require_page_user
+from expo.permissions import Perm, is_admin, require_page_user
 
 # Exports of the other domains, linked from the organizer's page when they exist.
 REGISTRATIONS_CSV = "/api/expos/{slug}/registrations.csv"
@@ -54,6 +57,26 @@ def _exists(request: Request, path: str) -> bool:
     """True when the app serves ``path`` (exports of domains that may not be installed)."""
     scope = {"type": "http", "path": path, "method": "GET"}
     return any(route.matches(scope)[0] == Match.FULL for route in request.app.routes)
+
+
+async def organizer_home(request: Request) -> Response:
+    """``/organizer``: the expos the user helps run, what needs doing in each, and for
+    administrators the platform's accounts and audit log behind links."""
+    user = await require_page_user(request, [Role.ORGANIZER])
+    cards, total = await home.expo_cards(platform(request), user)
+    by_role: dict[str, int] = {}
+    if is_admin(user):
+        async with platform(request).db.session() as session:
+            by_role = await count_by_role(session)
+    context: dict[str, Any] = {
+        "cards": cards,
+        "total_expos": total,
+        "is_admin": is_admin(user),
+        "users_by_role": by_role,
+        "total_users": sum(by_role.values()),
+        "number": (await _helpers(request))["number"],
+    }
+    return await render(request, "organizer.html", context)
 
 
 async def expo_page(request: Request) -> Response:
@@ -150,6 +173,7 @@ async def exhibitor_minutes_csv(request: Request) -> Response:
 
 
 ROUTES: list[BaseRoute] = [
+    Route("/organizer", organizer_home, methods=["GET"]),
     Route("/organizer/expos/{slug}/dashboard", expo_page, methods=["GET"]),
     Route("/organizer/expos/{slug}/dashboard/audience.csv", organizer_audience_csv, methods=["GET"]),
     Route("/organizer/expos/{slug}/dashboard/audience-minutes.csv", organizer_minutes_csv, methods=["GET"]),

@@ -217,13 +217,17 @@ async def test_admin_dashboard_shows_figures_and_can_add_accounts(client: httpx.
     page = await client.get("/organizer")
     assert page.status_code == 200
     assert 'id="stat-users">2<' in page.text and 'id="stat-visitor">1<' in page.text
-    assert "auth.login" in page.text and "account.created" in page.text
+    # The audit log and the accounts are behind links, not on the home page.
+    assert 'href="/organizer/audit"' in page.text and 'href="/organizer/users"' in page.text
+    assert "auth.login" not in page.text
 
     data = {"name": "Org Two", "email": "org2@example.com", "password": PASSWORD, "role": "organizer"}
-    created = await form_post(client, "/organizer", "/organizer/users", data)
+    created = await form_post(client, "/organizer/users", "/organizer/users", data)
     assert created.status_code == 303
+    page = await client.get("/organizer/users")
+    assert "Account created." in page.text and "org2@example.com" in page.text
     page = await client.get("/organizer")
-    assert "Account created." in page.text and 'id="stat-organizer">1<' in page.text
+    assert 'id="stat-organizer">1<' in page.text
 
     audit = await client.get("/organizer/audit?action=account.created")
     assert audit.status_code == 200 and "user:" in audit.text and "auth.login<" not in audit.text
@@ -236,7 +240,8 @@ async def test_admin_dashboard_shows_figures_and_can_add_accounts(client: httpx.
     assert (
         page.status_code == 200 and 'id="stat-users"' not in page.text and "account.created" not in page.text
     )
-    assert 'action="/organizer/users"' not in page.text
+    assert 'href="/organizer/users"' not in page.text
+    assert (await client.get("/organizer/users")).status_code == 403
     assert (await client.get("/organizer/audit")).status_code == 403
 
 

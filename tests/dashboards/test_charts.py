@@ -86,7 +86,24 @@ def test_bar_ranking_lengths_follow_values_and_names_are_escaped() -> None:
     widths = [float(r.find("svg:rect", NS).get("width", "")) for r in rows]  # type: ignore[union-attr]
     assert widths[0] == pytest.approx(4 * widths[1], abs=0.3) and widths[2] == 0
     assert [r.find("svg:text[@class='chart-value']", NS).text for r in rows] == ["40", "10", "0"]  # type: ignore[union-attr]
-    assert rows[0].find("svg:text[@class='chart-label']", NS).text == hostile[:29] + "…"  # type: ignore[union-attr]
+    assert rows[0].find("svg:text[@class='chart-label']", NS).text == hostile  # type: ignore[union-attr]
+
+
+def test_bar_labels_fit_the_chart_and_long_ones_keep_their_full_name_in_the_tooltip() -> None:
+    long_name = "Shenzhen Brightwave Consumer Electronics International Trading Company Limited"
+    chinese = "深圳明浪电子有限公司国际贸易部门展台特别长的名字用于测试" * 2
+    svg = parse(
+        charts.bar_ranking([(long_name, 5), (chinese, 3), ("Short", 1)], title="t", desc="d", width=400)
+    )
+    rows = svg.findall("svg:g[@class='chart-row']", NS)
+    labels = [r.find("svg:text[@class='chart-label']", NS) for r in rows]
+    for row, label, name in zip(rows, labels, [long_name, chinese, "Short"], strict=True):
+        assert label is not None and label.text is not None
+        # Drawn from the left edge, never wider than the chart.
+        assert float(label.get("x", "")) == 0 and charts.text_width(label.text, 12) <= 400
+        assert row.find("svg:title", NS).text.startswith(name)  # type: ignore[union-attr]
+    assert labels[0].text.endswith("…") and labels[1].text.endswith("…")  # type: ignore[union-attr]
+    assert labels[2].text == "Short"  # type: ignore[union-attr]
 
 
 def test_sparkline_spans_its_width() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -141,6 +142,7 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
     assert came.status_code in (200, 204), came.text
 
     # The organizer's dashboard, as JSON.
+    read_at = time.monotonic()
     body = (await client.get("/api/expos/show/dashboard", headers=org)).json()
     assert body["live"] == {
         "online": 0,
@@ -187,7 +189,10 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
             k: v for k, v in stats.items() if k in broadcasts[sid]
         }
     managed = (await client.get(f"/api/streams/{keynote}/audience", headers=org)).json()
-    assert broadcasts[keynote]["average_watch_seconds"] == managed["average_watch_seconds"]
+    # Two of the three views are still being watched and count up to now: read later, the average
+    # has grown by at most the time between the two reads (figures are rounded to tenths).
+    average, later = broadcasts[keynote]["average_watch_seconds"], managed["average_watch_seconds"]
+    assert average - 0.1 <= later <= average + (time.monotonic() - read_at) + 0.1
     before_today = [0] * 13  # the sparkline's 13 earlier days
     assert body["booths"] == [
         {
@@ -259,10 +264,10 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
         "total_views": 3,
         "unique_viewers": 2,
     }
-    assert float(by_id[keynote]["average_watch_seconds"]) == broadcasts[keynote]["average_watch_seconds"]
-    assert sorted((int(r["broadcast_id"]), int(r["viewers"])) for r in minutes) == sorted(
-        [(keynote, 2), (demo, 1)]
-    )
+    exported = float(by_id[keynote]["average_watch_seconds"])  # read later: grown by at most the time since
+    assert average - 0.1 <= exported <= average + (time.monotonic() - read_at) + 0.1
+    # (A slow run may cross into the next minute: the same viewers, one more row each.)
+    assert {(int(r["broadcast_id"]), int(r["viewers"])) for r in minutes} == {(keynote, 2), (demo, 1)}
     assert sorted((r["email"], r["status"], bool(r["checked_in_at"])) for r in registrations) == [
         ("v2@example.com", "approved", False),
         ("v3@example.com", "cancelled", False),
@@ -282,4 +287,9 @@ async def test_dashboard_figures_equal_what_people_did(app: Starlette, client: h
     ).json()
     assert mine["booths"] == [body["booths"][0]]
     assert mine["meetings"] == {"requested": 2, "held": 1}
-    assert mine["broadcasts"] == [broadcasts[demo]]
+
+    def steady(broadcast: dict[str, object]) -> dict[str, object]:
+        """A broadcast's figures but those that grow while people watch (watch time, the minutes)."""
+        return {k: v for k, v in broadcast.items() if k not in ("average_watch_seconds", "series")}
+
+    assert [steady(b) for b in mine["broadcasts"]] == [steady(broadcasts[demo])]
