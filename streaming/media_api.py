@@ -7,6 +7,11 @@ rel="ice-server"`` per configured STUN/TURN server. ``DELETE <Location>`` ends t
 WHIP: the broadcast; it needs the same bearer key). ``OPTIONS`` answers ``Accept-Post:
 application/sdp`` and the ICE servers, and CORS preflights.
 
+Rehearsal (not in the public contract, which a plain WHIP POST keeps): ``POST .../whip?rehearsal=1``
+publishes while the stream stays *scheduled*; WHEP then answers only the stream's managers (409
+``stream.not_live`` for everyone else), without HLS or view counting, and ``POST
+/api/streams/{id}/golive`` (its managers) makes it live, the same publisher still sending.
+
 No trickle ICE nor ICE restart: the answer carries every server candidate and clients send
 complete offers, so ``PATCH`` on a session answers ``405`` (as RFC 9725 requires of servers that
 support neither).
@@ -15,7 +20,8 @@ Errors: 415 for a body that is not ``application/sdp``, 413 over 64 KiB, 400 ``s
 ``sdp.no_media`` / ``sdp.unsupported`` for offers that cannot be used, 401 for a missing or wrong
 key, 404 for an unknown stream or session, 409 ``stream.publisher_connected`` for a second
 publisher, 409 ``stream.ended`` for a stream that has ended, 409 ``stream.not_live`` for WHEP
-without a publisher.
+without a publisher, 409 ``stream.live`` to rehearse a live stream, 409 ``stream.not_rehearsing``
+to take live a stream that is not rehearsing.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from expo.accounts.models import User
 from expo.auth import current_user, platform
-from expo.errors import Unauthorized, UnsupportedMediaType
+from expo.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from expo.http.api import Endpoint, Handler, path_int
 from expo.http.bodies import media_type, read_body
-from streaming import services
+from streaming import access, services
 from streaming.audience import identify_viewer
 from streaming.chat import check_can_watch
 from streaming.ice import link_headers
@@ -107,8 +114,27 @@ async def whip_publish(request: Request) -> Response:
     if not services.key_matches(stream, key):  # before the body: a wrong key is a 401, whatever it sent
         raise Unauthorized("The stream key is wrong.", code="stream.bad_key")
     offer = await sdp_offer(request, sending=True)
-    session, answer = await _plane(request).publish(stream, key, offer)
+    session, answer = await _plane(request).publish(stream, key, offer, rehearsal=_rehearsal(request))
     return _created(request, "whip", session, answer)
+
+
+def _rehearsal(request: Request) -> bool:
+    """``?rehearsal=1`` (or ``true``): publish privately; absent, ``0`` or ``false``: go live."""
+    value = request.query_params.get("rehearsal", "").strip().lower()
+    if value not in ("", "0", "1", "false", "true"):
+        raise BadRequest("'rehearsal' is 1 or 0.", code="stream.invalid_rehearsal")
+    return value in ("1", "true")
+
+
+async def go_public(request: Request, user: User) -> dict[str, str]:
+    """End the rehearsal: the broadcast goes live for everyone, its publisher still sending
+    (the stream's managers; 409 ``stream.not_rehearsing`` when it is not rehearsing)."""
+    p = platform(request)
+    async with p.db.session() as session:
+        stream = await services.get_stream(session, path_int(request, "stream_id"))
+        await access.require_manager(session, user, stream)
+    stream = await _plane(request).go_public(stream, actor=user)
+    return {"status": stream.status}
 
 
 async def whip_options(request: Request) -> Response:
@@ -153,11 +179,15 @@ async def whep_play(request: Request) -> Response:
         await check_can_watch(session, stream, user)
     viewer = await identify_viewer(request)
     plane = _plane(request)
+    manager = False
+    if plane.rehearsing(services.stored_id(stream)):  # a private preview, for its managers only
+        async with platform(request).db.session() as session:
+            manager = await access.can_manage(session, user, stream)
     if viewer.startswith("anon:") and "expo_viewer" not in request.cookies:
         # A player without cookies: one connection, one viewer (the address+agent fallback would
         # count every player behind one NAT as one person).
         viewer = "anon:whep-" + services.new_key()[:22]
-    viewer_session, answer = await plane.play(stream, viewer, offer)
+    viewer_session, answer = await plane.play(stream, viewer, offer, manager=manager)
     return _created(request, "whep", viewer_session, answer)
 
 
@@ -220,4 +250,5 @@ ROUTES = [
     ),
     Endpoint(f"{_ID}/whep", whep_options, method="OPTIONS", status=204, tags=_TAGS),
     *_session_routes("whep", whep_delete, whep_patch, whep_session_options),
+    Endpoint(f"{_ID}/golive", go_public, method="POST", auth="user", tags=_TAGS),
 ]

@@ -9,9 +9,15 @@ Life of a broadcast, as seen from here:
 
 * **publish** (WHIP POST): the offer is answered, the tracks are routed, the stream goes live,
   and, if the video is H.264, an HLS packager with a recorder is fed from the forwarded frames.
+* **rehearse** (a WHIP POST with ``?rehearsal=1``, opt-in from the go-live page): the same, except
+  that the stream stays *scheduled*: WHEP answers only its managers (without counting them as
+  viewers), there is no HLS and no recording. :meth:`MediaPlane.go_public` then makes it live for
+  everyone, the same publisher still sending; ending a rehearsal (DELETE, or the publisher lost)
+  leaves the stream *scheduled*.
 * **end by DELETE**, or the stream **ended by a manager** (its ``status`` event on the bus): the
-  publisher's connection, every viewer's connection and the HLS packaging end, the recording is
-  stored, the stream is ended.
+  stream is ended (viewers hear it before their connection closes, so they do not retry), then
+  the publisher's connection, every viewer's connection and the HLS packaging end and the
+  recording is stored.
 * **publisher lost** (connection failed or closed, or its tracks ended, without DELETE): the
   same teardown of the media, but the stream stays *live* for ``reconnect_grace`` seconds so an
   encoder that reconnects resumes the broadcast; if none has by then, the stream is ended.
@@ -19,8 +25,8 @@ Life of a broadcast, as seen from here:
   ``heartbeat_interval`` seconds while connected, ``leave`` when they go); a viewer whose
   connection fails, closes or never connects within ``connect_timeout`` is torn down.
 
-The plane is per process: a WHEP viewer must reach the process that holds the stream's publisher
-(one server process, or sticky routing by stream id).
+The plane is per process: a WHEP viewer (and the "Go live" that ends a rehearsal) must reach the
+process that holds the stream's publisher (one server process, or sticky routing by stream id).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from expo.accounts.models import User
 from expo.bus import Bus, BusError
 from expo.config import Settings
 from expo.db import Database
@@ -97,6 +104,8 @@ class MediaPlane:
         self.publishers: dict[int, PublisherSession] = {}
         self.viewers: dict[str, ViewerSession] = {}
         self._claimed: set[int] = set()  # streams whose publisher is negotiating right now
+        self._rehearsing: set[int] = set()  # streams whose publisher is rehearsing: still scheduled
+        self._private: set[str] = set()  # viewer sessions of a rehearsal (its managers): not counted
         self._grace: dict[int, asyncio.Task[None]] = {}
         # Publishers whose connection dropped, kept while their stream waits for a reconnect: a
         # DELETE that arrives just after the drop (a browser closes as it stops) still ends it.
@@ -106,34 +115,77 @@ class MediaPlane:
 
     # -- WHIP ------------------------------------------------------------------------------------
 
-    async def publish(self, stream: Stream, key: str, offer: str) -> tuple[PublisherSession, str]:
-        """Start ``stream``'s broadcast from a WHIP offer (the key is already checked); returns the
-        session and the SDP answer. :class:`Conflict` ``stream.publisher_connected`` if a publisher
-        is connected or connecting, ``stream.ended`` if the stream has ended."""
+    async def publish(
+        self, stream: Stream, key: str, offer: str, *, rehearsal: bool = False
+    ) -> tuple[PublisherSession, str]:
+        """Start ``stream``'s broadcast from a WHIP offer (the key is already checked), or with
+        ``rehearsal`` its private rehearsal; returns the session and the SDP answer.
+
+        :class:`Conflict` ``stream.publisher_connected`` if a publisher is connected or
+        connecting, ``stream.ended`` if the stream has ended, ``stream.live`` for a rehearsal of a
+        stream that viewers can see already.
+        """
         self._check_open()
         stream_id = services.stored_id(stream)
         if stream_id in self.publishers or stream_id in self._claimed:
             raise Conflict("This stream already has a publisher.", code="stream.publisher_connected")
         if stream.status == StreamStatus.ENDED:
             raise Conflict("The stream has ended; an organizer can reopen it.", code="stream.ended")
+        if rehearsal and stream.status != StreamStatus.SCHEDULED:
+            raise Conflict("The stream is live already: it cannot be rehearsed.", code="stream.live")
         self._claimed.add(stream_id)  # before the first await: two encoders racing get one 409
         try:
             config = rtc_configuration(self.ice_servers)
             session, answer = await accept_publisher(self.router, config, stream_id, key, offer)
+            # Held before the stream is announced live: a viewer who hears "live" and asks for the
+            # media at once finds the publisher (else a WHEP 409 and an HLS 404 in their page).
+            self.publishers[stream_id] = session
+            if rehearsal:
+                self._rehearsing.add(stream_id)
             try:
-                async with self.db.session() as db_session:
-                    stream = await services.go_live(db_session, stream, bus=self.bus)
+                if not rehearsal:
+                    async with self.db.session() as db_session:
+                        stream = await services.go_live(db_session, stream, bus=self.bus)
             except BaseException:
+                if self.publishers.get(stream_id) is session:
+                    del self.publishers[stream_id]
                 await self._drop_media(session)
                 raise
             self._cancel_grace(stream_id)
-            self.publishers[stream_id] = session
         finally:
             self._claimed.discard(stream_id)
-        packager = await self._start_hls(stream, session)
+        packager = None if rehearsal else await self._start_hls(stream, session)
         session.tasks.append(self._spawn(self._supervise_publisher(session, packager)))
-        logger.info("whip: stream %s is live (session %s)", stream_id, session.id)
+        what = "rehearsing" if rehearsal else "live"
+        logger.info("whip: stream %s is %s (session %s)", stream_id, what, session.id)
         return session, answer
+
+    def rehearsing(self, stream_id: int) -> bool:
+        """Whether the stream's publisher in this process is rehearsing (the stream is private)."""
+        return stream_id in self._rehearsing
+
+    async def go_public(self, stream: Stream, actor: User | None = None) -> Stream:
+        """End the rehearsal: the stream goes live for everyone (the same publisher keeps sending)
+        and HLS starts. :class:`Conflict` ``stream.not_rehearsing`` without a rehearsal here."""
+        stream_id = services.stored_id(stream)
+        session = self.publishers.get(stream_id)
+        if session is None or stream_id not in self._rehearsing:
+            raise Conflict(
+                "This stream is not rehearsing: start a rehearsal first.", code="stream.not_rehearsing"
+            )
+        # Public before it is announced: viewers who hear "live" are answered at once.
+        self._rehearsing.discard(stream_id)
+        try:
+            async with self.db.session() as db_session:
+                stream = await services.go_live(db_session, stream, actor=actor, bus=self.bus)
+        except BaseException:
+            if self.publishers.get(stream_id) is session:
+                self._rehearsing.add(stream_id)
+            raise
+        if self.publishers.get(stream_id) is session:
+            await self._start_hls(stream, session)
+        logger.info("whip: stream %s is live after its rehearsal (session %s)", stream_id, session.id)
+        return stream
 
     def publisher(self, stream_id: int, session_id: str) -> PublisherSession:
         """The stream's publisher session with this id, or :class:`NotFound` (``stream.no_session``)."""
@@ -157,8 +209,11 @@ class MediaPlane:
 
     # -- WHEP ------------------------------------------------------------------------------------
 
-    async def play(self, stream: Stream, viewer: str, offer: str) -> tuple[ViewerSession, str]:
+    async def play(
+        self, stream: Stream, viewer: str, offer: str, *, manager: bool = False
+    ) -> tuple[ViewerSession, str]:
         """Start a WHEP viewer session on a live stream; returns the session and the SDP answer.
+        During a rehearsal only a ``manager`` is answered, and is not counted as a viewer.
 
         :class:`Conflict` ``stream.not_live`` when the stream has no publisher in this process.
         """
@@ -166,11 +221,14 @@ class MediaPlane:
         stream_id = services.stored_id(stream)
         publisher = self.publishers.get(stream_id)
         publications = [p for p in publisher.publications if p.state == "live"] if publisher else []
-        if not publications:
+        private = stream_id in self._rehearsing
+        if not publications or (private and not manager):
             raise Conflict("This stream is not live.", code="stream.not_live")
         config = rtc_configuration(self.ice_servers)
         session, answer = await accept_viewer(publications, config, stream_id, viewer, offer)
         self.viewers[session.id] = session
+        if private:
+            self._private.add(session.id)
         session.tasks.append(self._spawn(self._supervise_viewer(session)))
         return session, answer
 
@@ -273,13 +331,18 @@ class MediaPlane:
         if self.publishers.get(stream_id) is not session:
             return  # already torn down by another path
         del self.publishers[stream_id]
-        await self._drop_media(session)
-        for viewer in [v for v in self.viewers.values() if v.stream_id == stream_id]:
-            await self._end_viewer(viewer)
-        await self._finish_hls(stream_id)
-        if end_stream:
-            await self._end_stream(stream_id)
-        elif grace and not self.closed:
+        rehearsal = stream_id in self._rehearsing
+        self._rehearsing.discard(stream_id)  # a rehearsal that ends leaves the stream scheduled
+        try:
+            if end_stream and not rehearsal:
+                # Announced before the media goes: viewers hear "ended" and do not retry.
+                await self._end_stream(stream_id)
+        finally:
+            await self._drop_media(session)
+            for viewer in [v for v in self.viewers.values() if v.stream_id == stream_id]:
+                await self._end_viewer(viewer)
+            await self._finish_hls(stream_id)
+        if grace and not rehearsal and not self.closed:
             self._grace[stream_id] = self._spawn(self._end_after_grace(stream_id))
             self._lost[stream_id] = session
         logger.info("whip: media of stream %s ended", stream_id)
@@ -370,7 +433,8 @@ class MediaPlane:
                 task.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
         while session.connected.is_set() and not session.ended.is_set():
-            await self._heartbeat(session)
+            if session.id not in self._private:
+                await self._heartbeat(session)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.heartbeat_interval):
                     await session.ended.wait()
@@ -387,7 +451,9 @@ class MediaPlane:
         if self.viewers.pop(session.id, None) is None:
             return
         await session.close()
-        if session.connected.is_set():
+        if session.id in self._private:
+            self._private.discard(session.id)
+        elif session.connected.is_set():
             try:
                 await self.audience.leave(session.stream_id, session.viewer, ViewVia.WHEP)
             except Exception:

@@ -5,14 +5,20 @@ with ``{room}`` for ``/api/rooms/{id}`` and ``{me}`` for ``{room}/participants/{
 
 - ``POST /api/rooms`` ``{"title", "expo"?}`` → ``201 {"id", "host_url", "guest_url"}``, as ``expo
   rooms create`` prints it; in an expo where you may present (its organizers, the staff of its
-  booths). Without ``expo``, the default expo if you may present there, else 403 asking for it.
+  booths). Without ``expo``, the only expo where you may present, or the default one among
+  several (else 422 ``room.choose_expo``); never an expo created for it (403 if you may present
+  nowhere).
 - ``POST {room}/participants`` ``{"key", "name"?}`` → ``201`` with the participant's ``id``, its
   ``secret`` (the bearer token of every call below), the room's realtime ``channel`` and who is
   there already. ``GET {room}/participants?key=K`` → who is there.
 - ``POST {me}/publish``, an ``application/sdp`` offer that sends → ``201`` with the answer.
 - ``POST {me}/subscriptions/{other}``, an offer that receives → ``201`` with the answer and the
   subscription's ``Location``; ``DELETE`` it to stop receiving.
-- ``DELETE {me}`` → ``204``: leave. ``POST {room}/end`` ``{"key": host key}`` → ends it for all.
+- ``PUT {me}/name`` ``{"name"}`` → the participant as the others now see it (``renamed`` on the
+  channel); trimmed, 1 to 60 characters, else 422 ``room.invalid_name``.
+- ``DELETE {me}`` → ``204``: leave; ``POST {me}/leave`` with the secret as a ``text/plain`` body
+  does the same for a closing page's ``navigator.sendBeacon``. ``POST {room}/end``
+  ``{"key": host key}`` → ends it for all.
 
 Errors: 404 ``room.not_found`` for an unknown room or a wrong key, 409 ``room.ended``,
 ``room.full``, ``room.not_publishing``, 401 ``room.bad_secret``, 403 ``room.host_only``, and the
@@ -31,14 +37,18 @@ from starlette.routing import BaseRoute, Route
 from expo import realtime
 from expo.accounts.models import User
 from expo.auth import current_user, platform
-from expo.errors import Forbidden, NotFound
+from expo.errors import Forbidden, NotFound, Unauthorized
 from expo.http.api import Endpoint, Handler, Schema, path_int
+from expo.http.bodies import read_body
 from expo.http.pages import render
 from expo.realtime import Realtime
-from streaming import access
+from streaming import room_services
 from streaming.media_api import SDP, bearer, sdp_offer
 from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, role_for, room_urls
 from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
+
+SECRET_MAX_BYTES = 256
+"""Largest body of a leave beacon (a participant secret is 32 characters)."""
 
 
 class RoomIn(Schema):
@@ -63,7 +73,9 @@ class JoinIn(Schema):
 
 class ParticipantOut(Schema):
     id: str
-    name: str
+    name: str = Field(description='What they called themselves, else "Host" or "Guest <number>".')
+    named: bool = Field(description="Whether they gave a name (pages show their own words for the rest).")
+    number: int = Field(description="Their order of arrival in the room.")
     role: str
     publishing: bool
     media: str | None = Field(description="Their current sending session; changes when they reconnect.")
@@ -73,6 +85,7 @@ class JoinOut(Schema):
     id: str
     secret: str
     name: str
+    named: bool
     role: str
     channel: str
     participants: list[ParticipantOut]
@@ -80,6 +93,10 @@ class JoinOut(Schema):
 
 class ParticipantList(Schema):
     participants: list[ParticipantOut]
+
+
+class NameIn(Schema):
+    name: str = Field(max_length=1000)
 
 
 class KeyIn(Schema):
@@ -105,7 +122,7 @@ async def open_room(request: Request, body: RoomIn, user: User) -> RoomOut:
     """Open a room where you may present: its id and the host's and guests' page URLs."""
     p = platform(request)
     async with p.db.session() as session:
-        expo = await access.presenting_expo(session, p.settings, body.expo, user, "room.forbidden")
+        expo = await room_services.room_expo(session, p.settings, body.expo, user)
         room = await create_room(session, expo=expo, title=body.title, owner=user)
     assert room.id is not None
     urls = room_urls(p.settings, room)
@@ -122,7 +139,8 @@ async def join_room(request: Request, body: JoinIn) -> JoinOut:
     return JoinOut(
         id=me.id,
         secret=me.secret,
-        name=me.name,
+        name=me.label,
+        named=bool(me.name),
         role=me.role.value,
         channel=plane.channel(room_id),
         participants=_others(plane, room_id, me),
@@ -158,9 +176,26 @@ async def unsubscribe_media(request: Request) -> None:
     await _rooms(request).unsubscribe(_me(request), request.path_params["other_id"])
 
 
+async def rename(request: Request, body: NameIn) -> ParticipantOut:
+    """Change the name the others see on your tile (they hear ``renamed`` at once)."""
+    me = await _rooms(request).rename(_me(request), body.name)
+    return ParticipantOut(**me.public())
+
+
 async def leave_room(request: Request) -> None:
     """Leave the room: your connections close and the others are told."""
     await _rooms(request).leave(_me(request))
+
+
+async def leave_on_close(request: Request) -> None:
+    """Leave from a closing page: ``navigator.sendBeacon`` cannot send headers, so the participant
+    secret is the ``text/plain`` body (401 ``room.secret_required`` / ``room.bad_secret``)."""
+    room_id = path_int(request, "room_id")
+    secret = (await read_body(request, SECRET_MAX_BYTES)).decode("utf-8", "replace").strip()
+    if not secret:
+        raise Unauthorized("Send your participant secret as the body.", code="room.secret_required")
+    plane = _rooms(request)
+    await plane.leave(plane.participant(room_id, request.path_params["participant_id"], secret))
 
 
 async def finish_room(request: Request, body: KeyIn) -> dict[str, Any]:
@@ -176,7 +211,8 @@ async def finish_room(request: Request, body: KeyIn) -> dict[str, Any]:
 
 
 async def room_page(request: Request) -> Response:
-    """``/rooms/{id}?key=K``: the room; opening it joins with camera and microphone."""
+    """``/rooms/{id}?key=K``: the room; opening it joins with camera and microphone at once. A
+    guest may type a name meanwhile (remembered by the browser for the next room)."""
     room_id = path_int(request, "room_id")
     key = request.query_params.get("key", "")
     async with platform(request).db.session() as session:
@@ -189,7 +225,13 @@ async def room_page(request: Request) -> Response:
             role = RoomRole.GUEST  # an ended room's page only says so
     config = {"room": room_id, "key": key, "role": role.value, "ended": room.ended_at is not None}
     guest_url = room_urls(platform(request).settings, room).guest_url if role is RoomRole.HOST else None
-    context = {"room": room, "role": role.value, "config": config, "guest_url": guest_url}
+    context = {
+        "room": room,
+        "role": role.value,
+        "config": config,
+        "guest_url": guest_url,
+        "name_max": NAME_MAX,
+    }
     return await render(request, "room.html", context)
 
 
@@ -233,6 +275,8 @@ ROUTES: list[BaseRoute] = [
     _sdp(f"{_ME}/publish", publish_media),
     _sdp(_SUBSCRIPTION, subscribe_media),
     Endpoint(_SUBSCRIPTION, unsubscribe_media, method="DELETE", status=204, tags=_TAGS),
+    Endpoint(f"{_ME}/name", rename, method="PUT", body=NameIn, response=ParticipantOut, tags=_TAGS),
     Endpoint(_ME, leave_room, method="DELETE", status=204, tags=_TAGS),
+    Endpoint(f"{_ME}/leave", leave_on_close, method="POST", status=204, body_media="text/plain", tags=_TAGS),
     Route("/rooms/{room_id:int}", room_page),
 ]

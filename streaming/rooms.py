@@ -11,6 +11,7 @@ Everyone in a room hears of arrivals and departures on the realtime channel :met
 
     {"type": "joined", "participant": {...}}     someone entered
     {"type": "published", "participant": {...}}  their media can be subscribed to
+    {"type": "renamed", "participant": {...}}    they changed the name shown on their tile
     {"type": "left", "id": "..."}                they left (or their connection was lost)
     {"type": "ended"}                            the host ended the room for everyone
 
@@ -57,11 +58,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 @dataclass(eq=False)
 class Participant:
     """One person in a room. ``id`` is public (the page's ``data-participant``); ``secret`` is
-    their credential for publishing, subscribing and leaving."""
+    their credential for publishing, subscribing and leaving. ``name`` is what they (or their
+    account) said, or empty: then pages show ``number``, e.g. "Guest 3", in their own language."""
 
     room_id: int
     name: str
     role: RoomRole
+    number: int = 1
     id: str = field(default_factory=lambda: secrets.token_hex(6))
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     joined: float = field(default_factory=time.monotonic)
@@ -79,11 +82,20 @@ class Participant:
         media = self.publisher.id[:12] if self.publisher is not None and self.publishing else None
         return {
             "id": self.id,
-            "name": self.name,
+            "name": self.label,
+            "named": bool(self.name),
+            "number": self.number,
             "role": self.role.value,
             "publishing": media is not None,
             "media": media,
         }
+
+    @property
+    def label(self) -> str:
+        """Their name, or in English for API clients "Host" or "Guest 3" when they gave none."""
+        if self.name:
+            return self.name
+        return "Host" if self.role is RoomRole.HOST else f"Guest {self.number}"
 
     def check(self, secret: str) -> None:
         if not hmac.compare_digest(self.secret.encode(), secret.encode()):
@@ -92,8 +104,9 @@ class Participant:
             )
 
 
-def clean_name(name: str, fallback: str) -> str:
-    """A display name: control characters dropped, 1 to 60 characters, else ``fallback``."""
+def clean_name(name: str, fallback: str = "") -> str:
+    """A display name: control characters dropped and trimmed, at most 60 characters (else 422
+    ``room.invalid_name``); ``fallback`` when nothing is left."""
     name = _CONTROL.sub("", name).strip()
     if len(name) > NAME_MAX:
         raise Invalid(f"A name has at most {NAME_MAX} characters.", code="room.invalid_name")
@@ -126,6 +139,7 @@ class RoomPlane:
         self.idle_timeout = idle_timeout
         self.sweep_interval = sweep_interval
         self.rooms: dict[int, dict[str, Participant]] = {}
+        self._arrivals: dict[int, int] = {}  # room id -> people admitted, while it has people
         self._expo_of: dict[int, int] = {}  # room id -> expo id, while the room has people
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -166,14 +180,26 @@ class RoomPlane:
         people = self.rooms.setdefault(room_id, {})
         if len(people) >= self.max_participants:
             raise Conflict(f"This room is full ({self.max_participants} people).", code="room.full")
-        fallback = (user.name if user is not None else "") or ("Host" if role is RoomRole.HOST else "Guest")
-        participant = Participant(room_id, clean_name(name, fallback), role)
+        number = self._arrivals.get(room_id, 0) + 1
+        self._arrivals[room_id] = number
+        fallback = clean_name(user.name[:NAME_MAX]) if user is not None else ""
+        participant = Participant(room_id, clean_name(name, fallback), role, number)
         people[participant.id] = participant
         self._start_sweeper()
         if room_id not in self._expo_of:
             self._expo_of[room_id] = room.expo_id
             await self._in_session(room_id, True)
         await self._announce(room_id, {"type": "joined", "participant": participant.public()})
+        return participant
+
+    async def rename(self, participant: Participant, name: str) -> Participant:
+        """Change the name on their tile (trimmed, 1 to 60 characters, else 422
+        ``room.invalid_name``); everyone else's page hears ``renamed``."""
+        cleaned = clean_name(name)
+        if not cleaned:
+            raise Invalid("Type a name (1 to 60 characters).", code="room.invalid_name")
+        participant.name = cleaned
+        await self._announce(participant.room_id, {"type": "renamed", "participant": participant.public()})
         return participant
 
     async def publish(self, participant: Participant, offer: str) -> str:
@@ -237,6 +263,7 @@ class RoomPlane:
         del people[participant.id]
         if not people:
             self.rooms.pop(participant.room_id, None)
+            self._arrivals.pop(participant.room_id, None)
             await self._in_session(participant.room_id, False)
         await self._disconnect(participant)
         for other in people.values():
@@ -248,6 +275,7 @@ class RoomPlane:
     async def end(self, room_id: int) -> None:
         """Everyone leaves (the room was ended): connections closed, pages told ``ended``."""
         people = self.rooms.pop(room_id, {})
+        self._arrivals.pop(room_id, None)
         for participant in people.values():
             await self._disconnect(participant)
         if people:

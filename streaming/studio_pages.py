@@ -3,7 +3,8 @@
 ``/streams`` lists the broadcasts the user manages and offers a form for a new one in any expo
 they may present in (:func:`streaming.access.presenting_expos`); times typed there are wall-clock
 times in the chosen expo's timezone. ``/streams/{id}/live`` publishes from the browser or shows
-the OBS settings; once a broadcast has ended, the same page reopens it so it can go live again.
+the OBS settings, with the live viewer count and the chat and Q&A beside the preview; once a
+broadcast has ended, the same page reopens it so it can go live again.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
+from expo.i18n import LOCALES
 from expo.permissions import require, require_page_user
-from streaming import access, services
-from streaming.models import Stream, Visibility
+from streaming import access, chat, services
+from streaming.audience import Audience
+from streaming.models import Stream, StreamStatus, Visibility
+from streaming.plane import MediaPlane
 
 MAX_LISTED_STREAMS = 200
 _FIELDS = ("title", "description", "expo", "booth", "visibility", "starts", "ends")
+_TRANSLATED = ("title", "description")  # also typed in the other languages: ``title_zh_Hans``
 
 
 def live_url(stream_id: int | None) -> str:
@@ -76,6 +81,10 @@ async def create_stream(request: Request) -> Response:
     values = {
         name: form_str(form, name, max_length=20000 if name == "description" else 200) for name in _FIELDS
     }
+    other = [lang for lang in LOCALES if lang != "en"]
+    for lang in other:
+        for name in _TRANSLATED:
+            values[f"{name}_{lang}"] = form_str(form, f"{name}_{lang}", max_length=5000)
     try:
         async with platform(request).db.session() as session:
             expo = await expos.get_expo(session, values["expo"])
@@ -94,6 +103,11 @@ async def create_stream(request: Request) -> Response:
                 visibility=visibility,
                 scheduled_start=_moment(values["starts"], expo, N_("Enter the start as a date and time.")),
                 planned_end=_moment(values["ends"], expo, N_("Enter the end as a date and time.")),
+                translations={
+                    lang: {name: values[f"{name}_{lang}"] for name in _TRANSLATED}
+                    for lang in other
+                    if lang in expo.language_list
+                },
             )
     except ExpoError as exc:
         if exc.status == 401:
@@ -105,20 +119,41 @@ async def create_stream(request: Request) -> Response:
 
 
 async def go_live(request: Request) -> Response:
-    """``/streams/{id}/live``: publish from the browser, or copy the settings for OBS."""
+    """``/streams/{id}/live``: publish from the browser, or copy the settings for OBS; and follow
+    the broadcast as its audience does (live viewer count, chat and Q&A, which its managers
+    moderate from here)."""
     user = await require_page_user(request)
     stream_id = path_int(request, "stream_id")
-    async with platform(request).db.session() as session:
+    p = platform(request)
+    async with p.db.session() as session:
         stream = await services.get_stream(session, stream_id)
         manager = await access.can_manage(session, user, stream)
-    require(manager, user, N_("Only the stream's managers can broadcast it."), "stream.not_manager")
-    settings = platform(request).settings
-    config = {"stream": stream_id, "whipUrl": f"/api/streams/{stream_id}/whip", "status": stream.status}
-    return await render(
-        request,
-        "golive.html",
-        {"stream": stream, "whip_url": settings.url(f"/api/streams/{stream_id}/whip"), "config": config},
-    )
+        require(manager, user, N_("Only the stream's managers can broadcast it."), "stream.not_manager")
+        history = await chat.history(session, stream, before=None, limit=chat.HISTORY_LIMIT)
+        questions = await chat.questions(session, stream, user)
+        moderator = await chat.can_moderate(session, user, stream)
+        muted = bool(user.id and await chat.active_sanctions(session, stream_id, user.id))
+    live = stream.status == StreamStatus.LIVE
+    config = {
+        "stream": stream_id,
+        "whipUrl": f"/api/streams/{stream_id}/whip",
+        "status": stream.status,
+        "channel": services.channel(stream_id),
+        # A rehearsal in this process (from OBS, or an earlier tab): "Go live" is offered.
+        "rehearsing": p.get(MediaPlane).rehearsing(stream_id),
+    }
+    context = {
+        "stream": stream,
+        "whip_url": p.settings.url(f"/api/streams/{stream_id}/whip"),
+        "config": config,
+        "live_viewers": await p.get(Audience).live_viewers(stream_id) if live else 0,
+        "history": history,
+        "questions": questions,
+        "moderator": moderator,
+        "muted": muted,
+        "max_body": chat.MAX_BODY,
+    }
+    return await render(request, "golive.html", context)
 
 
 async def reopen(request: Request) -> Response:

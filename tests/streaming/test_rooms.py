@@ -165,12 +165,16 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
         async with websockets.connect(ws_url, origin=live_server.url) as socket:  # type: ignore[arg-type]
             await socket.send(json.dumps({"type": "subscribe", "channel": host.joined["channel"]}))
             guest = await join(http, room, room.guest_key, members)
-            assert guest.joined["role"] == "guest" and guest.joined["name"] == "Guest"
+            # Without a name, a guest is numbered by arrival (pages say it in their language).
+            assert guest.joined["role"] == "guest" and guest.joined["name"] == "Guest 2"
+            assert guest.joined["named"] is False
             # The name is kept as text; pages set it with textContent, never as HTML.
             assert guest.joined["participants"] == [
                 {
                     "id": host.id,
                     "name": "Ann <b>Buyer</b>",
+                    "named": True,
+                    "number": 1,
                     "role": "host",
                     "publishing": False,
                     "media": None,
@@ -180,7 +184,9 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
                 "type": "joined",
                 "participant": {
                     "id": guest.id,
-                    "name": "Guest",
+                    "name": "Guest 2",
+                    "named": False,
+                    "number": 2,
                     "role": "guest",
                     "publishing": False,
                     "media": None,
@@ -306,6 +312,7 @@ def test_expo_rooms_create_prints_the_contracts_object(
 
 
 async def room_page(browser: Browser, url: str, errors: list[str], who: str) -> Page:
+    """A signed-out profile on ``url``: opening it joins, without a click."""
     context = await browser.new_context(locale="en-US", viewport={"width": 1000, "height": 700})
     page = await context.new_page()
     collect_errors(page, errors, who)
@@ -458,3 +465,91 @@ async def test_an_organizer_sees_and_ends_only_the_rooms_of_their_own_expo(
 async def room_of(app: Starlette, room_id: int) -> Room:
     async with app.state.platform.db.session() as session:
         return await room_services.get_room(session, room_id)
+
+
+async def test_a_closing_pages_beacon_takes_its_participant_out(
+    live_server: LiveServer, members: list[Member]
+) -> None:
+    room = new_room(live_server)
+    plane = live_server.app.state.platform.get(RoomPlane)
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
+        host = await join(http, room, room.host_key, members)
+        guest = await join(http, room, room.guest_key, members, name="Ada")
+        beacon = f"/api/rooms/{room.id}/participants/{guest.id}/leave"
+        plain = {"Content-Type": "text/plain;charset=UTF-8"}
+        wrong = await http.post(beacon, content=host.joined["secret"], headers=plain)  # someone else's secret
+        assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "room.bad_secret"
+        empty = await http.post(beacon, content=b"", headers=plain)
+        assert empty.status_code == 401 and empty.json()["error"]["code"] == "room.secret_required"
+        assert len(plane.participants(room.id or 0)) == 2
+        left = await http.post(beacon, content=guest.joined["secret"], headers=plain)
+        assert left.status_code == 204, left.text
+        assert [p.id for p in plane.participants(room.id or 0)] == [host.id]
+        again = await http.post(beacon, content=guest.joined["secret"], headers=plain)
+        assert again.status_code == 404 and again.json()["error"]["code"] == "room.no_participant"
+
+
+async def test_a_room_opens_in_a_real_expo_of_the_user_never_a_made_up_one(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_account(app, "seller@example.com", "exhibitor", name="Seller")
+    db = app.state.platform.db
+    await give_booth(db, "seller@example.com", "spring")
+    async with browser(app, "seller@example.com") as seller:
+        # One expo where they may present: the room goes there, with or without naming it.
+        assert (
+            await post_form(seller, "/rooms", "/rooms", {"title": "Talks", "expo": ""})
+        ).status_code == 303
+        await give_booth(db, "seller@example.com", "autumn")
+        page = (await seller.get("/rooms")).text
+        assert "Choose an expo" in page
+        # Two: they are asked which, and nothing is made.
+        asked = await post_form(seller, "/rooms", "/rooms", {"title": "More talks", "expo": ""})
+        assert asked.status_code == 422 and "Choose the expo to open the room in." in asked.text
+        assert 'value="More talks"' in asked.text
+    async with db.session() as session:
+        assert await find_expo(session, "main") is None  # the default expo was never created
+        rooms = (await session.exec(select(Room))).all()
+        spring = await find_expo(session, "spring")
+        assert spring is not None and [(r.title, r.expo_id) for r in rooms] == [("Talks", spring.id)]
+
+
+async def test_a_participant_renames_themselves_and_the_others_hear_it(
+    live_server: LiveServer, members: list[Member]
+) -> None:
+    room = new_room(live_server)
+    ws_url = live_server.url.replace("http", "ws") + "/ws"
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
+        host = await join(http, room, room.host_key, members)
+        guest = await join(http, room, room.guest_key, members)
+        name_url = f"{guest.url}/name"
+        async with websockets.connect(ws_url, origin=live_server.url) as socket:  # type: ignore[arg-type]
+            await socket.send(json.dumps({"type": "subscribe", "channel": host.joined["channel"]}))
+            async with asyncio.timeout(10):
+                assert json.loads(await socket.recv())["type"] == "subscribed"
+            renamed = await http.put(name_url, json={"name": "  Ada <b>Buyer</b> "}, headers=guest.auth)
+            assert renamed.status_code == 200, renamed.text
+            assert renamed.json()["name"] == "Ada <b>Buyer</b>" and renamed.json()["named"] is True
+            event = await next_event(socket)
+            assert event["type"] == "renamed"
+            assert (event["participant"]["id"], event["participant"]["name"]) == (
+                guest.id,
+                "Ada <b>Buyer</b>",
+            )
+        listed = await http.get(f"/api/rooms/{room.id}/participants", params={"key": room.host_key})
+        assert {p["id"]: p["name"] for p in listed.json()["participants"]}[guest.id] == "Ada <b>Buyer</b>"
+
+        # Blank, too long, someone else's secret: refused, and the name stays.
+        for body, headers, status, code in [
+            ({"name": "   "}, guest.auth, 422, "room.invalid_name"),
+            ({"name": "x" * 61}, guest.auth, 422, "room.invalid_name"),
+            ({}, guest.auth, 422, None),
+            ({"name": "Mallory"}, host.auth, 401, "room.bad_secret"),
+            ({"name": "Mallory"}, {}, 401, "room.secret_required"),
+        ]:
+            response = await http.put(name_url, json=body, headers=headers)
+            assert response.status_code == status, (body, response.text)
+            if code:
+                assert response.json()["error"]["code"] == code
+        listed = await http.get(f"/api/rooms/{room.id}/participants", params={"key": room.host_key})
+        assert {p["id"]: p["name"] for p in listed.json()["participants"]}[guest.id] == "Ada <b>Buyer</b>"

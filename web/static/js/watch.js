@@ -1,14 +1,14 @@
 // The watch page's entry module: wires the parts in watch/ together and follows the stream's
 // live channel (viewers, status, chat, Q&A, likes). The parts: page.js (config, strings,
-// helpers), player.js (WHEP, then native HLS), chat.js (messages and moderation), qa.js
-// (questions and votes), audience.js (viewer count, heartbeats, likes, registration).
+// helpers), player.js (WHEP, then native HLS), panel.js (the chat and Q&A panel: chat.js,
+// messages and moderation, and qa.js, questions and votes), audience.js (viewer count,
+// heartbeats, likes, registration).
 
 import { subscribe } from "./channel.js";
 import * as audience from "./watch/audience.js";
-import { addChat, catchUp, removeChat, setSlowMode, wireChat } from "./watch/chat.js";
 import { $, config, t } from "./watch/page.js";
+import { catchUp, onPanelEvent, wirePanel } from "./watch/panel.js";
 import { Player } from "./watch/player.js";
-import { addQuestion, onAnswered, onVotes, removeQuestion, wireQuestions } from "./watch/qa.js";
 
 const root = $("watch");
 // No <video id="player"> once the broadcast has a recording: the page shows the replay instead.
@@ -24,19 +24,6 @@ function localTimes() {
   for (const time of document.querySelectorAll(".local-time time[datetime]")) {
     const moment = new Date(time.getAttribute("datetime"));
     if (!Number.isNaN(moment.getTime())) time.textContent = formatter.format(moment);
-  }
-}
-
-function wireTabs() {
-  const tabs = [...document.querySelectorAll('[role="tab"]')];
-  for (const tab of tabs) {
-    tab.addEventListener("click", () => {
-      for (const other of tabs) {
-        const selected = other === tab;
-        other.setAttribute("aria-selected", String(selected));
-        $(other.getAttribute("aria-controls")).hidden = !selected;
-      }
-    });
   }
 }
 
@@ -58,23 +45,8 @@ function setStatus(next) {
 }
 
 function onEvent(data) {
+  if (onPanelEvent(data)) return;
   switch (data.kind) {
-    case "chat":
-      addChat(data);
-      break;
-    case "question":
-      addQuestion(data);
-      break;
-    case "chat_deleted":
-      removeChat(data.id);
-      removeQuestion(data.id);
-      break;
-    case "votes":
-      onVotes(data.id, data.votes);
-      break;
-    case "question_answered":
-      onAnswered(data.id);
-      break;
     case "likes":
       audience.setLikes(data.likes);
       break;
@@ -84,18 +56,13 @@ function onEvent(data) {
     case "status":
       if (data.status !== status) setStatus(data.status);
       break;
-    case "chat_settings":
-      setSlowMode(data.slow_mode_seconds);
-      break;
     default:
       break;
   }
 }
 
 localTimes();
-wireTabs();
-wireChat();
-wireQuestions();
+wirePanel();
 audience.wireLikes();
 audience.wireRegister();
 subscribe(config.channel, {

@@ -1,8 +1,17 @@
-// What every part of the watch page shares: its configuration (from the template's JSON block),
-// the translated strings in it, the stream's API address, and small DOM helpers.
+// What every part of the watch page shares: its configuration (from the template's JSON blocks),
+// the translated strings in it, the stream's API address, and small DOM helpers. The chat and Q&A
+// panel (_stream_chat.html) brings its own block, "chat-config", so that the go-live page, which
+// has no "watch-config", runs chat.js, qa.js and audience.js on the same stream too.
 // Chat text is untrusted: it only ever reaches the DOM through textContent.
 
-export const config = JSON.parse(document.getElementById("watch-config").textContent);
+function readBlock(id) {
+  const element = document.getElementById(id);
+  return element ? JSON.parse(element.textContent) : {};
+}
+
+const chatBlock = readBlock("chat-config");
+const pageBlock = readBlock("watch-config");
+export const config = { ...chatBlock, ...pageBlock, t: { ...chatBlock.t, ...pageBlock.t } };
 export const t = config.t;
 export const api = `/api/streams/${config.stream}`;
 
@@ -35,4 +44,18 @@ export function button(label, onclick, className = "small") {
   element.textContent = label;
   element.addEventListener("click", onclick);
   return element;
+}
+
+/** The Chat / Q&A tabs: show the panel of the tab clicked. */
+export function wireTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => {
+      for (const other of tabs) {
+        const selected = other === tab;
+        other.setAttribute("aria-selected", String(selected));
+        $(other.getAttribute("aria-controls")).hidden = !selected;
+      }
+    });
+  }
 }
