@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from booths import analytics, favourites, floor, leads, media, search, services
+from booths.mail import BoothMailer
 from booths.models import Booth, Category, FavouriteKind, Hall, Product
 from expo import uploads
 from expo.accounts.models import User
@@ -26,8 +27,9 @@ from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.i18n import countries
+from expo.i18n import country_choices
 from expo.permissions import require_page_user
+from expo.showcase import LiveListings
 
 MEDIA_CACHE = "public, max-age=31536000, immutable"  # names are content hashes: they never change
 
@@ -61,9 +63,14 @@ def booth_url(expo: Expo, booth_id: int) -> str:
 
 async def expos_index(request: Request) -> Response:
     """``/expos``: every expo, each a link to its floor."""
+    locale = await page_locale(request)
+    user = await current_user(request)
+    listings = platform(request).get(LiveListings)
     async with platform(request).db.session() as session:
         expos = await floor.list_expos(session)
-    return await render(request, "floor_index.html", {"expos": expos})
+        live = await listings.live_now(session, user, locale=locale)
+        coming = await listings.coming_up(session, user, locale=locale)
+    return await render(request, "floor_index.html", {"expos": expos, "live": live, "coming": coming})
 
 
 async def expo_floor(request: Request) -> Response:
@@ -73,8 +80,13 @@ async def expo_floor(request: Request) -> Response:
     category_id, hall_id = query_int(request, "category"), query_int(request, "hall")
     page = query_int(request, "page") or 1
     country_raw = request.query_params.get("country", "").strip()
+    user = await current_user(request)
+    listings = platform(request).get(LiveListings)
     async with platform(request).db.session() as session:
         expo = await _expo(session, request)
+        assert expo.id is not None
+        live = await listings.live_now(session, user, expo_id=expo.id, locale=locale)
+        coming = await listings.coming_up(session, user, expo_id=expo.id, locale=locale)
         halls = await services.list_halls(session, expo)
         categories = await services.list_categories(session, expo)
         if category_id is not None:
@@ -101,11 +113,15 @@ async def expo_floor(request: Request) -> Response:
                 session, expo, hall_id=hall_id, country=country, page=page
             )
             context.update(booths=booths, total=total, page_count=floor.pages(total, floor.BROWSE_PAGE_SIZE))
+            shown = {b.id for b in booths if b.id is not None}
+            context["live_booths"] = await listings.live_booths(session, user, expo.id, shown)
     kept = {"q": q, "category": category_id, "hall": hall_id, "country": country}
     query = urlencode({name: value for name, value in kept.items() if value})
     context.update(
         here=f"/expos/{expo.slug}?" + (query + "&" if query else ""),
         expo=expo,
+        live=live,
+        coming=coming,
         halls=halls,
         hall_names={h.id: floor.localized(h, "name", locale) for h in halls},
         tree=floor.category_tree(categories),
@@ -113,7 +129,7 @@ async def expo_floor(request: Request) -> Response:
         category_id=category_id,
         hall_id=hall_id,
         country=country,
-        countries=sorted(countries()),
+        countries=[code for code, _name in country_choices(locale)],  # by name, as its reader reads
         page=page,
         **view_helpers(locale),
     )
@@ -144,6 +160,7 @@ async def booth_page(request: Request, extra: dict[str, Any] | None = None, stat
         favourite = await favourites.is_favourite(session, user, FavouriteKind.BOOTH, booth.id)
         card = await leads.visitor_card(session, user) if user is not None else None
         editor = await services.may_edit(session, booth, user)
+        showcase = await p.get(LiveListings).for_booth(session, user, booth.id, locale=locale)
         if request.method == "GET" and status == 200:
             address = request.client.host if request.client else ""
             key = analytics.visitor_key(user, address, request.headers.get("user-agent", ""), p.secret)
@@ -161,6 +178,7 @@ async def booth_page(request: Request, extra: dict[str, Any] | None = None, stat
         "favourite": favourite,
         "card": card,
         "editor": editor,
+        "showcase": showcase,
         "card_fields": leads.CARD_FIELDS,
         "back_to": booth_url(expo, booth.id),
         **view_helpers(locale),
@@ -242,7 +260,8 @@ async def send_inquiry(request: Request) -> Response:
     async with platform(request).db.session() as session:
         expo, booth = await _booth_in(session, request, user)
         try:
-            await leads.send_inquiry(session, booth, user, message, product_id)
+            mailer = BoothMailer(platform(request).settings)
+            await leads.send_inquiry(session, booth, user, message, product_id, mailer)
         except ExpoError as exc:
             return await _failed(request, exc, product_id, {"message": message})
     assert booth.id is not None
@@ -271,7 +290,8 @@ async def exchange_card(request: Request) -> Response:
     async with platform(request).db.session() as session:
         expo, booth = await _booth_in(session, request, user)
         try:
-            await leads.exchange_card(session, booth, user, share, **values)
+            mailer = BoothMailer(platform(request).settings)
+            await leads.exchange_card(session, booth, user, share, **values, mailer=mailer)
         except ExpoError as exc:
             return await _failed(request, exc, None, values)
     assert booth.id is not None

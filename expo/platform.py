@@ -85,9 +85,16 @@ class Platform:
             self.outbox = OutboxSender(self.db, self.settings.smtp_url, self.settings.mail_from)
         self._components: dict[type, _Component] = {}
 
-    def add(self, component: T, *, start: Step | None = None, stop: Step | None = None) -> T:
-        """Own ``component`` (one per class): :meth:`start` runs ``start``, :meth:`stop` ``stop``."""
-        kind = type(component)
+    def add(
+        self, component: T, *, start: Step | None = None, stop: Step | None = None, kind: type | None = None
+    ) -> T:
+        """Own ``component`` (one per class): :meth:`start` runs ``start``, :meth:`stop` ``stop``.
+
+        ``kind`` files it under a core interface it implements (a class of the core that a domain
+        subclasses), so that code below that domain finds it with ``get(kind)``."""
+        if kind is not None and not isinstance(component, kind):
+            raise TypeError(f"{type(component).__name__} is not a {kind.__name__}")
+        kind = kind or type(component)
         if kind in self._components:
             raise ValueError(f"the platform has a {kind.__name__} already")
         self._components[kind] = _Component(component, start, stop)

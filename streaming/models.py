@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -54,6 +56,8 @@ class Stream(SQLModel, table=True):
     owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     title: str = Field(max_length=200)
     description: str = Field(default="", max_length=5000)
+    # {"zh_Hans": {"title": ..., "description": ...}}
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     status: str = Field(default=StreamStatus.SCHEDULED.value, max_length=16, index=True)
     visibility: str = Field(default=Visibility.PUBLIC.value, max_length=16)
     key: str = Field(max_length=64, unique=True, index=True)
@@ -170,7 +174,11 @@ class Room(SQLModel, table=True):
     booth_id: int | None = Field(default=None, foreign_key="booth.id", index=True, ondelete="SET NULL")
     owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     title: str = Field(max_length=200)
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)  # {"zh_Hans": {"title": ...}}
     host_key: str = Field(max_length=64, unique=True, index=True)
     guest_key: str = Field(max_length=64, unique=True, index=True)
+    # A booth's "meet us now" room: while open, its booth page offers its guest link to everyone.
+    # Other rooms (a booked meeting's, a negotiation's) are joined only by whoever was sent a link.
+    walk_in: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None

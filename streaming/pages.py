@@ -21,8 +21,9 @@ from expo.errors import N_, NotFound
 from expo.expos.models import Expo
 from expo.expos.services import list_expos, team_expos
 from expo.http.api import path_int
-from expo.http.pages import render
+from expo.http.pages import page_locale, render
 from expo.permissions import require_page_user
+from expo.showcase import LiveListings
 from streaming import chat, services
 from streaming.audience import Audience, assign_viewer_cookie, set_viewer_cookie
 from streaming.models import Recording, StreamStatus
@@ -110,11 +111,16 @@ async def replay(request: Request) -> Response:
 async def visitor_home(request: Request) -> Response:
     """``/visitor``: a visitor's home, the expos and the broadcasts they registered for."""
     user = await require_page_user(request, [Role.VISITOR])
+    locale = await page_locale(request)
+    listings = platform(request).get(LiveListings)
     async with platform(request).db.session() as session:
         expos = await list_expos(session, MAX_LISTED_EXPOS)
         agenda = await services.registered_streams(session, user)
         helping = await team_expos(session, user)
-    return await render(request, "visitor.html", {"expos": expos, "agenda": agenda, "team_expos": helping})
+        live = await listings.live_now(session, user, locale=locale)
+        coming = await listings.coming_up(session, user, locale=locale)
+    context = {"expos": expos, "agenda": agenda, "team_expos": helping, "live": live, "coming": coming}
+    return await render(request, "visitor.html", context)
 
 
 ROUTES: list[BaseRoute] = [

@@ -15,11 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from booths.models import BoothStatus
+from booths.services import booths_of
 from expo.accounts.models import User
 from expo.auth import platform
-from expo.errors import N_, ExpoError
+from expo.errors import N_, ExpoError, Invalid
 from expo.http.api import path_int
-from expo.http.pages import flash, form_str, read_form, redirect, render
+from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
+from expo.i18n import localized
 from expo.permissions import may_run_broadcasts, require, require_page_user
 from streaming import access, room_services
 from streaming.models import Room
@@ -43,36 +46,58 @@ async def rooms_page(request: Request, extra: dict[str, Any] | None = None, stat
     async with p.db.session() as session:
         rows = await access.managed_rows(session, user, Room, limit=MAX_LISTED_ROOMS)
         expos = await access.presenting_expos(session, user)
+        expo_ids = {expo.id for expo in expos}
+        booths = [
+            b
+            for b in await booths_of(session, user)
+            if b.status == BoothStatus.APPROVED.value and b.expo_id in expo_ids
+        ]
+    locale = await page_locale(request)
+    expo_titles = {expo.id: localized(expo, "title", locale) for expo in expos}
     listed = [
         {
             "room": room,
-            "expo": expo_title,
+            "expo": expo_titles.get(room.expo_id, expo_title),
             "urls": room_services.room_urls(p.settings, room),
             "people": len(p.get(RoomPlane).participants(room.id or 0)),
         }
         for room, expo_title in rows
     ]
-    slugs = [e.slug for e in expos]
-    default = p.settings.default_expo if p.settings.default_expo in slugs else (slugs or [""])[0]
-    context = {"rows": listed, "expos": expos, "default_expo": default, **(extra or {})}
+    context = {"rows": listed, "expos": expos, "booths": booths, **(extra or {})}
     return await render(request, "rooms.html", context, status=status)
 
 
 async def open_room_form(request: Request) -> Response:
-    """Open a room from the form: its title and expo."""
+    """Open a room from the form: its title and expo (never an expo made up for it: see
+    :func:`streaming.room_services.room_expo`)."""
     form = await read_form(request)
     user = await _staff(request)
     p = platform(request)
     values = {
         "title": form_str(form, "title", max_length=500),
         "expo": form_str(form, "expo", max_length=100),
+        "title_zh_Hans": form_str(form, "title_zh_Hans", max_length=500),
+        "booth": form_str(form, "booth", max_length=20),
+        "walk_in": "1" if form_str(form, "walk_in", max_length=10) else "",
     }
+    booth = values["booth"]
     try:
         async with p.db.session() as session:
-            expo = await access.presenting_expo(
-                session, p.settings, values["expo"] or None, user, "room.forbidden"
+            # Someone with several expos picks one in the form: none is chosen for them.
+            expo = await room_services.room_expo(
+                session, p.settings, values["expo"] or None, user, default=False
             )
-            await room_services.create_room(session, expo=expo, title=values["title"], owner=user)
+            if booth and not (booth.isdigit() and len(booth) < 10):
+                raise Invalid(N_("Choose one of your booths in this expo."), code="room.unknown_booth")
+            await room_services.create_room(
+                session,
+                expo=expo,
+                title=values["title"],
+                owner=user,
+                title_zh=values["title_zh_Hans"],
+                booth_id=int(booth) if booth else None,
+                walk_in=bool(values["walk_in"]),
+            )
     except ExpoError as exc:
         if exc.status >= 500 or exc.status in (401, 403):
             raise
@@ -98,8 +123,37 @@ async def end_room_form(request: Request) -> Response:
     return response
 
 
+async def walk_in_form(request: Request) -> Response:
+    """Offer an open booth room on its booth page ("Meet us now") or stop offering it: the
+    ``walk_in`` field on or absent (whoever manages the room)."""
+    form = await read_form(request)
+    user = await _staff(request)
+    p = platform(request)
+    room_id = path_int(request, "room_id")
+    walk_in = bool(form_str(form, "walk_in", max_length=10))
+    try:
+        async with p.db.session() as session:
+            room = await room_services.get_room(session, room_id)
+            await room_services.set_walk_in(session, user, room, walk_in)
+    except ExpoError as exc:
+        if exc.status >= 500 or exc.status in (401, 403, 404):
+            raise
+        response = redirect("/rooms")
+        flash(response, request, exc.message, "error")
+        return response
+    response = redirect(f"/rooms#room-{room_id}")
+    message = (
+        N_("Visitors of the booth page can now walk into the room.")
+        if walk_in
+        else N_("The booth page no longer offers the room.")
+    )
+    flash(response, request, message, "success")
+    return response
+
+
 ROUTES: list[BaseRoute] = [
     Route("/rooms", rooms_page, methods=["GET"]),
     Route("/rooms", open_room_form, methods=["POST"]),
     Route("/rooms/{room_id:int}/end", end_room_form, methods=["POST"]),
+    Route("/rooms/{room_id:int}/walk-in", walk_in_form, methods=["POST"]),
 ]

@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from booths.models import Booth
+from booths.services import booth_role
 from expo import audit
 from expo.accounts.models import User
 from expo.config import Settings
 from expo.db import utcnow
-from expo.errors import N_, Conflict, Invalid, NotFound
+from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from expo.expos import services as expos
 from expo.expos.models import Expo
-from expo.permissions import require
-from streaming.access import can_manage, require_presenter
+from expo.permissions import may_manage_broadcast, require, standing
+from streaming.access import can_manage, presenting_expos, require_presenter
 from streaming.models import Room
 from streaming.services import new_key
 
@@ -80,15 +83,102 @@ def role_for(room: Room, key: str) -> RoomRole | None:
     return None
 
 
+async def room_expo(
+    session: AsyncSession, settings: Settings, slug: str | None, user: User, *, default: bool = True
+) -> Expo:
+    """Where ``user`` opens a room: the expo ``slug`` names (``expo.unknown`` when there is none;
+    :func:`create_room` checks that they may present there), or without one the only expo where
+    they may present, or (``default``) the default expo among several. Never creates an expo:
+    someone who may present nowhere is refused (403 ``room.forbidden``), and among several expos
+    they are otherwise asked to choose (422 ``room.choose_expo``)."""
+    if slug:
+        return await expos.get_expo(session, slug)
+    choices = await presenting_expos(session, user)
+    if len(choices) == 1:
+        return choices[0]
+    for expo in choices:
+        if default and expo.slug == settings.default_expo:
+            return expo
+    if not choices:
+        raise Forbidden(
+            N_("Name the expo to present in ('expo'): you may not present in the default expo."),
+            code="room.forbidden",
+        )
+    raise Invalid(N_("Choose the expo to open the room in."), code="room.choose_expo")
+
+
 async def create_room(
-    session: AsyncSession, *, expo: Expo, title: str, owner: User | None, booth_id: int | None = None
+    session: AsyncSession,
+    *,
+    expo: Expo,
+    title: str,
+    owner: User | None,
+    booth_id: int | None = None,
+    title_zh: str = "",
+    walk_in: bool = False,
 ) -> Room:
     """A new room with fresh keys. ``owner`` is ``None`` for command-line rooms; otherwise they
-    must be allowed to present in the expo, as for broadcasts (403 ``room.forbidden``)."""
+    must be allowed to present in the expo, as for broadcasts (403 ``room.forbidden``), and
+    ``booth_id`` must be a booth of the expo they staff (or they manage its broadcasts).
+    ``walk_in`` opens it to visitors from that booth's page (422 ``room.walk_in_needs_booth``
+    without a booth)."""
     if owner is not None:
         await require_presenter(session, owner, expo, "room.forbidden")
+    if booth_id is not None:
+        await check_booth(session, expo, booth_id, owner)
+    if walk_in and booth_id is None:
+        raise Invalid(
+            N_("Choose the booth whose page offers the room to its visitors."),
+            code="room.walk_in_needs_booth",
+        )
     room = await add_room(session, expo=expo, title=title, owner=owner, booth_id=booth_id)
+    room.walk_in = walk_in
+    if title_zh.strip() and "zh_Hans" in expo.language_list:  # the title Chinese readers see
+        room.translations = {"zh_Hans": {"title": check_title(title_zh)}}
+        session.add(room)
     await session.commit()
+    return room
+
+
+async def check_booth(session: AsyncSession, expo: Expo, booth_id: int, owner: User | None) -> None:
+    """:class:`Invalid` (``room.unknown_booth``) unless ``booth_id`` is a booth of ``expo``;
+    :class:`Forbidden` (``room.forbidden``) unless ``owner`` staffs it or manages the expo's
+    broadcasts (``None``: a command-line room)."""
+    booth = await session.get(Booth, booth_id)
+    if booth is None or booth.expo_id != expo.id:
+        raise Invalid(N_("Choose one of your booths in this expo."), code="room.unknown_booth")
+    if owner is None:
+        return
+    st = await standing(session, owner, booth.expo_id)
+    staff = await booth_role(session, booth_id, owner) is not None
+    allowed = may_manage_broadcast(st, owner_id=None, booth_staff=staff)
+    require(allowed, owner, N_("You can only open rooms for your own booth."), "room.forbidden")
+
+
+async def set_walk_in(session: AsyncSession, user: User | None, room: Room, walk_in: bool) -> Room:
+    """Open ``room`` to its booth page's visitors ("Meet us now") or close it to them again, for
+    whoever manages it (403 ``room.not_owner``). Only an open room of a booth can be offered:
+    409 ``room.ended`` after it ended, 422 ``room.walk_in_needs_booth`` without a booth."""
+    allowed = await can_manage(session, user, room)
+    require(allowed, user, N_("Only the room's managers can change who may walk in."), "room.not_owner")
+    if room.ended_at is not None:
+        raise Conflict(N_("This room has ended."), code="room.ended")
+    if walk_in and room.booth_id is None:
+        raise Invalid(
+            N_("Only a room opened for a booth can be offered on its booth page."),
+            code="room.walk_in_needs_booth",
+        )
+    if room.walk_in != walk_in:
+        room.walk_in = walk_in
+        session.add(room)
+        audit.record(
+            session,
+            "room.walk_in",
+            actor_id=user.id if user else None,
+            target=f"room:{room.id}",
+            walk_in=walk_in,
+        )
+        await session.commit()
     return room
 
 

@@ -26,6 +26,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy.dialects import postgresql, sqlite
@@ -88,6 +89,20 @@ def key_matches(stream: Stream, presented: str) -> bool:
 
 
 # Validation ---------------------------------------------------------------------------------------
+
+
+def check_translations(expo: Expo, translations: dict[str, dict[str, str]] | None) -> dict[str, Any]:
+    """A broadcast's title and description in the expo's other languages, as stored (no empty text)."""
+    stored: dict[str, Any] = {}
+    for lang, text in (translations or {}).items():
+        if lang not in expo.language_list:
+            raise Invalid(f"This expo does not use the language {lang!r}.", code="stream.invalid_languages")
+        kept = {k: v.strip() for k, v in text.items() if k in ("title", "description") and v.strip()}
+        if len(kept.get("title", "")) > TITLE_MAX or len(kept.get("description", "")) > 5000:
+            raise Invalid("A translated title or description is too long.", code="stream.invalid_title")
+        if kept:
+            stored[lang] = kept
+    return stored
 
 
 def check_title(title: str) -> str:
@@ -174,6 +189,7 @@ async def create_stream(
     visibility: Visibility = Visibility.PUBLIC,
     scheduled_start: datetime | None = None,
     planned_end: datetime | None = None,
+    translations: dict[str, dict[str, str]] | None = None,
 ) -> Stream:
     """Create a scheduled stream with a fresh key. ``owner`` is ``None`` for command-line streams.
 
@@ -197,6 +213,7 @@ async def create_stream(
         key=new_key(),
         scheduled_start=scheduled_start,
         planned_end=planned_end,
+        translations=check_translations(expo, translations),
     )
     session.add(stream)
     await session.flush()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -28,8 +30,10 @@ from expo.errors import N_, BadRequest, ExpoError, NotFound
 from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.http.api import path_int
-from expo.http.pages import flash, read_form, redirect, render
+from expo.http.pages import flash, page_locale, read_form, redirect, render
+from expo.i18n import localized
 from expo.permissions import require_page_user
+from streaming.models import Stream, StreamStatus
 
 
 def program_url(slug: str, program_id: int | None) -> str:
@@ -41,9 +45,11 @@ def _program_in(expo: Expo, program: Program) -> None:
         raise NotFound(N_("There is no such program."), code="program.unknown")
 
 
-def _location(program: Program, halls: dict[int, Hall]) -> str:
+def _location(program: Program, halls: dict[int, Hall], locale: str | None = None) -> str:
+    """Hall and stage; the hall named in ``locale`` (the page's) like the floor does, else as stored."""
     hall = halls.get(program.hall_id) if program.hall_id else None
-    return " · ".join(part for part in (hall.name if hall else "", program.stage) if part)
+    name = (localized(hall, "name", locale) if locale else hall.name) if hall else ""
+    return " · ".join(part for part in (name, program.stage) if part)
 
 
 def _pick_day(request: Request, days: Sequence[date], today: date) -> date | None:
@@ -56,6 +62,15 @@ def _pick_day(request: Request, days: Sequence[date], today: date) -> date | Non
     if not days:
         return None
     return today if today in days else days[0]
+
+
+async def live_broadcasts(session: AsyncSession, programs: Sequence[Program]) -> set[int]:
+    """The ids of the programs' broadcasts that are live now (one query)."""
+    ids = {p.stream_id for p in programs if p.stream_id is not None}
+    if not ids:
+        return set()
+    query = select(Stream.id).where(col(Stream.id).in_(ids), Stream.status == StreamStatus.LIVE.value)
+    return {i for i in (await session.exec(query)).all() if i is not None}
 
 
 def columns(programs: Sequence[Program]) -> list[tuple[str, list[Program]]]:
@@ -82,15 +97,17 @@ async def agenda(request: Request) -> Response:
             {item.program.id: item.status for item in await services.my_agenda(session, user)} if user else {}
         )
         organizes = await services.organizes(session, expo, user)
+        live = await live_broadcasts(session, shown)
     context: dict[str, Any] = {
         "expo": expo,
+        "live": live,
         "days": days,
         "day": day,
         "view": view,
         "programs": shown,
         "columns": columns(shown),
         "counts": counts,
-        "locations": {p.id: _location(p, halls) for p in shown},
+        "locations": {p.id: _location(p, halls, await page_locale(request)) for p in shown},
         "mine": mine,
         "organizes": organizes,
         **_time_helpers(expo),
@@ -115,17 +132,19 @@ async def _program_context(request: Request, user: User | None) -> dict[str, Any
         halls = {h.id: h for h in await floor.list_halls(session, expo) if h.id is not None}
         seat = await services.seat_of(session, program.id, user)
         organizes = await services.organizes(session, expo, user)
+        live = await live_broadcasts(session, [program])
     confirmed, waitlisted = counts.get(program.id, (0, 0))
     return {
         "expo": expo,
         "program": program,
-        "location": _location(program, halls),
+        "location": _location(program, halls, await page_locale(request)),
         "confirmed": confirmed,
         "waitlisted": waitlisted,
         "left": services.seats_left(program, confirmed),
         "seat": seat,
         "over": program.ends_at <= datetime.now(program.ends_at.tzinfo),
         "organizes": organizes,
+        "live": live,
         **_time_helpers(expo),
     }
 
