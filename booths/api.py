@@ -169,6 +169,15 @@ class BoothListQuery(PageQuery):
     status: Literal["approved", "pending", "rejected"] = "approved"
 
 
+class DeleteQuery(Schema):
+    move_to: str | None = Field(
+        default=None,
+        pattern=r"^([1-9][0-9]{0,9}|none)$",
+        description="where what is filed there goes: another one's id, or `none`; "
+        "without it, deleting one in use answers 409 with the count",
+    )
+
+
 class BoothCreateIn(BoothFields):
     placement: Placement | None = None
 
@@ -240,13 +249,16 @@ async def update_hall(request: Request, body: HallFields, user: User) -> HallOut
         return HallOut.of(await services.save_hall(session, expo, body, user, hall))
 
 
-async def delete_hall(request: Request, user: User) -> None:
-    """Remove a hall; its booths stay, without a hall (organizers)."""
+async def delete_hall(request: Request, query: DeleteQuery, user: User) -> None:
+    """Remove a hall (organizers). Its booths go to the hall ``move_to``, or with ``move_to=none``
+    stay without a hall; a hall with booths and no ``move_to`` is refused (409 ``hall.in_use``)."""
     async with platform(request).db.session() as session:
         expo = await expos.get_expo(session, request.path_params["slug"])
-        await services.delete_hall(
-            session, await services.get_hall(session, expo, path_int(request, "hall_id")), user
-        )
+        hall = await services.get_hall(session, expo, path_int(request, "hall_id"))
+        target = None
+        if query.move_to and query.move_to != "none":
+            target = await services.get_hall(session, expo, int(query.move_to))
+        await services.delete_hall(session, hall, user, move_to=target, unplace=query.move_to == "none")
 
 
 async def list_categories(request: Request) -> CategoryList:
@@ -271,12 +283,19 @@ async def update_category(request: Request, body: CategoryFields, user: User) ->
         return CategoryOut.of(await services.save_category(session, expo, body, user, category))
 
 
-async def delete_category(request: Request, user: User) -> None:
-    """Remove a category and its subtree; products stay, uncategorised (organizers)."""
+async def delete_category(request: Request, query: DeleteQuery, user: User) -> None:
+    """Remove a category without subcategories (organizers; else 409 ``category.has_children``).
+    Its products go to the category ``move_to``, or with ``move_to=none`` stay uncategorised; a
+    category with products and no ``move_to`` is refused (409 ``category.in_use``)."""
     async with platform(request).db.session() as session:
         expo = await expos.get_expo(session, request.path_params["slug"])
         category = await services.get_category(session, expo, path_int(request, "category_id"))
-        await services.delete_category(session, expo, category, user)
+        target = None
+        if query.move_to and query.move_to != "none":
+            target = await services.get_category(session, expo, int(query.move_to))
+        await services.delete_category(
+            session, expo, category, user, move_to=target, uncategorise=query.move_to == "none"
+        )
 
 
 async def list_booths(request: Request, query: BoothListQuery) -> BoothList:
@@ -449,7 +468,7 @@ ROUTES = [
     Endpoint(f"{EXPO}/halls", list_halls, response=HallList, tags=TAGS),
     _write(f"{EXPO}/halls", create_hall, "POST", body=HallFields, response=HallOut),
     _write(EXPO + "/halls/{hall_id:int}", update_hall, "PATCH", body=HallFields, response=HallOut),
-    _write(EXPO + "/halls/{hall_id:int}", delete_hall, "DELETE"),
+    _write(EXPO + "/halls/{hall_id:int}", delete_hall, "DELETE", query=DeleteQuery),
     Endpoint(f"{EXPO}/categories", list_categories, response=CategoryList, tags=TAGS),
     _write(f"{EXPO}/categories", create_category, "POST", body=CategoryFields, response=CategoryOut),
     _write(
@@ -459,7 +478,7 @@ ROUTES = [
         body=CategoryFields,
         response=CategoryOut,
     ),
-    _write(EXPO + "/categories/{category_id:int}", delete_category, "DELETE"),
+    _write(EXPO + "/categories/{category_id:int}", delete_category, "DELETE", query=DeleteQuery),
     Endpoint(f"{EXPO}/booths", list_booths, query=BoothListQuery, response=BoothList, tags=TAGS),
     _write(f"{EXPO}/booths", create_booth, "POST", body=BoothCreateIn, response=BoothOut),
     Endpoint("/api/me/booths", my_booths, auth="user", response=BoothList, tags=TAGS),

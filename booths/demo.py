@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from booths.demo_pictures import draw_booth_pictures
 from booths.models import Booth, Category, Hall, Product
 from booths.services import (
     BoothFields,
@@ -33,6 +34,7 @@ from booths.services import (
     save_hall,
 )
 from expo.accounts.models import User
+from expo.config import Settings
 from expo.expos.models import Expo
 from expo.permissions import BoothRole
 
@@ -668,6 +670,16 @@ async def seed_floor(session: AsyncSession, expo: Expo, organizer: User, exhibit
     exhibitor_booth = booths[BOOTHS.index(BRIGHTWAVE)]
     await _owner(session, exhibitor_booth, exhibitor, organizer)
     return DemoFloor(tuple(halls.values()), tuple(categories.values()), tuple(booths), exhibitor_booth)
+
+
+async def draw_pictures(session: AsyncSession, settings: Settings, floor: DemoFloor, organizer: User) -> int:
+    """Draw the logo, banner and product pictures the demo booths lack (see
+    :mod:`booths.demo_pictures`); returns how many were drawn (none on a second run)."""
+    drawn = 0
+    for booth, spec in zip(floor.booths, BOOTHS, strict=True):
+        names = [p.name for p in spec.products]
+        drawn += await draw_booth_pictures(session, settings, booth, spec.tagline, names, organizer)
+    return drawn
 
 
 def _zh(**fields: str) -> dict[str, TextFields]:

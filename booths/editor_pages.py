@@ -30,7 +30,7 @@ from expo.expos import services as expo_services
 from expo.expos.models import Expo
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
-from expo.i18n import countries
+from expo.i18n import country_choices
 from expo.permissions import BoothRole, may_manage_booth_staff, require_page_user, standing
 
 TEXT_LIMITS = {"name": 200, "tagline": 300, "description": 20000}
@@ -149,7 +149,7 @@ async def _editor_page(
         "tab": "edit",
         "values": {},
         "links_text": links,
-        "countries": sorted(countries()),
+        "countries": [code for code, _ in country_choices(locale)],
         "country_name": lambda code: floor.country_name(code, locale),
         "upload_mib": platform(request).settings.upload_max_bytes >> 20,
     }

@@ -15,17 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from booths.models import Booth, BoothStatus, Category, Product
 from booths.search import PAGE_SIZE
 from expo.expos.models import Expo
+from expo.i18n import localized as localized  # the floor's callers import it from here
 
 BROWSE_PAGE_SIZE = 24
-
-
-def localized(obj: object, name: str, locale: str) -> str:
-    """The field ``name`` of a booth, product, hall or category in ``locale``, else as stored."""
-    translations = getattr(obj, "translations", None) or {}
-    translated = translations.get(locale) if isinstance(translations, dict) else None
-    if isinstance(translated, dict) and translated.get(name):
-        return str(translated[name])
-    return str(getattr(obj, name, "") or "")
 
 
 def money(hundredths: int, currency: str, locale: str) -> str:

@@ -20,6 +20,7 @@ from booths import api as floor_api
 from booths import editor_pages, lead_pages, organizer_pages, product_pages
 from booths import pages as floor_pages
 from expo import realtime, system
+from expo.accounts import admin_pages as account_admin_pages
 from expo.accounts import api as account_api
 from expo.accounts import pages as account_pages
 from expo.accounts import recovery_pages
@@ -35,21 +36,25 @@ from expo.dashboards.live import LiveBoard
 from expo.db import import_models
 from expo.expos import api as expo_api
 from expo.expos import pages as team_pages
+from expo.expos import settings_pages as expo_settings_pages
 from expo.http.errors import EXCEPTION_HANDLERS
 from expo.http.middleware import BoundaryMiddleware, HttpMetrics
 from expo.http.pages import build_templates
 from expo.mail import pages as outbox_pages
 from expo.meetings import api as meeting_api
+from expo.meetings import home as exhibitor_home
 from expo.meetings import pages as meeting_pages
 from expo.platform import Platform
 from expo.registration import api as registration_api
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
+from expo.showcase import LiveListings
 from streaming import api as stream_api
 from streaming import chat_api, hls_http, media_api, room_api, room_pages, studio_pages
 from streaming import pages as streaming_pages
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
+from streaming.listings import StreamListings
 from streaming.plane import MediaPlane
 from streaming.rooms import RoomPlane
 from web import STATIC_DIR
@@ -62,10 +67,12 @@ def routes() -> list[BaseRoute]:
         *system.ROUTES,
         *account_api.ROUTES,
         *account_pages.ROUTES,
+        *account_admin_pages.ROUTES,
         *recovery_pages.ROUTES,
         *realtime.ROUTES,
         *expo_api.ROUTES,
         *team_pages.ROUTES,
+        *expo_settings_pages.ROUTES,
         *floor_api.ROUTES,
         *floor_pages.ROUTES,
         *editor_pages.ROUTES,
@@ -73,6 +80,7 @@ def routes() -> list[BaseRoute]:
         *lead_pages.ROUTES,
         *meeting_api.ROUTES,
         *meeting_pages.ROUTES,
+        *exhibitor_home.ROUTES,
         *organizer_pages.ROUTES,
         *registration_api.ROUTES,
         *registration_pages.ROUTES,
@@ -105,6 +113,8 @@ def build_platform(settings: Settings) -> Platform:
     media = platform.add(MediaPlane(settings, db, bus, audience, hls), stop=lambda: media.close())
     # Telepresence rooms admitted by this process: their people and peer connections.
     rooms = platform.add(RoomPlane(media, bus, platform.secret), stop=lambda: rooms.close())
+    # "Live now" and "Coming up" for the core's and the floor's pages (see expo.showcase).
+    platform.add(StreamListings(audience), kind=LiveListings)
     # Session seats: one group-committing desk per process (see expo.agenda.seats).
     seats = platform.add(SeatDesk(db, settings.public_url), stop=lambda: seats.close())
     # Live dashboard figures of the expos whose dashboards are open in this process.

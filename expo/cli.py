@@ -174,7 +174,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = load(args, host=args.host, port=args.port)
     configure_logging(settings.log_level, settings.log_format)
     # The demo's store is a convenience: after a code update, `scripts/demo` just carries it along.
-    info = run_on_store(settings, seed_demo, upgrade=True)
+    info = run_on_store(settings, lambda db: seed_demo(db, settings), upgrade=True)
     print(f"{info.expo.title} is at {settings.url('/')}")
     print("Logins (e-mail / password):")
     for login in info.logins:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import cache
 
@@ -35,6 +36,18 @@ def countries() -> frozenset[str]:
         for code in Locale("en").territories
         if len(str(code)) == 2 and str(code).isalpha() and str(code) not in _NOT_COUNTRIES
     )
+
+
+@cache
+def country_choices(locale: str) -> tuple[tuple[str, str], ...]:
+    """Every country as ``(code, name in locale)``, sorted by the name as its reader reads it
+    (a plain Unicode sort of the names: alphabetical in English, by character in Chinese)."""
+    try:
+        names = Locale.parse(locale).territories
+    except (ValueError, TypeError):
+        names = Locale("en").territories
+    pairs = ((code, str(names.get(code, code))) for code in countries())
+    return tuple(sorted(pairs, key=lambda pair: (pair[1].casefold(), pair[0])))
 
 
 @cache
@@ -102,6 +115,24 @@ def gettext_(message: str) -> str:
 
 def ngettext_(singular: str, plural: str, n: int) -> str:
     return translations(_current.get()).ngettext(singular, plural, n)
+
+
+def localized(obj: object, name: str, locale: str | None = None) -> str:
+    """The text field ``name`` of organizer or exhibitor content (an expo, hall, booth, program,
+    broadcast...) in ``locale`` (default: the request's), else as stored.
+
+    The translations live in the object's ``translations`` attribute or key:
+    ``{"zh_Hans": {"title": "..."}}``; an empty translation falls back to the stored text.
+    """
+    locale = locale or current_locale()
+    if isinstance(obj, Mapping):
+        translations, stored = obj.get("translations") or {}, obj.get(name)
+    else:
+        translations, stored = getattr(obj, "translations", None) or {}, getattr(obj, name, "")
+    translated = translations.get(locale) if isinstance(translations, dict) else None
+    if isinstance(translated, dict) and translated.get(name):
+        return str(translated[name])
+    return str(stored or "")
 
 
 def translate(message: str, **params: object) -> str:

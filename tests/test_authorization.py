@@ -14,6 +14,7 @@ who may call it.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,10 +23,11 @@ from typing import Any
 
 import httpx
 import pytest
+import segno
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from expo.accounts.models import TokenKind
+from expo.accounts.models import TokenKind, User
 from expo.app import routes
 from expo.config import Settings
 from expo.expos import team
@@ -160,6 +162,13 @@ def _checkin(world: World, actor: str) -> dict[str, str]:
     return {"code": world.b.badge}
 
 
+def _scan_frame(world: World, actor: str) -> Raw:
+    """A camera frame showing B's guest's badge QR code."""
+    frame = io.BytesIO()
+    segno.make(world.b.badge, error="m").save(frame, kind="png", scale=4)
+    return Raw(frame.getvalue(), "image/png")
+
+
 def _sanction(world: World, actor: str) -> dict[str, Any]:
     return {"user_id": world.b.guest.id, "kind": "mute", "minutes": 1}
 
@@ -197,6 +206,17 @@ async def _fresh_invite(world: World) -> int:
 
 async def _fresh_token_of_staff(world: World) -> int:
     return (await world.fresh_token("staff_b"))[1]
+
+
+async def _fresh_account(world: World) -> int:
+    """A visitor account no actor uses, for the administrators' account changes."""
+    async with world.db.session() as s:
+        email = f"{world.unique('managed')}@authz.example"
+        user = User(email=email, name="M", role="visitor", password_hash="-")
+        s.add(user)
+        await s.commit()
+    assert user.id is not None
+    return user.id
 
 
 CSV = Raw(b"booth,product\nBooth b,Lamp\n", "text/csv")
@@ -250,6 +270,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/organizer"): e(accounts("organizer")),
     ("POST", "/organizer/users"): e(ADMIN, _new_account),
+    ("GET", "/organizer/users"): e(ADMIN),
+    ("POST", "/organizer/users/{user_id:int}/role"): e(
+        ADMIN, {"role": "exhibitor"}, fresh={"user_id": _fresh_account}, why="another account's type"
+    ),
+    ("POST", "/organizer/users/{user_id:int}/active"): e(
+        ADMIN, {"active": "0"}, fresh={"user_id": _fresh_account}, why="disables another account"
+    ),
     ("GET", "/organizer/audit"): e(ADMIN),
     ("GET", "/exhibitor"): e(accounts("exhibitor")),
     ("GET", "/visitor"): e(accounts("visitor")),
@@ -367,6 +394,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/booths/{booth_id:int}/leads/{lead_id:int}"): e(
         BOOTH_EDITOR, {"status": "contacted", "notes": "ok"}
     ),
+    ("GET", "/booths/{booth_id:int}/leads/{lead_id:int}"): e(BOOTH_EDITOR),
+    ("POST", "/booths/{booth_id:int}/leads/{lead_id:int}/reply"): e(BOOTH_EDITOR, {"body": "Thanks!"}),
+    ("GET", "/my/messages"): e(SIGNED_IN),
     ("GET", "/booths/{booth_id:int}/analytics"): e(BOOTH_EDITOR),
     # Meetings with a booth (requested by B's guest)
     ("POST", "/api/booths/{booth_id:int}/meetings"): e(REQUESTER, lambda w, a: meeting_times()),
@@ -389,6 +419,27 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/organizer/expos/{slug}"): e(perm(Perm.MANAGE_BOOTHS)),
     ("POST", "/organizer/expos/{slug}/halls"): e(perm(Perm.CHANGE_EXPO), _named("page hall")),
     ("POST", "/organizer/expos/{slug}/categories"): e(perm(Perm.CHANGE_EXPO), _named("page category")),
+    ("POST", "/organizer/expos/{slug}/halls/{hall_id:int}"): e(perm(Perm.CHANGE_EXPO), _named("hall")),
+    ("POST", "/organizer/expos/{slug}/halls/{hall_id:int}/move"): e(
+        perm(Perm.CHANGE_EXPO), {"direction": "up"}
+    ),
+    ("POST", "/organizer/expos/{slug}/halls/{hall_id:int}/delete"): e(
+        perm(Perm.CHANGE_EXPO), {}, fresh={"hall_id": lambda w: w.fresh_hall()}
+    ),
+    ("POST", "/organizer/expos/{slug}/categories/{category_id:int}"): e(
+        perm(Perm.CHANGE_EXPO), _named("category")
+    ),
+    ("POST", "/organizer/expos/{slug}/categories/{category_id:int}/move"): e(
+        perm(Perm.CHANGE_EXPO), {"direction": "up"}
+    ),
+    ("POST", "/organizer/expos/{slug}/categories/{category_id:int}/delete"): e(
+        perm(Perm.CHANGE_EXPO), {}, fresh={"category_id": lambda w: w.fresh_category()}
+    ),
+    ("GET", "/organizer/expos/{slug}/settings"): e(perm(Perm.CHANGE_EXPO)),
+    # Late: it sets the expo's every setting (time zone, applications) back to what the form says.
+    ("POST", "/organizer/expos/{slug}/settings"): e(
+        perm(Perm.CHANGE_EXPO), {"title": "B's expo", "applications_open": "on"}, late=True
+    ),
     ("POST", "/organizer/expos/{slug}/banner"): e(perm(Perm.CHANGE_EXPO), BANNER),
     ("POST", "/organizer/expos/{slug}/booths/{booth_id:int}/status"): e(
         perm(Perm.MANAGE_BOOTHS),
@@ -410,6 +461,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/expos/{slug}/registrations.csv"): e(perm(Perm.MANAGE_REGISTRATION)),
     ("POST", "/api/expos/{slug}/check-in"): e(perm(Perm.CHECK_IN), _checkin),
+    ("POST", "/api/expos/{slug}/check-in/scan"): e(perm(Perm.CHECK_IN), _scan_frame),
+    ("GET", "/api/expos/{slug}/check-in/search"): e(perm(Perm.CHECK_IN), query="?q=guest"),
+    ("POST", "/api/expos/{slug}/registrations/{registration_id:int}/check-in"): e(perm(Perm.CHECK_IN)),
     ("GET", "/expos/{slug}/register"): e(SIGNED_IN),
     ("POST", "/expos/{slug}/register"): e(SIGNED_IN, {"consent": "on"}),
     ("POST", "/expos/{slug}/register/cancel"): e(SIGNED_IN, {}, late=True),
@@ -518,6 +572,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("DELETE", "/api/streams/{stream_id:int}/whep/{session_id:str}"): e(NOBODY, why=KEY_ONLY),
     ("PATCH", "/api/streams/{stream_id:int}/whep/{session_id:str}"): e(NOBODY, SDP, why=KEY_ONLY),
     ("OPTIONS", "/api/streams/{stream_id:int}/whep/{session_id:str}"): e(EVERYONE),
+    ("POST", "/api/streams/{stream_id:int}/golive"): e(STREAM_MANAGER, why="409 unless it is rehearsing"),
     # Rooms (B's is owned by staff_b for B's booth); their keys are the credential
     ("POST", "/api/rooms"): e(PRESENTER, lambda w, a: {"title": "Meet", "expo": w.b.slug}),
     ("POST", "/api/rooms/{room_id:int}/participants"): e(NOBODY, {"key": "wrong"}, why=KEY_ONLY),
@@ -533,10 +588,19 @@ MATRIX: dict[tuple[str, str], Entry] = {
         NOBODY, why=KEY_ONLY
     ),
     ("DELETE", "/api/rooms/{room_id:int}/participants/{participant_id:str}"): e(NOBODY, why=KEY_ONLY),
+    ("PUT", "/api/rooms/{room_id:int}/participants/{participant_id:str}/name"): e(
+        NOBODY, {"name": "Mallory"}, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/leave"): e(
+        NOBODY, Raw(b"not-the-secret", "text/plain"), why=KEY_ONLY
+    ),
     ("GET", "/rooms/{room_id:int}"): e(NOBODY, why=KEY_ONLY),
     ("GET", "/rooms"): e(accounts("organizer", "exhibitor"), why="lists the caller's own rooms"),
     ("POST", "/rooms"): e(PRESENTER, lambda w, a: {"title": "Meet", "expo": w.b.slug}),
     ("POST", "/rooms/{room_id:int}/end"): e(STREAM_MANAGER, {}, fresh={"room_id": lambda w: w.fresh_room()}),
+    ("POST", "/rooms/{room_id:int}/walk-in"): e(
+        STREAM_MANAGER, {"walk_in": "1"}, fresh={"room_id": lambda w: w.fresh_room()}
+    ),
     ("GET", "/watch/{stream_id:int}"): e(EVERYONE),
     ("GET", "/watch/{stream_id:int}/replay"): e(EVERYONE),
     ("GET", "/streams"): e(SIGNED_IN, why="lists the caller's own broadcasts"),

@@ -310,8 +310,10 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             assert await booth_role(session, staffed[0].id or 0, exhibitor) == BoothRole.OWNER
             streams = (await session.exec(select(Stream).order_by(col(Stream.id)))).all()
             assert streams[0].title == "Opening ceremony"
-            presented = [s for s in streams if s.booth_id == staffed[0].id]
+            presented = [s for s in streams[1:] if s.booth_id == staffed[0].id]
             assert len(presented) == 1 and presented[0].owner_id == exhibitor.id
+            # The live broadcast presents that booth too, so that its page shows it live.
+            assert streams[0].booth_id == staffed[0].id
             assert all(s.scheduled_start is not None for s in streams[1:])
             assert {s.status for s in streams[1:]} == {StreamStatus.SCHEDULED.value}
     finally:

@@ -1,4 +1,7 @@
-"""Account pages: home, log in and out, sign-up, the account page, language, the role home pages.
+"""Account pages: home, log in and out, sign-up, the account page and language.
+
+The organizer's home is :mod:`expo.dashboards.pages` (it reads every domain); the administrators'
+account list and audit log are :mod:`expo.accounts.admin_pages`.
 
 Routes stay thin: :func:`~expo.http.pages.read_form` checks the body limit and CSRF, a service
 does the work, and the page is rendered or the browser redirected with a flash message. A form
@@ -16,18 +19,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from expo import audit, i18n
+from expo import i18n
 from expo.accounts import services
 from expo.accounts.api import client_of
 from expo.accounts.models import Role, TokenKind, User
 from expo.accounts.passwords import MIN_LENGTH
 from expo.auth import SESSION_COOKIE, current_token, current_user, forget_auth, platform
 from expo.errors import N_, ExpoError, Invalid, RateLimited
-from expo.expos.services import list_expos, team_expos
+from expo.expos.services import list_expos
 from expo.http.api import path_int
-from expo.http.pages import flash, form_str, read_form, redirect, render, secure_cookies
-from expo.permissions import is_admin, may_sign_up_as, require_page_user
+from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render, secure_cookies
+from expo.permissions import may_sign_up_as, require_page_user
+from expo.showcase import LiveListings
 
+# The role homes live with the domains they read, which the core may not import: /organizer in
+# expo.dashboards.pages, /exhibitor in expo.meetings.home, /visitor in streaming.pages.
 ROLE_HOME = {
     Role.ADMIN: "/organizer",
     Role.ORGANIZER: "/organizer",
@@ -35,8 +41,6 @@ ROLE_HOME = {
     Role.VISITOR: "/visitor",
 }
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
-AUDIT_PAGE_SIZE = 200
-DASHBOARD_EVENTS = 50
 MAX_LISTED_EXPOS = 100
 
 
@@ -110,9 +114,13 @@ async def home(request: Request) -> Response:
     user = await current_user(request)
     if user is not None:
         return redirect(role_home(user))
+    locale = await page_locale(request)
+    listings = platform(request).get(LiveListings)
     async with platform(request).db.session() as session:
         expos = await list_expos(session, MAX_LISTED_EXPOS)
-    return await render(request, "home.html", {"expos": expos})
+        live = await listings.live_now(session, None, locale=locale)
+        coming = await listings.coming_up(session, None, locale=locale)
+    return await render(request, "home.html", {"expos": expos, "live": live, "coming": coming})
 
 
 async def login_form(request: Request) -> Response:
@@ -353,89 +361,6 @@ async def revoke_token(request: Request) -> Response:
     return response
 
 
-# --- role home pages ----------------------------------------------------------------------------
-
-
-async def _organizer_page(request: Request, user: User, extra: dict[str, Any], status: int = 200) -> Response:
-    # Platform figures, accounts and the audit log are the administrators'; an organizer sees the
-    # expos whose team they are on.
-    admin = is_admin(user)
-    async with platform(request).db.session() as session:
-        by_role = await services.count_by_role(session) if admin else {}
-        expos = await list_expos(session, MAX_LISTED_EXPOS) if admin else await team_expos(session, user)
-        events = await audit.recent(session, DASHBOARD_EVENTS) if admin else []
-        actors = await services.users_by_id(session, {e.actor_id for e in events if e.actor_id is not None})
-    context: dict[str, Any] = {
-        "is_admin": admin,
-        "users_by_role": by_role,
-        "total_users": sum(by_role.values()),
-        "expos": expos,
-        "events": events,
-        "actors": actors,
-        "new_user": {},
-        "back_to": "/organizer",
-    }
-    context.update(extra)
-    return await render(request, "organizer.html", context, status=status)
-
-
-async def organizer(request: Request) -> Response:
-    user = await require_page_user(request, [Role.ORGANIZER])
-    return await _organizer_page(request, user, {})
-
-
-async def organizer_create_user(request: Request) -> Response:
-    """Create an account of any role: the only way to make another organizer (administrators)."""
-    form = await read_form(request)
-    user = await require_page_user(request, [Role.ADMIN])
-    values = {
-        "name": form_str(form, "name", max_length=120),
-        "email": form_str(form, "email", max_length=254),
-        "role": form_str(form, "role", max_length=20),
-    }
-    password = form.get("password", "")
-    try:
-        async with platform(request).db.session() as session:
-            await services.create_user(
-                session,
-                email=values["email"],
-                password=password if isinstance(password, str) else "",
-                name=values["name"],
-                role=values["role"],
-                actor_id=user.id,
-                client=client_of(request),
-            )
-    except ExpoError as exc:
-        return await _organizer_page(
-            request, user, {"new_user": values, "form_error": exc.message}, status=exc.status
-        )
-    response = redirect("/organizer#users")
-    flash(response, request, N_("Account created."), "success")
-    return response
-
-
-async def audit_log(request: Request) -> Response:
-    await require_page_user(request, [Role.ADMIN])
-    action = request.query_params.get("action", "").strip()[:64] or None
-    async with platform(request).db.session() as session:
-        events = await audit.recent(session, AUDIT_PAGE_SIZE, action=action)
-        actors = await services.users_by_id(session, {e.actor_id for e in events if e.actor_id is not None})
-    context = {"events": events, "actors": actors, "action": action, "limit": AUDIT_PAGE_SIZE}
-    return await render(request, "audit.html", context)
-
-
-async def _role_page(request: Request, role: Role, template: str) -> Response:
-    user = await require_page_user(request, [role])
-    async with platform(request).db.session() as session:
-        expos = await list_expos(session, MAX_LISTED_EXPOS)
-        helping = await team_expos(session, user)
-    return await render(request, template, {"expos": expos, "team_expos": helping})
-
-
-async def exhibitor(request: Request) -> Response:
-    return await _role_page(request, Role.EXHIBITOR, "exhibitor.html")
-
-
 ROUTES = [
     Route("/", home, methods=["GET"]),
     Route("/login", login_form, methods=["GET"]),
@@ -448,8 +373,4 @@ ROUTES = [
     Route("/account", update_account, methods=["POST"]),
     Route("/account/tokens", create_token, methods=["POST"]),
     Route("/account/tokens/{token_id:int}/revoke", revoke_token, methods=["POST"]),
-    Route("/organizer", organizer, methods=["GET"]),
-    Route("/organizer/users", organizer_create_user, methods=["POST"]),
-    Route("/organizer/audit", audit_log, methods=["GET"]),
-    Route("/exhibitor", exhibitor, methods=["GET"]),
 ]

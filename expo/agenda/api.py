@@ -59,6 +59,9 @@ class ProgramOut(Schema):
     seats_left: int | None = Field(description="null: no limit")
     url: str
     ics_url: str
+    translations: dict[str, dict[str, str]] = Field(
+        description='other languages: {"zh_Hans": {"title": ..., "track": ..., "description": ...}}'
+    )
 
     @classmethod
     def of(cls, program: Program, expo: Expo, counts: tuple[int, int]) -> ProgramOut:
@@ -86,6 +89,7 @@ class ProgramOut(Schema):
             seats_left=services.seats_left(program, confirmed),
             url=page,
             ics_url=page + ".ics",
+            translations=program.translations,
         )
 
 

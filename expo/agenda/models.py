@@ -34,6 +34,8 @@ class Program(SQLModel, table=True):
     # [{"name": ..., "title": ..., "company": ...}, ...] in the order they are shown.
     speakers: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     track: str = Field(default="", max_length=100)
+    # {"zh_Hans": {"title": ..., "track": ..., "description": ...}}
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     hall_id: int | None = Field(default=None, foreign_key="hall.id", ondelete="SET NULL")
     stage: str = Field(default="", max_length=100)
     starts_at: datetime = Field(index=True)

@@ -58,8 +58,17 @@ def _optional_int(form: FormData, name: str) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def fields_from(form: FormData) -> ProgramFields:
+TEXTS = {"title": 200, "track": 100, "description": 20000}  # the translated fields and their limits
+
+
+def fields_from(form: FormData, expo: Expo) -> ProgramFields:
+    """The program a form describes; ``<field>_<lang>`` inputs carry the expo's other languages."""
+    translations = {
+        lang: {name: form_str(form, f"{name}_{lang}", max_length=limit) for name, limit in TEXTS.items()}
+        for lang in expo.language_list[1:]
+    }
     data: dict[str, Any] = {
+        "translations": translations,
         "title": form_str(form, "title", max_length=200, required=True),
         "description": form_str(form, "description", max_length=20000),
         "speakers": parse_speakers(form_str(form, "speakers", max_length=5000)),
@@ -77,7 +86,13 @@ def fields_from(form: FormData) -> ProgramFields:
 
 
 def form_values(program: Program, expo: Expo) -> dict[str, Any]:
+    translated = {
+        f"{name}_{lang}": program.translations.get(lang, {}).get(name, "")
+        for lang in expo.language_list[1:]
+        for name in TEXTS
+    }
     return {
+        **translated,
         "title": program.title,
         "description": program.description,
         "speakers": speakers_text(program),
@@ -109,8 +124,10 @@ async def _program(request: Request, expo: Expo) -> Program:
 
 async def _choices(request: Request, expo: Expo) -> dict[str, Any]:
     async with platform(request).db.session() as session:
+        halls = await floor.list_halls(session, expo)
         return {
-            "halls": await floor.list_halls(session, expo),
+            "halls": halls,
+            "halls_by_id": {h.id: h for h in halls},
             "streams": await streams.list_streams(session, expo),
         }
 
@@ -147,7 +164,7 @@ async def create(request: Request) -> Response:
     try:
         expo = await _organized(request, user)
         async with platform(request).db.session() as session:
-            program = await services.create_program(session, expo, fields_from(form), user)
+            program = await services.create_program(session, expo, fields_from(form, expo), user)
     except ExpoError as exc:
         if exc.status in (403, 404):
             raise
@@ -192,7 +209,8 @@ async def update(request: Request) -> Response:
             program, _ = await services.get_program(session, path_int(request, "program_id"))
             if program.expo_id != expo.id:
                 raise NotFound(N_("There is no such program."), code="program.unknown")
-            await services.update_program(session, desk(request), program, expo, fields_from(form), user)
+            fields = fields_from(form, expo)
+            await services.update_program(session, desk(request), program, expo, fields, user)
     except ExpoError as exc:
         if exc.status in (403, 404):
             raise

@@ -45,6 +45,16 @@ class Speaker(BaseModel):
     company: str = Field(default="", max_length=120)
 
 
+class ProgramText(BaseModel):
+    """A program's text in one of the expo's other languages (empty: shown as stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=200)
+    track: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=20000)
+
+
 class ProgramFields(BaseModel):
     """A program as an organizer writes it; on update, absent fields stay as they are."""
 
@@ -62,6 +72,9 @@ class ProgramFields(BaseModel):
     # A web address or a path on this site: never "javascript:" or another scheme a link would run.
     room_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://\S+|/\S*)?$")
     capacity: int | None = Field(default=None, ge=1, le=1_000_000, description="seats; null: no limit")
+    translations: dict[str, ProgramText] | None = Field(
+        default=None, description='other languages: {"zh_Hans": {"title", "track", "description"}}'
+    )
 
 
 def to_utc(value: datetime, expo: Expo) -> datetime:
@@ -143,6 +156,19 @@ def _apply(program: Program, fields: ProgramFields, expo: Expo) -> None:
             setattr(program, name, value)
     if "speakers" in changes:
         program.speakers = [s.model_dump() for s in fields.speakers or []]
+    if "translations" in changes:
+        unknown = set(fields.translations or {}) - set(expo.language_list)
+        if unknown:
+            raise Invalid(
+                f"Translations for languages this expo does not use: {', '.join(sorted(unknown))}.",
+                code="program.invalid_languages",
+                field="translations",
+            )
+        program.translations = {
+            lang: kept
+            for lang, text in (fields.translations or {}).items()
+            if (kept := {k: v.strip() for k, v in text.model_dump(exclude_none=True).items() if v.strip()})
+        }
     for name in ("hall_id", "stream_id", "capacity"):
         if name in changes:
             setattr(program, name, changes[name])

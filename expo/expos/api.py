@@ -35,6 +35,9 @@ class ExpoOut(Schema):
     ends_on: date | None
     banner_path: str | None
     applications_open: bool
+    translations: dict[str, dict[str, str]] = Field(
+        description='the text in other languages: {"zh_Hans": {"title": ..., "description": ...}}'
+    )
 
     @classmethod
     def of(cls, expo: Expo) -> ExpoOut:
@@ -50,6 +53,7 @@ class ExpoOut(Schema):
             ends_on=expo.ends_on,
             banner_path=expo.banner_path,
             applications_open=expo.applications_open,
+            translations=expo.translations,
         )
 
 

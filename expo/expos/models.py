@@ -7,6 +7,7 @@ An expo is run by its team, modelled on pretix's organizer teams: each member ho
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -22,6 +23,8 @@ class Expo(SQLModel, table=True):
     slug: str = Field(max_length=64, unique=True, index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="")
+    # {"zh_Hans": {"title": ..., "description": ...}}: the text in the expo's other languages.
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     timezone: str = Field(default="UTC", max_length=64)
     languages: str = Field(default="en,zh_Hans", max_length=64)
     starts_on: date | None = None

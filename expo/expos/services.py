@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from expo import audit
 from expo.accounts.models import User
 from expo.config import Settings
-from expo.errors import Conflict, Forbidden, Invalid, NotFound
+from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo, ExpoMember
 from expo.i18n import LOCALES
 from expo.permissions import (
@@ -34,6 +37,15 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _NOT_EMPTY = ("title", "timezone", "languages", "applications_open")
 
 
+class ExpoText(BaseModel):
+    """An expo's title and description in one of its other languages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=20000)
+
+
 class ExpoFields(BaseModel):
     """What organizers set on an expo (``None`` or absent leaves a field as it is)."""
 
@@ -46,22 +58,61 @@ class ExpoFields(BaseModel):
     starts_on: date | None = None
     ends_on: date | None = None
     applications_open: bool | None = None
+    translations: dict[str, ExpoText] | None = Field(
+        default=None,
+        description='the text in other languages: {"zh_Hans": {"title": ..., "description": ...}}',
+    )
+
+
+@cache
+def timezones() -> list[str]:
+    """The IANA time zones this machine knows, sorted (``Etc/...`` and legacy aliases left out)."""
+    legacy = ("Etc/", "SystemV/", "US/")
+    return [*sorted(z for z in available_timezones() if "/" in z and not z.startswith(legacy)), "UTC"]
+
+
+def _check_timezone(name: str) -> str:
+    if name != "UTC" and name not in available_timezones():
+        raise Invalid(N_("Choose a time zone from the list."), code="expo.invalid_timezone")
+    return name
+
+
+def _check_translations(
+    languages: str, translations: dict[str, ExpoText] | None
+) -> dict[str, dict[str, Any]]:
+    """The translations as stored: only the expo's languages, without empty texts."""
+    unknown = set(translations or {}) - set(languages.split(","))
+    if unknown:
+        raise Invalid(
+            f"Translations for languages this expo does not use: {', '.join(sorted(unknown))}.",
+            code="expo.invalid_languages",
+        )
+    stored = {}
+    for lang, text in (translations or {}).items():
+        kept = {k: v.strip() for k, v in text.model_dump(exclude_none=True).items() if v.strip()}
+        if kept:
+            stored[lang] = kept
+    return stored
 
 
 def check_slug(slug: str) -> str:
     """The slug if it is usable in a URL: lowercase letters, digits and inner dashes, at most 64."""
     if not _SLUG.match(slug):
         raise Invalid(
-            "An expo slug is 1 to 64 lowercase letters, digits and dashes, "
-            "not starting or ending with a dash.",
+            N_(
+                "An expo's address is 1 to 64 lowercase letters, digits and dashes, "
+                "not starting or ending with a dash."
+            ),
             code="expo.invalid_slug",
         )
     return slug
 
 
 def _check_languages(languages: str) -> str:
+    if not languages:
+        raise Invalid(N_("An expo uses at least one language."), code="expo.invalid_languages")
     unknown = set(languages.split(",")) - set(LOCALES)
-    if unknown or not languages:
+    if unknown:
         raise Invalid(f"Unsupported languages: {', '.join(sorted(unknown))}.", code="expo.invalid_languages")
     return languages
 
@@ -107,6 +158,7 @@ async def ensure_expo(
     starts_on: date | None = None,
     ends_on: date | None = None,
     created_by: int | None = None,
+    translations: dict[str, ExpoText] | None = None,
 ) -> Expo:
     """The expo with this slug, created and committed with these details when missing; its
     creator (``created_by``) owns it. An expo created from the command line has no owner: only
@@ -120,10 +172,12 @@ async def ensure_expo(
         return existing
     title = title.strip()
     if not title or len(title) > 200:
-        raise Invalid("An expo title has 1 to 200 characters.", code="expo.invalid_title")
+        raise Invalid(N_("An expo title has 1 to 200 characters."), code="expo.invalid_title")
     _check_languages(languages)
+    _check_timezone(timezone)
+    stored = _check_translations(languages, translations)
     if starts_on and ends_on and ends_on < starts_on:
-        raise Invalid("An expo cannot end before it starts.", code="expo.invalid_dates")
+        raise Invalid(N_("An expo cannot end before it starts."), code="expo.invalid_dates")
     expo = Expo(
         slug=slug,
         title=title,
@@ -133,6 +187,7 @@ async def ensure_expo(
         starts_on=starts_on,
         ends_on=ends_on,
         created_by=created_by,
+        translations=stored,
     )
     session.add(expo)
     try:
@@ -156,9 +211,9 @@ async def create_expo(session: AsyncSession, slug: str, fields: ExpoFields, acto
     if not may_create_expo(actor):
         raise Forbidden("Only organizers may create expos.", code="expo.organizers_only")
     if await find_expo(session, check_slug(slug)) is not None:
-        raise Conflict(f"The expo {slug!r} exists already.", code="expo.exists")
+        raise Conflict(N_("This address is taken by another expo."), code="expo.exists")
     if fields.title is None:
-        raise Invalid("An expo needs a title.", code="expo.invalid_title")
+        raise Invalid(N_("An expo needs a title."), code="expo.invalid_title")
     return await ensure_expo(
         session,
         slug,
@@ -169,6 +224,7 @@ async def create_expo(session: AsyncSession, slug: str, fields: ExpoFields, acto
         starts_on=fields.starts_on,
         ends_on=fields.ends_on,
         created_by=actor.id,
+        translations=fields.translations,
     )
 
 
@@ -183,16 +239,25 @@ async def update_expo(session: AsyncSession, expo: Expo, fields: ExpoFields, act
     assert expo.id is not None
     await _require_changer(session, expo, actor)
     changes = fields.model_dump(exclude_unset=True)
-    if "languages" in changes:
-        _check_languages(changes["languages"] or "")
     for name, value in changes.items():
         if value is None and name in _NOT_EMPTY:
             raise Invalid(f"{name} cannot be empty.", code="expo.invalid")
-        if value is None and name == "description":
-            changes[name] = ""
+        if value is None and name in ("description", "translations"):
+            changes[name] = "" if name == "description" else {}
+    if "title" in changes and not changes["title"].strip():
+        raise Invalid(N_("An expo needs a title."), code="expo.invalid_title")
+    if "languages" in changes:
+        _check_languages(changes["languages"])
+    if "timezone" in changes:
+        _check_timezone(changes["timezone"])
+    languages = changes.get("languages", expo.languages)
+    if "translations" in changes:
+        changes["translations"] = _check_translations(languages, fields.translations)
+    elif "languages" in changes:  # a language the expo stops using takes its translation along
+        changes["translations"] = {k: v for k, v in expo.translations.items() if k in languages.split(",")}
     starts, ends = changes.get("starts_on", expo.starts_on), changes.get("ends_on", expo.ends_on)
     if starts and ends and ends < starts:
-        raise Invalid("An expo cannot end before it starts.", code="expo.invalid_dates")
+        raise Invalid(N_("An expo cannot end before it starts."), code="expo.invalid_dates")
     for name, value in changes.items():
         setattr(expo, name, value)
     audit.record(session, "expo.updated", actor_id=actor.id, target=f"expo:{expo.id}", fields=sorted(changes))

@@ -30,6 +30,7 @@ def build_templates() -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext_, i18n.ngettext_, newstyle=True)  # type: ignore[attr-defined]
     env.globals["locales"] = i18n.LOCALES
     env.globals["translate"] = i18n.translate
+    env.globals["localized"] = i18n.localized  # organizer content in the page's language
     return env
 
 

@@ -9,6 +9,7 @@ per submission. Dates are typed in the expo's time zone.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,6 +68,20 @@ def _options(form: FormData, name: str) -> list[str]:
     return [line.strip() for line in _str(form, name, 20000).splitlines() if line.strip()]
 
 
+def _translated(form: FormData, prefix: str, languages: Sequence[str], label: bool) -> dict[str, Any]:
+    """``<prefix>_label_<lang>`` and ``<prefix>_options_<lang>`` (one a line, blank lines kept so
+    each stays beside its option) for the expo's other languages."""
+    out: dict[str, Any] = {}
+    for lang in languages:
+        lines = [line.strip() for line in _str(form, f"{prefix}_options_{lang}", 20000).splitlines()]
+        while lines and not lines[-1]:
+            lines.pop()
+        text = {"label": _str(form, f"{prefix}_label_{lang}", 200) if label else "", "options": lines}
+        if text["label"] or lines:
+            out[lang] = text
+    return out
+
+
 def _new_key(label: str, taken: set[str]) -> str:
     base = _NOT_KEY.sub("_", label.lower()).strip("_")[:30]
     if not base or not base[0].isalpha():
@@ -88,9 +103,10 @@ def _moment(form: FormData, name: str, tz: ZoneInfo) -> datetime | None:
 
 
 def parse(
-    form: FormData, stored: RegistrationForm, tz: ZoneInfo
+    form: FormData, stored: RegistrationForm, tz: ZoneInfo, languages: Sequence[str] = ()
 ) -> tuple[forms.FormSpec, list[dict[str, Any]]]:
-    """The submitted spec, and the rows to show again if it is refused."""
+    """The submitted spec, and the rows to show again if it is refused. ``languages`` are the
+    expo's other languages, whose labels, options and consent text the form also carries."""
     ranked: list[tuple[int, int, dict[str, Any]]] = []
     for index, key in enumerate(forms.BUILTIN_KINDS):
         mode = _str(form, f"{key}_mode", 10)
@@ -104,6 +120,7 @@ def parse(
             "options": options,
             "builtin": True,
             "mode": mode,
+            "translations": _translated(form, key, languages, label=False) if key == "interests" else {},
         }
         ranked.append((_position(form, f"{key}_pos", index), len(ranked), row))
     custom = [q for q in stored.fields if q["key"] not in forms.BUILTIN_KINDS]
@@ -119,6 +136,7 @@ def parse(
             "options": _options(form, f"c_{key}_options"),
             "builtin": False,
             "mode": "",
+            "translations": _translated(form, f"c_{key}", languages, label=True),
         }
         ranked.append((_position(form, f"c_{key}_pos", 100 + index), len(ranked), row))
     new_label = _str(form, "new_label", 200)
@@ -132,6 +150,7 @@ def parse(
             "options": _options(form, "new_options"),
             "builtin": False,
             "mode": "",
+            "translations": _translated(form, "new", languages, label=True),
         }
         ranked.append((_position(form, "new_pos", 1000), len(ranked), row))
     rows = [row for _, _, row in sorted(ranked, key=lambda r: (r[0], r[1]))]
@@ -143,6 +162,9 @@ def parse(
             closes_at=_moment(form, "closes_at", tz),
             approval_required=form.get("approval_required") == "on",
             consent_text=_str(form, "consent_text"),
+            translations={
+                lang: forms.ConsentText(consent_text=_str(form, f"consent_text_{lang}")) for lang in languages
+            },
             fields=[
                 forms.Question(
                     key=r["key"],
@@ -150,6 +172,7 @@ def parse(
                     kind=r["kind"],
                     required=r["required"],
                     options=r["options"],
+                    translations=r["translations"],
                 )
                 for r in rows
                 if r["mode"] != "off"

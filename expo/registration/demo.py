@@ -4,6 +4,7 @@ Idempotent like the rest of ``expo demo``: an expo whose form exists is left as 
 visitor who is registered already is not registered again.
 """
 
+# ruff: noqa: RUF001  (the Chinese texts use Chinese punctuation)
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,18 +15,29 @@ from expo.expos.models import Expo
 from expo.registration import forms, services
 from expo.registration.models import RegistrationForm
 
+ZH = "zh_Hans"
 DEMO_FORM = forms.FormSpec(
     consent_text="We keep your answers for this expo only and share them with no one.",
+    translations={ZH: forms.ConsentText(consent_text="您的回答仅用于本届展会，不会与任何人共享。")},
     fields=[
         forms.Question(key="company", required=True),
         forms.Question(key="country"),
-        forms.Question(key="interests", options=["Lighting", "Solar", "Smart home", "Packaging"]),
+        forms.Question(
+            key="interests",
+            options=["Lighting", "Solar", "Smart home", "Packaging"],
+            translations={ZH: forms.QuestionText(options=["照明", "太阳能", "智能家居", "包装"])},
+        ),
         forms.Question(
             key="purpose",
             label="What brings you to the fair?",
             kind="select",
             options=["Sourcing products", "Meeting suppliers", "Market research"],
             required=True,
+            translations={
+                ZH: forms.QuestionText(
+                    label="您来展会的目的是什么？", options=["采购产品", "会见供应商", "市场调研"]
+                )
+            },
         ),
     ],
 )

@@ -44,6 +44,22 @@ MAX_TEXTAREA = 2000
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
+class QuestionText(BaseModel):
+    """A question in another of the expo's languages: its label and its options' labels, in the
+    options' order (answers always store the main language's option, whatever the visitor read)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=200)
+    options: list[str] = Field(default_factory=list, max_length=MAX_OPTIONS)
+
+
+class ConsentText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent_text: str = Field(default="", max_length=5000)
+
+
 class Question(BaseModel):
     """One question. For a built-in key, ``label`` and ``kind`` are the platform's (any given are
     replaced); ``options`` of ``interests`` are the organizer's list of topics."""
@@ -55,6 +71,7 @@ class Question(BaseModel):
     kind: Kind = "text"
     required: bool = False
     options: list[str] = Field(default_factory=list, max_length=MAX_OPTIONS)
+    translations: dict[str, QuestionText] = Field(default_factory=dict)
 
 
 class FormSpec(BaseModel):
@@ -67,6 +84,7 @@ class FormSpec(BaseModel):
     approval_required: bool = False
     consent_text: str = Field(default="", max_length=5000)
     fields: list[Question] = Field(default_factory=lambda: [Question(**f) for f in DEFAULT_FIELDS])
+    translations: dict[str, ConsentText] = Field(default_factory=dict)
 
 
 def _field_error(key: str, message: str) -> Invalid:
@@ -103,16 +121,53 @@ def check_spec(spec: FormSpec) -> list[dict[str, Any]]:
             raise _field_error(question.key, N_("A choice question needs at least one option."))
         if kind not in ("select", "multiselect"):
             options = []
-        stored.append(
-            {
-                "key": question.key,
-                "label": label,
-                "kind": kind,
-                "required": question.required,
-                "options": options,
-            }
-        )
+        row: dict[str, Any] = {
+            "key": question.key,
+            "label": label,
+            "kind": kind,
+            "required": question.required,
+            "options": options,
+        }
+        translations = _question_translations(question, label, options)
+        if translations:
+            row["translations"] = translations
+        stored.append(row)
     return stored
+
+
+def _question_translations(question: Question, label: str, options: list[str]) -> dict[str, Any]:
+    """What a question says in other languages, as stored: no empty texts, options only beside
+    the options they translate (one a line, in the same order)."""
+    out: dict[str, Any] = {}
+    for lang, text in question.translations.items():
+        translated = [" ".join(o.split())[:MAX_TEXT] for o in text.options]
+        while translated and not translated[-1]:
+            translated.pop()
+        if len(translated) > len(options):
+            raise _field_error(question.key, N_("Give one translated option a line, as many as the options."))
+        kept: dict[str, Any] = {}
+        if label and text.label.strip():  # built-in labels are the platform's, translated already
+            kept["label"] = text.label.strip()
+        if any(translated):
+            kept["options"] = translated
+        if kept:
+            out[lang] = kept
+    return out
+
+
+def question_label(question: Mapping[str, Any], locale: str) -> str:
+    """The organizer's label of a custom question in ``locale``, else as stored (``""`` for a
+    built-in question: pages show the platform's translated label)."""
+    translated = (question.get("translations") or {}).get(locale) or {}
+    return str(translated.get("label") or question.get("label") or "")
+
+
+def option_label(question: Mapping[str, Any], option: str, locale: str) -> str:
+    """How an option of the question reads in ``locale`` (the option itself without a translation)."""
+    translated = ((question.get("translations") or {}).get(locale) or {}).get("options") or []
+    options = list(question.get("options") or [])
+    index = options.index(option) if option in options else -1
+    return str(translated[index]) if 0 <= index < len(translated) and translated[index] else option
 
 
 def label_of(question: Mapping[str, Any]) -> str:

@@ -26,7 +26,7 @@ from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.permissions import Perm, require_page_user
 from expo.registration import builder, forms, services
-from expo.registration.api import check_in_out, csv_response, figures_changed
+from expo.registration.api import check_in_out, csv_response, desk_row_out, figures_changed
 from expo.registration.exports import export_csv
 from expo.registration.mail import Mailer
 from expo.registration.models import RegistrationStatus
@@ -78,7 +78,7 @@ async def save_builder(request: Request) -> Response:
             expo = await get_expo(session, slug)
             await services.require_expo_permission(session, expo, user, Perm.MANAGE_REGISTRATION)
             stored = await services.get_form(session, expo)
-            spec, rows = builder.parse(submitted, stored, expo.zone)
+            spec, rows = builder.parse(submitted, stored, expo.zone, expo.language_list[1:])
             await services.save_form(session, expo, spec, user)
     except Invalid as exc:
         extra: dict[str, Any] = {"form_error": exc.message}
@@ -191,32 +191,47 @@ async def export(request: Request) -> Response:
 async def _checkin_page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
+    q = request.query_params.get("q", "")[:200]
     async with platform(request).db.session() as session:
         expo = await get_expo(session, request.path_params["slug"])
         await services.require_expo_permission(session, expo, user, Perm.CHECK_IN)
         manages = await services.holds(session, expo, user, Perm.MANAGE_REGISTRATION)
-    context: dict[str, Any] = {"expo": expo, "result": None, "manages_registrations": manages}
+        found = await services.desk_search(session, expo, user, q)
+    context: dict[str, Any] = {
+        "expo": expo,
+        "result": None,
+        "manages_registrations": manages,
+        "q": q,
+        "found": [desk_row_out(row) for row in found],
+    }
     context.update(extra or {})
     return await render(request, "checkin.html", context, status=status)
 
 
 async def checkin_page(request: Request) -> Response:
-    """``/organizer/expos/{slug}/check-in``: scan a badge with the camera, or type its code."""
+    """``/organizer/expos/{slug}/check-in``: scan a badge with the camera, type its code, or find
+    the visitor by name (``?q=``)."""
     user = await require_page_user(request)
     return await _checkin_page(request, user)
 
 
 async def checkin(request: Request) -> Response:
-    """The desk's form without script: check in and draw the page again with the answer."""
+    """The desk's forms without script: check in by code (or by ``registration_id`` from a name
+    search) and draw the page again with the answer."""
     form = await read_form(request)
     user = await require_page_user(request)
     p = platform(request)
     try:
+        chosen = form_str(form, "registration_id", max_length=12)
         async with p.db.session() as session:
             expo = await get_expo(session, request.path_params["slug"])
-            done = await services.check_in(
-                session, expo, form_str(form, "code", max_length=1000), p.secret, user
-            )
+            if chosen:
+                if not chosen.isdigit():
+                    raise Invalid(N_("Choose a registration from the list."), code="registration.unknown")
+                done = await services.check_in_registration(session, expo, int(chosen), user)
+            else:
+                code = form_str(form, "code", max_length=1000)
+                done = await services.check_in(session, expo, code, p.secret, user)
     except ExpoError as exc:
         if exc.status in (401, 403):
             raise

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths import floor
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.db import utcnow
@@ -22,7 +21,7 @@ from expo.errors import N_, ExpoError, Invalid, NotFound
 from expo.expos.models import Expo
 from expo.expos.services import get_expo
 from expo.http.pages import flash, page_locale, read_form, redirect, render
-from expo.i18n import countries
+from expo.i18n import country_choices
 from expo.permissions import require_page_user
 from expo.registration import badges, forms, services
 from expo.registration.api import figures_changed
@@ -50,7 +49,9 @@ async def _register_page(
         "registration": registration if active else None,
         "questions": form.fields,
         "label_of": forms.label_of,
-        "countries": sorted(((c, floor.country_name(c, locale)) for c in countries()), key=lambda c: c[1]),
+        "question_label": lambda q: forms.question_label(q, locale),
+        "option_label": lambda q, option: forms.option_label(q, option, locale),
+        "countries": country_choices(locale),
         "values": {},
         "errors": {},
     }
@@ -142,6 +143,7 @@ async def badge(request: Request) -> Response:
         "visitor": user,
         "company": registration.answers.get("company", ""),
         "payload": payload,
+        "short_code": badges.show_short_code(registration.short_code),
         "qr_svg": badges.qr_svg(payload),
     }
     return await render(request, "badge.html", context)

@@ -143,12 +143,16 @@ async def test_moving_a_category_refilters_its_products_and_cycles_are_refused(d
             await services.save_category(s, other, CategoryFields(name="X", parent_id=textiles), org)
 
 
-async def test_deleting_a_hall_unplaces_its_booths(db: Database) -> None:
+async def test_a_hall_with_booths_is_deleted_only_when_told_where_they_go(db: Database) -> None:
     floor = await seed_floor(db)
     async with db.session() as s:
         hall = await s.get(Hall, floor.halls["Hall A"].id)
         assert hall is not None
-        await services.delete_hall(s, hall, floor.organizer)
+        with pytest.raises(Conflict) as refused:
+            await services.delete_hall(s, hall, floor.organizer)
+        assert refused.value.code == "hall.in_use" and refused.value.extra["count"] == 2
+        assert await s.get(Hall, hall.id) is not None
+        await services.delete_hall(s, hall, floor.organizer, unplace=True)
         booth = await s.get(Booth, floor.booths["Lumen Works"].id)
         assert booth is not None and booth.hall_id is None
         assert (

@@ -80,9 +80,13 @@ async def test_the_prefix_index_migration_keeps_every_document(settings: Setting
     db = Database(url)
     async with db.engine.begin() as conn:  # the index as 0007 left it: no prefix indexes
         assert await conn.run_sync(search.rebuild_fts5, None)
+        # Today's models read expo.translations (0014): lend it to the old schema while seeding.
+        await conn.exec_driver_sql("ALTER TABLE expo ADD COLUMN translations JSON NOT NULL DEFAULT '{}'")
     floor = await seed_floor(db, by_admin=True)
     queries = ["desk la", "la", "lumen", "台", "锈钢", "st"]
     before = [(r.total, names(r)) for r in [await find(db, floor, q) for q in queries]]
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE expo DROP COLUMN translations")
     await db.dispose()
     await migrations.upgrade(url)
     db = Database(url)

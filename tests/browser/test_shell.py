@@ -44,7 +44,7 @@ async def test_sign_up_switch_language_and_log_out(
     await expect(page).to_have_url(live_server.url + "/exhibitor")
     await expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     navigation = page.get_by_role("navigation", name="主导航")
-    links = ["我的展位", "开始直播", "潜在客户", "会议室", "控制台"]
+    links = ["我的展位", "直播间", "销售线索", "会议室", "控制台"]
     await expect(navigation.get_by_role("link")).to_have_text(links)
     await expect(page.get_by_role("heading", level=1)).to_have_text("欢迎，Ann Lee")  # noqa: RUF001
     if SCREENSHOTS:
