@@ -25,6 +25,7 @@ from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.http.api import Endpoint, Schema, path_int
 from expo.http.bodies import read_body
+from expo.http.inputs import Id
 from expo.permissions import BoothRole, Perm
 
 TAGS = ["expo floor"]
@@ -140,8 +141,8 @@ class ProductList(Schema):
 
 class SearchQuery(Schema):
     q: str = Field(max_length=200)
-    category: int | None = Field(default=None, ge=1)
-    hall: int | None = Field(default=None, ge=1)
+    category: Id | None = None
+    hall: Id | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     page: int = Field(default=1, ge=1, le=search.MAX_PAGE)
     lang: str | None = Field(default=None, max_length=16)
@@ -165,7 +166,7 @@ class PageQuery(Schema):
 
 
 class BoothListQuery(PageQuery):
-    hall: int | None = Field(default=None, ge=1)
+    hall: Id | None = None
     status: Literal["approved", "pending", "rejected"] = "approved"
 
 

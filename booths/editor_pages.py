@@ -29,6 +29,7 @@ from expo.errors import N_, ExpoError, Invalid
 from expo.expos import services as expo_services
 from expo.expos.models import Expo
 from expo.http.api import path_int
+from expo.http.inputs import parse_id
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
 from expo.i18n import country_choices
 from expo.permissions import BoothRole, may_manage_booth_staff, require_page_user, standing
@@ -220,7 +221,7 @@ async def upload(request: Request) -> Response:
         received = await uploads.receive(request, p.settings, p.secret)
         slot = received.fields.get("slot", "media")
         product_raw = received.fields.get("product_id", "")
-        product_id = int(product_raw) if slot == "product" and product_raw.isdigit() else None
+        product_id = parse_id(product_raw) if slot == "product" else None
         if slot not in ("logo", "banner", "media", "product") or (slot == "product" and product_id is None):
             raise Invalid(N_("Choose where the file goes."), code="upload.invalid_slot")
         stored = await uploads.store(p.settings, received)

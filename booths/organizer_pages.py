@@ -28,6 +28,7 @@ from expo.expos import services as expo_services
 from expo.expos import settings_pages
 from expo.expos.models import Expo
 from expo.http.api import path_int
+from expo.http.inputs import parse_id
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
 from expo.i18n import activate
 from expo.i18n import gettext_ as _
@@ -221,7 +222,7 @@ async def delete_layout(request: Request) -> Response:
     try:
         async with platform(request).db.session() as session:
             expo = await expo_services.get_expo(session, request.path_params["slug"])
-            target_id = int(move_to) if move_to.isdigit() else None
+            target_id = parse_id(move_to)
             if kind == "hall":
                 hall = await services.get_hall(session, expo, path_int(request, "hall_id"))
                 target = await services.get_hall(session, expo, target_id) if target_id else None

@@ -26,6 +26,7 @@ from expo.errors import N_, BadRequest, ExpoError, NotFound
 from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.http.api import path_int
+from expo.http.inputs import parse_id
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
 from expo.i18n import country_choices
 from expo.permissions import require_page_user
@@ -255,7 +256,7 @@ async def send_inquiry(request: Request) -> Response:
     form = await read_form(request)
     user = await require_page_user(request)
     product_raw = form_str(form, "product_id", max_length=12)
-    product_id = int(product_raw) if product_raw.isdigit() else None
+    product_id = parse_id(product_raw)
     message = form_str(form, "message", max_length=leads.MAX_MESSAGE)
     async with platform(request).db.session() as session:
         expo, booth = await _booth_in(session, request, user)

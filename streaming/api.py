@@ -20,6 +20,7 @@ from expo.auth import current_user, platform
 from expo.expos.models import Expo
 from expo.expos.services import get_expo
 from expo.http.api import Endpoint, Schema, path_int
+from expo.http.inputs import Id
 from expo.platform import Platform
 from streaming import access, services
 from streaming.audience import Audience, assign_viewer_cookie, set_viewer_cookie, viewer_id
@@ -34,13 +35,17 @@ class StreamIn(Schema):
         max_length=64,
         description="Expo slug; default: the default expo, if you may present there.",
     )
-    booth_id: int | None = Field(default=None, ge=1)
+    booth_id: Id | None = None
     visibility: Visibility = Visibility.PUBLIC
     scheduled_start: datetime | None = None
     planned_end: datetime | None = None
 
 
 class StreamPatch(Schema):
+    """Absent fields stay as they are; none of them can be emptied with null."""
+
+    not_null = frozenset({"title", "description", "visibility", "scheduled_start", "planned_end"})
+
     title: str | None = Field(default=None, min_length=1, max_length=services.TITLE_MAX)
     description: str | None = Field(default=None, max_length=services.DESCRIPTION_MAX)
     visibility: Visibility | None = None

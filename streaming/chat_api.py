@@ -21,6 +21,7 @@ from expo.accounts.models import User
 from expo.auth import current_user, platform
 from expo.errors import ExpoError
 from expo.http.api import Endpoint, Schema, path_int
+from expo.http.inputs import Id
 from expo.realtime import Realtime
 from streaming import chat, services
 from streaming.models import MessageKind, SanctionKind, Stream
@@ -103,7 +104,7 @@ class MessageOut(Schema):
 
 
 class HistoryQuery(Schema):
-    before: int | None = Field(default=None, ge=1, description="Only messages older than this id.")
+    before: Id | None = Field(default=None, description="Only messages older than this id.")
     limit: int = Field(default=chat.HISTORY_LIMIT, ge=1, le=chat.MAX_HISTORY_LIMIT)
 
 
@@ -126,7 +127,7 @@ class LikesOut(Schema):
 
 
 class SanctionIn(Schema):
-    user_id: int = Field(ge=1)
+    user_id: Id
     kind: Literal["mute", "ban"]
     minutes: int | None = Field(
         default=None, ge=1, le=chat.MAX_SANCTION_MINUTES, description="Empty: until lifted."

@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 from babel.numbers import is_currency
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlmodel import SQLModel
 
 from expo.errors import N_, Invalid
 from expo.expos.models import Expo
+from expo.http.inputs import Id, NullRules
 from expo.i18n import countries
 
 MAX_PRICE = 10**13  # hundredths: ten thousand billion units is more than any listed price
@@ -68,7 +69,7 @@ def check_country(code: str) -> str:
     return upper
 
 
-class Fields(BaseModel):
+class Fields(NullRules):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -86,6 +87,8 @@ class Link(Fields):
 
 
 class HallFields(Fields):
+    not_null = frozenset({"name", "description", "translations", "position"})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20000)
     translations: dict[str, TextFields] | None = None
@@ -93,14 +96,19 @@ class HallFields(Fields):
 
 
 class CategoryFields(Fields):
+    not_null = frozenset({"name", "translations", "position"})  # a null parent_id: a top category
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    parent_id: int | None = Field(default=None, ge=1)
+    parent_id: Id | None = None
     translations: dict[str, TextFields] | None = None
     position: int | None = Field(default=None, ge=0, le=100000)
 
 
 class BoothFields(Fields):
-    """What booth staff edit. Placement and status are the organizers' (:class:`Placement`)."""
+    """What booth staff edit. Placement and status are the organizers' (:class:`Placement`).
+    A null text empties it; a null country clears it."""
+
+    not_null = frozenset({"name"})
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tagline: str | None = Field(default=None, max_length=300)
@@ -115,16 +123,20 @@ class BoothFields(Fields):
 
 
 class Placement(Fields):
-    hall_id: int | None = Field(default=None, ge=1)
+    not_null = frozenset({"tier"})  # a null hall or number: not placed
+
+    hall_id: Id | None = None
     number: str | None = Field(default=None, max_length=32)
     tier: str | None = Field(default=None, min_length=1, max_length=16)
 
 
 class ProductFields(Fields):
+    not_null = frozenset({"name"})  # null empties the other texts and clears the other values
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20000)
     translations: dict[str, TextFields] | None = None
-    category_id: int | None = Field(default=None, ge=1)
+    category_id: Id | None = None
     price_min: int | None = Field(default=None, ge=0, le=MAX_PRICE, description="hundredths of the currency")
     price_max: int | None = Field(default=None, ge=0, le=MAX_PRICE, description="hundredths of the currency")
     currency: str | None = Field(default=None, max_length=3)

@@ -30,6 +30,7 @@ from expo.agenda.seats import Seat, SeatDesk
 from expo.db import utcnow
 from expo.errors import N_, Invalid, NotFound
 from expo.expos.models import Expo
+from expo.http.inputs import Id, NullRules
 from expo.permissions import Perm, require_permission, standing
 from streaming.models import Stream
 
@@ -55,20 +56,22 @@ class ProgramText(BaseModel):
     description: str | None = Field(default=None, max_length=20000)
 
 
-class ProgramFields(BaseModel):
-    """A program as an organizer writes it; on update, absent fields stay as they are."""
+class ProgramFields(NullRules):
+    """A program as an organizer writes it; on update, absent fields stay as they are. A null text
+    is empty, a null hall, broadcast or capacity is none; a null start or end is refused."""
 
     model_config = ConfigDict(extra="forbid")
+    not_null = frozenset({"title", "starts_at", "ends_at"})
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20000)
     speakers: list[Speaker] | None = Field(default=None, max_length=MAX_SPEAKERS)
     track: str | None = Field(default=None, max_length=100)
-    hall_id: int | None = Field(default=None, ge=1)
+    hall_id: Id | None = None
     stage: str | None = Field(default=None, max_length=100)
     starts_at: datetime | None = Field(default=None, description="without an offset: the expo's timezone")
     ends_at: datetime | None = Field(default=None, description="without an offset: the expo's timezone")
-    stream_id: int | None = Field(default=None, ge=1)
+    stream_id: Id | None = None
     # A web address or a path on this site: never "javascript:" or another scheme a link would run.
     room_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://\S+|/\S*)?$")
     capacity: int | None = Field(default=None, ge=1, le=1_000_000, description="seats; null: no limit")

@@ -22,6 +22,7 @@ from expo.accounts.models import User
 from expo.config import Settings
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo, ExpoMember
+from expo.http.inputs import NullRules
 from expo.i18n import LOCALES
 from expo.permissions import (
     Perm,
@@ -46,10 +47,12 @@ class ExpoText(BaseModel):
     description: str | None = Field(default=None, max_length=20000)
 
 
-class ExpoFields(BaseModel):
-    """What organizers set on an expo (``None`` or absent leaves a field as it is)."""
+class ExpoFields(NullRules):
+    """What organizers set on an expo: absent leaves a field as it is; null empties the
+    description and translations, clears the dates, and is refused for the rest."""
 
     model_config = ConfigDict(extra="forbid")
+    not_null = frozenset(_NOT_EMPTY)
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20000)

@@ -21,13 +21,15 @@ from starlette.routing import Route
 from expo.accounts.models import Role, User
 from expo.errors import BadRequest, Invalid
 from expo.http.bodies import read_json
+from expo.http.inputs import NullRules, refuse_control
 from expo.permissions import require_user
 
 Handler = Callable[..., Awaitable[Any]]
 
 
-class Schema(BaseModel):
-    """Base for request and response bodies: unknown fields are an error, not silently dropped."""
+class Schema(NullRules):
+    """Base for request and response bodies: unknown fields are an error, not silently dropped,
+    and ``null`` is refused for the fields named in ``not_null``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -100,6 +102,7 @@ class Endpoint(Route):
         if self.body_model is not None:
             limit: int = request.app.state.platform.settings.max_body_bytes
             data = await read_json(request, limit)
+            refuse_control(data, "body")
             try:
                 kwargs["body"] = self.body_model.model_validate(data)
             except ValidationError as exc:

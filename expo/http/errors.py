@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from expo.errors import N_, ExpoError, MethodNotAllowed, NotFound
 from expo.http.middleware import boundary_headers
@@ -54,6 +55,12 @@ def _login_url(request: Request) -> str:
         return "/login"  # a form post cannot be replayed by a redirect: start from the login page
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return "/login?" + urlencode({"next": here})
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, error: ExpoError) -> None:
+    """Answer ``error`` from outside the router, as its handler would have."""
+    response = await _respond(Request(scope, receive), error)
+    await response(scope, receive, send)
 
 
 async def expo_error(request: Request, exc: Exception) -> Response:

@@ -1,6 +1,7 @@
 """One pure-ASGI middleware for what every response needs: request id, security headers,
-metrics and a structured access log. Pure ASGI (not BaseHTTPMiddleware) because it runs on every
-request, ``/healthz`` included, and must cost next to nothing.
+metrics, a structured access log, and no control characters in the path or query string. Pure
+ASGI (not BaseHTTPMiddleware) because it runs on every request, ``/healthz`` included, and must
+cost next to nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from expo.errors import N_, Invalid, NotFound
+from expo.http.inputs import CONTROL_MESSAGE, control_in_path, control_in_query
 
 log = logging.getLogger("expo.access")
 
@@ -110,7 +114,10 @@ class BoundaryMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if control_in_path(scope["path"]) or control_in_query(scope.get("query_string", b"")):
+                await _refuse_control(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - start
             route = route_label(scope)
@@ -133,6 +140,17 @@ class BoundaryMiddleware:
                         }
                     },
                 )
+
+
+async def _refuse_control(scope: Scope, receive: Receive, send: Send) -> None:
+    """A control character in the path is an address that cannot exist (404); in the query
+    string it is a refused input (422). Either way no handler, and no query, sees it."""
+    from expo.http.errors import refuse  # that module imports this one
+
+    if control_in_path(scope["path"]):
+        await refuse(scope, receive, send, NotFound(N_("There is nothing at this address.")))
+    else:
+        await refuse(scope, receive, send, Invalid(CONTROL_MESSAGE, code="input.control"))
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -10,10 +10,11 @@ from starlette.routing import BaseRoute, Mount
 
 from expo import __version__
 from expo.http.api import Endpoint
+from expo.http.inputs import MAX_ID
 
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?}")
 _PARAM_TYPES = {
-    "int": {"type": "integer", "minimum": 1},
+    "int": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     "str": {"type": "string"},
     "path": {"type": "string"},
 }

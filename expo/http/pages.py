@@ -13,6 +13,7 @@ from expo import i18n
 from expo.auth import current_user, platform
 from expo.errors import BadRequest, ExpoError, UnsupportedMediaType
 from expo.http.bodies import media_type, read_body
+from expo.http.inputs import refuse_control_in_fields
 from expo.security import CSRF_FIELD, csrf_token, is_https, set_csrf_cookie, sign, unsign, verify_csrf
 from web import TEMPLATES_DIR
 
@@ -95,7 +96,8 @@ def redirect(url: str, status: int = 303) -> RedirectResponse:
 
 
 async def read_form(request: Request) -> FormData:
-    """A URL-encoded form under the body limit, with its CSRF token checked."""
+    """A URL-encoded form under the body limit, with its CSRF token checked and no control
+    characters in its fields."""
     p = platform(request)
     if media_type(request) not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise UnsupportedMediaType("Submit this form from its page.")
@@ -104,6 +106,7 @@ async def read_form(request: Request) -> FormData:
     form = await request.form(max_files=0, max_fields=100)
     submitted = form.get(CSRF_FIELD)
     verify_csrf(request, p.secret, submitted if isinstance(submitted, str) else None)
+    refuse_control_in_fields(form.multi_items(), "form")
     return form
 
 

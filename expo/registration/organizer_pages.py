@@ -23,6 +23,7 @@ from expo.auth import platform
 from expo.errors import N_, ExpoError, Invalid
 from expo.expos.services import get_expo
 from expo.http.api import path_int
+from expo.http.inputs import parse_id
 from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.permissions import Perm, require_page_user
 from expo.registration import builder, forms, services
@@ -226,9 +227,10 @@ async def checkin(request: Request) -> Response:
         async with p.db.session() as session:
             expo = await get_expo(session, request.path_params["slug"])
             if chosen:
-                if not chosen.isdigit():
+                registration_id = parse_id(chosen)
+                if registration_id is None:
                     raise Invalid(N_("Choose a registration from the list."), code="registration.unknown")
-                done = await services.check_in_registration(session, expo, int(chosen), user)
+                done = await services.check_in_registration(session, expo, registration_id, user)
             else:
                 code = form_str(form, "code", max_length=1000)
                 done = await services.check_in(session, expo, code, p.secret, user)
