@@ -110,7 +110,9 @@ def build_platform(settings: Settings) -> Platform:
     # Broadcasts: audience figures, the HLS packagers and the media plane of this process.
     audience = platform.add(Audience(db, bus), start=lambda: audience.start(), stop=lambda: audience.stop())
     hls = platform.add(HlsRegistry(), stop=lambda: hls.close())
-    media = platform.add(MediaPlane(settings, db, bus, audience, hls), stop=lambda: media.close())
+    media = platform.add(
+        MediaPlane(settings, db, bus, audience, hls), start=lambda: media.start(), stop=lambda: media.close()
+    )
     # Telepresence rooms admitted by this process: their people and peer connections.
     rooms = platform.add(RoomPlane(media, bus, platform.secret), stop=lambda: rooms.close())
     # "Live now" and "Coming up" for the core's and the floor's pages (see expo.showcase).

@@ -36,10 +36,21 @@ def sign(secret: str, purpose: str, data: Any) -> str:
     return f"{payload}.{_mac(secret, purpose, payload)}"
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that treats any non-ASCII ``given`` as simply not matching.
+
+    ``hmac.compare_digest`` raises ``TypeError`` on non-ASCII strings, and every value compared
+    here (cookies, query strings, path segments) comes from the client.
+    """
+    return given.isascii() and hmac.compare_digest(given, expected)
+
+
 def unsign(secret: str, purpose: str, value: str) -> Any:
-    """The data in ``value``, or ``None`` if it was forged or is malformed."""
+    """The data in ``value``, or ``None`` if it was forged or is malformed (non-ASCII included)."""
+    if not value.isascii():
+        return None
     payload, _, mac = value.rpartition(".")
-    if not payload or not hmac.compare_digest(mac, _mac(secret, purpose, payload)):
+    if not payload or not _same(mac, _mac(secret, purpose, payload)):
         return None
     try:
         return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -70,7 +81,7 @@ def set_csrf_cookie(conn: HTTPConnection, response: Response, secure: bool) -> N
 
 def verify_csrf(conn: HTTPConnection, secret: str, submitted: str | None) -> None:
     nonce = conn.cookies.get(CSRF_COOKIE)
-    if not nonce or not submitted or not hmac.compare_digest(submitted, _mac(secret, "csrf", nonce)):
+    if not nonce or not submitted or not _same(submitted, _mac(secret, "csrf", nonce)):
         raise Forbidden(
             N_("The form expired or did not come from this site. Reload the page and try again."),
             code="auth.csrf_failed",

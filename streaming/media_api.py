@@ -17,7 +17,8 @@ complete offers, so ``PATCH`` on a session answers ``405`` (as RFC 9725 requires
 support neither).
 
 Errors: 415 for a body that is not ``application/sdp``, 413 over 64 KiB, 400 ``sdp.invalid`` /
-``sdp.no_media`` / ``sdp.unsupported`` for offers that cannot be used, 401 for a missing or wrong
+``sdp.no_media`` / ``sdp.unsupported`` / ``sdp.no_fingerprint`` for offers that cannot be used
+(see :func:`streaming.whip.parse_offer`), 401 for a missing or wrong
 key, 404 for an unknown stream or session, 409 ``stream.publisher_connected`` for a second
 publisher, 409 ``stream.ended`` for a stream that has ended, 409 ``stream.not_live`` for WHEP
 without a publisher, 409 ``stream.live`` to rehearse a live stream, 409 ``stream.not_rehearsing``

@@ -21,6 +21,14 @@ Life of a broadcast, as seen from here:
 * **publisher lost** (connection failed or closed, or its tracks ended, without DELETE): the
   same teardown of the media, but the stream stays *live* for ``reconnect_grace`` seconds so an
   encoder that reconnects resumes the broadcast; if none has by then, the stream is ended.
+* **publisher gone with its process** (SIGTERM, ``kill -9``, a crash): every process names the
+  streams it answers for (publisher connecting or connected, or waiting out the grace) in a
+  presence on the bus (:data:`PUBLISHERS_KEY`, renewed every ``presence_interval`` seconds,
+  lapsing after three, left on close). On start (:meth:`MediaPlane.reconcile`), each stream the
+  store says is *live* that no process names gets the ``reconnect_grace`` of a lost publisher: an
+  encoder that reconnects to any process resumes it, otherwise it is ended. One that another
+  process names is left to it, and looked at once more when a presence left by a process killed
+  just before this start has lapsed.
 * **viewers** (WHEP POST) are counted by the audience tracker (a heartbeat every
   ``heartbeat_interval`` seconds while connected, ``leave`` when they go); a viewer whose
   connection fails, closes or never connects within ``connect_timeout`` is torn down.
@@ -36,7 +44,8 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Coroutine
+import secrets
+from collections.abc import Collection, Coroutine
 from typing import Any
 
 from expo.accounts.models import User
@@ -65,6 +74,9 @@ logger = logging.getLogger(__name__)
 RECONNECT_GRACE = 10.0
 HEARTBEAT_INTERVAL = 5.0
 CONNECT_TIMEOUT = 30.0
+PRESENCE_INTERVAL = 5.0
+PUBLISHERS_KEY = "stream-publishers"
+"""Bus presence of the streams some process answers for; members are ``{stream id}/{process}``."""
 
 
 class MediaPlane:
@@ -77,6 +89,8 @@ class MediaPlane:
         waiting for the encoder to reconnect, before it is ended.
     :param heartbeat_interval: seconds between a WHEP viewer's audience heartbeats.
     :param connect_timeout: seconds a new session may take to connect before it is dropped.
+    :param presence_interval: seconds between renewals of this process's publisher presence
+        on the bus (which lapses after three intervals without one).
     """
 
     def __init__(
@@ -90,6 +104,7 @@ class MediaPlane:
         reconnect_grace: float = RECONNECT_GRACE,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         connect_timeout: float = CONNECT_TIMEOUT,
+        presence_interval: float = PRESENCE_INTERVAL,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -101,6 +116,10 @@ class MediaPlane:
         self.reconnect_grace = reconnect_grace
         self.heartbeat_interval = heartbeat_interval
         self.connect_timeout = connect_timeout
+        self.presence_interval = presence_interval
+        self.instance = secrets.token_hex(8)  # this process's name in the publisher presence
+        self._present: set[int] = set()  # streams this process's presence names right now
+        self._keeper: asyncio.Task[None] | None = None
         self.publishers: dict[int, PublisherSession] = {}
         self.viewers: dict[str, ViewerSession] = {}
         self._claimed: set[int] = set()  # streams whose publisher is negotiating right now
@@ -135,6 +154,8 @@ class MediaPlane:
             raise Conflict("The stream is live already: it cannot be rehearsed.", code="stream.live")
         self._claimed.add(stream_id)  # before the first await: two encoders racing get one 409
         try:
+            # Named on the bus before the store can say live: a process starting meanwhile leaves it.
+            await self._hold(stream_id)
             config = rtc_configuration(self.ice_servers)
             session, answer = await accept_publisher(self.router, config, stream_id, key, offer)
             # Held before the stream is announced live: a viewer who hears "live" and asks for the
@@ -249,9 +270,27 @@ class MediaPlane:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    async def start(self) -> None:
+        """Start naming this process's streams on the bus and reconcile the live streams of the
+        store with the publishers of every process (see the module docstring)."""
+        self._keeper = self._spawn(self._keep_presence())
+        try:
+            # Before the app serves: only streams left live by a previous run are looked at.
+            _, elsewhere = await self.reconcile()
+        except Exception:
+            logger.exception("whip: cannot reconcile live streams with their publishers; will retry")
+            self._spawn(self._reconcile_later(None))
+            return
+        if elsewhere:
+            self._spawn(self._reconcile_later(elsewhere))
+
     async def close(self) -> None:
-        """Tear every session down (streams stay as they are: a restart resumes them)."""
+        """Tear every session down (streams stay as they are: the encoder may reconnect to this
+        process restarted or to another one; if none does, the next start ends them)."""
         self.closed = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         for task in self._grace.values():
             task.cancel()
         await asyncio.gather(*self._grace.values(), return_exceptions=True)
@@ -266,6 +305,7 @@ class MediaPlane:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._release_all()
 
     def _check_open(self) -> None:
         if self.closed:
@@ -343,6 +383,7 @@ class MediaPlane:
                 await self._end_viewer(viewer)
             await self._finish_hls(stream_id)
         if grace and not rehearsal and not self.closed:
+            self._cancel_grace(stream_id)  # one that reconcile started during the teardown
             self._grace[stream_id] = self._spawn(self._end_after_grace(stream_id))
             self._lost[stream_id] = session
         logger.info("whip: media of stream %s ended", stream_id)
@@ -357,9 +398,17 @@ class MediaPlane:
         if self._grace.get(stream_id) is asyncio.current_task():
             del self._grace[stream_id]
             self._lost.pop(stream_id, None)
-        if stream_id not in self.publishers and stream_id not in self._claimed:
-            logger.info("whip: no publisher came back to stream %s: ending it", stream_id)
-            await self._end_stream(stream_id)
+        if stream_id in self.publishers or stream_id in self._claimed:
+            return
+        try:
+            if stream_id in await self._held_elsewhere():
+                return  # the encoder came back to another process
+        except BusError:
+            # Cannot tell; the publisher was routed here (sticky routing), so it most likely
+            # came back nowhere: end it rather than leave it live for good.
+            logger.warning("whip: cannot ask the bus who holds stream %s; ending it", stream_id)
+        logger.info("whip: no publisher came back to stream %s: ending it", stream_id)
+        await self._end_stream(stream_id, only_live=True)
 
     def _cancel_grace(self, stream_id: int) -> None:
         """The stream no longer waits for its lost publisher (it came back, or was ended)."""
@@ -368,13 +417,111 @@ class MediaPlane:
         if grace is not None:
             grace.cancel()
 
-    async def _end_stream(self, stream_id: int) -> None:
+    async def _end_stream(self, stream_id: int, *, only_live: bool = False) -> None:
+        """End the stream; with ``only_live``, only if it is still live (a stream that a manager
+        ended, or ended and reopened, while it waited for its publisher is left as it is)."""
         try:
             async with self.db.session() as db_session:
                 stream = await services.get_stream(db_session, stream_id)
-                await services.end(db_session, stream, bus=self.bus)
+                if not only_live or stream.status == StreamStatus.LIVE:
+                    await services.end(db_session, stream, bus=self.bus)
         except NotFound:
             pass  # deleted meanwhile
+
+    # -- publisher presence and reconciliation --------------------------------------------------
+
+    @property
+    def presence_ttl(self) -> float:
+        """Seconds a process's presence outlives its last renewal (three renewal intervals)."""
+        return 3 * self.presence_interval
+
+    def _member(self, stream_id: int) -> str:
+        return f"{stream_id}/{self.instance}"
+
+    def _answering_for(self) -> set[int]:
+        """Streams whose fate this process decides: publisher connecting or connected, or waiting
+        out the reconnect grace."""
+        return set(self.publishers) | self._claimed | set(self._grace)
+
+    async def _hold(self, stream_id: int) -> None:
+        """Name ``stream_id`` in this process's presence now (not at the next renewal)."""
+        try:
+            await self.bus.presence_touch(PUBLISHERS_KEY, self._member(stream_id), self.presence_ttl)
+            self._present.add(stream_id)
+        except BusError:
+            # The next renewal tries again; a bus that is down fails the "live" announcement anyway.
+            logger.exception("whip: cannot name stream %s on the bus", stream_id)
+
+    async def _renew_presence(self) -> None:
+        held = self._answering_for()
+        members = [self._member(stream_id) for stream_id in sorted(held)]
+        await self.bus.presence_touch_many(PUBLISHERS_KEY, members, self.presence_ttl)
+        for gone in sorted(self._present - held):
+            await self.bus.presence_leave(PUBLISHERS_KEY, self._member(gone))
+        self._present = held
+
+    async def _keep_presence(self) -> None:
+        while not self.closed:
+            try:
+                await self._renew_presence()
+            except BusError:
+                logger.exception("whip: cannot renew the publisher presence")
+            await asyncio.sleep(self.presence_interval)
+
+    async def _release_all(self) -> None:
+        """Leave the presence on close: a process started next need not wait for it to lapse."""
+        try:
+            for stream_id in sorted(self._present):
+                await self.bus.presence_leave(PUBLISHERS_KEY, self._member(stream_id))
+        except BusError:
+            logger.warning("whip: could not leave the publisher presence; it lapses on its own")
+        self._present.clear()
+
+    async def _held_elsewhere(self) -> set[int]:
+        """Streams that other processes name in their presence."""
+        held: set[int] = set()
+        for member in await self.bus.presence_members(PUBLISHERS_KEY):
+            stream, _, instance = member.partition("/")
+            if instance != self.instance and stream.isdigit():
+                held.add(int(stream))
+        return held
+
+    async def reconcile(self, among: Collection[int] | None = None) -> tuple[list[int], list[int]]:
+        """Give every stream the store says is live (of ``among``, if given) that no process
+        names the reconnect grace of a lost publisher, after which it is ended unless an encoder
+        came back. Returns those streams and the live ones another process names."""
+        async with self.db.session() as db_session:
+            live = await services.live_stream_ids(db_session)
+        if among is not None:
+            live = [stream_id for stream_id in live if stream_id in among]
+        if not live:
+            return [], []
+        elsewhere = await self._held_elsewhere()
+        # Read after the awaits, and nothing awaited until the graces are registered.
+        mine = self._answering_for()
+        orphans = [stream_id for stream_id in live if stream_id not in elsewhere and stream_id not in mine]
+        for stream_id in orphans:
+            logger.info("whip: stream %s is live without a publisher in any process", stream_id)
+            self._grace[stream_id] = self._spawn(self._end_after_grace(stream_id))
+        return orphans, [stream_id for stream_id in live if stream_id in elsewhere]
+
+    async def _reconcile_later(self, among: list[int] | None) -> None:
+        """Reconcile again: all live streams if the first attempt failed (store or bus not
+        reachable yet), else ``among``, the streams another process named at start."""
+        while not self.closed:
+            if among is not None:
+                # A process killed just before this one started is still named until its presence
+                # lapses; a running one renews it. Look once more after that.
+                await asyncio.sleep(self.presence_ttl + self.presence_interval)
+            try:
+                _, elsewhere = await self.reconcile(among)
+            except Exception:
+                logger.exception("whip: cannot reconcile live streams with their publishers")
+                await asyncio.sleep(self.presence_interval)
+                continue
+            if among is not None or not elsewhere:
+                return
+            among = elsewhere
 
     # -- HLS and recording -----------------------------------------------------------------------
 

@@ -79,8 +79,15 @@ def stream_urls(settings: Settings, stream: Stream) -> StreamUrls:
 
 
 def new_key() -> str:
-    """A fresh stream key (the WHIP bearer token)."""
-    return secrets.token_urlsafe(KEY_BYTES)
+    """A fresh stream key (the WHIP bearer token): 43 URL-safe characters, the first a letter.
+
+    A key starting with ``-`` reads as an option to command-line encoders that take it as an
+    argument, so such draws (about one in five, with ``_`` and digits) are drawn again.
+    """
+    while True:
+        key = secrets.token_urlsafe(KEY_BYTES)
+        if key[0].isascii() and key[0].isalpha():
+            return key
 
 
 def key_matches(stream: Stream, presented: str) -> bool:
@@ -151,6 +158,12 @@ async def get_stream(session: AsyncSession, stream_id: int) -> Stream:
     if stream is None:
         raise NotFound(f"There is no stream {stream_id}.", code="stream.unknown")
     return stream
+
+
+async def live_stream_ids(session: AsyncSession) -> list[int]:
+    """Ids of every stream marked *live* in the store, whichever expo and process."""
+    found = await session.exec(select(Stream.id).where(Stream.status == StreamStatus.LIVE.value))
+    return [stream_id for stream_id in found.all() if stream_id is not None]
 
 
 async def list_streams(session: AsyncSession, expo: Expo, status: StreamStatus | None = None) -> list[Stream]:

@@ -7,7 +7,9 @@ gathers its candidates during ``setLocalDescription``, so the SDP answer is comp
 
 Offers are checked before a peer connection exists (:func:`parse_offer`), and everything aiortc
 can raise on a hostile offer becomes a :class:`~expo.errors.BadRequest` (``sdp.invalid``, or
-``sdp.unsupported`` when no codec is shared): a client mistake is never a 500.
+``sdp.unsupported`` when no codec is shared): a client mistake is never a 500. An offer must carry
+a DTLS fingerprint for its media (``sdp.no_fingerprint``): without one the DTLS handshake
+authenticates nobody, so whoever reaches the port first could inject or receive the media.
 
 These classes hold state and negotiate; :class:`streaming.plane.MediaPlane` decides when sessions
 start and end and what that means for the broadcast.
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, sdp
 from aiortc.exceptions import OperationError
+from aiortc.rtcdtlstransport import X509_DIGEST_ALGORITHMS
 
 from expo.errors import BadRequest
 from streaming.publication import Publication
@@ -31,6 +34,8 @@ MAX_SDP_BYTES = 64 * 1024
 """Largest SDP offer read: real offers are 2 to 10 KiB."""
 MAX_MEDIA_SECTIONS = 4
 ENDED_STATES = ("failed", "closed")
+MAX_PORT = 65535
+_CONTROL = frozenset(chr(c) for c in [*range(0x20), 0x7F]) - {"\r", "\n", "\t"}
 
 
 def parse_offer(raw: bytes, *, sending: bool) -> str:
@@ -45,13 +50,21 @@ def parse_offer(raw: bytes, *, sending: bool) -> str:
         raise BadRequest("The SDP offer is not UTF-8 text.", code="sdp.invalid") from None
     if not text.lstrip().startswith("v=0"):
         raise BadRequest("The body is not an SDP offer (it must start with v=0).", code="sdp.invalid")
+    if not _CONTROL.isdisjoint(text):
+        raise BadRequest("The SDP offer contains control characters.", code="sdp.invalid")
     try:
         parsed = sdp.SessionDescription.parse(text)
     except Exception as exc:  # aiortc's parser raises whatever a bad line provokes
         raise BadRequest(f"The SDP offer cannot be parsed: {exc!r}", code="sdp.invalid") from None
-    media = [m for m in parsed.media if m.kind in ("audio", "video")]
+    if not parsed.origin:
+        raise BadRequest("The SDP offer has no origin (o=) line.", code="sdp.invalid")
     if len(parsed.media) > MAX_MEDIA_SECTIONS:
         raise BadRequest(f"At most {MAX_MEDIA_SECTIONS} media sections are accepted.", code="sdp.invalid")
+    for section in parsed.media:
+        ports = [section.port, section.rtcp_port or 0, *(c.port for c in section.ice_candidates)]
+        if any(not 0 <= port <= MAX_PORT for port in ports):
+            raise BadRequest(f"A port of the SDP offer is not in 0-{MAX_PORT}.", code="sdp.invalid")
+    media = [m for m in parsed.media if m.kind in ("audio", "video")]
     wanted = ("sendonly", "sendrecv") if sending else ("recvonly", "sendrecv")
     useful = [m for m in media if m.direction in wanted and m.port != 0]
     if not useful:
@@ -59,7 +72,22 @@ def parse_offer(raw: bytes, *, sending: bool) -> str:
         raise BadRequest(f"The offer {what} no audio or video.", code="sdp.no_media")
     if sending and any(sum(m.kind == kind for m in useful) > 1 for kind in ("audio", "video")):
         raise BadRequest("Publish at most one audio and one video track.", code="sdp.too_many_tracks")
+    if any(m.dtls is None for m in useful):
+        raise BadRequest("The SDP offer has no DTLS role (a=setup) for its media.", code="sdp.invalid")
+    if not all(_has_fingerprint(m) for m in useful):
+        raise BadRequest(
+            "The SDP offer has no DTLS fingerprint (a=fingerprint with sha-256, sha-384 or sha-512) "
+            "for its media: the connection could not be authenticated.",
+            code="sdp.no_fingerprint",
+        )
     return text
+
+
+def _has_fingerprint(section: sdp.MediaDescription) -> bool:
+    """Whether the section (or the session, which aiortc copies into it) names a DTLS fingerprint
+    of an algorithm the handshake can check."""
+    fingerprints = section.dtls.fingerprints if section.dtls is not None else []
+    return any(f.algorithm.lower() in X509_DIGEST_ALGORITHMS and f.value for f in fingerprints)
 
 
 async def negotiate(pc: RTCPeerConnection, offer: str, before_answer: Callable[[], None]) -> str:

@@ -13,6 +13,7 @@ from expo.accounts.models import AuthToken, Role, TokenKind, User
 from expo.auth import current_token, forget_auth, platform
 from expo.errors import Unauthorized
 from expo.http.api import Endpoint, Schema, path_int
+from expo.ratelimit import RateLimiter
 
 
 class LoginIn(Schema):
@@ -131,8 +132,25 @@ async def logout(request: Request, user: User) -> None:
         await forget_auth(request, token=token)
 
 
+async def count_signup(request: Request) -> None:
+    """Count a sign-up attempt from the request's address; :class:`~expo.errors.RateLimited` (429
+    with ``Retry-After``) over the allowance.
+
+    Every attempt counts, not only failures as for login: creating accounts in bulk is the abuse.
+    The allowance per address is the login one (``login_attempts`` x 5 per ``login_window_seconds``),
+    roomy enough for a venue's visitors signing up behind one NAT.
+    """
+    settings = platform(request).settings
+    limiter = RateLimiter(
+        platform(request).bus, "signup-ip", settings.login_attempts * 5, settings.login_window_seconds
+    )
+    await limiter.hit(client_of(request).ip or "-")
+
+
 async def signup(request: Request, body: SignupIn) -> UserOut:
-    """Create a visitor or exhibitor account. Organizer accounts are created by organizers."""
+    """Create a visitor or exhibitor account (rate limited per address). Organizer accounts are
+    created by organizers."""
+    await count_signup(request)
     async with platform(request).db.session() as session:
         user = await services.create_user(
             session,

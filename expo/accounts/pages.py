@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from expo import i18n
 from expo.accounts import services
-from expo.accounts.api import client_of
+from expo.accounts.api import client_of, count_signup
 from expo.accounts.models import Role, TokenKind, User
 from expo.accounts.passwords import MIN_LENGTH
 from expo.auth import SESSION_COOKIE, current_token, current_user, forget_auth, platform
@@ -188,6 +188,10 @@ async def signup(request: Request) -> Response:
         # Checked here too so the message can be translated with its number filled in.
         error = Invalid(N_("Passwords need at least %(count)s characters."), code="account.weak_password")
         return await _form_failed(request, "signup.html", context, error, count=MIN_LENGTH)
+    try:
+        await count_signup(request)
+    except RateLimited as exc:
+        return await _form_failed(request, "signup.html", context, exc)
     async with platform(request).db.session() as session:
         try:
             user = await services.create_user(
