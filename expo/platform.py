@@ -75,6 +75,8 @@ class Platform:
         self.login_by_email = RateLimiter(self.bus, "login-email", attempts, window)
         # An address may sit behind a NAT with many people, so it gets more room than one account.
         self.login_by_ip = RateLimiter(self.bus, "login-ip", attempts * 5, window)
+        # Every sign-up counts (creating accounts in bulk is the abuse), with the same room per address.
+        self.signup_by_ip = RateLimiter(self.bus, "signup-ip", attempts * 5, window)
         self.auth_cache = AuthCache(self.bus, ttl=self.settings.auth_cache_seconds)
         self.token_use = TokenUse(self.db)
         # The page sockets of this app: channel rules, shared subscriptions, presence keepers.

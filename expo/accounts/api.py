@@ -13,7 +13,6 @@ from expo.accounts.models import AuthToken, Role, TokenKind, User
 from expo.auth import current_token, forget_auth, platform
 from expo.errors import Unauthorized
 from expo.http.api import Endpoint, Schema, path_int
-from expo.ratelimit import RateLimiter
 
 
 class LoginIn(Schema):
@@ -137,14 +136,10 @@ async def count_signup(request: Request) -> None:
     with ``Retry-After``) over the allowance.
 
     Every attempt counts, not only failures as for login: creating accounts in bulk is the abuse.
-    The allowance per address is the login one (``login_attempts`` x 5 per ``login_window_seconds``),
-    roomy enough for a venue's visitors signing up behind one NAT.
+    The allowance per address (:attr:`~expo.platform.Platform.signup_by_ip`) is the login one
+    (``login_attempts`` x 5 per ``login_window_seconds``), roomy enough for a venue behind one NAT.
     """
-    settings = platform(request).settings
-    limiter = RateLimiter(
-        platform(request).bus, "signup-ip", settings.login_attempts * 5, settings.login_window_seconds
-    )
-    await limiter.hit(client_of(request).ip or "-")
+    await platform(request).signup_by_ip.hit(client_of(request).ip or "-")
 
 
 async def signup(request: Request, body: SignupIn) -> UserOut:
