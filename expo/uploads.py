@@ -38,6 +38,7 @@ from starlette.requests import Request
 
 from expo.config import Settings
 from expo.errors import N_, BadRequest, Invalid, NotFound, TooLarge, UnsupportedMediaType
+from expo.http.inputs import refuse_control_in_fields
 from expo.security import CSRF_FIELD, verify_csrf
 
 # Pillow's own guard (a warning past this many pixels, an error past twice as many) stays on for
@@ -248,6 +249,10 @@ async def receive(request: Request, settings: Settings, secret: str) -> Received
                 reader.pending.clear()
             reader.parser.finalize()
         verify_csrf(request, secret, reader.received.fields.get(CSRF_FIELD))
+        # The same rule as every other text input; a file's name becomes a media title.
+        refuse_control_in_fields(
+            [*reader.received.fields.items(), ("filename", reader.received.filename)], "form"
+        )
         if not reader.received.filename or reader.received.size == 0:
             raise Invalid(N_("Choose a file to upload."), code="upload.empty")
     except Exception:

@@ -222,6 +222,14 @@ async def test_control_characters_in_json_text_are_422(world: World) -> None:
     assert (await c.get(f"/api/booths/{world.booth.id}")).json()["tagline"] != "bell\u0007"
 
 
+async def test_a_line_break_never_ends_an_address(world: World) -> None:
+    # A "$" anchor matches before a final newline: an expo at "/expos/fair2%0A" would be unreachable.
+    made = await world.client.post(
+        "/api/expos", json={"slug": "fair2\n", "title": "Fair 2"}, headers=world.auth
+    )
+    assert made.status_code == 422 and made.json()["error"]["code"] == "expo.invalid_slug"
+
+
 @pytest.mark.parametrize("query", ["a%00b", "a%1Bb", "%7F", "a%7fb"])
 async def test_control_characters_in_query_strings_are_422(world: World, query: str) -> None:
     api = await world.client.get(f"/api/expos/{world.slug}/search?q={query}")

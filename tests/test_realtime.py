@@ -142,6 +142,8 @@ async def test_published_events_reach_subscribers(live_server: LiveServer) -> No
         ({"type": "subscribe", "channel": "public:" + "x" * MAX_FRAME_BYTES}, "frame.too_large"),
         ({"type": "subscribe", "channel": "Public:Upper"}, "channel.invalid"),
         ({"type": "subscribe", "channel": "public:" + "x" * 100}, "channel.invalid"),
+        # "$" would let a trailing newline through: a channel nobody ever publishes on.
+        ({"type": "subscribe", "channel": "public:test\n"}, "channel.invalid"),
         ({"type": "subscribe"}, "channel.invalid"),
         ({"type": "subscribe", "channel": "presence:online"}, "channel.forbidden"),
         ({"type": "subscribe", "channel": "admin:secrets"}, "channel.forbidden"),

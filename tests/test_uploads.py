@@ -200,6 +200,18 @@ async def test_an_html_file_named_png_is_refused(app: Starlette) -> None:
     assert stored_files(app) == []
 
 
+@pytest.mark.parametrize(("name", "title"), [("logo.png", "Spring\u0000line"), ("lo\u001bgo.png", "")])
+async def test_control_characters_in_upload_fields_are_refused(app: Starlette, name: str, title: str) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        response = await upload(ex, booth, name, png(), title=title)
+        assert response.status_code == 422
+        assert "control characters" in response.text
+    assert stored_files(app) == []
+    async with app.state.platform.db.session() as session:
+        assert (await session.exec(select(BoothMedia))).all() == []
+
+
 @pytest.mark.parametrize("which", ["pillow", "header"])
 async def test_decompression_bombs_are_refused(app: Starlette, which: str) -> None:
     if which == "pillow":

@@ -100,7 +100,7 @@ def _check_translations(
 
 def check_slug(slug: str) -> str:
     """The slug if it is usable in a URL: lowercase letters, digits and inner dashes, at most 64."""
-    if not _SLUG.match(slug):
+    if not _SLUG.fullmatch(slug):
         raise Invalid(
             N_(
                 "An expo's address is 1 to 64 lowercase letters, digits and dashes, "

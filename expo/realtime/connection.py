@@ -181,7 +181,7 @@ class Connection:
             self.send({"type": "pong"})
         elif kind in ("subscribe", "unsubscribe"):
             channel = frame.get("channel")
-            if not isinstance(channel, str) or not CHANNEL_NAME.match(channel):
+            if not isinstance(channel, str) or not CHANNEL_NAME.fullmatch(channel):
                 self.error("channel.invalid", "Channel names are 1-100 of a-z, 0-9, ':', '_' and '-'.")
             elif kind == "subscribe":
                 await self._subscribe(channel)
