@@ -27,6 +27,7 @@ from aiortc.exceptions import OperationError
 from aiortc.rtcdtlstransport import X509_DIGEST_ALGORITHMS
 
 from expo.errors import BadRequest
+from streaming.dtls import PeerConnection, serve_dtls_when_asked
 from streaming.publication import Publication
 from streaming.router import MediaRouter
 
@@ -102,6 +103,7 @@ async def negotiate(pc: RTCPeerConnection, offer: str, before_answer: Callable[[
         raise BadRequest(f"No usable codec in the offer: {exc}", code="sdp.unsupported") from None
     except Exception as exc:
         raise BadRequest(f"The SDP offer was refused: {exc!r}", code="sdp.invalid") from None
+    serve_dtls_when_asked(pc, sdp.SessionDescription.parse(offer))
     before_answer()
     try:
         await pc.setLocalDescription(await pc.createAnswer())
@@ -186,7 +188,7 @@ async def accept_publisher(
 
     Returns the session and the SDP answer. The connection is closed if negotiation fails.
     """
-    session = PublisherSession(stream_id, RTCPeerConnection(configuration), key=key)
+    session = PublisherSession(stream_id, PeerConnection(configuration), key=key)
     router_id = str(stream_id) if media_id is None else media_id
 
     def publish() -> None:
@@ -212,7 +214,7 @@ async def accept_viewer(
     Returns the session and the SDP answer. The connection is closed if negotiation fails, which
     also releases the subscriptions (see ``Publication.attach``).
     """
-    session = ViewerSession(stream_id, RTCPeerConnection(configuration), viewer=viewer)
+    session = ViewerSession(stream_id, PeerConnection(configuration), viewer=viewer)
     try:
         for publication in publications:
             publication.attach(session.pc)
