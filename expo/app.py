@@ -54,6 +54,7 @@ from streaming import chat_api, hls_http, media_api, room_api, room_pages, studi
 from streaming import pages as streaming_pages
 from streaming.audience import Audience
 from streaming.hls import HlsRegistry
+from streaming.hls_access import HlsGate
 from streaming.listings import StreamListings
 from streaming.plane import MediaPlane
 from streaming.rooms import RoomPlane
@@ -110,6 +111,9 @@ def build_platform(settings: Settings) -> Platform:
     # Broadcasts: audience figures, the HLS packagers and the media plane of this process.
     audience = platform.add(Audience(db, bus), start=lambda: audience.start(), stop=lambda: audience.stop())
     hls = platform.add(HlsRegistry(), stop=lambda: hls.close())
+    # Who may fetch HLS playlists and segments, remembered per process (bans revoke at once).
+    gate = HlsGate(db, bus, platform.secret)
+    platform.add(gate, start=lambda: gate.start(), stop=lambda: gate.stop())
     media = platform.add(
         MediaPlane(settings, db, bus, audience, hls), start=lambda: media.start(), stop=lambda: media.close()
     )

@@ -24,6 +24,7 @@ from expo.http.inputs import Id
 from expo.platform import Platform
 from streaming import access, services
 from streaming.audience import Audience, assign_viewer_cookie, set_viewer_cookie, viewer_id
+from streaming.hls_access import HlsGate
 from streaming.models import Stream, StreamStatus, ViewVia, Visibility
 
 
@@ -199,6 +200,8 @@ async def update_stream(request: Request, body: StreamPatch, user: User) -> Stre
             scheduled_start=body.scheduled_start,
             planned_end=body.planned_end,
         )
+    if body.visibility is not None:  # who may fetch its HLS segments may have changed
+        await platform(request).get(HlsGate).forget_stream(services.stored_id(stream))
     return await _shown(platform(request), stream, user)
 
 

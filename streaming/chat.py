@@ -84,6 +84,22 @@ async def active_sanctions(session: AsyncSession, stream_id: int, user_id: int) 
     return {SanctionKind(kind) for kind in rows.all()}
 
 
+async def bans_in_force(session: AsyncSession, stream_id: int) -> dict[int, datetime | None]:
+    """Everyone banned from this stream now, with when their ban ends (``None``: until lifted).
+
+    What :mod:`streaming.hls_access` remembers per stream, so that a playlist poll or a segment
+    request does not ask the store whether its viewer was banned meanwhile."""
+    now = utcnow()
+    rows = await session.exec(
+        select(Sanction.user_id, Sanction.until).where(
+            Sanction.stream_id == stream_id,
+            Sanction.kind == SanctionKind.BAN.value,
+            or_(col(Sanction.until).is_(None), col(Sanction.until) > now),
+        )
+    )
+    return dict(rows.all())
+
+
 async def check_can_watch(session: AsyncSession, stream: Stream, user: User | None) -> None:
     """Registered-only streams need a signed-in user (401); a banned user may not watch (403)."""
     require_watcher(user, stream)

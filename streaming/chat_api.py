@@ -24,6 +24,7 @@ from expo.http.api import Endpoint, Schema, path_int
 from expo.http.inputs import Id
 from expo.realtime import Realtime
 from streaming import chat, services
+from streaming.hls_access import HlsGate
 from streaming.models import MessageKind, SanctionKind, Stream
 
 _STREAM_CHANNEL = re.compile(r"^stream:([1-9][0-9]{0,17})$")
@@ -237,6 +238,7 @@ async def add_sanction(request: Request, body: SanctionIn, user: User) -> Sancti
         row = await chat.sanction(
             session, stream, user, user_id=body.user_id, kind=SanctionKind(body.kind), minutes=body.minutes
         )
+    await platform(request).get(HlsGate).forget_stream(row.stream_id)  # a ban ends HLS playback now
     return SanctionOut(user_id=row.user_id, kind=body.kind, until=row.until)
 
 
@@ -246,6 +248,7 @@ async def lift_sanction(request: Request, query: LiftQuery, user: User) -> None:
         stream = await services.get_stream(session, path_int(request, "stream_id"))
         kind = SanctionKind(query.kind) if query.kind else None
         await chat.lift(session, stream, user, user_id=path_int(request, "user_id"), kind=kind)
+    await platform(request).get(HlsGate).forget_stream(path_int(request, "stream_id"))
 
 
 async def chat_settings(request: Request, body: ChatSettingsIn, user: User) -> ChatSettingsOut:

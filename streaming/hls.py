@@ -363,6 +363,17 @@ class HlsPackager:
         """The URL name of a segment, relative to the playlist."""
         return f"{self.period}-{sequence}.ts"
 
+    def playlist_with_query(self, query: str) -> bytes:
+        """The playlist with ``?query`` after every segment and part URI (those of ``#EXT-X-PART``
+        and ``#EXT-X-PRELOAD-HINT`` too): a viewer's own copy, e.g. carrying their segment token.
+
+        Every URI this packager writes is a ``.ts`` name ending its line or its quoted attribute,
+        and nothing else in the playlist ends so; two C-level replaces of the shared text are all
+        a viewer's copy costs (no init segment or rendition report exists to rewrite).
+        """
+        suffix = b".ts?" + query.encode()
+        return self.playlist.replace(b".ts\n", suffix + b"\n").replace(b'.ts"', suffix + b'"')
+
     def segment(self, sequence: int) -> Segment | None:
         """The segment with this media sequence number, if still kept."""
         return self._segments.get(sequence)

@@ -4,7 +4,16 @@
 carries a signed viewer token: ``media.m3u8?v=<token>``. A player polls that media playlist every
 few seconds, and each poll is the viewer's audience heartbeat, so people who only play HLS are
 counted live, each once (a signed-in user or a browser with the ``expo_viewer`` cookie gets the
-same viewer id as on the watch page). Segments are shared by everyone, served from memory.
+same viewer id as on the watch page). Segments are served from memory.
+
+Who may fetch what (:mod:`streaming.hls_access`): every media playlist poll asks whether its viewer
+may still watch (a ban, a disabled account or a stream made private answers 403 from the next
+poll on). A public stream's playlist is the same text for everyone and its segments need no
+credentials, so a CDN may keep them (``public, immutable``). A non-public stream's playlist is
+the viewer's own copy: every segment and part URI carries ``?t=<token>``, signed for that viewer
+and stream and valid for a few minutes (each poll renews it); a segment without a valid token,
+or whose viewer may no longer watch, is a 403, and segments are ``private``: no shared cache
+keeps them.
 
 Low latency (RFC 8216bis): the media playlist lists partial segments, ``{period}-{msn}.{part}.ts``.
 A player asks for the next playlist with ``_HLS_msn`` (and ``_HLS_part``) and the answer waits
@@ -32,6 +41,7 @@ from streaming import services
 from streaming.audience import VIEWER_COOKIE, Audience, identify_viewer, sign_viewer, unsign_viewer
 from streaming.chat import check_can_watch
 from streaming.hls import HlsPackager, HlsRegistry
+from streaming.hls_access import HlsGate, StreamRules
 from streaming.models import ViewVia
 
 logger = logging.getLogger(__name__)
@@ -53,10 +63,44 @@ _PLAYLIST_CACHE = {"Cache-Control": "max-age=1"}
 _PRIVATE_PLAYLIST_CACHE = {"Cache-Control": "no-cache, private"}
 # A segment's name is never reused for other bytes (it carries the live period's id).
 _SEGMENT_CACHE = {"Cache-Control": "public, max-age=86400, immutable"}
+# A non-public stream's segments: the viewer's browser may keep them, a shared cache may not.
+_PRIVATE_SEGMENT_CACHE = {"Cache-Control": "private, max-age=86400, immutable"}
+# A refusal holds for this viewer only, and only until their rights change.
+_REFUSAL_CACHE = {"Cache-Control": "no-store"}
+SEGMENT_TOKEN = "t"  # noqa: S105 (the name of the query parameter)
 
 
-def _plain(status: int, text: str) -> Response:
-    return Response(text + "\n", status_code=status, media_type="text/plain", headers=_CORS)
+def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        text + "\n", status_code=status, media_type="text/plain", headers={**_CORS, **(headers or {})}
+    )
+
+
+def _refused(text: str) -> Response:
+    return _plain(403, text, _REFUSAL_CACHE)
+
+
+async def _admit(request: Request, stream_id: int, viewer: str | None) -> StreamRules | Response:
+    """The stream's access rules if ``viewer`` may watch it, else a 403 (a 503 when the store
+    cannot say: players retry). ``viewer`` ``None`` is a segment request: anyone may fetch a
+    public stream's segments, others need a token from the playlist, which names the viewer."""
+    gate = platform(request).get(HlsGate)
+    try:
+        rules = await gate.rules(stream_id)
+        if viewer is None:
+            if rules.public:
+                return rules
+            viewer = gate.segment_viewer(stream_id, request.query_params.get(SEGMENT_TOKEN, ""))
+            if viewer is None:
+                return _refused("This segment needs a current token from the stream's playlist.")
+        if await gate.allows(rules, viewer):
+            return rules
+    except Exception:
+        logger.exception("hls: reading who may watch stream %s failed", stream_id)
+        return _plain(503, "Try again in a moment.")
+    # Banned, account disabled or the stream is no longer open to them: no more playlists, and
+    # their segment tokens stop working too.
+    return _refused("You may not watch this broadcast.")
 
 
 def _packager(request: Request) -> HlsPackager | None:
@@ -134,7 +178,10 @@ async def media(request: Request) -> Response:
     p = platform(request)
     viewer = unsign_viewer(p.secret, packager.stream_id, request.query_params.get("v", ""))
     if viewer is None:
-        return _plain(403, "Open the stream from its index.m3u8.")
+        return _refused("Open the stream from its index.m3u8.")
+    rules = await _admit(request, packager.stream_id, viewer)
+    if isinstance(rules, Response):
+        return rules
     target = _blocking_target(request, packager)
     if isinstance(target, Response):
         return target
@@ -146,13 +193,18 @@ async def media(request: Request) -> Response:
             logger.exception("hls: audience heartbeat failed for stream %s", packager.stream_id)
     if target is not None and not await _wait(packager, *target):
         return _plain(503, "That segment is late; ask again.")
-    return Response(packager.playlist, media_type=PLAYLIST_TYPE, headers={**_CORS, **_PLAYLIST_CACHE})
+    if rules.public:
+        return Response(packager.playlist, media_type=PLAYLIST_TYPE, headers={**_CORS, **_PLAYLIST_CACHE})
+    token = p.get(HlsGate).segment_token(packager.stream_id, viewer)
+    body = packager.playlist_with_query(f"{SEGMENT_TOKEN}={token}")
+    return Response(body, media_type=PLAYLIST_TYPE, headers={**_CORS, **_PRIVATE_PLAYLIST_CACHE})
 
 
 async def segment(request: Request) -> Response:
     """One MPEG-TS segment or partial segment, straight from memory.
 
-    The part right after the last one made (the playlist's preload hint) is waited for.
+    A non-public stream's segments need the viewer's token (see the module's docstring). The part
+    right after the last one made (the playlist's preload hint) is waited for.
     """
     if request.method == "OPTIONS":
         return _preflight()
@@ -160,6 +212,10 @@ async def segment(request: Request) -> Response:
     packager = _packager(request)
     if packager is None or match is None or match.group(1) != packager.period:
         return _plain(404, "No such segment.")
+    rules = await _admit(request, packager.stream_id, None)
+    if isinstance(rules, Response):
+        return rules
+    cache = _SEGMENT_CACHE if rules.public else _PRIVATE_SEGMENT_CACHE
     sequence = int(match.group(2))
     if match.group(3) is None:
         found = packager.segment(sequence)
@@ -173,7 +229,7 @@ async def segment(request: Request) -> Response:
         data = part.data if part is not None else None
     if data is None:
         return _plain(404, "No such segment.")
-    return Response(data, media_type=SEGMENT_TYPE, headers={**_CORS, **_SEGMENT_CACHE})
+    return Response(data, media_type=SEGMENT_TYPE, headers={**_CORS, **cache})
 
 
 _METHODS = ["GET", "HEAD", "OPTIONS"]

@@ -135,6 +135,20 @@ async def test_partial_segments_make_up_each_segment_within_the_part_target() ->
     assert "#EXT-X-PART" not in ended and "PRELOAD-HINT" not in ended and ended.endswith("#EXT-X-ENDLIST\n")
 
 
+async def test_a_viewers_copy_of_the_playlist_has_their_query_on_every_uri() -> None:
+    packager = await package(MEDIA[:200], part_target=0.5)
+    shared = packager.playlist.decode()
+    mine = packager.playlist_with_query("t=abc").decode()
+    names = [packager.segment_name(s.sequence) for s in packager.segments()]
+    hinted = packager.part_name(packager.next_sequence, packager.open_parts)
+    assert names and all(f"\n{name}\n" in shared for name in names)
+    assert all(f"\n{name}?t=abc\n" in mine for name in names)
+    assert f'URI="{hinted}?t=abc"' in mine and mine.count("?t=abc") == shared.count(".ts")
+    # Nothing else changes, and the shared text stays as it was.
+    assert mine.replace("?t=abc", "") == shared == packager.playlist.decode()
+    await packager.close()
+
+
 async def test_low_latency_can_be_turned_off() -> None:
     packager = await package([("video", p) for p in VIDEO[:90]], audio=False, part_target=0)
     playlist = packager.playlist.decode()
