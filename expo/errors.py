@@ -104,5 +104,14 @@ class RateLimited(ExpoError):
     retry_after: int = 1
 
 
+class Unavailable(ExpoError):
+    """A service the request needs is briefly gone (the bus during a Redis outage): nothing was
+    done, try again shortly. The one 5xx among these, since it is not the client's mistake."""
+
+    status = 503
+    code = "service.unavailable"
+    retry_after: int = 5
+
+
 class ConfigError(Exception):
     """Invalid configuration; the message names the offending key."""

@@ -20,5 +20,8 @@ def figures_channel(expo_id: int) -> str:
 async def figures_changed(bus: Bus, expo_id: int) -> None:
     """An expo's live figures (registrations, check-ins, rooms in session, meetings) changed: the
     live dashboard recomputes them now, in whichever process shows them. Each announcement carries
-    a random token, so several processes that hear it recompute once between them."""
-    await bus.publish(figures_channel(expo_id), secrets.token_urlsafe(12))
+    a random token, so several processes that hear it recompute once between them.
+
+    Best effort: the change is committed already; during a bus outage the dashboards catch up at
+    their next periodic recomputation."""
+    await bus.try_publish(figures_channel(expo_id), secrets.token_urlsafe(12))

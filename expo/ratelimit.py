@@ -5,6 +5,10 @@ that expires with its window, so limits are shared by every process using the sa
 bus and old windows clean themselves up. A fixed window can let up to ``2 * limit``
 hits through across a window boundary; that is acceptable for what this guards
 (login attempts, chat flooding) and costs one atomic INCR per hit.
+
+While the bus is down (a Redis outage) each process counts on its own, in memory: refusing
+every login until Redis returns would lock everybody out, letting every attempt through would
+invite guessing; per-process windows keep a limit (one per process instead of one in all).
 """
 
 from __future__ import annotations
@@ -12,9 +16,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from weakref import WeakKeyDictionary
 
-from expo.bus import Bus
+from expo.bus import Bus, BusError
 from expo.errors import RateLimited
+
+# Per bus (so per app), the windows counted in memory during an outage: key -> (expiry, count).
+_OUTAGE_WINDOWS: WeakKeyDictionary[Bus, dict[str, tuple[float, int]]] = WeakKeyDictionary()
+_OUTAGE_KEYS = 100_000
 
 
 class RateLimiter:
@@ -54,7 +63,7 @@ class RateLimiter:
         in the same window): the counter measures attempts, not successes.
         """
         index, now = self._window()
-        count = await self.bus.incr(self._key(key, index), ttl=self.window)
+        count = await self._count(self._key(key, index), now, add=1)
         if count > self.limit:
             raise self._limited(index, now)
 
@@ -66,13 +75,35 @@ class RateLimiter:
         they are evaluated.
         """
         index, now = self._window()
-        if await self.bus.get_counter(self._key(key, index)) >= self.limit:
+        if await self._count(self._key(key, index), now) >= self.limit:
             raise self._limited(index, now)
 
     async def remaining(self, key: str) -> int:
         """Hits left for ``key`` in the current window (never negative); counts nothing."""
-        index, _ = self._window()
-        return max(0, self.limit - await self.bus.get_counter(self._key(key, index)))
+        index, now = self._window()
+        return max(0, self.limit - await self._count(self._key(key, index), now))
+
+    async def _count(self, counter: str, now: float, *, add: int = 0) -> int:
+        try:
+            if add:
+                return await self.bus.incr(counter, add, ttl=self.window)
+            return await self.bus.get_counter(counter)
+        except BusError:
+            return self._count_here(counter, now, add)
+
+    def _count_here(self, counter: str, now: float, add: int) -> int:
+        """The counter in this process's memory (the bus is down; it logs that itself)."""
+        windows = _OUTAGE_WINDOWS.setdefault(self.bus, {})
+        expires, count = windows.get(counter, (now + self.window, 0))
+        if expires <= now:
+            expires, count = now + self.window, 0
+        if add:
+            count += add
+            windows[counter] = (expires, count)
+            if len(windows) > _OUTAGE_KEYS:
+                for stale in [k for k, (until, _) in windows.items() if until <= now]:
+                    del windows[stale]
+        return count
 
     def _window(self) -> tuple[int, float]:
         now = self._clock()

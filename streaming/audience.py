@@ -48,7 +48,7 @@ from starlette.responses import Response
 from typing_extensions import TypedDict  # pydantic reads these on Python 3.11 too
 
 from expo.accounts.models import User
-from expo.bus import Bus
+from expo.bus import Bus, BusError
 from expo.db import Database, utcnow
 from expo.security import is_https, sign, unsign
 from streaming.models import Stream, StreamMinute, StreamRegistration, StreamStatus, StreamView, ViewVia
@@ -151,6 +151,10 @@ class Audience:
             await asyncio.sleep(interval)
             try:
                 await work()
+            except BusError as exc:
+                # Redis is down: the bus logged that once; every round until it returns would
+                # only repeat it.
+                log.debug("audience task %s skipped: %s", getattr(work, "__name__", work), exc)
             except Exception:
                 # A store or bus outage (or any surprise) must not end the figures for the rest of
                 # the process's life: log it with the traceback and try again next round.
@@ -187,12 +191,21 @@ class Audience:
         once a caller has acknowledged the viewer, the view is never lost.
         """
         now = self._active[stream_id] = time.monotonic()
+        # Heard, even if the bus cannot record it (an outage): the person is here all the same.
+        heard = self._heard.get((stream_id, viewer), -math.inf)
         self._heard[(stream_id, viewer)] = now
         beat = (stream_id, viewer, ViewVia(via).value)
         if now - self._beats.get(beat, -math.inf) < self._min_heartbeat:
             return
         paths = self._paths(stream_id, viewer)
         was_present = await self.bus.presence_count(paths) > 0
+        if not was_present and now - heard < self.ttl:
+            # Heard here within the TTL, yet absent on the bus: the bus lost their presence (Redis
+            # came back empty after an outage), or they left through another process, which closed
+            # their view, or their first heartbeat was never recorded. The store tells: a view
+            # still open goes on, and this heartbeat announces them again instead of counting a
+            # new view.
+            was_present = await self._view_open(stream_id, viewer)
         await self.bus.presence_touch(paths, ViewVia(via).value, self.ttl)
         await self.bus.presence_touch(self._people(stream_id), viewer, self.ttl)
         if was_present:
@@ -252,8 +265,10 @@ class Audience:
     async def _publish(self, stream_id: int, count: int) -> None:
         if self._published.get(stream_id) == count:
             return
-        self._published[stream_id] = count
-        await self.bus.publish(channel(stream_id), json.dumps({"kind": "viewers", "live_viewers": count}))
+        # Remembered only once sent, so that a figure lost to a bus outage goes out again.
+        event = json.dumps({"kind": "viewers", "live_viewers": count})
+        if await self.bus.try_publish(channel(stream_id), event):
+            self._published[stream_id] = count
 
     async def _raise_peak(self, stream_id: int, count: int) -> int:
         peak = await self.bus.set_max(self._peak(stream_id), count)
@@ -289,6 +304,19 @@ class Audience:
                 )
             )
             await session.commit()
+
+    async def _view_open(self, stream_id: int, viewer: str) -> bool:
+        async with self.db.session() as session:
+            found = await session.exec(
+                select(StreamView.id)
+                .where(
+                    StreamView.stream_id == stream_id,
+                    StreamView.viewer == viewer,
+                    col(StreamView.ended_at).is_(None),
+                )
+                .limit(1)
+            )
+            return found.first() is not None
 
     async def _mark_seen(self, stream_id: int, viewer: str) -> None:
         async with self.db.session() as session:
@@ -350,6 +378,14 @@ class Audience:
     async def live_viewers(self, stream_id: int) -> int:
         """People watching ``stream_id`` now, each counted once whatever their paths."""
         return await self.bus.presence_count(self._people(stream_id))
+
+    async def shown_viewers(self, stream_id: int) -> int | None:
+        """:meth:`live_viewers` for a page that shows it in passing: None while the bus cannot tell
+        (Redis is down), so that the page still renders, without the figure, instead of failing."""
+        try:
+            return await self.live_viewers(stream_id)
+        except BusError:
+            return None
 
     async def stats(self, stream_id: int) -> StreamStats:
         """The contract's stats for a stream (:class:`~expo.errors.NotFound` if there is none)."""

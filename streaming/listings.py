@@ -90,7 +90,7 @@ class StreamListings(LiveListings):
             .limit(limit)
         )
         rows = [r for r in (await session.exec(query)).all() if can_watch(user, r[0])]
-        counts = await asyncio.gather(*(self.audience.live_viewers(s.id or 0) for s, _, _ in rows))
+        counts = await asyncio.gather(*(self.audience.shown_viewers(s.id or 0) for s, _, _ in rows))
         return [self._listing(s, e, b, locale, viewers=n) for (s, e, b), n in zip(rows, counts, strict=True)]
 
     async def coming_up(
@@ -130,7 +130,7 @@ class StreamListings(LiveListings):
         broadcast = None
         if found is not None and can_watch(user, found[0]):
             stream, expo, booth = found
-            viewers = await self.audience.live_viewers(stream.id or 0) if stream.status == "live" else None
+            viewers = await self.audience.shown_viewers(stream.id or 0) if stream.status == "live" else None
             broadcast = self._listing(stream, expo, booth, locale, viewers=viewers)
         room_query = (
             select(Room, Expo)

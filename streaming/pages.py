@@ -57,7 +57,7 @@ async def watch(request: Request) -> Response:
         moderator = await chat.can_moderate(session, user, stream)
     live_viewers = None
     if stream.status == StreamStatus.LIVE:
-        live_viewers = await platform(request).get(Audience).live_viewers(stream_id)
+        live_viewers = await platform(request).get(Audience).shown_viewers(stream_id)
     replay = recording is not None and stream.status == StreamStatus.ENDED
     replay = replay and recording is not None and _recording_file(request, recording) is not None
     config: dict[str, Any] = {

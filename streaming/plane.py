@@ -464,8 +464,10 @@ class MediaPlane:
         while not self.closed:
             try:
                 await self._renew_presence()
-            except BusError:
-                logger.exception("whip: cannot renew the publisher presence")
+            except BusError as exc:
+                # Redis is down, which the bus logs once; the first renewal after its return
+                # names our broadcasts again.
+                logger.debug("whip: cannot renew the publisher presence: %s", exc)
             await asyncio.sleep(self.presence_interval)
 
     async def _release_all(self) -> None:
@@ -590,6 +592,10 @@ class MediaPlane:
     async def _heartbeat(self, session: ViewerSession) -> None:
         try:
             await self.audience.watch(session.stream_id, session.viewer, ViewVia.WHEP)
+        except BusError as exc:
+            # Redis is down (logged once by the bus); the first heartbeat after its return counts
+            # the viewer again. Playback goes on meanwhile.
+            logger.debug("whep: audience heartbeat skipped for stream %s: %s", session.stream_id, exc)
         except Exception:
             # Playback must not depend on the audience figures (bus or store trouble).
             logger.exception("whep: audience heartbeat failed for stream %s", session.stream_id)

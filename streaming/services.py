@@ -394,7 +394,8 @@ async def reopen(session: AsyncSession, stream: Stream, *, actor: User, bus: Bus
 async def _announce(bus: Bus | None, stream: Stream) -> None:
     if bus is not None:
         event = {"kind": "status", "status": stream.status}
-        await bus.publish(channel(stored_id(stream)), json.dumps(event))
+        # After the commit: a bus outage loses the event (pages see the status on reload), not the change.
+        await bus.try_publish(channel(stored_id(stream)), json.dumps(event))
 
 
 # Registrations ------------------------------------------------------------------------------------

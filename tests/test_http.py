@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from expo.http.api import Endpoint
+from expo.http.api import Endpoint, Schema
+from expo.http.openapi import Components, build_openapi, endpoints
 from tests.conftest import signup_and_login
 
 SIGNUP = "/api/auth/signup"
@@ -274,3 +278,153 @@ async def test_openapi_document_is_valid(client: httpx.AsyncClient) -> None:
     validator = pytest.importorskip("openapi_spec_validator")
     doc = (await client.get("/api/openapi.json")).json()
     validator.validate(doc)
+
+
+async def test_a_bus_failure_is_a_503_to_retry_not_a_500(
+    app: Starlette, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request that needs the bus while it is down (Redis gone) is told to come back, and the
+    outage is not logged again for every such request (the bus logs it once)."""
+    await app.state.platform.bus.close()  # every bus operation now raises BusError
+    with caplog.at_level("WARNING"):
+        response = await client.get("/api/online")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service.unavailable"
+    assert int(response.headers["retry-after"]) >= 1
+    assert not [r for r in caplog.records if r.name.startswith("expo")], caplog.text
+
+
+def _two_models_named_out() -> tuple[type[Schema], type[Schema]]:
+    """Two different models that share a name, as RegistrationOut does in two domains."""
+
+    def booth_side() -> type[Schema]:
+        class Out(Schema):
+            booth: str
+
+        return Out
+
+    def registration_side() -> type[Schema]:
+        class Out(Schema):
+            registered: bool
+            when: datetime
+
+        return Out
+
+    return booth_side(), registration_side()
+
+
+def _component(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    name = schema["$ref"].removeprefix("#/components/schemas/")
+    component: dict[str, Any] = doc["components"]["schemas"][name]
+    return component
+
+
+async def _nothing(request: Request) -> None:
+    return None
+
+
+def test_models_that_share_a_name_get_a_component_each() -> None:
+    booth_out, registration_out = _two_models_named_out()
+    doc = build_openapi(
+        [
+            Endpoint("/api/a", _nothing, response=booth_out, name="a"),
+            Endpoint(
+                "/api/b", _nothing, method="POST", body=registration_out, response=registration_out, name="b"
+            ),
+        ]
+    )
+    a = _component(
+        doc, doc["paths"]["/api/a"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    )
+    b_ok = doc["paths"]["/api/b"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    b_in = doc["paths"]["/api/b"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(a["properties"]) == {"booth"}
+    assert set(_component(doc, b_ok)["properties"]) == {"registered", "when"}
+    assert set(_component(doc, b_in)["properties"]) == {"registered", "when"}
+    assert _component(doc, b_in)["properties"]["when"]["format"] == "date-time"
+
+
+async def test_every_reference_in_the_document_is_the_model_the_route_declares(app: Starlette) -> None:
+    """No two models share a component: each name stands for one model (identity, not name), and
+    every operation's body and answer refer to the component of exactly its declared model."""
+    found = endpoints(app.routes)
+    components = Components(found)
+    models_by_name: dict[str, set[type[BaseModel]]] = {}
+    for (model, _mode), name in components.names.items():
+        models_by_name.setdefault(name, set()).add(model)
+    assert {name: models for name, models in models_by_name.items() if len(models) > 1} == {}
+    doc = build_openapi(app.routes)
+    checked = 0
+    for path, ep in found:
+        op = doc["paths"][re.sub(r":[a-z]+}", "}", path)][ep.method.lower()]
+        if ep.body_model is not None:
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            assert set(_component(doc, schema)["properties"]) == set(ep.body_model.model_fields), path
+            checked += 1
+        if ep.response_model is not None:
+            content = op["responses"][str(ep.status)]["content"]["application/json"]
+            fields = set(ep.response_model.model_fields) | set(ep.response_model.model_computed_fields)
+            assert set(_component(doc, content["schema"])["properties"]) == fields, path
+            checked += 1
+    assert checked > 100
+    # Both RegistrationOut models are in the document, each under its own name.
+    titles = [c.get("title") for c in doc["components"]["schemas"].values()]
+    assert titles.count("RegistrationOut") == 2
+
+
+async def test_the_document_states_types_bounds_and_formats(client: httpx.AsyncClient) -> None:
+    schemas = (await client.get("/api/openapi.json")).json()["components"]["schemas"]
+    slow = schemas["ChatSettingsIn"]["properties"]["slow_mode_seconds"]
+    assert slow["type"] == "integer" and slow["minimum"] == 0 and "maximum" in slow
+    planned_end = schemas["StreamPatch"]["properties"]["planned_end"]
+    assert planned_end == {**planned_end, "type": "string", "format": "date-time"}
+    title = schemas["StreamIn"]["properties"]["title"]
+    assert title["minLength"] == 1 and title["maxLength"] > 1
+    visibility = schemas["StreamPatch"]["properties"]["visibility"]["$ref"].rsplit("/", 1)[1]
+    assert schemas[visibility]["enum"] == ["public", "registered"]
+
+
+class Typed(Schema):
+    count: int = 0
+    flag: bool = False
+    when: datetime | None = None
+    name: str = ""
+
+
+async def _echo(request: Request, body: Typed) -> dict[str, Any]:
+    return body.model_dump(mode="json")
+
+
+@pytest.fixture
+def typed(app: Starlette) -> str:
+    app.router.routes.append(Endpoint("/api/test/typed", _echo, method="POST", body=Typed))
+    return "/api/test/typed"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"count": False}, "count"),
+        ({"count": "3"}, "count"),
+        ({"count": 3.0}, "count"),
+        ({"flag": 0}, "flag"),
+        ({"flag": "true"}, "flag"),
+        ({"when": 0}, "when"),
+        ({"when": 1767225600.5}, "when"),
+        ({"name": 7}, "name"),
+    ],
+)
+async def test_json_bodies_are_validated_strictly(
+    client: httpx.AsyncClient, typed: str, body: dict[str, Any], field: str
+) -> None:
+    error = error_of(await client.post(typed, json=body), 422)
+    assert any(d["field"] == field for d in error["details"]), error
+
+
+async def test_strict_bodies_still_take_what_the_document_describes(
+    client: httpx.AsyncClient, typed: str
+) -> None:
+    body = {"count": 3, "flag": True, "when": "2030-05-01T09:30:00+02:00", "name": "x"}
+    response = await client.post(typed, json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["when"] == "2030-05-01T09:30:00+02:00"

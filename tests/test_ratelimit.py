@@ -15,6 +15,9 @@ from expo.bus import Bus, connect_bus
 from expo.bus.memory import MemoryBus
 from expo.errors import ExpoError, RateLimited
 from expo.ratelimit import RateLimiter
+from tests.bus.redis_server import RedisServer, redis_server
+
+__all__ = ["redis_server"]
 
 
 class Clock:
@@ -170,3 +173,30 @@ async def test_processes_share_limits(bus_factory: Callable[[], Awaitable[Bus]])
 def test_rejects_nonsense_settings(limit: int, window: float) -> None:
     with pytest.raises(ValueError, match=r"limit|window"):
         RateLimiter(connect_bus("memory://"), "x", limit=limit, window=window)
+
+
+async def test_while_the_bus_is_down_each_process_limits_on_its_own(redis_server: RedisServer) -> None:
+    """A Redis outage neither locks everybody out nor lets every attempt through."""
+    clock = Clock(1_000_000.0)
+    bus = connect_bus(redis_server.url, namespace=f"expo-test:{secrets.token_hex(6)}:")
+    await bus.connect()
+    try:
+        limiter = RateLimiter(bus, "login", limit=3, window=60, clock=clock)
+        await limiter.hit("who")  # one hit counted on Redis before it goes
+        redis_server.kill()
+        for _ in range(3):  # counted in memory from zero: the outage forgives what Redis held
+            await limiter.hit("who")
+        with pytest.raises(RateLimited):
+            await limiter.hit("who")
+        with pytest.raises(RateLimited):
+            await limiter.check("who")
+        assert await limiter.remaining("who") == 0
+        # Another limiter object of the same app (chat makes one per request) sees the same count.
+        with pytest.raises(RateLimited):
+            await RateLimiter(bus, "login", limit=3, window=60, clock=clock).check("who")
+        await limiter.hit("someone else")
+        clock.now += 60  # the next window starts afresh
+        assert await limiter.remaining("who") == 3
+        await limiter.hit("who")
+    finally:
+        await bus.close()

@@ -82,12 +82,13 @@ class AuthCache:
     async def forget_token(self, token_hash: str) -> None:
         """Drop one token's answer here and in every other process."""
         self._drop({"token": token_hash})
-        await self._bus.publish(CHANNEL, json.dumps({"token": token_hash}))
+        # Lost during a bus outage: ``ttl`` bounds how long other processes keep the answer.
+        await self._bus.try_publish(CHANNEL, json.dumps({"token": token_hash}))
 
     async def forget_user(self, user_id: int) -> None:
         """Drop every answer naming this user here and in every other process."""
         self._drop({"user": user_id})
-        await self._bus.publish(CHANNEL, json.dumps({"user": user_id}))
+        await self._bus.try_publish(CHANNEL, json.dumps({"user": user_id}))
 
     def _drop(self, what: dict[str, object]) -> None:
         if "token" in what:

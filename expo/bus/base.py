@@ -195,6 +195,19 @@ class Bus(abc.ABC):
         (or that overflow) miss it.
         """
 
+    async def try_publish(self, channel: str, message: str) -> bool:
+        """:meth:`publish` news of work that is already done (committed): True if sent.
+
+        While the backend is down the news is lost, as pub/sub may lose it anyway, and the work
+        still stands: a registration stored during a Redis outage is acknowledged, not answered
+        with an error that makes its sender try again. The backend logs the outage itself.
+        """
+        try:
+            await self.publish(channel, message)
+        except BusError:
+            return False
+        return True
+
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
         """Subscribe to ``channel`` for the duration of an ``async with`` block.

@@ -15,6 +15,10 @@ Design notes
   (with jitter, so a fleet of processes does not reconnect in lockstep) and
   re-subscribes every channel that still has local subscribers. Messages published
   while disconnected are lost: pub/sub is at-most-once by nature.
+* While Redis is unreachable, commands fail at once with :class:`BusError` instead of
+  each waiting for a connection attempt, but for one probe per backoff step
+  (:class:`~expo.bus.outage.Outage`); the outage is logged when it starts and when it
+  ends, not once per failed command.
 * Presence and expiry use the Redis server clock (``TIME`` inside Lua scripts), so
   processes with skewed clocks still agree on who is present.
 """
@@ -26,8 +30,8 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +48,7 @@ from expo.bus.base import (
     Subscription,
     check_ttl,
 )
+from expo.bus.outage import LINK_ERRORS, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +202,7 @@ class RedisBus(Bus):
         # channel belongs to the oldest waiter for that channel.
         self._awaiting: dict[str, deque[asyncio.Event]] = {}
         self._scripts: dict[str, AsyncScript] = {}
+        self.outage = Outage(_redacted(url), backoff_initial=backoff_initial, backoff_max=backoff_max)
 
     def __repr__(self) -> str:
         return f"RedisBus({_redacted(self._url)!r}, namespace={self.namespace!r})"
@@ -211,17 +217,31 @@ class RedisBus(Bus):
             raise BusError("bus is not connected: await bus.connect() first")
         return self._client
 
-    @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
-        # Callers depend on expo.bus only, never on redis-py's exception tree.
+    @asynccontextmanager
+    async def _translate(self, action: str) -> AsyncIterator[None]:
+        # Callers depend on expo.bus only, never on redis-py's exception tree. During an outage
+        # commands fail here at once, rather than each waiting out a connection attempt.
+        if not self.outage.allows():
+            raise BusError(f"redis {action} not sent: Redis is unreachable, reconnecting")
         try:
             yield
+        except LINK_ERRORS as exc:
+            await self._lost(exc)
+            raise BusError(f"redis {action} failed: {exc}") from exc
         except RedisError as exc:
             raise BusError(f"redis {action} failed: {exc}") from exc
+        self.outage.recovered()
+
+    async def _lost(self, error: BaseException) -> None:
+        if self.outage.failed(error) and self._client is not None:
+            # The idle connections in the pool lead to the Redis that went away: each would fail
+            # once after its return, flapping the outage. Those in use fail (and reset) by themselves.
+            with suppress(RedisError, OSError):
+                await self._client.connection_pool.disconnect(inuse_connections=False)
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         client = self._require_client()
-        with self._translate(name):
+        async with self._translate(name):
             return await self._scripts[name](keys=keys, args=args, client=client)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -297,20 +317,27 @@ class RedisBus(Bus):
         if client is None or self._pubsub is None:
             return False
         try:
-            return bool(await client.ping())
-        except (RedisError, OSError):
+            answered = bool(await client.ping())
+        except (RedisError, OSError) as exc:
+            if isinstance(exc, LINK_ERRORS):
+                await self._lost(exc)
             return False
+        self.outage.recovered()
+        return answered
 
     # -- pub/sub -----------------------------------------------------------------
 
     async def publish(self, channel: str, message: str) -> None:
         """PUBLISH ``message``; every process subscribed to ``channel`` gets it."""
         client = self._require_client()
-        with self._translate("publish"):
+        async with self._translate("publish"):
             await client.publish(self._key(channel), message)
 
     async def _attach(self, channel: str) -> Subscription:
         self._require_client()
+        # No fast failure during an outage here: the reader subscribes every pending channel as
+        # soon as Redis is back, so a page socket that subscribes meanwhile waits (at most
+        # subscribe_timeout) and may well get its subscription instead of an error to retry.
         subscription = self._fanout.open(channel)
         try:
             live = await self._send_subscribe(channel)
@@ -348,7 +375,7 @@ class RedisBus(Bus):
             except (RedisError, OSError) as exc:
                 # The reader sees the same broken connection and its reconnect
                 # re-subscribes every channel in _live; _attach times out if not.
-                logger.warning("SUBSCRIBE %s failed (%s); awaiting reconnect", full, exc)
+                logger.debug("SUBSCRIBE %s failed (%s); awaiting reconnect", full, exc)
             return live
 
     async def _detach(self, subscription: Subscription) -> None:
@@ -379,7 +406,8 @@ class RedisBus(Bus):
             try:
                 if broken:
                     await self._reconnect_pubsub()
-                    logger.info("Redis pub/sub connection re-established")
+                    logger.debug("Redis pub/sub connection re-established")
+                    self.outage.recovered()
                     broken, ping_sent, delay = False, False, self._backoff_initial
                 pubsub = self._pubsub
                 if pubsub is None:  # pragma: no cover - close() cancels us first
@@ -402,7 +430,9 @@ class RedisBus(Bus):
                 # process would go silent without anyone noticing.
                 broken = True
                 pause = delay * random.uniform(0.5, 1.0)
-                logger.warning(
+                # The outage is logged once, by Outage; each attempt only at debug level.
+                await self._lost(exc)
+                logger.debug(
                     "Redis pub/sub connection lost (%s: %s); reconnecting in %.2f s",
                     type(exc).__name__,
                     exc,
@@ -470,7 +500,7 @@ class RedisBus(Bus):
     async def presence_leave(self, key: str, member: str) -> None:
         """ZREM ``member``."""
         client = self._require_client()
-        with self._translate("presence_leave"):
+        async with self._translate("presence_leave"):
             await client.zrem(self._key(key), member)
 
     async def presence_count(self, key: str) -> int:
@@ -488,7 +518,7 @@ class RedisBus(Bus):
         """INCRBY, setting ``ttl`` atomically when the key is created."""
         if ttl is None:
             client = self._require_client()
-            with self._translate("incr"):
+            async with self._translate("incr"):
                 return int(await client.incrby(self._key(key), amount))
         check_ttl(ttl)
         return int(await self._script("incr", [self._key(key)], [amount, _ms(ttl)]))
@@ -496,7 +526,7 @@ class RedisBus(Bus):
     async def get_counter(self, key: str) -> int:
         """GET as an int, 0 when missing."""
         client = self._require_client()
-        with self._translate("get_counter"):
+        async with self._translate("get_counter"):
             value = await client.get(self._key(key))
         return 0 if value is None else int(value)
 
@@ -507,11 +537,11 @@ class RedisBus(Bus):
     async def add_unique(self, key: str, member: str) -> bool:
         """SADD; True when the member was new."""
         client = self._require_client()
-        with self._translate("add_unique"):
+        async with self._translate("add_unique"):
             return bool(await client.sadd(self._key(key), member))
 
     async def count_unique(self, key: str) -> int:
         """SCARD."""
         client = self._require_client()
-        with self._translate("count_unique"):
+        async with self._translate("count_unique"):
             return int(await client.scard(self._key(key)))

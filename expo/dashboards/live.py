@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from expo import events, realtime
 from expo.accounts.models import User
 from expo.auth import platform
-from expo.bus import Bus, Subscription
+from expo.bus import Bus, BusError, Subscription
 from expo.dashboards import registrations
 from expo.dashboards.figures import LiveBroadcast, LiveFigures
 from expo.db import Database, utcnow
@@ -145,8 +145,8 @@ class LiveBoard:
         text = json.dumps({"kind": "figures", **figures.model_dump(mode="json")}, separators=(",", ":"))
         if self._last.get(expo_id) == text:
             return False
-        self._last[expo_id] = text
         await self.bus.publish(channel(expo_id), text)
+        self._last[expo_id] = text  # once sent: figures lost to a bus outage go out again
         return True
 
     async def _run(self, expo_id: int, ready: asyncio.Event) -> None:
@@ -176,17 +176,29 @@ class LiveBoard:
 
     async def _loop(self, expo_id: int, name: str, nudges: Subscription) -> None:
         while self.pages.pages_listening(name) or time.monotonic() < self._wanted_until.get(expo_id, 0):
-            # One process computes per interval: the first to count the tick's key.
-            if await self.bus.incr(f"dashboard:tick:{expo_id}", 1, ttl=self.interval) == 1:
-                await self.publish(expo_id)
             try:
-                token = await asyncio.wait_for(anext(nudges), self.interval)
-            except TimeoutError:
-                continue
-            except StopAsyncIteration:
-                return  # the bus is closing
-            if await self.bus.incr(f"dashboard:nudged:{expo_id}:{token}", 1, ttl=60) == 1:
-                await self.publish(expo_id)
+                if not await self._round(expo_id, nudges):
+                    return  # the bus is closing
+            except BusError as exc:
+                # Redis is down (the bus logs that once). The pages' subscriptions outlive the
+                # outage, so this task must too: the figures go on when Redis returns.
+                log.debug("live dashboard round skipped: %s", exc, extra={"fields": {"expo": expo_id}})
+                await asyncio.sleep(self.interval)
+
+    async def _round(self, expo_id: int, nudges: Subscription) -> bool:
+        """One interval: publish on the tick, and on a nudge; False once the bus is closing."""
+        # One process computes per interval: the first to count the tick's key.
+        if await self.bus.incr(f"dashboard:tick:{expo_id}", 1, ttl=self.interval) == 1:
+            await self.publish(expo_id)
+        try:
+            token = await asyncio.wait_for(anext(nudges), self.interval)
+        except TimeoutError:
+            return True
+        except StopAsyncIteration:
+            return False
+        if await self.bus.incr(f"dashboard:nudged:{expo_id}:{token}", 1, ttl=60) == 1:
+            await self.publish(expo_id)
+        return True
 
     async def _remember(self, expo_id: int, seen: Subscription) -> None:
         """Keep the figures last published by any process, so only changes are published."""

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from expo.errors import N_, ExpoError, MethodNotAllowed, NotFound
+from expo.bus import BusError
+from expo.errors import N_, ExpoError, MethodNotAllowed, NotFound, Unavailable
 from expo.http.middleware import boundary_headers
 
 log = logging.getLogger("expo.errors")
@@ -27,7 +28,7 @@ def _is_api(request: Request) -> bool:
 async def _respond(request: Request, error: ExpoError) -> Response:
     headers = {}
     retry_after = getattr(error, "retry_after", None)
-    if error.status == 429 and retry_after:
+    if error.status in (429, 503) and retry_after:
         headers["Retry-After"] = str(retry_after)
     if error.status == 401 and _is_api(request):
         headers["WWW-Authenticate"] = 'Bearer realm="expo"'
@@ -84,6 +85,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def bus_error(request: Request, exc: Exception) -> Response:
+    """The bus failed under a request (Redis is down): a 503 that says to retry, not a 500.
+
+    Not logged here: the bus logs the outage once when it starts, where every request failing
+    during it would log the same traceback again.
+    """
+    assert isinstance(exc, BusError)
+    log.debug("request failed on the bus: %s", exc, extra={"fields": {"path": request.url.path}})
+    message = N_("Live features are briefly unavailable. Please try again in a moment.")
+    return await _respond(request, Unavailable(message))
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error",
@@ -100,4 +113,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return Response(message, status_code=500, media_type="text/plain", headers=headers)
 
 
-EXCEPTION_HANDLERS = {ExpoError: expo_error, HTTPException: http_error, Exception: server_error}
+EXCEPTION_HANDLERS = {
+    ExpoError: expo_error,
+    HTTPException: http_error,
+    BusError: bus_error,
+    Exception: server_error,
+}

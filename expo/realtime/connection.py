@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from expo.accounts.models import User
+from expo.bus import BusError
 from expo.realtime import presence
 from expo.realtime.hubs import ChannelHub
 from expo.realtime.presence import ONLINE_CHANNEL, ONLINE_KEY
@@ -122,6 +124,8 @@ class Connection:
         try:
             await self._touch()
             self.realtime.announcer.poke()
+        except BusError as exc:
+            log.debug("presence join failed: %s", exc)  # the heartbeats announce it later
         except Exception:
             log.warning("presence join failed", exc_info=True)
 
@@ -134,6 +138,8 @@ class Connection:
                     return
             await self.bus.presence_leave(ONLINE_KEY, self.member)
             self.realtime.announcer.poke()
+        except BusError as exc:
+            log.debug("presence leave failed: %s", exc)  # it lapses within PRESENCE_TTL anyway
         except Exception:
             # The heartbeat lapses within PRESENCE_TTL anyway.
             log.warning("presence leave failed", exc_info=True)
@@ -206,9 +212,11 @@ class Connection:
             self._channels[channel] = hub
             self.send({"type": "subscribed", "channel": channel})
             if channel == ONLINE_CHANNEL:
-                # A page wants the figure now, not at the next arrival or departure.
-                count = await self.bus.presence_count(ONLINE_KEY)
-                self.send({"type": "event", "channel": channel, "data": {"online": count}})
+                # A page wants the figure now, not at the next arrival or departure. During a bus
+                # outage it waits for the next one: the subscription itself stands.
+                with contextlib.suppress(BusError):
+                    count = await self.bus.presence_count(ONLINE_KEY)
+                    self.send({"type": "event", "channel": channel, "data": {"online": count}})
         except Exception:
             log.warning("realtime subscription failed", exc_info=True, extra={"fields": {"channel": channel}})
             self.error("channel.failed", f"The subscription to {channel} ended; subscribe again.")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 
-from expo.bus import Bus
+from expo.bus import Bus, BusError
 from expo.realtime.protocol import publish_event
 
 log = logging.getLogger("expo.realtime")
@@ -77,10 +78,15 @@ class Heartbeats:
     every :data:`PRESENCE_TTL` / 3 for a process holding 10,000 watch pages; this renews all of a
     key's members in one :meth:`Bus.presence_touch_many` (a handful of round trips). The task runs
     while there is something to keep and ends with the last socket.
+
+    ``on_recovered`` is called after the first complete round that follows a failed one: the
+    presence is whole again (after a Redis outage, which loses it), and figures built on it may
+    be announced again.
     """
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, on_recovered: Callable[[], None] | None = None) -> None:
         self.bus = bus
+        self._on_recovered = on_recovered
         self._kept: dict[str, Counter[str]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -102,14 +108,25 @@ class Heartbeats:
                 del self._kept[key]
 
     async def _run(self) -> None:
+        missed = False
         while self._kept:
             await asyncio.sleep(PRESENCE_TTL / 3)
+            whole = True
             for key, members in list(self._kept.items()):
                 try:
                     await self.bus.presence_touch_many(key, list(members), PRESENCE_TTL)
+                except BusError as exc:
+                    # Redis is down (logged once by the bus): the first round after its return
+                    # announces everybody again, as it came back empty.
+                    whole = False
+                    log.debug("presence heartbeat skipped: %s", exc)
                 except Exception:
                     # The next round tries again; a lapse only shows when it lasts PRESENCE_TTL.
+                    whole = False
                     log.warning("presence heartbeat failed", exc_info=True, extra={"fields": {"key": key}})
+            if whole and missed and self._on_recovered is not None:
+                self._on_recovered()
+            missed = not whole
 
     async def close(self) -> None:
         if self._task is not None:

@@ -34,8 +34,12 @@ CLOSE_FORBIDDEN = 4403
 
 
 async def publish_event(bus: Bus, channel: str, data: Any) -> None:
-    """Send ``data`` (anything JSON can encode) to every page subscribed to ``channel``."""
-    await bus.publish(channel, json.dumps(data, separators=(",", ":")))
+    """Send ``data`` (anything JSON can encode) to every page subscribed to ``channel``.
+
+    Best effort, like every live event: what it reports is stored already, and a page that missed
+    it (a bus outage, a dropped socket) shows it on its next load.
+    """
+    await bus.try_publish(channel, json.dumps(data, separators=(",", ":")))
 
 
 def event_frame(channel: str, message: str) -> str:

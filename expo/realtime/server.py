@@ -57,8 +57,9 @@ class Realtime:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self.hubs: dict[str, ChannelHub] = {}
-        self.heartbeats = Heartbeats(bus)
         self.announcer = OnlineAnnouncer(bus)
+        # After a bus outage the presence is rebuilt by the heartbeats; say the figure again then.
+        self.heartbeats = Heartbeats(bus, on_recovered=self.announcer.poke)
         self._exact: dict[str, ChannelCheck] = {ONLINE_CHANNEL: _allow_all}
         self._prefixes: dict[str, ChannelCheck] = {"public:": _allow_all}
 

@@ -219,6 +219,16 @@ async def test_operations_need_a_connected_bus(backend: Backend) -> None:
             pass
 
 
+async def test_try_publish_sends_when_it_can_and_never_raises(backend: Backend) -> None:
+    # For news of work already committed: a bus that cannot send must not fail that work.
+    bus = await backend.bus()
+    async with bus.subscribe("news") as subscription:
+        assert await bus.try_publish("news", "sent") is True
+        assert await receive(subscription) == ["sent"]
+    await bus.close()
+    assert await bus.try_publish("news", "lost") is False
+
+
 async def test_close_ends_subscriptions_and_leaves_no_tasks(backend: Backend) -> None:
     tasks_before = asyncio.all_tasks()
     bus = await backend.bus()

@@ -1,10 +1,14 @@
 """The live dashboard over a real WebSocket on a real server: organizers of the expo only, an event
-when a viewer joins a broadcast, and one when a visitor checks in."""
+when a viewer joins a broadcast, one when a visitor checks in, and figures again after Redis was
+gone for a while."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import time
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection
@@ -12,15 +16,20 @@ from websockets.asyncio.client import ClientConnection
 from expo import events
 from expo.accounts import services as accounts
 from expo.accounts.models import TokenKind
+from expo.app import create_app
+from expo.bus import BusError
 from expo.dashboards import live
 from expo.dashboards.live import LiveBoard
 from expo.db import utcnow
 from expo.registration.models import Registration, RegistrationStatus
 from streaming.audience import Audience
 from streaming.models import ViewVia
-from tests.conftest import LiveServer
+from tests.bus.redis_server import RedisServer, redis_server
+from tests.conftest import LiveServer, create_schema, make_settings
 from tests.dashboards.conftest import Show, seed_show
 from tests.test_realtime import receive_until, send, socket, subscribe
+
+__all__ = ["redis_server"]
 
 
 def cookie_of(server: LiveServer, email: str) -> dict[str, str]:
@@ -130,3 +139,44 @@ async def test_nudge_publishes_at_once_and_only_changes(live_server: LiveServer,
         return False
 
     assert live_server.call(stopped())
+
+
+async def test_an_open_dashboard_gets_figures_again_after_a_redis_outage(
+    tmp_path: Path, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The board's task for an expo outlives a Redis outage, as the page's subscription does: it
+    would otherwise end at the first failed round, and the open page would never hear again."""
+    caplog.set_level("DEBUG", logger="expo.dashboards")
+    settings = make_settings(tmp_path, bus_url=redis_server.url)
+    await create_schema(settings.database)
+    with LiveServer(create_app(settings, check_schema=False)) as server:
+        platform = server.app.state.platform
+        board = platform.get(LiveBoard)
+        board.interval = 0.2
+        show = server.call(seed_show(server.app))
+        assert show.keynote.id is not None
+        channel = live.channel(show.expo.id or 0)
+        async with socket(server, additional_headers=cookie_of(server, "org@example.com")) as ws:
+            await subscribe(ws, channel)
+            await figures_where(ws, channel, live_viewers=0)
+
+            redis_server.kill()
+            deadline = time.monotonic() + 20
+            while not any(r.name == "expo.dashboards" for r in caplog.records):
+                assert time.monotonic() < deadline, "the board never met the outage"
+                await asyncio.sleep(0.05)
+            redis_server.start()
+
+            async def watched() -> None:
+                await platform.get(Audience).watch(show.keynote.id, "user:4242", ViewVia.PAGE)
+
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(BusError):
+                    server.call(watched())
+                    break
+                assert time.monotonic() < deadline, "Redis did not come back"
+                await asyncio.sleep(0.1)
+            await figures_where(ws, channel, live_viewers=1)
+    stopped = [r for r in caplog.records if r.name == "expo.dashboards" and r.levelname == "WARNING"]
+    assert not stopped, [r.getMessage() for r in stopped]
