@@ -139,7 +139,9 @@ async def go_public(request: Request, user: User) -> dict[str, str]:
 
 
 async def whip_options(request: Request) -> Response:
-    """WHIP endpoint options: ``Accept-Post: application/sdp`` and the ICE servers (CORS preflight too)."""
+    """WHIP endpoint options: ``Accept-Post: application/sdp`` and the ICE servers (CORS preflight too);
+    404 for a stream that does not exist, like every other method on its URL."""
+    await _stream(request)
     return _options(request, _COLLECTION_ALLOW)
 
 
@@ -193,7 +195,9 @@ async def whep_play(request: Request) -> Response:
 
 
 async def whep_options(request: Request) -> Response:
-    """WHEP endpoint options: ``Accept-Post: application/sdp`` and the ICE servers (CORS preflight too)."""
+    """WHEP endpoint options: ``Accept-Post: application/sdp`` and the ICE servers (CORS preflight too);
+    404 for a stream that does not exist, like every other method on its URL."""
+    await _stream(request)
     return _options(request, _COLLECTION_ALLOW)
 
 

@@ -285,6 +285,35 @@ async def test_null_for_a_field_that_cannot_be_empty_is_422(world: World) -> Non
     assert cleared.json()["description"] == "" and cleared.json()["starts_on"] is None
 
 
+async def test_json_values_of_another_type_than_the_document_says_are_422(world: World) -> None:
+    """Issue 12, finding 8: booleans are not integers, numbers are not date-times nor strings, and
+    no value is coerced; the documented forms (RFC 3339 strings, JSON numbers) still work."""
+    c, auth, expo = world.client, world.auth, f"/api/expos/{world.slug}"
+    created = await c.post("/api/streams", json={"title": "T", "expo": world.slug}, headers=auth)
+    assert created.status_code == 201, created.text
+    stream = f"/api/streams/{created.json()['id']}"
+    hall = next(iter(world.floor.halls.values()))
+    wrong: list[tuple[str, str, dict[str, Any], str]] = [
+        ("PATCH", f"{stream}/chat-settings", {"slow_mode_seconds": False}, "slow_mode_seconds"),
+        ("PATCH", f"{stream}/chat-settings", {"slow_mode_seconds": "5"}, "slow_mode_seconds"),
+        ("PATCH", f"{stream}/chat-settings", {"slow_mode_seconds": 5.0}, "slow_mode_seconds"),
+        ("PATCH", stream, {"planned_end": 0}, "planned_end"),
+        ("PATCH", stream, {"scheduled_start": 1767225600}, "scheduled_start"),
+        ("PATCH", stream, {"title": 42}, "title"),
+        ("PATCH", f"{expo}/halls/{hall.id}", {"position": True}, "position"),
+        ("POST", f"{expo}/halls", {"name": "Hall Z", "position": False}, "position"),
+    ]
+    for method, url, body, field in wrong:
+        response = await c.request(method, url, json=body, headers=auth)
+        assert field_error(response, field) == "validation.invalid", (method, url, body)
+    right = await c.patch(f"{stream}/chat-settings", json={"slow_mode_seconds": 5}, headers=auth)
+    assert right.status_code == 200 and right.json()["slow_mode_seconds"] == 5, right.text
+    end = {"scheduled_start": "2030-01-02T10:00:00Z", "planned_end": "2030-01-02T11:30:00+00:00"}
+    patched = await c.patch(stream, json=end, headers=auth)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["planned_end"].startswith("2030-01-02T11:30:00")
+
+
 async def test_the_document_says_which_fields_can_be_null(client: httpx.AsyncClient) -> None:
     schemas = (await client.get("/api/openapi.json")).json()["components"]["schemas"]
 

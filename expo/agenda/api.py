@@ -11,7 +11,7 @@ which decides it together with the others waiting.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -28,6 +28,7 @@ from expo.errors import N_, NotFound
 from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.http.api import Endpoint, Schema, path_int
+from expo.http.inputs import Day
 
 TAGS = ["agenda"]
 
@@ -98,7 +99,7 @@ class ProgramList(Schema):
 
 
 class ProgramQuery(Schema):
-    day: date | None = Field(default=None, description="a day in the expo's timezone")
+    day: Day | None = Field(default=None, description="a day in the expo's timezone")
     track: str | None = Field(default=None, max_length=100)
 
 

@@ -207,8 +207,16 @@ async def update_program(
     """Change a program (its organizers); more seats promote people from the waiting list, fewer
     never take a confirmed seat away (nobody new is confirmed until the count is under it)."""
     await require_organizer_of(session, expo, actor)
+    # Checked before the program changes: looking a hall up flushes the session, and a program
+    # already pointing at a hall that does not exist would fail there as a database error.
+    changed = fields.model_fields_set
+    await _check_links(
+        session,
+        expo,
+        fields.hall_id if "hall_id" in changed else program.hall_id,
+        fields.stream_id if "stream_id" in changed else program.stream_id,
+    )
     _apply(program, fields, expo)
-    await _check_links(session, expo, program.hall_id, program.stream_id)
     program.updated_at = utcnow()
     session.add(program)
     audit.record(session, "program.updated", actor_id=actor.id, target=f"program:{program.id}")

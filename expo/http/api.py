@@ -2,7 +2,9 @@
 
 A handler is an ``async def`` that takes the request and, by parameter name, any of ``body``
 (the validated request model), ``query`` (the validated query-string model) and ``user`` (the
-authenticated user). It returns a pydantic model, plain JSON data or a ``Response``::
+authenticated user). JSON bodies are validated strictly, from the JSON itself, so that what the
+OpenAPI document says is what is accepted (no ``false`` for an integer, no number for a date-time).
+It returns a pydantic model, plain JSON data or a ``Response``::
 
     Endpoint("/api/auth/login", login, method="POST", body=LoginIn, response=TokenOut)
 """
@@ -20,7 +22,7 @@ from starlette.routing import Route
 
 from expo.accounts.models import Role, User
 from expo.errors import BadRequest, Invalid
-from expo.http.bodies import read_json
+from expo.http.bodies import decode_json, read_json_bytes
 from expo.http.inputs import NullRules, refuse_control
 from expo.permissions import require_user
 
@@ -101,10 +103,12 @@ class Endpoint(Route):
                 raise _invalid(exc, "query") from None
         if self.body_model is not None:
             limit: int = request.app.state.platform.settings.max_body_bytes
-            data = await read_json(request, limit)
-            refuse_control(data, "body")
+            raw = await read_json_bytes(request, limit)
+            refuse_control(decode_json(raw), "body")
             try:
-                kwargs["body"] = self.body_model.model_validate(data)
+                # Strict, from the JSON itself: what the document says is an integer must be one
+                # (not ``false``), a date-time an RFC 3339 string (not ``0``), a string a string.
+                kwargs["body"] = self.body_model.model_validate_json(raw, strict=True)
             except ValidationError as exc:
                 raise _invalid(exc, "body") from None
         result = await self.handler(request, **kwargs)

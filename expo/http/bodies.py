@@ -35,9 +35,18 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, limit: int) -> Any:
+    return decode_json(await read_json_bytes(request, limit))
+
+
+async def read_json_bytes(request: Request, limit: int) -> bytes:
+    """The raw body of an ``application/json`` request (415 for any other media type)."""
     if media_type(request) != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.")
-    raw = await read_body(request, limit)
+    return await read_body(request, limit)
+
+
+def decode_json(raw: bytes) -> Any:
+    """``raw`` decoded, or 400 ``request.bad_json`` saying why it is not JSON."""
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from datetime import date
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.convertors import IntegerConvertor
 
@@ -24,6 +25,25 @@ MAX_ID = 2**31 - 1
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """An id in a request body or query string: out of range is a 422, never a query."""
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    # pydantic reads a query string's "0" as 1970-01-01 (a Unix time); the document says format: date.
+    if not isinstance(value, str):
+        return value
+    try:
+        if _ISO_DAY.fullmatch(value):
+            return date.fromisoformat(value)  # a date, which strict validation accepts as it is
+    except ValueError:
+        pass
+    raise PydanticCustomError("date_format", "a day is written YYYY-MM-DD")
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+"""A calendar day in a query string or body: only as ``YYYY-MM-DD``, never a number."""
 
 
 def _at_most(limit: int) -> str:
@@ -129,7 +149,10 @@ class NullRules(BaseModel):
 
     not_null: ClassVar[frozenset[str]] = frozenset()
 
-    @field_validator("*", mode="before")
+    # After, not before, validation: a before-validator would hand the inner validator a Python
+    # value instead of JSON, and strict validation (see Endpoint) then refuses an RFC 3339 string
+    # for a date-time. A field that cannot hold None has already refused it by then.
+    @field_validator("*", mode="after")
     @classmethod
     def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None and info.field_name in cls.not_null:

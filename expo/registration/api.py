@@ -39,6 +39,9 @@ class QuestionOut(Schema):
     kind: str
     required: bool
     options: list[str]
+    translations: dict[str, forms.QuestionText] = Field(
+        default_factory=dict, description="The label and options in the expo's other languages."
+    )
 
 
 class FormOut(Schema):

@@ -71,6 +71,33 @@ async def test_bad_programs_are_refused_with_json_errors(client: httpx.AsyncClie
     ] == ("program.unknown")
 
 
+async def test_moving_a_program_to_a_hall_or_broadcast_that_does_not_exist_is_422(
+    client: httpx.AsyncClient,
+) -> None:
+    """Regression (found by the fuzzer): the unknown hall reached the store before it was checked,
+    and the foreign key failed as a 500."""
+    org = await organizer_with_expo(client)
+    program = (await client.post("/api/expos/fair/programs", json=PROGRAM, headers=org)).json()
+    for body, code in (
+        ({"hall_id": 9999}, "program.unknown_hall"),
+        ({"stream_id": 9999}, "program.unknown_stream"),
+        ({"hall_id": 9999, "stream_id": 9999, "title": "Moved"}, "program.unknown_hall"),
+    ):
+        r = await client.patch(f"/api/programs/{program['id']}", json=body, headers=org)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == code
+    unchanged = (await client.get(f"/api/programs/{program['id']}")).json()
+    assert unchanged["hall_id"] is None and unchanged["title"] == "Opening keynote"
+
+
+async def test_a_day_is_asked_for_as_a_date_not_a_number(client: httpx.AsyncClient) -> None:
+    await organizer_with_expo(client)
+    for day in ("0", "20300415", "2030-4-15", "2030-02-30"):
+        r = await client.get("/api/expos/fair/programs", params={"day": day})
+        assert r.status_code == 422, (day, r.text)
+    assert (await client.get("/api/expos/fair/programs", params={"day": "2030-04-15"})).status_code == 200
+
+
 async def test_another_organizers_expo_is_off_limits(client: httpx.AsyncClient) -> None:
     org = await organizer_with_expo(client)
     pid = (await client.post("/api/expos/fair/programs", json=PROGRAM, headers=org)).json()["id"]

@@ -29,6 +29,27 @@ FORM = {
 }
 
 
+async def test_a_form_with_translated_questions_is_served(app: Starlette, client: httpx.AsyncClient) -> None:
+    """Regression (found by the fuzzer on the demo): a question's stored translations made the
+    form's JSON a 500 instead of part of the answer."""
+    fair = await make_fair(app)
+    org = await bearer(client, fair.organizer.email)
+    diet = {
+        "key": "diet",
+        "label": "Dietary needs",
+        "kind": "select",
+        "options": ["none", "vegetarian"],
+        "translations": {"zh_Hans": {"label": "饮食", "options": ["无", "素食"]}},
+    }
+    saved = await client.put("/api/expos/fair/registration/form", json={"fields": [diet]}, headers=org)
+    assert saved.status_code == 200, saved.text
+    public = await client.get("/api/expos/fair/registration/form")
+    assert public.status_code == 200, public.text
+    assert public.json()["fields"][0]["translations"] == {
+        "zh_Hans": {"label": "饮食", "options": ["无", "素食"]}
+    }
+
+
 async def test_a_visitor_registers_is_approved_and_checked_in_once(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:

@@ -132,6 +132,21 @@ async def test_unknown_streams_and_expos_are_404(client: httpx.AsyncClient) -> N
     assert (await client.get("/api/streams/abc")).status_code == 404
 
 
+async def test_media_options_answer_for_streams_that_exist_only(client: httpx.AsyncClient) -> None:
+    """Issue 12, finding 8: OPTIONS on the WHIP or WHEP URL of no stream is a 404, like POST there;
+    a stream's own keeps RFC 9725's discovery answer (Accept-Post) and its CORS headers."""
+    organizer = await organizer_of(client, "o@example.org")
+    sid = (await create(client, organizer, title="Options"))["id"]
+    for kind in ("whip", "whep"):
+        missing = await client.options(f"/api/streams/999/{kind}")
+        assert missing.status_code == 404, missing.text
+        assert missing.json()["error"]["code"] == "stream.unknown"
+        found = await client.options(f"/api/streams/{sid}/{kind}")
+        assert found.status_code == 204
+        assert found.headers["accept-post"] == "application/sdp"
+        assert found.headers["access-control-allow-origin"] == "*"
+
+
 async def test_an_exhibitor_cannot_change_another_exhibitors_stream(client: httpx.AsyncClient) -> None:
     owner = await exhibitor_in(client, "e@example.org")
     other = await exhibitor_in(client, "f@example.org")  # staffs another booth of the same expo
