@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 from starlette.requests import Request
 
-from booths import catalog, search, services
+from booths import search, services
 from booths.mail import BoothMailer
 from booths.models import Booth, BoothStatus, Category, Hall, Product
 from booths.services import BoothFields, CategoryFields, HallFields, Placement, ProductFields
@@ -22,9 +22,7 @@ from expo.accounts.models import User
 from expo.auth import current_user, platform
 from expo.errors import Unauthorized
 from expo.expos import services as expos
-from expo.expos.models import Expo
 from expo.http.api import Endpoint, Schema, path_int
-from expo.http.bodies import read_body
 from expo.http.inputs import Id
 from expo.permissions import BoothRole, Perm
 
@@ -201,12 +199,6 @@ class StaffOut(Schema):
 
 class StaffList(Schema):
     items: list[StaffOut]
-
-
-class ImportOut(Schema):
-    booths_created: int
-    products_created: int
-    categories_created: int
 
 
 # Handlers ---------------------------------------------------------------------------------------------------
@@ -414,23 +406,6 @@ async def create_product(request: Request, body: ProductFields, user: User) -> P
         return ProductOut.of(await services.create_product(session, booth, body, user))
 
 
-async def import_products(request: Request, user: User) -> ImportOut:
-    """Upload a catalogue CSV for this booth (text/csv body; every row must name this booth)."""
-    data = await read_body(request, catalog.MAX_FILE_BYTES)
-    async with platform(request).db.session() as session:
-        booth = await services.get_booth(session, path_int(request, "booth_id"), user)
-        await services.require_booth_editor(session, booth, user)
-        expo = await session.get(Expo, booth.expo_id)
-        assert expo is not None
-        rows = catalog.parse_catalog(data)
-        summary = await catalog.import_catalog(session, expo, rows, actor_id=user.id, booth=booth)
-    return ImportOut(
-        booths_created=summary.booths_created,
-        products_created=summary.products_created,
-        categories_created=summary.categories_created,
-    )
-
-
 async def get_product(request: Request) -> ProductOut:
     """A product."""
     user = await current_user(request)
@@ -493,9 +468,6 @@ ROUTES = [
     _write(BOOTH + "/staff/{user_id:int}", remove_staff, "DELETE"),
     Endpoint(f"{BOOTH}/products", list_products, query=PageQuery, response=ProductList, tags=TAGS),
     _write(f"{BOOTH}/products", create_product, "POST", body=ProductFields, response=ProductOut),
-    _write(
-        f"{BOOTH}/catalog", import_products, "POST", response=ImportOut, body_media="text/csv", status=200
-    ),
     Endpoint(PRODUCT, get_product, response=ProductOut, tags=TAGS),
     _write(PRODUCT, update_product, "PATCH", body=ProductFields, response=ProductOut),
     _write(PRODUCT, delete_product, "DELETE"),

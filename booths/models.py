@@ -222,3 +222,33 @@ class BoothVisitor(SQLModel, table=True):
 
 
 # Meetings (migration 0007_meetings) ----------------------------------------------------------------------
+
+
+# Catalogue imports (migration 0018_catalog_imports) ------------------------------------------------------
+
+
+class ImportStatus(enum.StrEnum):
+    """``checking`` (reading the file), ``writing`` (in one transaction; rows done are counted on
+    the bus), then ``done`` or ``failed``."""
+
+    CHECKING = "checking"
+    WRITING = "writing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class CatalogImport(SQLModel, table=True):
+    """A catalogue file being imported for a booth in the background, so that any server process
+    can answer how far it got. ``error`` holds ``{"message", "details": [{"line", "message"}]}``."""
+
+    __tablename__ = "catalog_import"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booth_id: int = Field(foreign_key="booth.id", index=True, ondelete="CASCADE")
+    user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    status: str = Field(default=ImportStatus.CHECKING.value, max_length=16)
+    rows_total: int | None = None
+    products_created: int = 0
+    error: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -4,6 +4,7 @@ per-line error report."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booths import catalog, floor, media, services
+from booths import floor, media, services
+from booths.catalog_jobs import CatalogImports, ImportProgress
 from booths.editor_pages import checked, editable_booth, editor_url, translations_from
 from booths.models import Booth, Product
 from booths.pages import query_int
@@ -194,32 +196,60 @@ async def delete_product(request: Request) -> Response:
 
 
 async def import_catalog(request: Request) -> Response:
-    """The CSV catalogue upload: every row checked first, a per-line report, nothing half-imported."""
+    """The CSV catalogue upload: every row checked first, a per-line report, nothing half-imported.
+
+    The import runs in the background (:class:`~booths.catalog_jobs.CatalogImports`); a file
+    imported within :attr:`~booths.catalog_jobs.CatalogImports.answer_within` seconds is answered
+    here as it always was, a longer one with its progress page.
+    """
     user = await require_page_user(request)
     p = platform(request)
+    # Who may import is checked before the body is read: a stranger's 20 MiB never reaches the disk.
     async with p.db.session() as session:
-        await editable_booth(session, request, user)
+        booth, _ = await editable_booth(session, request, user)
+    assert booth.id is not None
+    imports = p.get(CatalogImports)
     received: uploads.Received | None = None
     try:
         received = await uploads.receive(request, p.settings, p.secret)
         assert received.path is not None
-        data = received.path.read_bytes()
+        data = await asyncio.to_thread(received.path.read_bytes)
         await received.discard()
-        rows = catalog.parse_catalog(data)
-        async with p.db.session() as session:
-            booth, expo = await editable_booth(session, request, user)
-            summary = await catalog.import_catalog(session, expo, rows, actor_id=user.id, booth=booth)
+        import_id = await imports.start(booth.id, user.id, data)
     except ExpoError as exc:
         if received is not None:
             await received.discard()
-        details = exc.extra.get("details") or []
-        return await products_page(
-            request, user, {"import_error": exc.message, "import_details": details}, status=exc.status
-        )
-    response = redirect(editor_url(path_int(request, "booth_id"), "products"))
+        return await products_page(request, user, {"import_error": exc.message}, status=exc.status)
+    await imports.wait(import_id, imports.answer_within)
+    progress = await imports.progress(import_id, booth.id)
+    if not progress.finished:
+        return redirect(editor_url(booth.id, f"catalog/imports/{import_id}"))
+    return await _import_result(request, user, progress)
+
+
+async def _import_result(request: Request, user: User, progress: ImportProgress) -> Response:
+    """A finished import: back to the products with a flash, or the products page with the report."""
+    if progress.error is not None:
+        extra = {
+            "import_error": progress.error["message"],
+            "import_details": progress.error.get("details", []),
+        }
+        return await products_page(request, user, extra, status=422)
+    response = redirect(editor_url(progress.booth_id, "products"))
     flash(response, request, N_("The catalogue was imported."), "success")
-    response.headers["X-Products-Created"] = str(summary.products_created)
+    response.headers["X-Products-Created"] = str(progress.products_created)
     return response
+
+
+async def import_page(request: Request) -> Response:
+    """A catalogue import under way (its progress, polled by catalog_import.js), or its result."""
+    user = await require_page_user(request)
+    async with platform(request).db.session() as session:
+        booth, expo = await editable_booth(session, request, user)
+    assert booth.id is not None
+    progress = await platform(request).get(CatalogImports).progress(path_int(request, "import_id"), booth.id)
+    context = {"booth": booth, "expo": expo, "tab": "products", "progress": progress}
+    return await render(request, "editor_catalog_import.html", context)
 
 
 ROUTES: list[BaseRoute] = [
@@ -229,4 +259,5 @@ ROUTES: list[BaseRoute] = [
     Route("/booths/{booth_id:int}/products/{product_id:int}", save_product, methods=["POST"]),
     Route("/booths/{booth_id:int}/products/{product_id:int}/delete", delete_product, methods=["POST"]),
     Route("/booths/{booth_id:int}/catalog", import_catalog, methods=["POST"]),
+    Route("/booths/{booth_id:int}/catalog/imports/{import_id:int}", import_page, methods=["GET"]),
 ]

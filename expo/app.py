@@ -17,8 +17,9 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from booths import api as floor_api
-from booths import editor_pages, lead_pages, organizer_pages, product_pages
+from booths import catalog_api, editor_pages, lead_pages, organizer_pages, product_pages
 from booths import pages as floor_pages
+from booths.catalog_jobs import CatalogImports
 from expo import realtime, system
 from expo.accounts import admin_pages as account_admin_pages
 from expo.accounts import api as account_api
@@ -75,6 +76,7 @@ def routes() -> list[BaseRoute]:
         *team_pages.ROUTES,
         *expo_settings_pages.ROUTES,
         *floor_api.ROUTES,
+        *catalog_api.ROUTES,
         *floor_pages.ROUTES,
         *editor_pages.ROUTES,
         *product_pages.ROUTES,
@@ -108,6 +110,8 @@ def build_platform(settings: Settings) -> Platform:
     """The core platform with each domain's components and page channels. Nothing connects yet."""
     platform = Platform.build(settings)
     db, bus = platform.db, platform.bus
+    # Catalogue files imported in the background by this process (see booths.catalog_jobs).
+    imports = platform.add(CatalogImports(db, bus), stop=lambda: imports.stop())
     # Broadcasts: audience figures, the HLS packagers and the media plane of this process.
     audience = platform.add(Audience(db, bus), start=lambda: audience.start(), stop=lambda: audience.stop())
     hls = platform.add(HlsRegistry(), stop=lambda: hls.close())

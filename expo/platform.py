@@ -20,6 +20,7 @@ from expo.accounts.authcache import AuthCache, TokenUse
 from expo.bus import Bus, connect_bus
 from expo.config import Settings
 from expo.db import Database
+from expo.looplag import LoopLagMonitor
 from expo.mail.outbox import OutboxSender
 from expo.ratelimit import RateLimiter
 from expo.realtime import Realtime
@@ -85,6 +86,8 @@ class Platform:
         self.outbox: OutboxSender | None = None
         if self.settings.smtp_url:
             self.outbox = OutboxSender(self.db, self.settings.smtp_url, self.settings.mail_from)
+        # How late this process's event loop runs, on /metrics (see expo.looplag).
+        self.loop_lag = LoopLagMonitor(self.registry)
         self._components: dict[type, _Component] = {}
 
     def add(
@@ -111,6 +114,7 @@ class Platform:
         return value
 
     async def start(self) -> None:
+        self.loop_lag.start()
         await self.bus.connect()
         await self.auth_cache.start()
         await self.token_use.start()
@@ -129,3 +133,4 @@ class Platform:
         await self.realtime.close()
         await self.bus.close()
         await self.db.dispose()
+        await self.loop_lag.stop()

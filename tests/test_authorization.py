@@ -27,6 +27,7 @@ import segno
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from booths.models import CatalogImport
 from expo.accounts.models import TokenKind, User
 from expo.app import routes
 from expo.config import Settings
@@ -208,6 +209,16 @@ async def _fresh_token_of_staff(world: World) -> int:
     return (await world.fresh_token("staff_b"))[1]
 
 
+async def _fresh_import(world: World) -> int:
+    """A finished catalogue import of B's booth."""
+    async with world.db.session() as s:
+        job = CatalogImport(booth_id=world.b.booth_id, status="done", rows_total=1, products_created=1)
+        s.add(job)
+        await s.commit()
+    assert job.id is not None
+    return job.id
+
+
 async def _fresh_account(world: World) -> int:
     """A visitor account no actor uses, for the administrators' account changes."""
     async with world.db.session() as s:
@@ -351,6 +362,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/booths/{booth_id:int}/products"): e(EVERYONE),
     ("POST", "/api/booths/{booth_id:int}/products"): e(BOOTH_EDITOR, _named("product")),
     ("POST", "/api/booths/{booth_id:int}/catalog"): e(BOOTH_EDITOR, CSV),
+    ("POST", "/api/booths/{booth_id:int}/catalog/imports"): e(BOOTH_EDITOR, CSV),
+    ("GET", "/api/booths/{booth_id:int}/catalog/imports/{import_id:int}"): e(
+        BOOTH_EDITOR, fresh={"import_id": _fresh_import}
+    ),
     ("GET", "/api/products/{product_id:int}"): e(EVERYONE),
     ("PATCH", "/api/products/{product_id:int}"): e(BOOTH_EDITOR, {"description": "Bright"}),
     ("DELETE", "/api/products/{product_id:int}"): e(
@@ -389,6 +404,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         BOOTH_EDITOR, {}, fresh={"product_id": lambda w: w.fresh_product()}
     ),
     ("POST", "/booths/{booth_id:int}/catalog"): e(BOOTH_EDITOR, CATALOG_UPLOAD),
+    ("GET", "/booths/{booth_id:int}/catalog/imports/{import_id:int}"): e(
+        BOOTH_EDITOR, fresh={"import_id": _fresh_import}
+    ),
     ("GET", "/booths/{booth_id:int}/leads"): e(BOOTH_EDITOR),
     ("GET", "/booths/{booth_id:int}/leads.csv"): e(BOOTH_EDITOR),
     ("POST", "/booths/{booth_id:int}/leads/{lead_id:int}"): e(

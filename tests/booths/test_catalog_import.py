@@ -15,6 +15,7 @@ from expo.config import Settings
 from expo.db import Database
 from expo.errors import TooLarge
 from expo.expos.services import get_expo
+from tests.conftest import create_schema
 
 HEADER = "booth,product,description,category,price_min,price_max,currency,moq\n"
 
@@ -195,3 +196,79 @@ async def _main(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(main, argv)
+
+
+@pytest.mark.parametrize("cell", ["Lamp\x1b[31m", "Lamp\x00", "Lamp\x7f", "La\x0cmp"])
+def test_control_characters_in_a_cell_are_a_row_error(cell: str) -> None:
+    data = HEADER + 'Acme,Fine lamp,"two\nlines\tand a tab",,,,,\n' + f'Acme,"{cell}",,,,,,\n'
+    if "\x00" in cell:  # NUL is refused for the whole file: it is not text
+        with pytest.raises(CatalogInvalid, match="NUL"):
+            parse_catalog(data.encode())
+        return
+    with pytest.raises(CatalogInvalid) as caught:
+        parse_catalog(data.encode())
+    assert problems(caught) == [{"line": 4, "message": "product contains a control character"}]
+
+
+async def test_imports_bigger_than_a_batch_are_whole_and_indexed_as_a_reindex_would(db: Database) -> None:
+    rows = catalog.BATCH_ROWS * 2 + 7
+    lines = "".join(
+        f"Booth {i % 3},Lamp {i},Warm light number {i},{'Lighting > Lamps' if i % 2 else ''},,,,\n"
+        for i in range(rows)
+    )
+    told: list[int] = []
+
+    async def progress(done: int) -> None:
+        told.append(done)
+
+    async with db.session() as s:
+        from expo.expos.services import ensure_expo
+
+        expo = await ensure_expo(s, "fair", "Fair")
+        summary = await catalog.import_catalog(
+            s, expo, parse_catalog((HEADER + lines).encode()), progress=progress
+        )
+    assert summary.products_created == rows and summary.booths_created == 3
+    assert told == [catalog.BATCH_ROWS, catalog.BATCH_ROWS * 2, rows]
+    async with db.session() as s:
+        names = (await s.exec(select(Product.name).order_by(Product.id))).all()
+        assert names == [f"Lamp {i}" for i in range(rows)]  # in the file's order, each once
+        lamp = (await s.exec(select(Product).where(Product.name == "Lamp 5"))).one()
+        booth = await s.get(Booth, lamp.booth_id)
+        assert booth is not None and booth.name == "Booth 2" and lamp.category_id is not None
+        connection = await s.connection()
+        imported = (await connection.exec_driver_sql("SELECT rowid, name, body, tags FROM search_doc")).all()
+        expo = await get_expo(s, "fair")
+        assert expo.id is not None
+        await search.reindex_expo(s, expo.id)
+        reindexed = (await connection.exec_driver_sql("SELECT rowid, name, body, tags FROM search_doc")).all()
+        assert sorted(imported) == sorted(reindexed) and len(imported) == rows + 3
+
+
+async def test_batched_import_on_postgresql(postgres_url: str) -> None:
+    await create_schema(postgres_url)
+    db = Database(postgres_url)
+    try:
+        rows = catalog.BATCH_ROWS + 3
+        lines = "".join(
+            f"Booth {i % 2},Lamp {i},Light {i},Lighting > Lamps,1.50,2,USD,\n" for i in range(rows)
+        )
+        async with db.session() as s:
+            from expo.expos.services import ensure_expo
+
+            expo = await ensure_expo(s, "fair", "Fair")
+            summary = await catalog.import_catalog(s, expo, parse_catalog((HEADER + lines).encode()))
+        assert (summary.products_created, summary.booths_created, summary.categories_created) == (rows, 2, 2)
+        async with db.session() as s:
+            products = (await s.exec(select(Product).order_by(Product.id))).all()
+            assert [p.name for p in products] == [f"Lamp {i}" for i in range(rows)]
+            assert {p.price_min for p in products} == {150}
+            connection = await s.connection()
+            query = "SELECT doc_id, tsv::text, categories FROM search_doc ORDER BY doc_id"
+            imported = (await connection.exec_driver_sql(query)).all()
+            assert expo.id is not None
+            await search.reindex_expo(s, expo.id)
+            assert (await connection.exec_driver_sql(query)).all() == imported
+            assert len(imported) == rows + 2
+    finally:
+        await db.dispose()
