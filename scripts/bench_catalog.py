@@ -1,40 +1,46 @@
-"""Search, booth and product latency on a generated catalogue, through the real HTTP server.
+"""Search, booth and product latency on a generated catalogue, through the real HTTP server,
+on SQLite and PostgreSQL side by side.
 
-    .venv/bin/python scripts/gen_catalog.py --data-dir /tmp/canton          # once
-    .venv/bin/python scripts/bench_catalog.py --data-dir /tmp/canton [--requests 400]
+    .venv/bin/python scripts/gen_catalog.py --data-dir /tmp/canton          # once per store
+    .venv/bin/python scripts/gen_catalog.py --store postgresql+asyncpg://127.0.0.1:5432/expo_canton
+    .venv/bin/python scripts/bench_catalog.py --stores sqlite,postgres --data-dir /tmp/canton \
+        --postgres postgresql+asyncpg://127.0.0.1:5432/expo_canton [--requests 400]
 
-Starts the platform under uvicorn (one worker, httptools, uvloop) on the store, then sends
+Starts the platform under uvicorn (one worker, httptools, uvloop) once per store, then sends
 requests one at a time over a keep-alive connection (latency, not throughput): varied searches
 (English words and prefixes, Chinese fragments, several words, filters by category, hall and
 country, later pages) and, for random ids, the booth API, the booth's HTML page (as a signed-out
 visitor: each view writes its analytics row), the booth's products, and the product API and HTML
-page. Prints p50, p95 and p99 per kind with the store's size, against the targets (search p95 <=
-50 ms, booth API and booth page p95 <= 30 ms); the last line is one JSON object. ``--page PATTERN``
+page. Every request goes to every server, the order rotating from one request to the next, so all
+see the same load; the servers must agree on every search's total. Prints a table per server
+(p50, p95 and p99 per kind, with the store's size) against the targets (search p95 <= 50 ms,
+booth API and booth page p95 <= 30 ms); the last line is one JSON object. ``--page PATTERN``
 (``{slug}`` and ``{id}`` a booth id) also times another HTML page.
 
-No result cache is involved: every search is computed. With ``--strategy both`` (the default) a
-second server runs the previous SQLite query strategy (``booths.search.STRATEGY = "baseline"``:
-every filter inside the ranking MATCH, a 25,000-match rank window) on the same store, each search
-goes to both servers (alternating which goes first, so both see the same load) and the figures
-are printed side by side with their ratio. The machine is shared: only the ratio of two servers
-measured in the same run is comparable between runs.
+No result cache is involved: every search is computed. With ``--strategy both`` a further server
+runs the previous SQLite query strategy (``booths.search.STRATEGY = "baseline"``: every filter
+inside the ranking MATCH, a 25,000-match rank window) on the SQLite store, for searches only. The
+machine is shared: only servers measured in the same run are comparable.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from benchlib import free_port
+from benchlib import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,9 +105,70 @@ def timed(client: httpx.Client, url: str) -> tuple[float, httpx.Response]:
     return (time.perf_counter() - start) * 1000, response
 
 
+@dataclass
+class Server:
+    """One server to measure: a store, and for SQLite the search strategy it runs."""
+
+    name: str
+    env: dict[str, str]
+    strategy: str = "split"
+    bytes: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    base: str = ""
+
+
+def servers_for(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Server]:
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if not stores or set(stores) - {"sqlite", "postgres"}:
+        parser.error("--stores is a comma-separated list of sqlite and postgres")
+    out: list[Server] = []
+    for store in stores:
+        if store == "sqlite":
+            path = Path(args.data_dir).resolve() / "expo.db"
+            if not path.exists():
+                parser.error(f"{path} does not exist: run scripts/gen_catalog.py --data-dir {args.data_dir}")
+            size = sum(p.stat().st_size for p in path.parent.glob("expo.db*"))
+            env = {"EXPO_DATA_DIR": str(path.parent)}
+            for strategy in STRATEGIES[args.strategy]:
+                name = "sqlite" if strategy == "split" else f"sqlite {strategy}"
+                out.append(Server(name, env, strategy, size))
+        else:
+            # Uploads (none here) would go to a scratch directory; the rows are in PostgreSQL.
+            scratch = tempfile.mkdtemp(prefix="expo-bench-catalog-")
+            env = {"EXPO_DATA_DIR": scratch, "EXPO_DATABASE_URL": args.postgres}
+            out.append(Server("postgres", env, "split", postgres_bytes(args.postgres)))
+    return out
+
+
+def postgres_bytes(url: str) -> int:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    async def size() -> int:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            conn = await asyncpg.connect(dsn, timeout=10)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise SystemExit(f"cannot reach {url}: {exc}") from exc
+        try:
+            return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(size())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data-dir", default="data", help="the generated store's data directory")
+    parser.add_argument(
+        "--stores", default="sqlite", help="comma-separated: sqlite, postgres (both: side by side)"
+    )
+    parser.add_argument("--data-dir", default="data", help="the generated SQLite store's data directory")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+asyncpg://127.0.0.1:5432/expo_canton",
+        help="the generated PostgreSQL store (gen_catalog.py --store URL)",
+    )
     parser.add_argument("--expo", default="canton")
     parser.add_argument("--requests", type=int, default=400, help="searches (and as many of each read)")
     parser.add_argument("--seed", type=int, default=7)
@@ -111,45 +178,42 @@ def main() -> None:
     parser.add_argument(
         "--strategy",
         choices=sorted(STRATEGIES),
-        default="both",
+        default="split",
         help="SQLite search strategy: the current one (split), the previous one (baseline), or both",
     )
     args = parser.parse_args()
-    store = Path(args.data_dir).resolve() / "expo.db"
-    if not store.exists():
-        raise SystemExit(
-            f"{store} does not exist: run scripts/gen_catalog.py --data-dir {args.data_dir} first"
-        )
-    size = sum(p.stat().st_size for p in store.parent.glob("expo.db*"))
-
-    servers = {name: start_server(store, name) for name in STRATEGIES[args.strategy]}
+    servers = servers_for(args, parser)
     try:
-        catalogue, results = run({name: base for name, (_, base) in servers.items()}, args)
+        for server in servers:
+            server.process, server.base = start_server(server)
+        catalogue, results = run(servers, args)
     finally:
-        for server, _ in servers.values():
-            server.terminate()
-            server.wait(timeout=30)
+        for server in servers:
+            if server.process is not None:
+                server.process.terminate()
+                server.process.wait(timeout=30)
 
-    print(f"store: {store} ({size / 2**30:.2f} GiB), {catalogue}")
-    print(f"{'request':<16}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}  target p95")
-    for kind, figures in results.items():
-        target = TARGETS.get(kind)
-        verdict = (
-            ""
-            if target is None
-            else f"<= {target:.0f} ms {'ok' if figures['p95_ms'] <= target else 'MISSED'}"
-        )
-        print(
-            f"{kind:<16}{figures['n']:>6}{figures['p50_ms']:>10}{figures['p95_ms']:>10}"
-            f"{figures['p99_ms']:>10}{figures['max_ms']:>10}  {verdict}"
-        )
-    if "search" in results and "search baseline" in results:
-        now, before = results["search"], results["search baseline"]
-        print(
-            f"search vs baseline strategy, same run: p50 x{now['p50_ms'] / before['p50_ms']:.2f}, "
-            f"p95 x{now['p95_ms'] / before['p95_ms']:.2f} (lower is faster)"
-        )
-    print(json.dumps({"store_bytes": size, **results}))
+    print(catalogue)
+    for server in servers:
+        figures = results[server.name]
+        print(f"\n{server.name} ({server.bytes / 2**30:.2f} GiB)")
+        print(f"{'request':<16}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}  target p95")
+        for kind, f in figures.items():
+            target = TARGETS.get(kind)
+            verdict = (
+                "" if target is None else f"<= {target:.0f} ms {'ok' if f['p95_ms'] <= target else 'MISSED'}"
+            )
+            cells = "".join(f"{f[k]:>10}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+            print(f"{kind:<16}{f['n']:>6}{cells}  {verdict}")
+    if len(servers) > 1:
+        first = servers[0].name
+        for server in servers[1:]:
+            now, other = results[server.name]["search"], results[first]["search"]
+            print(
+                f"search, {server.name} vs {first}, same run: p50 x{now['p50_ms'] / other['p50_ms']:.2f}, "
+                f"p95 x{now['p95_ms'] / other['p95_ms']:.2f} (lower is faster)"
+            )
+    print(json.dumps({"store_bytes": {s.name: s.bytes for s in servers}, **results}))
 
 
 STRATEGIES = {"both": ("split", "baseline"), "split": ("split",), "baseline": ("baseline",)}
@@ -161,49 +225,42 @@ SERVER = (
 )
 
 
-def start_server(store: Path, strategy: str) -> tuple[subprocess.Popen[bytes], str]:
-    """A uvicorn server on the store with this search strategy, once it answers /healthz."""
+def start_server(server: Server) -> tuple[subprocess.Popen[bytes], str]:
+    """A uvicorn server on the server's store and strategy, once it answers /healthz."""
     port = free_port()
-    env = {
-        **os.environ,
-        "EXPO_DATA_DIR": str(store.parent),
-        "EXPO_LOG_LEVEL": "warning",
-        "EXPO_ACCESS_LOG": "false",
-    }
-    server = subprocess.Popen([sys.executable, "-c", SERVER, strategy, str(port)], env=env, cwd=ROOT)
+    env = {**os.environ, **server.env, "EXPO_LOG_LEVEL": "warning", "EXPO_ACCESS_LOG": "false"}
+    process = subprocess.Popen([sys.executable, "-c", SERVER, server.strategy, str(port)], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            server.terminate()
-            raise SystemExit("the server did not come up")
-        time.sleep(0.2)
+    try:
+        wait_ready(f"{base}/healthz", process, timeout=120)
+    except SystemExit:
+        process.terminate()
+        raise
+    return process, base
 
 
-def run(bases: dict[str, str], args: argparse.Namespace) -> tuple[str, dict[str, dict[str, float]]]:
-    """Time every kind of request; a one-line description of the catalogue and the figures.
+def run(
+    servers: list[Server], args: argparse.Namespace
+) -> tuple[str, dict[str, dict[str, dict[str, float]]]]:
+    """Time every kind of request on every server; a one-line description of the catalogue and
+    the figures per server.
 
-    Searches go to every server in ``bases``; reads (which no search strategy changes) to the first.
+    Each request goes to every server in turn, the order rotating from one request to the next, so
+    that all see the same load; searches must agree on their totals. Reads go to every store (a
+    second SQLite strategy only changes searches, so it gets searches only).
     """
     rng = random.Random(args.seed)
     slug = args.expo
-    clients = {name: httpx.Client(base_url=base, timeout=30) for name, base in bases.items()}
-    client = next(iter(clients.values()))
+    clients = {s.name: httpx.Client(base_url=s.base, timeout=30) for s in servers}
+    readers = [s.name for s in servers if s.strategy == "split"]
+    client = clients[servers[0].name]
     try:
         expo = client.get(f"/api/expos/{slug}")
         if expo.status_code != 200:
             raise SystemExit(f"no expo {slug!r} in the store ({expo.status_code})")
         categories = [c["id"] for c in client.get(f"/api/expos/{slug}/categories").json()["items"]]
         halls = [h["id"] for h in client.get(f"/api/expos/{slug}/halls").json()["items"]]
-        first = client.get(f"/api/expos/{slug}/booths").json()
-        n_booths = first["total"]
+        n_booths = client.get(f"/api/expos/{slug}/booths").json()["total"]
         # Generated stores number products in booth order: the last booth's last product is the count.
         last = client.get(f"/api/booths/{n_booths}/products").json()
         last_page = max(1, -(-last["total"] // 50))
@@ -213,53 +270,50 @@ def run(bases: dict[str, str], args: argparse.Namespace) -> tuple[str, dict[str,
         for c in clients.values():
             for params in plan[:20]:  # warm up: connection, caches, the server's first requests
                 c.get(f"/api/expos/{slug}/search?{urlencode(params)}")
-        names = {name: "search" if i == 0 else f"search {name}" for i, name in enumerate(clients)}
-        samples: dict[str, list[float]] = {names[name]: [] for name in clients}
-        samples.update(
-            {"booth": [], "booth page": [], "booth products": [], "product": [], "product page": []}
-        )
+        kinds = ["search", "booth", "booth page", "booth products", "product", "product page"]
+        samples: dict[str, dict[str, list[float]]] = {s.name: {k: [] for k in kinds} for s in servers}
         if args.page:
-            samples["page"] = []
+            for s in samples.values():
+                s["page"] = []
+
+        def each(names: list[str], i: int) -> list[str]:
+            shift = i % len(names)
+            return names[shift:] + names[:shift]
+
         hits = 0
-        order = list(clients)
         for i, params in enumerate(plan):
-            totals = set()
-            for name in order if i % 2 == 0 else order[::-1]:
+            totals = {}
+            for name in each(list(clients), i):
                 ms, response = timed(clients[name], f"/api/expos/{slug}/search?{urlencode(params)}")
                 response.raise_for_status()
-                totals.add(response.json()["total"])
-                samples[names[name]].append(ms)
-            if len(totals) > 1:
-                raise SystemExit(f"the strategies disagree on the total of {params}: {totals}")
-            hits += bool(totals.pop())
-        for _ in range(args.requests):
+                totals[name] = response.json()["total"]
+                samples[name]["search"].append(ms)
+            if len(set(totals.values())) > 1:
+                raise SystemExit(f"the servers disagree on the total of {params}: {totals}")
+            hits += bool(next(iter(totals.values())))
+        for i in range(args.requests):
             booth_id = rng.randrange(1, n_booths + 1)
-            for kind, url in (
-                ("booth", f"/api/booths/{booth_id}"),
-                ("booth products", f"/api/booths/{booth_id}/products"),
-            ):
-                ms, response = timed(client, url)
-                response.raise_for_status()
-                samples[kind].append(ms)
-            ms, response = timed(client, f"/expos/{slug}/booths/{booth_id}")  # records a view
-            response.raise_for_status()
-            samples["booth page"].append(ms)
             product_id = rng.randrange(1, max(n_products, 1) + 1)
-            for kind, url in (
-                ("product", f"/api/products/{product_id}"),
-                ("product page", f"/expos/{slug}/products/{product_id}"),
-            ):
-                ms, response = timed(client, url)
-                if response.status_code == 200:
-                    samples[kind].append(ms)
+            reads = [
+                ("booth", f"/api/booths/{booth_id}", True),
+                ("booth products", f"/api/booths/{booth_id}/products", True),
+                ("booth page", f"/expos/{slug}/booths/{booth_id}", True),  # records a view
+                ("product", f"/api/products/{product_id}", False),
+                ("product page", f"/expos/{slug}/products/{product_id}", False),
+            ]
             if args.page:
-                ms, response = timed(client, args.page.format(slug=slug, id=booth_id))
-                response.raise_for_status()
-                samples["page"].append(ms)
+                reads.append(("page", args.page.format(slug=slug, id=booth_id), True))
+            for kind, url, required in reads:
+                for name in each(readers, i):
+                    ms, response = timed(clients[name], url)
+                    if required:
+                        response.raise_for_status()
+                    if response.status_code == 200:
+                        samples[name][kind].append(ms)
     finally:
         for c in clients.values():
             c.close()
-    figures = {k: percentiles(v) for k, v in samples.items() if v}
+    figures = {name: {k: percentiles(v) for k, v in kinds_.items() if v} for name, kinds_ in samples.items()}
     found = f"{n_booths:,} booths, {n_products:,} products; {hits}/{len(plan)} searches found something"
     return found, figures
 

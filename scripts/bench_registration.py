@@ -2,20 +2,22 @@
 sustained stream of registrations, on SQLite and on PostgreSQL, beside the same server's /healthz.
 
     .venv/bin/python scripts/bench_registration.py [--seconds 5] [--connections 32] [--procs 1]
-        [--postgres postgresql://127.0.0.1:5432/test | --no-postgres] [--url URL --database DBURL]
+        [--stores sqlite,postgres] [--postgres postgresql://127.0.0.1:5432/postgres]
+        [--url URL --database DBURL]
 
 For each store it starts ``uvicorn expo.asgi:app`` (httptools, uvloop, ``--procs`` processes on one
-port) on a fresh store, unless ``--url`` names a running server (then ``--database`` is the store
-that server uses, for seeding). Users and API tokens are made through the services (no argon2 per
-user); each token is used once before measuring, as a visitor browses before registering, so the
-figures are about seats and not first-use bookkeeping.
+port) on a fresh store (PostgreSQL: a new database made through the ``--postgres`` admin URL and
+dropped afterwards), one store after the other in the same run, unless ``--url`` names a running
+server (then ``--database`` is the store that server uses, for seeding). Users and API tokens are
+made through the services (no argon2 per user); each token is used once before measuring, as a
+visitor browses before registering, so the figures are about seats and not first-use bookkeeping.
 
 Burst: 1,000 connections opened first, then one ``POST /api/programs/{id}/registration`` each, all
 at once, for a program with 100 seats: confirmed must be exactly 100, waiting-list positions
 exactly 1..900. Sustained: ``--connections`` keep-alive connections register for ``--seconds``
 (each request a new user/program pair). Baseline: ``GET /healthz`` with the same client and
-connections. Target: >= 1,000 registrations/s on SQLite with p99 <= 100 ms. The last line is one
-JSON object with the figures.
+connections. Target, on either store: >= 1,000 registrations/s with p99 <= 100 ms. The last line
+is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -257,8 +259,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections, sustained run")
     parser.add_argument("--programs", type=int, default=40, help="programs for the sustained run")
     parser.add_argument("--procs", type=int, default=1, help="server processes (uvicorn workers)")
-    parser.add_argument("--postgres", default="postgresql://127.0.0.1:5432/test", help="admin URL")
-    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--stores", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://127.0.0.1:5432/postgres",
+        help="admin URL of the PostgreSQL server (the benchmark creates and drops its own database)",
+    )
     parser.add_argument("--url", help="a running server to measure instead (needs --database)")
     parser.add_argument("--database", help="with --url: that server's store, for seeding")
     args = parser.parse_args()
@@ -282,10 +288,14 @@ def main() -> None:
             measure(target.hostname or "127.0.0.1", target.port or 80, data, args)
         )
     else:
-        results["sqlite"] = run_store(
-            "sqlite", f"sqlite+aiosqlite:///{tmp / 'sqlite' / 'expo.db'}", args, tmp
-        )
-        if not args.no_postgres:
+        stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+        if not stores or set(stores) - {"sqlite", "postgres"}:
+            parser.error("--stores is a comma-separated list of sqlite and postgres")
+        if "sqlite" in stores:
+            results["sqlite"] = run_store(
+                "sqlite", f"sqlite+aiosqlite:///{tmp / 'sqlite' / 'expo.db'}", args, tmp
+            )
+        if "postgres" in stores:
             name = "expo_bench_" + secrets.token_hex(4)
             asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
             try:
@@ -328,11 +338,12 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
             "errors": r["burst"]["errors"] + r["sustained"]["errors"],
         }
     ok = all(r["burst"]["confirmed"] == SEATS and r["burst"]["positions_ok"] for r in results.values())
-    if "sqlite" in results:
-        s = results["sqlite"]["sustained"]
+    print()
+    for store, r in results.items():
+        s = r["sustained"]
         fast = s["rps"] >= TARGET_RPS and s["p99_ms"] <= TARGET_P99_MS
         print(
-            f"\nSQLite: {s['rps']:.0f} registrations/s, p99 {s['p99_ms']:.1f} ms "
+            f"{store}: {s['rps']:.0f} registrations/s, p99 {s['p99_ms']:.1f} ms "
             f"(target >= {TARGET_RPS}/s, p99 <= {TARGET_P99_MS:.0f} ms): {'PASS' if fast else 'FAIL'}"
         )
     print(f"Never more confirmed than seats: {'PASS' if ok else 'FAIL'}")

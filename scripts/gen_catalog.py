@@ -1,14 +1,21 @@
 """Fill a store with a synthetic expo the size of the Canton Fair: booths, products, search index.
 
-    .venv/bin/python scripts/gen_catalog.py [--booths 60000] [--products 2760000]
-        [--data-dir DIR | --store sqlite+aiosqlite:///PATH] [--expo canton] [--seed 129]
+    .venv/bin/python scripts/gen_catalog.py [--booths 60000] [--products 2760000] [--expo canton]
+        [--seed 129] [--force]
+        [--data-dir DIR | --store sqlite+aiosqlite:///PATH | --store postgresql+asyncpg://HOST/DB]
 
-Deterministic (same arguments, same store), bilingual (every booth and product in English and
-Simplified Chinese), on the embedded SQLite store. The schema comes from the real migrations; rows
-go in with executemany in large transactions with the bulk-load pragmas (no journal, no fsync) and
-the search index is built at the end from the same normalisation the app uses
+Deterministic (same arguments, same rows on either store: ids, names, search documents) and
+bilingual (every booth and product in English and Simplified Chinese). The schema comes from the
+real migrations and the search documents from the normalisation the app uses
 (:mod:`booths.search`), so the result is a store the app serves as it is. The store must be new
-(``--force`` replaces it). Prints timings and the store's size; the last line is one JSON object.
+(``--force`` replaces the file, or drops and recreates the PostgreSQL database).
+
+* SQLite: executemany in large transactions with the bulk-load pragmas (no journal, no fsync),
+  the FTS5 index merged into one segment at the end.
+* PostgreSQL (:mod:`catalog_postgres`): rows go in with COPY while the next chunk is generated,
+  constraints and indexes are built after the load, then VACUUM ANALYZE.
+
+Prints timings and the store's size; the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -255,15 +263,248 @@ CURRENCIES = ["USD"] * 6 + ["CNY", "CNY", "EUR", "HKD"]
 HALLS = [f"{area}{n}" for area in ("A", "B", "C", "D") for n in range(1, 6)]
 CHUNK = 50_000
 
+CHUNK = 50_000
+EXPO_ID = 1  # the store is new: every id is known in advance, the same on both stores
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+BOOTH_COLUMNS = [
+    "id",
+    "expo_id",
+    "hall_id",
+    "number",
+    "tier",
+    "name",
+    "tagline",
+    "description",
+    "translations",
+    "country",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "website",
+    "links",
+    "status",
+    "created_at",
+    "updated_at",
+]
+PRODUCT_COLUMNS = [
+    "id",
+    "booth_id",
+    "expo_id",
+    "category_id",
+    "name",
+    "description",
+    "translations",
+    "price_min",
+    "price_max",
+    "currency",
+    "moq",
+    "tags",
+    "created_at",
+    "updated_at",
+]
 
 
 @lru_cache(maxsize=1_000_000)
 def toks(value: str) -> str:
     """The index text of one string (cached: generated names repeat)."""
     return " ".join(search.tokens(value))
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    """A search document as both stores need it: the normalised name and body text (tokens joined
+    by spaces) and the filter values (see :class:`booths.search.Doc`)."""
+
+    doc_id: int
+    name: str
+    body: str
+    hall_id: int
+    country: str
+    categories: tuple[int, ...] = ()
+
+    def tags(self) -> str:
+        return " ".join([f"h{self.hall_id}", f"k{self.country.lower()}", *(f"c{c}" for c in self.categories)])
+
+    def tsvector(self) -> str:
+        doc = search.Doc(
+            self.doc_id, EXPO_ID, self.name.split(), self.body.split(), self.hall_id, self.country
+        )
+        doc.categories = list(self.categories)
+        return doc.tsvector()
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A chunk of one table's rows (values in column order, timestamps as aware datetimes) and
+    their search documents."""
+
+    rows: list[tuple[object, ...]]
+    docs: list[IndexDoc]
+
+
+class Catalogue:
+    """The generated expo: fixed rows (expo, halls, categories), booths, then products in chunks.
+
+    One random stream drives it all, consumed in the same order whichever store is filled.
+    """
+
+    def __init__(self, slug: str, n_booths: int, n_products: int, seed: int) -> None:
+        self.slug, self.n_booths, self.n_products = slug, n_booths, n_products
+        self.rng = random.Random(seed)
+        self.stamp = datetime.now(UTC)
+        self.hall_ids = list(range(1, len(HALLS) + 1))
+        # (id, parent id, name, translations, position), parents first; areas: (child id, top id).
+        self.categories: list[tuple[int, int | None, str, str, int]] = []
+        self.areas: list[tuple[int, int]] = []
+        for position, (name, zh, children) in enumerate(CATEGORIES):
+            top = len(self.categories) + 1
+            zh_json = json.dumps({"zh_Hans": {"name": zh}}, ensure_ascii=False)
+            self.categories.append((top, None, name, zh_json, position))
+            for child_position, child in enumerate(children):
+                self.categories.append((len(self.categories) + 1, top, child, "{}", child_position))
+                self.areas.append((len(self.categories), top))
+        self._booths: list[tuple[int, str, str, int, str, int]] = []  # id, en, zh, hall, country, area
+
+    def expo_row(self) -> dict[str, object]:
+        return {
+            "id": EXPO_ID,
+            "slug": self.slug,
+            "title": "China Import and Export Fair (synthetic)",
+            "description": "A synthetic expo at the Canton Fair's size.",
+            "timezone": "Asia/Shanghai",
+            "languages": "en,zh_Hans",
+            "created_at": self.stamp,
+            "applications_open": True,
+            "translations": "{}",
+        }
+
+    def hall_rows(self) -> list[tuple[int, int, str, str, str, int]]:
+        """(id, expo_id, name, description, translations, position)."""
+        return [
+            (
+                hall_id,
+                EXPO_ID,
+                f"Hall {name}",
+                "",
+                json.dumps({"zh_Hans": {"name": f"{name}展馆"}}, ensure_ascii=False),
+                i,
+            )
+            for i, (hall_id, name) in enumerate(zip(self.hall_ids, HALLS, strict=True))
+        ]
+
+    def booths(self) -> Rows:
+        rng, n_booths = self.rng, self.n_booths
+        out = Rows([], [])
+        for i, (en, zh) in enumerate(booth_names(n_booths, rng)):
+            booth_id = i + 1
+            hall = self.hall_ids[i * len(self.hall_ids) // n_booths]
+            country = COUNTRIES[rng.randrange(len(COUNTRIES))]
+            area = rng.randrange(len(self.areas))
+            product_word, zh_product_word = NOUNS[rng.randrange(len(NOUNS))]
+            tagline = f"Maker of {product_word}s since {1980 + rng.randrange(44)}"
+            description = (
+                f"{en} makes {product_word}s and more for buyers in {rng.randrange(20, 120)} countries."
+            )
+            zh_tagline = f"专业生产{zh_product_word}"
+            zh_description = f"{zh}专业生产{zh_product_word}，产品远销{rng.randrange(20, 120)}个国家。"  # noqa: RUF001
+            translations = {"zh_Hans": {"name": zh, "tagline": zh_tagline, "description": zh_description}}
+            out.rows.append(
+                (
+                    booth_id,
+                    EXPO_ID,
+                    hall,
+                    f"{HALLS[hall - 1]}-{i + 1:05d}",
+                    "standard",
+                    en,
+                    tagline,
+                    description,
+                    json.dumps(translations, ensure_ascii=False),
+                    country,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "[]",
+                    "approved",
+                    self.stamp,
+                    self.stamp,
+                )
+            )
+            self._booths.append((booth_id, en, zh, hall, country, area))
+            # The same document booths.search.booth_doc builds from this row.
+            out.docs.append(
+                IndexDoc(
+                    search.booth_doc_id(EXPO_ID, booth_id),
+                    " ".join(search.tokens(en, zh)),
+                    " ".join(search.tokens(" ".join([tagline, description, zh_tagline, zh_description]))),
+                    hall,
+                    country,
+                )
+            )
+        return out
+
+    def products(self) -> Iterator[Rows]:
+        """The products in chunks of CHUNK, booth by booth (call after :meth:`booths`)."""
+        rng, areas = self.rng, self.areas
+        per_booth = [self.n_products // self.n_booths] * self.n_booths
+        for i in range(self.n_products - sum(per_booth)):
+            per_booth[i] += 1
+        product_id = 0
+        out = Rows([], [])
+        for (booth_id, booth_en, booth_zh, hall, country, area), count in zip(
+            self._booths, per_booth, strict=True
+        ):
+            booth_tokens = toks(booth_en) + " " + toks(booth_zh)
+            for _ in range(count):
+                product_id += 1
+                # Mostly the booth's own area, sometimes a neighbouring one.
+                area_id, top = areas[area if rng.random() < 0.8 else rng.randrange(len(areas))]
+                adj, zh_adj = ADJECTIVES[rng.randrange(len(ADJECTIVES))]
+                mat, zh_mat = MATERIALS[rng.randrange(len(MATERIALS))]
+                noun, zh_noun = NOUNS[rng.randrange(len(NOUNS))]
+                use, zh_use = USES[rng.randrange(len(USES))]
+                model = f"{chr(65 + rng.randrange(26))}{rng.randrange(100, 1000)}"
+                name = f"{adj.capitalize()} {mat} {noun} {model}"
+                zh_name = f"{zh_adj}{zh_mat}{zh_noun} {model}"
+                description = f"{adj.capitalize()} {noun} made of {mat} for {use} use."
+                zh_description = f"{zh_use}{zh_adj}{zh_noun}，{zh_mat}材质。"  # noqa: RUF001
+                low = rng.randrange(50, 50_000)
+                out.rows.append(
+                    (
+                        product_id,
+                        booth_id,
+                        EXPO_ID,
+                        area_id,
+                        name,
+                        description,
+                        json.dumps(
+                            {"zh_Hans": {"name": zh_name, "description": zh_description}}, ensure_ascii=False
+                        ),
+                        low,
+                        low + rng.randrange(0, 20_000),
+                        CURRENCIES[rng.randrange(len(CURRENCIES))],
+                        rng.choice((1, 10, 50, 100, 500, 1000)),
+                        json.dumps([noun, use]),
+                        self.stamp,
+                        self.stamp,
+                    )
+                )
+                # The same document booths.search.product_doc builds from these rows.
+                out.docs.append(
+                    IndexDoc(
+                        search.product_doc_id(EXPO_ID, product_id),
+                        toks(f"{adj} {mat} {noun} {model}") + " " + toks(zh_name),
+                        toks(f"{description} {zh_description} {noun} {use}") + " " + booth_tokens,
+                        hall,
+                        country,
+                        (area_id, top),
+                    )
+                )
+                if len(out.rows) >= CHUNK:
+                    yield out
+                    out = Rows([], [])
+        if out.rows:
+            yield out
 
 
 def booth_names(count: int, rng: random.Random) -> Iterator[tuple[str, str]]:
@@ -279,198 +520,61 @@ def booth_names(count: int, rng: random.Random) -> Iterator[tuple[str, str]]:
         )
 
 
-def setup_store(url: str) -> Path:
-    asyncio.run(migrations.upgrade(url))
-    return Path(url.split("///", 1)[1])
+def progress(done: int, total: int, started: float) -> None:
+    print(
+        f"\r  products: {done:,} ({done / max(total, 1):.0%}) {time.perf_counter() - started:.0f} s",
+        end="",
+        flush=True,
+    )
 
 
-def generate(
-    conn: sqlite3.Connection, slug: str, n_booths: int, n_products: int, seed: int
-) -> dict[str, float]:
-    rng = random.Random(seed)
+# SQLite -----------------------------------------------------------------------------------------------
+
+
+def _sqlite_values(row: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for v in row)
+
+
+def fill_sqlite(conn: sqlite3.Connection, catalogue: Catalogue) -> dict[str, float]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    stamp = now()
+    expo = {k: _sqlite_values((v,))[0] for k, v in catalogue.expo_row().items()}
     conn.execute(
-        "INSERT INTO expo (slug, title, description, timezone, languages, created_at, applications_open) "
-        "VALUES (?, ?, ?, 'Asia/Shanghai', 'en,zh_Hans', ?, 1)",
-        (
-            slug,
-            "China Import and Export Fair (synthetic)",
-            "A synthetic expo at the Canton Fair's size.",
-            stamp,
-        ),
+        f"INSERT INTO expo ({', '.join(expo)}) VALUES ({', '.join('?' * len(expo))})",
+        tuple(expo.values()),
     )
-    expo_id = conn.execute("SELECT id FROM expo WHERE slug = ?", (slug,)).fetchone()[0]
-    hall_ids: list[int] = []
-    for position, name in enumerate(HALLS):
-        cur = conn.execute(
-            "INSERT INTO hall (expo_id, name, description, translations, position) VALUES (?, ?, '', ?, ?)",
-            (
-                expo_id,
-                f"Hall {name}",
-                json.dumps({"zh_Hans": {"name": f"{name}展馆"}}, ensure_ascii=False),
-                position,
-            ),
-        )
-        hall_ids.append(int(cur.lastrowid or 0))
-    areas: list[tuple[int, int]] = []  # (area id, top category id)
-    parents: dict[int, int | None] = {}
-    for position, (name, zh, children) in enumerate(CATEGORIES):
-        cur = conn.execute(
-            "INSERT INTO category (expo_id, parent_id, name, translations, position) "
-            "VALUES (?, NULL, ?, ?, ?)",
-            (expo_id, name, json.dumps({"zh_Hans": {"name": zh}}, ensure_ascii=False), position),
-        )
-        top = int(cur.lastrowid or 0)
-        parents[top] = None
-        for child_position, child in enumerate(children):
-            cur = conn.execute(
-                "INSERT INTO category (expo_id, parent_id, name, translations, position) "
-                "VALUES (?, ?, ?, '{}', ?)",
-                (expo_id, top, child, child_position),
-            )
-            areas.append((int(cur.lastrowid or 0), top))
-            parents[int(cur.lastrowid or 0)] = top
-
-    # Booths ------------------------------------------------------------------------------------------
-    booths: list[tuple[int, str, str, int, str, int]] = []  # id, en, zh, hall, country, area index
-    rows = []
-    fts = []
-    for i, (en, zh) in enumerate(booth_names(n_booths, rng)):
-        booth_id = i + 1
-        hall = hall_ids[i * len(hall_ids) // n_booths]
-        country = COUNTRIES[rng.randrange(len(COUNTRIES))]
-        area = rng.randrange(len(areas))
-        product_word, zh_product_word = NOUNS[rng.randrange(len(NOUNS))]
-        tagline = f"Maker of {product_word}s since {1980 + rng.randrange(44)}"
-        description = f"{en} makes {product_word}s and more for buyers in {rng.randrange(20, 120)} countries."
-        zh_tagline = f"专业生产{zh_product_word}"
-        zh_description = f"{zh}专业生产{zh_product_word}，产品远销{rng.randrange(20, 120)}个国家。"  # noqa: RUF001
-        translations = {"zh_Hans": {"name": zh, "tagline": zh_tagline, "description": zh_description}}
-        rows.append(
-            (
-                booth_id,
-                expo_id,
-                hall,
-                f"{HALLS[hall_ids.index(hall)]}-{i + 1:05d}",
-                "standard",
-                en,
-                tagline,
-                description,
-                json.dumps(translations, ensure_ascii=False),
-                country,
-                "",
-                "",
-                "",
-                "",
-                "[]",
-                "approved",
-                stamp,
-                stamp,
-            )
-        )
-        booths.append((booth_id, en, zh, hall, country, area))
-        doc = search.Doc(
-            doc_id=search.booth_doc_id(expo_id, booth_id),
-            expo_id=expo_id,
-            name=search.tokens(en, zh),
-            body=search.tokens(" ".join([tagline, description, zh_tagline, zh_description])),
-            hall_id=hall,
-            country=country,
-        )
-        fts.append(tuple(doc.sqlite_row().values()))
     conn.executemany(
-        "INSERT INTO booth (id, expo_id, hall_id, number, tier, name, tagline, description, translations, "
-        "country, contact_name, contact_email, contact_phone, website, links, status, created_at, "
-        "updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
+        "INSERT INTO hall (id, expo_id, name, description, translations, position) VALUES (?, ?, ?, ?, ?, ?)",
+        catalogue.hall_rows(),
+    )
+    conn.executemany(
+        "INSERT INTO category (id, expo_id, parent_id, name, translations, position) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(cid, EXPO_ID, *rest) for cid, *rest in catalogue.categories],
+    )
+    fts_sql = "INSERT INTO search_doc (rowid, name, body, tags) VALUES (?, ?, ?, ?)"
+    booths = catalogue.booths()
+    placeholders = ", ".join("?" * len(BOOTH_COLUMNS))
+    conn.executemany(
+        f"INSERT INTO booth ({', '.join(BOOTH_COLUMNS)}) VALUES ({placeholders})",
+        [_sqlite_values(r) for r in booths.rows],
     )
     conn.execute("INSERT INTO search_doc (rowid, name, body, tags) VALUES (0, '', '', '')")  # warm the table
     conn.execute("DELETE FROM search_doc WHERE rowid = 0")
-    conn.executemany("INSERT INTO search_doc (rowid, name, body, tags) VALUES (?, ?, ?, ?)", fts)
+    conn.executemany(fts_sql, [(d.doc_id, d.name, d.body, d.tags()) for d in booths.docs])
     conn.commit()
     timings["booths_s"] = time.perf_counter() - started
 
-    # Products -----------------------------------------------------------------------------------------
     started = time.perf_counter()
-    product_id = 0
-    per_booth = [n_products // n_booths] * n_booths
-    for i in range(n_products - sum(per_booth)):
-        per_booth[i] += 1
-    product_sql = (
-        "INSERT INTO product (id, booth_id, expo_id, category_id, name, description, translations, "
-        "price_min, price_max, currency, moq, tags, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-    fts_sql = "INSERT INTO search_doc (rowid, name, body, tags) VALUES (?, ?, ?, ?)"
-    products: list[tuple[object, ...]] = []
-    fts = []
-    for (booth_id, booth_en, booth_zh, hall, country, area), count in zip(booths, per_booth, strict=True):
-        booth_tokens = toks(booth_en) + " " + toks(booth_zh)
-        place_tags = f"h{hall} k{country.lower()}"
-        for _ in range(count):
-            product_id += 1
-            # Mostly the booth's own area, sometimes a neighbouring one.
-            area_id, top = areas[area if rng.random() < 0.8 else rng.randrange(len(areas))]
-            adj, zh_adj = ADJECTIVES[rng.randrange(len(ADJECTIVES))]
-            mat, zh_mat = MATERIALS[rng.randrange(len(MATERIALS))]
-            noun, zh_noun = NOUNS[rng.randrange(len(NOUNS))]
-            use, zh_use = USES[rng.randrange(len(USES))]
-            model = f"{chr(65 + rng.randrange(26))}{rng.randrange(100, 1000)}"
-            name = f"{adj.capitalize()} {mat} {noun} {model}"
-            zh_name = f"{zh_adj}{zh_mat}{zh_noun} {model}"
-            description = f"{adj.capitalize()} {noun} made of {mat} for {use} use."
-            zh_description = f"{zh_use}{zh_adj}{zh_noun}，{zh_mat}材质。"  # noqa: RUF001
-            low = rng.randrange(50, 50_000)
-            tags = [noun, use]
-            products.append(
-                (
-                    product_id,
-                    booth_id,
-                    expo_id,
-                    area_id,
-                    name,
-                    description,
-                    json.dumps(
-                        {"zh_Hans": {"name": zh_name, "description": zh_description}}, ensure_ascii=False
-                    ),
-                    low,
-                    low + rng.randrange(0, 20_000),
-                    CURRENCIES[rng.randrange(len(CURRENCIES))],
-                    rng.choice((1, 10, 50, 100, 500, 1000)),
-                    json.dumps(tags),
-                    stamp,
-                    stamp,
-                )
-            )
-            # The same document booths.search.product_doc builds from these rows.
-            name_text = toks(f"{adj} {mat} {noun} {model}") + " " + toks(zh_name)
-            body_text = toks(f"{description} {zh_description} {noun} {use}") + " " + booth_tokens
-            fts.append(
-                (
-                    search.product_doc_id(expo_id, product_id),
-                    name_text,
-                    body_text,
-                    f"{place_tags} c{area_id} c{top}",
-                )
-            )
-            if len(products) >= CHUNK:
-                conn.executemany(product_sql, products)
-                conn.executemany(fts_sql, fts)
-                conn.commit()
-                products.clear()
-                fts.clear()
-                done = product_id / n_products
-                print(
-                    f"\r  products: {product_id:,} ({done:.0%}) {time.perf_counter() - started:.0f} s",
-                    end="",
-                    flush=True,
-                )
-    conn.executemany(product_sql, products)
-    conn.executemany(fts_sql, fts)
-    conn.commit()
+    placeholders = ", ".join("?" * len(PRODUCT_COLUMNS))
+    product_sql = f"INSERT INTO product ({', '.join(PRODUCT_COLUMNS)}) VALUES ({placeholders})"
+    done = 0
+    for chunk in catalogue.products():
+        conn.executemany(product_sql, [_sqlite_values(r) for r in chunk.rows])
+        conn.executemany(fts_sql, [(d.doc_id, d.name, d.body, d.tags()) for d in chunk.docs])
+        conn.commit()
+        done += len(chunk.rows)
+        progress(done, catalogue.n_products, started)
     print()
     timings["products_s"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -485,31 +589,16 @@ def generate(
     return timings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--booths", type=int, default=60_000)
-    parser.add_argument("--products", type=int, default=2_760_000)
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", help="data directory; the store is DATA_DIR/expo.db (default ./data)")
-    where.add_argument("--store", help="sqlite+aiosqlite:///PATH")
-    parser.add_argument("--expo", default="canton", help="the expo's slug")
-    parser.add_argument("--seed", type=int, default=129)
-    parser.add_argument("--force", action="store_true", help="replace an existing store")
-    args = parser.parse_args()
-    if args.booths < 1 or args.products < 0:
-        parser.error("--booths must be at least 1 and --products at least 0")
-    url = args.store or f"sqlite+aiosqlite:///{Path(args.data_dir or 'data').resolve() / 'expo.db'}"
-    if not is_sqlite(url):
-        parser.error("gen_catalog fills the embedded SQLite store only (--store sqlite+aiosqlite:///PATH)")
+def sqlite_store(url: str, catalogue: Catalogue, force: bool) -> tuple[dict[str, float], int, str]:
+    """Fill a new SQLite store; the timings, the store's size and its path."""
     path = Path(url.split("///", 1)[1])
     if path.exists():
-        if not args.force:
-            parser.error(f"{path} exists; pass --force to replace it")
+        if not force:
+            raise SystemExit(f"{path} exists; pass --force to replace it")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    total = time.perf_counter()
     started = time.perf_counter()
-    setup_store(url)
+    asyncio.run(migrations.upgrade(url))
     schema_s = time.perf_counter() - started
     conn = sqlite3.connect(path, isolation_level=None)
     # Bulk load: one writer, nothing to protect until the end. The store goes back to WAL after.
@@ -522,25 +611,52 @@ def main() -> None:
     ):
         conn.execute(f"PRAGMA {pragma}")
     conn.isolation_level = "DEFERRED"
-    timings = generate(conn, args.expo, args.booths, args.products, args.seed)
+    timings = {"schema_s": schema_s, **fill_sqlite(conn, catalogue)}
     conn.isolation_level = None
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()
-    elapsed = time.perf_counter() - total
     size = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists())
+    return timings, size, str(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--booths", type=int, default=60_000)
+    parser.add_argument("--products", type=int, default=2_760_000)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", help="data directory; the store is DATA_DIR/expo.db (default ./data)")
+    where.add_argument("--store", help="sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST:PORT/DATABASE")
+    parser.add_argument("--expo", default="canton", help="the expo's slug")
+    parser.add_argument("--seed", type=int, default=129)
+    parser.add_argument("--force", action="store_true", help="replace an existing store (file or database)")
+    args = parser.parse_args()
+    if args.booths < 1 or args.products < 0:
+        parser.error("--booths must be at least 1 and --products at least 0")
+    url = args.store or f"sqlite+aiosqlite:///{Path(args.data_dir or 'data').resolve() / 'expo.db'}"
+    catalogue = Catalogue(args.expo, args.booths, args.products, args.seed)
+    total = time.perf_counter()
+    if is_sqlite(url):
+        timings, size, where_to = sqlite_store(url, catalogue, args.force)
+    elif url.startswith("postgresql"):
+        import catalog_postgres
+
+        timings, size = asyncio.run(catalog_postgres.fill(url, catalogue, args.force))
+        where_to = url
+    else:
+        parser.error("--store takes sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST:PORT/DATABASE")
+    elapsed = time.perf_counter() - total
     result = {
-        "store": str(path),
+        "store": where_to,
         "expo": args.expo,
         "booths": args.booths,
         "products": args.products,
         "seconds": round(elapsed, 1),
-        "schema_s": round(schema_s, 1),
         **{k: round(v, 1) for k, v in timings.items()},
         "store_bytes": size,
     }
     print(
         f"{args.booths:,} booths and {args.products:,} products in {elapsed:.0f} s; "
-        f"store {size / 2**30:.2f} GiB at {path}"
+        f"store {size / 2**30:.2f} GiB at {where_to}"
     )
     print(json.dumps(result))
 
