@@ -22,6 +22,7 @@ from expo.config import Settings
 from expo.db import Database
 from expo.looplag import LoopLagMonitor
 from expo.mail.outbox import OutboxSender
+from expo.process_metrics import register_process_metrics
 from expo.ratelimit import RateLimiter
 from expo.realtime import Realtime
 
@@ -71,6 +72,7 @@ class Platform:
         )
 
     def __post_init__(self) -> None:
+        register_process_metrics(self.registry)
         window = self.settings.login_window_seconds
         attempts = self.settings.login_attempts
         self.login_by_email = RateLimiter(self.bus, "login-email", attempts, window)
