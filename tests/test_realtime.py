@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -257,7 +258,9 @@ def share_redis_namespace(app: Starlette, url: str, namespace: str) -> None:
     """Put the app on its own namespace of the shared Redis, so other test runs cannot skew counts."""
     platform = app.state.platform
     platform.bus = connect_bus(url, namespace=namespace)
-    platform.__post_init__()  # the login limiters follow the bus
+    # The login limiters follow the bus; a new registry takes the metrics that are set up again.
+    platform.registry = CollectorRegistry()
+    platform.__post_init__()
 
 
 async def test_online_count_agrees_across_processes(tmp_path: Path, redis_url: str) -> None:
