@@ -5,15 +5,10 @@ so the disk writes never touch the event loop) and copies their packets into
 ``<data_dir>/recordings/<stream_id>/<UTC timestamp>.mp4``: H.264 as published and the packager's
 AAC-LC, which every browser's ``<video>`` plays.
 
-The MP4 is fragmented (``frag_keyframe``: a ``moov`` with the tracks up front, then a ``moof`` +
-``mdat`` per keyframe, a ``mfra`` seek index at the end), so a replay starts playing before it
-has downloaded and seeks. Why not one ``moov`` indexing every sample (``+faststart``): the muxer
-keeps that index in memory until the end, about 0.5 MiB per minute of a 30 fps broadcast, which
-grows without bound with a long live period (scripts/soak.py found it); a fragment's index is
-written and dropped with the fragment.
-
-Until :meth:`Recorder.finish` the file is ``<name>.mp4.part``; only a finished recording is
-renamed to ``.mp4``. A crash leaves a ``.part``, never a file that claims to be complete.
+Until :meth:`Recorder.finish` the file is ``<name>.mp4.part``, without its index (``moov``); only a
+finished recording is renamed to ``.mp4``, with the index moved to the front (``+faststart``) so
+a replay starts playing before it has downloaded. A crash leaves a ``.part``, never a file that
+claims to be complete.
 """
 
 from __future__ import annotations
@@ -32,8 +27,6 @@ from av.stream import Stream
 from streaming.models import Recording
 
 RECORDINGS_DIR = "recordings"
-# A fragment per keyframe, each with its own index: memory stays flat however long the broadcast.
-MOVFLAGS = "frag_keyframe+default_base_moof"
 
 
 @dataclass(frozen=True)
@@ -101,7 +94,7 @@ class Recorder:
 
     def _start(self, source: av.container.InputContainer) -> None:
         self.part_path.parent.mkdir(parents=True, exist_ok=True)
-        output = av.open(str(self.part_path), "w", format="mp4", options={"movflags": MOVFLAGS})
+        output = av.open(str(self.part_path), "w", format="mp4", options={"movflags": "+faststart"})
         for stream in source.streams:
             if stream.type in ("video", "audio") and stream.type not in self._streams:
                 self._streams[stream.type] = output.add_stream_from_template(stream)
@@ -127,7 +120,7 @@ class Recorder:
         self.done = True
         if self._output is None:
             return None
-        self._output.close()  # the last fragment and the mfra seek index
+        self._output.close()  # writes moov; +faststart moves it to the front
         os.replace(self.part_path, self.path)
         ended_at = datetime.now(UTC)
         with av.open(str(self.path)) as check:

@@ -87,13 +87,9 @@ async def test_recording_plays_to_the_end(tmp_path: Path) -> None:
         timeout=30,
     )
     assert played.returncode == 0 and played.stderr.strip() == "", played.stderr
-    # The tracks come before the media, so a replay starts before it has downloaded.
+    # +faststart: the index comes before the media, so a replay starts before it has downloaded.
     data = info.path.read_bytes()
     assert 0 < data.find(b"moov") < data.find(b"mdat")
-    # A fragment per keyframe (one a second), each with its own index, and a seek index at the
-    # end: the muxer never holds the index of the whole broadcast in memory.
-    assert data.count(b"moof") == pytest.approx(6, abs=1)
-    assert data.rfind(b"mfra") > data.rfind(b"mdat")
 
     # The video is the published H.264, frame for frame.
     with av.open(str(info.path)) as mp4:
