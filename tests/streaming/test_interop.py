@@ -128,11 +128,11 @@ async def viewers_decode(
     assert streams["audio"]["codec_name"] == "aac"
 
 
-def p256_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "publisher")])
+def self_signed(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
+    """A certificate for ``key``, as WebRTC stacks make them: self-signed, valid around now."""
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -142,6 +142,11 @@ def p256_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
+
+
+def p256_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = self_signed(key, "publisher")
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
@@ -243,18 +248,7 @@ class RsaCertificate(Certificate):
     @classmethod
     def generateCertificate(cls) -> RsaCertificate:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "rsa-publisher")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256())
-        )
+        cert = self_signed(key, "rsa-publisher")
         return cls(key=key, cert=cert)  # type: ignore[arg-type]
 
 
