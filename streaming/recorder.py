@@ -5,10 +5,15 @@ so the disk writes never touch the event loop) and copies their packets into
 ``<data_dir>/recordings/<stream_id>/<UTC timestamp>.mp4``: H.264 as published and the packager's
 AAC-LC, which every browser's ``<video>`` plays.
 
-Until :meth:`Recorder.finish` the file is ``<name>.mp4.part``, without its index (``moov``); only a
-finished recording is renamed to ``.mp4``, with the index moved to the front (``+faststart``) so
-a replay starts playing before it has downloaded. A crash leaves a ``.part``, never a file that
-claims to be complete.
+While the period is live the file is ``<name>.mp4.part``, a fragmented MP4 (a fragment and its
+index per keyframe), so memory stays flat however long the broadcast: a single ``moov`` indexing
+every sample would be held by the muxer until the end, about 0.5 MiB a minute of a 30 fps
+broadcast (scripts/soak.py found it). :meth:`Recorder.finish` then copies it, packets unchanged,
+into an MP4 with one index at the front (``+faststart``): browsers read a replay's duration from
+that index (from a fragmented file Chromium takes the first fragment's, 3 s for a 6 s replay), and
+a replay starts playing before it has downloaded. That copy builds the whole index once, in the
+packager's worker thread, and frees it. Only then is the file renamed to ``.mp4``: a crash leaves
+``.part`` files, never a file that claims to be complete.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from av.stream import Stream
 from streaming.models import Recording
 
 RECORDINGS_DIR = "recordings"
+# While live: a fragment per keyframe, each with its own index (see the module's docstring).
+LIVE_MOVFLAGS = "frag_keyframe+default_base_moof"
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class Recorder:
         self.started_at = started_at or datetime.now(UTC)
         self.path = recording_path(data_dir, stream_id, self.started_at)
         self.part_path = self.path.with_name(self.path.name + ".part")
+        self.copy_path = self.path.with_name(self.path.name + ".index.part")
         self._output: OutputContainer | None = None
         self._streams: dict[str, Stream] = {}
         self._origin: int | None = None
@@ -94,7 +102,7 @@ class Recorder:
 
     def _start(self, source: av.container.InputContainer) -> None:
         self.part_path.parent.mkdir(parents=True, exist_ok=True)
-        output = av.open(str(self.part_path), "w", format="mp4", options={"movflags": "+faststart"})
+        output = av.open(str(self.part_path), "w", format="mp4", options={"movflags": LIVE_MOVFLAGS})
         for stream in source.streams:
             if stream.type in ("video", "audio") and stream.type not in self._streams:
                 self._streams[stream.type] = output.add_stream_from_template(stream)
@@ -120,8 +128,14 @@ class Recorder:
         self.done = True
         if self._output is None:
             return None
-        self._output.close()  # writes moov; +faststart moves it to the front
-        os.replace(self.part_path, self.path)
+        self._output.close()  # the last fragment
+        try:
+            _copy_with_index_first(self.part_path, self.copy_path)
+        except BaseException:
+            self.copy_path.unlink(missing_ok=True)
+            raise
+        os.replace(self.copy_path, self.path)
+        self.part_path.unlink()
         ended_at = datetime.now(UTC)
         with av.open(str(self.path)) as check:
             duration = (check.duration or 0) / av.time_base
@@ -143,3 +157,17 @@ class Recorder:
             with contextlib.suppress(av.FFmpegError):  # the file is deleted anyway
                 self._output.close()
         self.part_path.unlink(missing_ok=True)
+        self.copy_path.unlink(missing_ok=True)
+
+
+def _copy_with_index_first(source: Path, target: Path) -> None:
+    """Copy the fragmented MP4 ``source`` into ``target``, packets unchanged, index at the front."""
+    with av.open(str(source)) as fragmented:
+        kept = [s for s in fragmented.streams if s.type in ("video", "audio")]
+        with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as output:
+            streams = {s.index: output.add_stream_from_template(s) for s in kept}
+            for packet in fragmented.demux(*kept):
+                if packet.dts is None:  # the empty packet that ends each stream's demuxing
+                    continue
+                packet.stream = streams[packet.stream.index]
+                output.mux(packet)

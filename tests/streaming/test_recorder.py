@@ -3,16 +3,20 @@ H.264 untouched; a recorder killed mid-way leaves only a ``.part``."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
+from playwright.async_api import Browser
 from sqlmodel import select
 
 from expo.db import Database
@@ -156,3 +160,46 @@ async def test_a_killed_recorder_leaves_only_a_part_file(tmp_path: Path) -> None
     assert left[0].stat().st_size > 0
     assert not any(p.suffix == ".mp4" for p in left)
     assert os.access(left[0], os.R_OK)
+
+
+async def test_while_live_the_recording_is_written_in_fragments(tmp_path: Path) -> None:
+    """A fragment and its index per keyframe while the period is live, so the muxer holds no index
+    of the whole broadcast in memory; the finished file has one index, at the front."""
+    packager = HlsPackager(7, window=20)
+    await feed(packager, interleave(h264_packets(20), opus_packets(20)))
+    await packager.close()
+    recorder = Recorder(tmp_path, 7)
+    for segment in packager.segments():
+        recorder.write_segment(segment.data)
+    # On disk before the end (the file's write buffer holds the last 256 KiB or less).
+    assert recorder.part_path.read_bytes().count(b"moof") >= 5
+    info = recorder.finish()
+    assert info is not None and not recorder.part_path.exists() and not recorder.copy_path.exists()
+    done = info.path.read_bytes()
+    assert b"moof" not in done and 0 < done.find(b"moov") < done.find(b"mdat")
+
+
+async def test_a_browser_shows_the_replays_whole_duration(tmp_path: Path, browser: Browser) -> None:
+    """Chromium reads a replay's duration from its index (from a fragmented file it took the first
+    fragment's: 0:03 for this 6 s recording) and plays to its end."""
+    info = (await record(tmp_path, MEDIA)).recording
+    assert info is not None
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(info.path.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = await browser.new_page()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{info.path.name}"
+        await page.set_content(f'<video id="v" muted preload="auto" src="{url}"></video>')
+        await page.wait_for_function("document.getElementById('v').readyState >= 1")
+        duration = await page.evaluate("document.getElementById('v').duration")
+        assert duration == pytest.approx(6.0, abs=0.5)
+        # And it plays to that end (four times as fast).
+        await page.evaluate("const v = document.getElementById('v'); v.playbackRate = 4; v.play()")
+        await page.wait_for_function("document.getElementById('v').ended", timeout=15000)
+        assert await page.evaluate("document.getElementById('v').currentTime") == pytest.approx(
+            duration, abs=0.2
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
