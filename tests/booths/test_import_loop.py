@@ -124,9 +124,12 @@ def test_a_large_import_never_stalls_healthz_nor_locks_out_writers(live_server: 
     assert len(health.seconds) >= 20, (len(health.seconds), took)
     assert set(health.statuses) == {200}
     slowest, noise = max(health.seconds), max(idle.seconds)
-    # Within 100 ms, or, on a machine too busy to answer that fast even without an import, within
-    # twice its slowest answer then: an import on the event loop stalls it for seconds.
-    bound = max(0.1, 2 * noise)
+    # An import on the event loop stalled it for seconds (11 s in the finding). Here the server, its
+    # import thread and these probes share one interpreter and its lock on two busy cores, so an
+    # answer may wait for a few of the lock's hand-offs: 300 ms (or twice the slowest answer without
+    # an import, on a machine busier still) tells the two apart. A server of its own answers within
+    # 100 ms all along: scripts/bench_import.py measures it (21 ms at most).
+    bound = max(0.3, 2 * noise)
     assert slowest < bound, (
         f"/healthz took {slowest * 1000:.0f} ms during a {took:.1f} s import "
         f"(at most {noise * 1000:.0f} ms without one)"

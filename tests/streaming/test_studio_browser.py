@@ -123,7 +123,10 @@ async def test_a_guest_joins_at_once_names_themselves_and_their_tile_goes_when_t
     await expect(host.locator("#room-state")).to_have_text("Waiting for others to join.")
     people = live_server.app.state.platform.get(RoomPlane).participants(room.id or 0)
     assert [p.role for p in people] == [RoomRole.HOST]
-    assert errors == [], errors
+    # The host's page may ask for (or hang up) the media of a guest tab at the moment it closes:
+    # the server has forgotten that guest, answers 404, and the page shrugs; Chromium logs the 404.
+    left = [e for e in errors if "status of 404" in e and "/subscriptions/" in e]
+    assert [e for e in errors if e not in left] == [], errors
 
 
 async def test_a_rehearsal_shows_the_presenter_a_preview_and_visitors_nothing_until_go_live(
