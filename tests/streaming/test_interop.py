@@ -213,8 +213,19 @@ async def test_gstreamer_plays_over_whep(live_server: LiveServer, clients: list[
     assert count >= 30 and size == f"{SMALL[0]}x{SMALL[1]}", out
 
 
-def with_setup(offer: str, setup: str) -> str:
-    return offer.replace("a=setup:actpass", f"a=setup:{setup}")
+async def offer_to_publish(
+    http: httpx.AsyncClient, pc: RTCPeerConnection, stream_id: int, key: str, setup: str
+) -> httpx.Response:
+    """POST ``pc``'s offer of a test picture and a tone to the stream's WHIP endpoint, its DTLS
+    role rewritten to ``setup`` (aiortc itself always offers ``actpass``)."""
+    pc.addTransceiver(ClockPattern(*SMALL), direction="sendonly")
+    pc.addTransceiver(Tone(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return await http.post(
+        f"/api/streams/{stream_id}/whip",
+        content=pc.localDescription.sdp.replace("a=setup:actpass", f"a=setup:{setup}"),
+        headers={**SDP, "Authorization": f"Bearer {key}"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -226,15 +237,8 @@ async def test_the_answer_takes_the_dtls_server_role_when_the_offer_allows(
     stream_id, key = new_stream(live_server)
     pc = RTCPeerConnection(LOOPBACK)
     try:
-        pc.addTransceiver(ClockPattern(*SMALL), direction="sendonly")
-        pc.addTransceiver(Tone(), direction="sendonly")
-        await pc.setLocalDescription(await pc.createOffer())
         async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
-            response = await http.post(
-                f"/api/streams/{stream_id}/whip",
-                content=with_setup(pc.localDescription.sdp, offered),
-                headers={**SDP, "Authorization": f"Bearer {key}"},
-            )
+            response = await offer_to_publish(http, pc, stream_id, key, offered)
         assert response.status_code == 201, response.text
         setups = {line for line in response.text.splitlines() if line.startswith("a=setup:")}
         assert setups == {f"a=setup:{answered}"}
@@ -262,15 +266,8 @@ async def test_as_dtls_client_the_server_reaches_a_publisher_with_an_rsa_certifi
     pc._RTCPeerConnection__certificates = [RsaCertificate.generateCertificate()]  # type: ignore[attr-defined]
     assert isinstance(pc._RTCPeerConnection__certificates[0], RTCCertificate)  # type: ignore[attr-defined]
     try:
-        pc.addTransceiver(ClockPattern(*SMALL), direction="sendonly")
-        pc.addTransceiver(Tone(), direction="sendonly")
-        await pc.setLocalDescription(await pc.createOffer())
         async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
-            response = await http.post(
-                f"/api/streams/{stream_id}/whip",
-                content=with_setup(pc.localDescription.sdp, "passive"),
-                headers={**SDP, "Authorization": f"Bearer {key}"},
-            )
+            response = await offer_to_publish(http, pc, stream_id, key, "passive")
             assert response.status_code == 201, response.text
             await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
             async with asyncio.timeout(20):
