@@ -78,3 +78,20 @@ async def test_the_migration_step_gives_existing_documents_their_filter_lexemes(
         await conn.run_sync(search.add_filter_lexemes)
     after = await find(pg, floor, "lumen", filters=german)
     assert (after.total, names(after)) == (before.total, names(before))
+
+
+async def test_each_search_is_planned_for_its_own_words_in_its_own_transaction(pg: Database) -> None:
+    # A prepared statement run five times gets PostgreSQL's generic plan, blind to the words: at
+    # Canton Fair scale it walked the whole expo's primary key to rank (seconds, not ms).
+    floor = await seed_floor(pg)
+    settings = text("SELECT current_setting('plan_cache_mode'), current_setting('work_mem')")
+    async with pg.session() as s:
+        server_defaults = tuple((await s.exec(settings)).one())  # type: ignore[call-overload]
+    assert server_defaults[0] == "auto"
+    async with pg.session() as s:
+        for _ in range(7):  # past the five custom plans a cached statement gets
+            results = await search.search(s, floor.expo, "lumen")
+            assert "Lumen Works" in names(results)
+            assert tuple((await s.exec(settings)).one()) == ("force_custom_plan", "32MB")  # type: ignore[call-overload]
+    async with pg.session() as s:  # nothing leaks to the connection's next transaction
+        assert tuple((await s.exec(settings)).one()) == server_defaults  # type: ignore[call-overload]
