@@ -45,11 +45,14 @@ from expo.mail import pages as outbox_pages
 from expo.meetings import api as meeting_api
 from expo.meetings import home as exhibitor_home
 from expo.meetings import pages as meeting_pages
+from expo.meetings import slots_api, slots_pages
 from expo.platform import Platform
 from expo.registration import api as registration_api
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
 from expo.showcase import LiveListings
+from expo.signing import api as signing_api
+from expo.signing import pages as signing_pages
 from streaming import api as stream_api
 from streaming import chat_api, hls_http, media_api, room_api, room_pages, studio_pages
 from streaming import pages as streaming_pages
@@ -84,6 +87,8 @@ def routes() -> list[BaseRoute]:
         *meeting_api.ROUTES,
         *meeting_pages.ROUTES,
         *exhibitor_home.ROUTES,
+        *slots_api.ROUTES,
+        *slots_pages.ROUTES,
         *organizer_pages.ROUTES,
         *registration_api.ROUTES,
         *registration_pages.ROUTES,
@@ -99,6 +104,8 @@ def routes() -> list[BaseRoute]:
         *room_api.ROUTES,
         *room_pages.ROUTES,
         *streaming_pages.ROUTES,
+        *signing_api.ROUTES,
+        *signing_pages.ROUTES,
         *studio_pages.ROUTES,
         *dashboard_api.ROUTES,
         *dashboard_pages.ROUTES,

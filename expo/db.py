@@ -43,6 +43,7 @@ MODEL_MODULES = (
     "expo.meetings.models",
     "expo.registration.models",
     "expo.agenda.models",
+    "expo.signing.models",
 )
 
 

@@ -45,6 +45,15 @@ class SanctionKind(enum.StrEnum):
     BAN = "ban"  # may not watch or write
 
 
+class RoomKind(enum.StrEnum):
+    """What a room is for: a booth's meeting with a visitor, a negotiation between delegations, or
+    a signing ceremony (contracts signed on the room page, see :mod:`expo.signing`)."""
+
+    BOOTH_MEETING = "booth_meeting"
+    NEGOTIATION = "negotiation"
+    SIGNING_CEREMONY = "signing_ceremony"
+
+
 class Stream(SQLModel, table=True):
     """A broadcast: scheduled, then live (possibly several times, e.g. after a dropped encoder),
     then ended. ``key`` is the WHIP bearer token, shown to the stream's owners and regenerable."""
@@ -180,5 +189,6 @@ class Room(SQLModel, table=True):
     # A booth's "meet us now" room: while open, its booth page offers its guest link to everyone.
     # Other rooms (a booked meeting's, a negotiation's) are joined only by whoever was sent a link.
     walk_in: bool = False
+    kind: str = Field(default=RoomKind.NEGOTIATION.value, max_length=24)  # a RoomKind
     created_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None

@@ -27,7 +27,7 @@ from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.permissions import may_manage_broadcast, require, standing
 from streaming.access import can_manage, presenting_expos, require_presenter
-from streaming.models import Room
+from streaming.models import Room, RoomKind
 from streaming.services import new_key
 
 TITLE_MAX = 200
@@ -183,14 +183,21 @@ async def set_walk_in(session: AsyncSession, user: User | None, room: Room, walk
 
 
 async def add_room(
-    session: AsyncSession, *, expo: Expo, title: str, owner: User | None, booth_id: int | None = None
+    session: AsyncSession,
+    *,
+    expo: Expo,
+    title: str,
+    owner: User | None,
+    booth_id: int | None = None,
+    kind: RoomKind = RoomKind.NEGOTIATION,
 ) -> Room:
     """:func:`create_room` inside the caller's transaction (which commits it), for a service that
-    opens a room as part of something else (a booth accepting a meeting)."""
+    opens a room as part of something else (a booth accepting a meeting: ``kind`` booth meeting)."""
     assert expo.id is not None
     room = Room(
         expo_id=expo.id,
         booth_id=booth_id,
+        kind=kind.value,
         owner_id=owner.id if owner is not None else None,
         title=check_title(title),
         host_key=new_key(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 
 import httpx
 from sqlmodel import col, select
@@ -30,6 +30,7 @@ from expo.expos import services as expos
 from expo.expos import team
 from expo.expos.models import Expo
 from expo.mail.models import OutboxMessage
+from expo.meetings import slots
 from expo.permissions import BoothRole, TeamRole
 from expo.registration import badges
 from expo.registration.models import Registration
@@ -110,6 +111,8 @@ class Tenant:
     badge: str
     feed_token: str
     meeting_id: int
+    window_id: int  # the booth's published availability (meeting slots)
+    slot_start: str  # the first slot of that window, UTC
     lead_id: int
     message_id: int
     question_id: int
@@ -244,6 +247,12 @@ def meeting_times() -> dict[str, str]:
     return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=30)).isoformat()}
 
 
+def window_fields(days: int) -> slots.WindowFields:
+    """Availability ``days`` from now, 09:00 to 12:00 in 30-minute slots of two places."""
+    day = (utcnow() + timedelta(days=days)).date()
+    return slots.WindowFields(day=day, start=time(9), end=time(12), slot_minutes=30, capacity=2)
+
+
 async def make_user(db: Database, name: str, role: str) -> User:
     async with db.session() as s:
         return await accounts.create_user(s, email=email_of(name), password=PASSWORD, role=role)
@@ -289,6 +298,7 @@ async def build_tenant(
         )
         program = await agenda.create_program(s, expo, program_fields(f"Talk {prefix}"), owner)
         lead = await leads.send_inquiry(s, booth, guest, "Do you ship to Lisbon?")
+        window = await slots.publish(s, booth, exhibitor, window_fields(4))
     guest_api = {"Authorization": f"Bearer {await login(client, f'guest_{prefix}')}"}
     await _ok(await client.post(f"/api/expos/{slug}/registration", json={"consent": True}, headers=guest_api))
     await _ok(await client.post(f"/api/programs/{program.id}/registration", headers=guest_api))
@@ -342,6 +352,8 @@ async def build_tenant(
         badge=badges.badge_payload(secret, registration),
         feed_token=feed_token,
         meeting_id=int(meeting.json()["id"]),
+        window_id=window.id or 0,
+        slot_start=window.starts_at.isoformat(),
         lead_id=lead.id,
         message_id=int(message.json()["id"]),
         question_id=int(question.json()["id"]),

@@ -27,12 +27,13 @@ import segno
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from booths.models import CatalogImport
+from booths.models import Booth, CatalogImport
 from expo.accounts.models import TokenKind, User
 from expo.app import routes
 from expo.config import Settings
 from expo.expos import team
 from expo.expos.models import ExpoMember
+from expo.meetings import slots
 from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole
 from tests.authz_world import (
     ACCOUNT_ROLES,
@@ -44,6 +45,7 @@ from tests.authz_world import (
     email_of,
     make_user,
     meeting_times,
+    window_fields,
 )
 from tests.conftest import make_settings
 
@@ -178,6 +180,38 @@ def _meeting_form(world: World, actor: str) -> dict[str, str]:
     return {"starts_at": meeting_times()["starts_at"][:16], "minutes": "30", "message": "hi"}
 
 
+def _window(world: World, actor: str) -> dict[str, Any]:
+    fields = window_fields(30 + world.counter)
+    world.counter += 1
+    return {
+        "day": fields.day.isoformat(),
+        "start": "09:00",
+        "end": "12:00",
+        "slot_minutes": 30,
+        "capacity": 2,
+    }
+
+
+def _window_form(world: World, actor: str) -> dict[str, str]:
+    return {k: str(v) for k, v in _window(world, actor).items()}
+
+
+def _slot(world: World, actor: str) -> dict[str, str]:
+    return {"starts_at": world.b.slot_start, "message": "hi"}
+
+
+async def _fresh_window(world: World) -> int:
+    """A new window of B's booth, on a day of its own, to remove."""
+    async with world.db.session() as s:
+        booth = await s.get(Booth, world.b.booth_id)
+        staff = await s.get(User, world.b.exhibitor.id)
+        assert booth is not None and staff is not None
+        world.counter += 1
+        window = await slots.publish(s, booth, staff, window_fields(60 + world.counter))
+    assert window.id is not None
+    return window.id
+
+
 def _invite(world: World, actor: str) -> dict[str, str]:
     return {"email": f"{unique('invitee')(world, actor)}@authz.example", "role": "checkin"}
 
@@ -235,6 +269,7 @@ SDP = Raw(b"v=0\r\n", "application/sdp")
 UPLOAD = Raw(files={"file": ("a.png", b"\x89PNG\r\n\x1a\n", "image/png")}, form={"slot": "logo"})
 CATALOG_UPLOAD = Raw(files={"file": ("c.csv", b"booth,product\nBooth b,Lamp\n", "text/csv")})
 BANNER = Raw(files={"banner": ("b.png", b"\x89PNG\r\n\x1a\n", "image/png")})
+CONTRACT = Raw(files={"file": ("contract.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})
 KEY_ONLY = (
     "the credential is a key in the URL or body, not an account: every account without it is turned away"
 )
@@ -431,6 +466,23 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/booths/{booth_id:int}/meetings/{meeting_id:int}/{action:str}"): e(
         BOOTH_EDITOR, {"note": "busy"}, params={"action": "decline"}
     ),
+    # Meeting slots: B's booth publishes availability, visitors book a place
+    ("GET", "/api/booths/{booth_id:int}/availability"): e(BOOTH_EDITOR),
+    ("POST", "/api/booths/{booth_id:int}/availability"): e(BOOTH_EDITOR, _window),
+    ("PUT", "/api/availability/{window_id:int}"): e(BOOTH_EDITOR, _window),
+    ("DELETE", "/api/availability/{window_id:int}"): e(BOOTH_EDITOR, fresh={"window_id": _fresh_window}),
+    ("GET", "/api/booths/{booth_id:int}/slots"): e(EVERYONE),
+    ("POST", "/api/booths/{booth_id:int}/slots"): e(REQUESTER, _slot),
+    ("GET", "/api/meetings/{meeting_id:int}/invitation.ics"): e(
+        BOOTH_EDITOR, why="and the requester (B's guest); 409 while the meeting is only requested"
+    ),
+    ("GET", "/booths/{booth_id:int}/availability"): e(BOOTH_EDITOR),
+    ("POST", "/booths/{booth_id:int}/availability"): e(BOOTH_EDITOR, _window_form),
+    ("POST", "/booths/{booth_id:int}/availability/{window_id:int}"): e(BOOTH_EDITOR, _window_form),
+    ("POST", "/booths/{booth_id:int}/availability/{window_id:int}/delete"): e(
+        BOOTH_EDITOR, {}, fresh={"window_id": _fresh_window}
+    ),
+    ("POST", "/expos/{slug}/booths/{booth_id:int}/slots"): e(REQUESTER, _slot),
     # The organizers' floor pages
     ("GET", "/organizer/expos"): e(SIGNED_IN),
     ("POST", "/organizer/expos"): e(accounts("organizer"), _new_expo),
@@ -619,6 +671,61 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/rooms/{room_id:int}/walk-in"): e(
         STREAM_MANAGER, {"walk_in": "1"}, fresh={"room_id": lambda w: w.fresh_room()}
     ),
+    # Cloud signing: the room's managers prepare it; its keys (room, party) sign; certificates are
+    # read by their link; anyone may check a file
+    ("GET", "/api/signing/rooms/{room_id:int}"): e(NOBODY, query="?key=wrong", why=KEY_ONLY),
+    ("POST", "/api/signing/rooms/{room_id:int}/signatures"): e(
+        NOBODY, {"key": "wrong", "document_id": 1, "name": "N", "consent": True}, why=KEY_ONLY
+    ),
+    ("POST", "/api/signing/rooms/{room_id:int}/parties"): e(
+        STREAM_MANAGER,
+        lambda w, a: {
+            "party": "Party",
+            "signer_name": "Signer",
+            "email": f"{unique('p')(w, a)}@authz.example",
+        },
+        fresh={"room_id": lambda w: w.fresh_room()},
+    ),
+    ("DELETE", "/api/signing/rooms/{room_id:int}/parties/{party_id:int}"): e(
+        STREAM_MANAGER, params={"party_id": "999999"}, why="404 for a party not in the room"
+    ),
+    ("GET", "/rooms/{room_id:int}/signing"): e(STREAM_MANAGER),
+    ("POST", "/rooms/{room_id:int}/signing/documents"): e(
+        STREAM_MANAGER, CONTRACT, fresh={"room_id": lambda w: w.fresh_room()}
+    ),
+    ("POST", "/rooms/{room_id:int}/signing/documents/{document_id:int}/replace"): e(
+        STREAM_MANAGER, CONTRACT, params={"document_id": "999999"}, why="404 for a document not in the room"
+    ),
+    ("POST", "/rooms/{room_id:int}/signing/documents/{document_id:int}/remove"): e(
+        STREAM_MANAGER, {}, params={"document_id": "999999"}, why="404 for a document not in the room"
+    ),
+    ("POST", "/rooms/{room_id:int}/signing/parties"): e(
+        STREAM_MANAGER,
+        lambda w, a: {
+            "party": "Party",
+            "signer_name": "Signer",
+            "email": f"{unique('f')(w, a)}@authz.example",
+        },
+        fresh={"room_id": lambda w: w.fresh_room()},
+    ),
+    ("POST", "/rooms/{room_id:int}/signing/parties/{party_id:int}/remove"): e(
+        STREAM_MANAGER, {}, params={"party_id": "999999"}, why="404 for a party not in the room"
+    ),
+    ("POST", "/rooms/{room_id:int}/signing/broadcast"): e(
+        STREAM_MANAGER, {"stream_id": ""}, fresh={"room_id": lambda w: w.fresh_room()}
+    ),
+    ("GET", "/signing/rooms/{room_id:int}/documents/{document_id:int}"): e(
+        STREAM_MANAGER,
+        query="?key=wrong",
+        params={"document_id": "999999"},
+        why="the room's key, or its managers",
+    ),
+    ("GET", "/signing/certificates/{code:str}"): e(EVERYONE, params={"code": "no-such-certificate"}),
+    ("GET", "/signing/certificates/{code:str}/certificate.pdf"): e(
+        EVERYONE, params={"code": "no-such-certificate"}
+    ),
+    ("GET", "/signing/verify"): e(EVERYONE),
+    ("POST", "/signing/verify"): e(EVERYONE, CONTRACT, why="the file is hashed, never stored"),
     ("GET", "/watch/{stream_id:int}"): e(EVERYONE),
     ("GET", "/watch/{stream_id:int}/replay"): e(EVERYONE),
     ("GET", "/streams"): e(SIGNED_IN, why="lists the caller's own broadcasts"),
@@ -689,6 +796,7 @@ PARAMS = {  # path parameter -> attribute of world.b
     "meeting_id": "meeting_id",
     "lead_id": "lead_id",
     "message_id": "message_id",
+    "window_id": "window_id",
     "question_id": "question_id",
 }
 LITERALS = {

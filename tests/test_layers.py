@@ -3,7 +3,8 @@ core and the domains below them, so no two packages import each other.
 
     assembly   expo.app, expo.cli, expo.demo, expo.asgi: wire everything together; expo.migrations,
                the history of the whole store's schema, every domain's tables included
-    domains    booths < streaming < expo.meetings, expo.registration, expo.agenda < expo.dashboards
+    domains    booths < streaming < expo.meetings, expo.registration, expo.agenda, expo.signing
+               < expo.dashboards
     core       the rest of expo/ (platform, db, bus, realtime, expos and permissions, mail, ...), web/
 
 Every import counts, whether at the top of a module, inside a function or under TYPE_CHECKING.
@@ -19,10 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("expo", "booths", "streaming", "web")
 ASSEMBLY = ("expo.app", "expo.asgi", "expo.cli", "expo.demo", "expo.__main__", "expo.migrations")
 # Lowest first: a domain may import the domains before it (their models and services), never after.
-DOMAINS = ("booths", "streaming", "expo.meetings", "expo.registration", "expo.agenda", "expo.dashboards")
+DOMAINS = (
+    "booths",
+    "streaming",
+    "expo.meetings",
+    "expo.registration",
+    "expo.agenda",
+    "expo.signing",
+    "expo.dashboards",
+)
 LEVEL = {domain: level for level, domain in enumerate(DOMAINS)}
 # Domains on one level know nothing of each other.
-LEVEL.update({"expo.registration": 2, "expo.agenda": 2, "expo.dashboards": 3})
+LEVEL.update({"expo.registration": 2, "expo.agenda": 2, "expo.signing": 2, "expo.dashboards": 3})
 
 
 def unit_of(module: str) -> str | None:

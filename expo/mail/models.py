@@ -34,4 +34,8 @@ class OutboxMessage(SQLModel, table=True):
     # A sender claims a message by moving this forward (its lease); retries wait for it too.
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     expo_id: int | None = Field(default=None, foreign_key="expo.id", index=True, ondelete="CASCADE")
+    # One file sent along (a meeting's .ics invitation); empty name: none.
+    attachment_name: str = Field(default="", max_length=120)
+    attachment_type: str = Field(default="", max_length=100)
+    attachment: str = Field(default="", sa_type=sa.Text)
     user_id: int | None = Field(default=None, foreign_key="user.id", index=True, ondelete="SET NULL")

@@ -45,8 +45,11 @@ async def enqueue(
     body: str,
     expo_id: int | None = None,
     user_id: int | None = None,
+    attachment: Attachment | None = None,
+    send_at: datetime | None = None,
 ) -> OutboxMessage:
-    """Add a message to ``session``; it exists once the caller commits its own change."""
+    """Add a message to ``session``; it exists once the caller commits its own change. ``send_at``
+    holds it back until then (a reminder); ``attachment`` goes along as a file."""
     message = OutboxMessage(
         to_address=to[:254],
         subject=" ".join(subject.split())[:300],
@@ -54,8 +57,23 @@ async def enqueue(
         expo_id=expo_id,
         user_id=user_id,
     )
+    if attachment is not None:
+        message.attachment_name = attachment.name[:120]
+        message.attachment_type = attachment.media_type[:100]
+        message.attachment = attachment.text
+    if send_at is not None:
+        message.next_attempt_at = send_at
     session.add(message)
     return message
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text file sent with a message, such as an iCalendar invitation (``text/calendar``)."""
+
+    name: str
+    media_type: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,14 @@ def to_email(message: OutboxMessage, sender: str) -> EmailMessage:
     email["To"] = message.to_address
     email["Subject"] = message.subject
     email.set_content(message.body)
+    if message.attachment_name:
+        maintype, _, subtype = message.attachment_type.partition("/")
+        email.add_attachment(
+            message.attachment.encode(),
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=message.attachment_name,
+        )
     return email
 
 

@@ -26,6 +26,7 @@ from expo.meetings.models import Meeting, MeetingStatus
 from streaming.room_services import RoomRole, room_links
 
 TAGS = ["meetings"]
+BOOKED = (MeetingStatus.ACCEPTED.value, MeetingStatus.HELD.value)
 
 
 class RequesterOut(Schema):
@@ -53,6 +54,10 @@ class MeetingOut(Schema):
         description="Once accepted: the video room's page, with the host key for the booth's staff and "
         "the guest key for the requester.",
     )
+    window_id: int | None = Field(default=None, description="Booked in a slot of this availability window.")
+    invitation_url: str | None = Field(
+        default=None, description="Once accepted: the meeting's .ics calendar file (for either side)."
+    )
 
     @classmethod
     def of(
@@ -78,6 +83,8 @@ class MeetingOut(Schema):
             held_at=meeting.held_at,
             requester=who,
             room_url=room_url if meeting.status == MeetingStatus.ACCEPTED.value else None,
+            window_id=meeting.window_id,
+            invitation_url=f"/api/meetings/{meeting.id}/invitation.ics" if meeting.status in BOOKED else None,
         )
 
 

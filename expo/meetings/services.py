@@ -12,7 +12,9 @@ Rules that a page or client cannot get around:
   overlapping one the booth has already accepted, under a lock on the booth row (PostgreSQL) or
   SQLite's single write lock, taken by the status update before the overlap is read;
 - the booth's staff hear of each request, and the requester of each decision, by e-mail queued in
-  the outbox in the same transaction.
+  the outbox in the same transaction;
+- cancelling frees the meeting's place in a published slot (see :mod:`expo.meetings.slots`) and
+  withdraws its reminder if the outbox has not sent it yet.
 
 Each mutation commits once; with a ``bus`` it then nudges the expo's live dashboard.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,11 +39,12 @@ from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo
 from expo.i18n import translations
+from expo.mail.models import OutboxMessage, OutboxStatus
 from expo.mail.outbox import enqueue
 from expo.meetings.models import Meeting, MeetingStatus
 from expo.permissions import may_edit_booth, require, standing
 from streaming import room_services
-from streaming.models import Room
+from streaming.models import Room, RoomKind
 from streaming.room_services import RoomRole
 
 MIN_MINUTES = 15
@@ -77,7 +80,7 @@ def check_times(starts_at: datetime, ends_at: datetime, expo: Expo) -> tuple[dat
     return starts_at, ends_at
 
 
-def _text(value: str, limit: int, what: str) -> str:
+def clean_text(value: str, limit: int, what: str) -> str:
     value = value.strip()
     if len(value) > limit:
         raise Invalid(N_("A field is too long."), code="meeting.too_long", field=what)
@@ -134,10 +137,37 @@ async def my_meetings(session: AsyncSession, user: User) -> list[tuple[Meeting, 
 # Requesting ----------------------------------------------------------------------------------------------
 
 
-async def _lock_booth(session: AsyncSession, booth_id: int) -> None:
+async def lock_booth(session: AsyncSession, booth_id: int) -> None:
     # PostgreSQL: concurrent requests and acceptances of one booth take turns. SQLite renders no
     # FOR UPDATE; there the first write of the transaction takes the database's single write lock.
     await session.exec(select(Booth.id).where(Booth.id == booth_id).with_for_update())
+
+
+async def check_requester(session: AsyncSession, booth: Booth, visitor: User) -> None:
+    """Only approved booths take meetings, and never from their own staff."""
+    assert booth.id is not None
+    if booth.status != BoothStatus.APPROVED.value:
+        raise Conflict(N_("This booth does not take meeting requests yet."), code="meeting.booth_closed")
+    if await booth_role(session, booth.id, visitor) is not None:
+        raise Forbidden(N_("You cannot request a meeting with your own booth."), code="meeting.own_booth")
+
+
+async def open_count(session: AsyncSession, booth_id: int, visitor_id: int) -> int:
+    """How many open meetings ``visitor_id`` has with the booth (exact once the write lock is held)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Meeting)
+        .where(
+            Meeting.booth_id == booth_id,
+            Meeting.requester_id == visitor_id,
+            col(Meeting.status).in_([s.value for s in OPEN]),
+        )
+    )
+    return int(count or 0)
+
+
+def too_many() -> Conflict:
+    return Conflict(N_("You already have 3 open meeting requests with this booth."), code="meeting.too_many")
 
 
 async def request_meeting(
@@ -155,10 +185,7 @@ async def request_meeting(
     assert booth.id is not None and visitor.id is not None
     expo = await session.get(Expo, booth.expo_id)
     assert expo is not None and expo.id is not None
-    if booth.status != BoothStatus.APPROVED.value:
-        raise Conflict(N_("This booth does not take meeting requests yet."), code="meeting.booth_closed")
-    if await booth_role(session, booth.id, visitor) is not None:
-        raise Forbidden(N_("You cannot request a meeting with your own booth."), code="meeting.own_booth")
+    await check_requester(session, booth, visitor)
     starts_at, ends_at = check_times(starts_at, ends_at, expo)
     meeting = Meeting(
         booth_id=booth.id,
@@ -166,25 +193,14 @@ async def request_meeting(
         requester_id=visitor.id,
         starts_at=starts_at,
         ends_at=ends_at,
-        message=_text(message, MAX_MESSAGE, "message"),
+        message=clean_text(message, MAX_MESSAGE, "message"),
     )
-    await _lock_booth(session, booth.id)
+    await lock_booth(session, booth.id)
     session.add(meeting)
     await session.flush()  # the write lock (SQLite) is held from here: the count below is exact
-    open_count = await session.scalar(
-        select(func.count())
-        .select_from(Meeting)
-        .where(
-            Meeting.booth_id == booth.id,
-            Meeting.requester_id == visitor.id,
-            col(Meeting.status).in_([s.value for s in OPEN]),
-        )
-    )
-    if (open_count or 0) > MAX_OPEN:
+    if await open_count(session, booth.id, visitor.id) > MAX_OPEN:
         await session.rollback()
-        raise Conflict(
-            N_("You already have 3 open meeting requests with this booth."), code="meeting.too_many"
-        )
+        raise too_many()
     if settings is not None:
         await _tell_staff(session, settings, meeting, booth, expo, visitor)
     await _commit(session, bus, meeting, "meeting.requested", visitor, target=f"booth:{booth.id}")
@@ -316,10 +332,10 @@ async def accept(
     or the meeting overlaps one the booth has accepted."""
     meeting, booth, expo = await get_meeting(session, meeting_id)
     await require_staff(session, booth, expo, actor)
-    note = _text(note, MAX_NOTE, "note")
+    note = clean_text(note, MAX_NOTE, "note")
     if meeting.starts_at <= utcnow():
         raise Conflict(N_("This meeting's time has passed."), code="meeting.started")
-    await _lock_booth(session, booth.id or 0)
+    await lock_booth(session, booth.id or 0)
     now = utcnow()
     changes = {
         "status": MeetingStatus.ACCEPTED.value,
@@ -346,7 +362,12 @@ async def accept(
     # The video room where it takes place: the staff's host link, the requester's guest link.
     title = f"{booth.name} · {local(meeting.starts_at, expo):%Y-%m-%d %H:%M}"
     room = await room_services.add_room(
-        session, expo=expo, title=title[: room_services.TITLE_MAX], owner=actor, booth_id=booth.id
+        session,
+        expo=expo,
+        title=title[: room_services.TITLE_MAX],
+        owner=actor,
+        booth_id=booth.id,
+        kind=RoomKind.BOOTH_MEETING,
     )
     meeting.room_id = room.id
     session.add(meeting)
@@ -370,7 +391,7 @@ async def decline(
         "status": MeetingStatus.DECLINED.value,
         "decided_at": utcnow(),
         "decided_by": actor.id,
-        "staff_note": _text(note, MAX_NOTE, "note"),
+        "staff_note": clean_text(note, MAX_NOTE, "note"),
     }
     if not await _transition(session, meeting, (MeetingStatus.REQUESTED,), changes):
         raise _already(meeting)
@@ -398,8 +419,20 @@ async def cancel(session: AsyncSession, meeting_id: int, actor: User, bus: Bus |
     meeting, _, _ = await get_meeting(session, meeting_id)
     if meeting.requester_id != actor.id:
         raise NotFound(N_("There is no such meeting."), code="meeting.unknown")
-    if not await _transition(session, meeting, OPEN, {"status": MeetingStatus.CANCELLED.value}):
+    # A booked slot's place is freed with the same update (NULL places never clash).
+    changes: dict[str, object] = {"status": MeetingStatus.CANCELLED.value, "slot_place": None}
+    if not await _transition(session, meeting, OPEN, changes):
         raise Conflict(N_("This meeting can no longer be cancelled."), code="meeting.closed")
+    if meeting.reminder_id is not None:
+        # A reminder no sender has claimed yet is withdrawn; one being sent or delivered stays in
+        # the outbox's history (deleting a claimed one would break its sender's bookkeeping).
+        await session.exec(
+            delete(OutboxMessage).where(
+                col(OutboxMessage.id) == meeting.reminder_id,
+                col(OutboxMessage.status) == OutboxStatus.QUEUED.value,
+                col(OutboxMessage.attempts) == 0,
+            )
+        )
     if meeting.room_id is not None:
         # Its links stop working: nobody keeps meeting in the room of a cancelled meeting.
         await room_services.end_room(session, meeting.room_id, commit=False)

@@ -126,6 +126,93 @@ async def test_a_refused_message_is_retried_with_backoff_then_marked_failed(
 
 async def test_an_unreachable_server_is_an_error_on_the_message_not_a_crash(db: Database) -> None:
     await queue(db, 1)
+async def test_a_sent_message_is_never_sent_again(db: Database, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    await queue(db, 1)
+    sender = outbox.OutboxSender(db, f"smtp://127.0.0.1:{port}", "expo@example.com")
+    assert await sender.run_once() == 1
+    async with db.session() as session:  # long after: the sender's claim on it has run out
+        [message] = await stored(db)
+        message.next_attempt_at = utcnow() - timedelta(hours=1)
+        session.add(message)
+        await session.commit()
+    assert await sender.run_once() == 0
+    assert len(inbox.received) == 1
+
+
+async def test_an_attachment_arrives_with_its_type_and_name(db: Database, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    invite = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    async with db.session() as session:
+        await outbox.enqueue(
+            session,
+            to="ann@example.com",
+            subject="Your session",
+            body="Add it to your calendar.\n",
+            attachment=outbox.Attachment(name="session.ics", media_type="text/calendar", text=invite),
+        )
+        await session.commit()
+    sender = outbox.OutboxSender(db, f"smtp://127.0.0.1:{port}", "expo@example.com")
+    assert await sender.run_once() == 1
+    [(_, _, email)] = inbox.received
+    [part] = [p for p in email.walk() if p.get_filename()]
+    assert (part.get_content_type(), part.get_filename()) == ("text/calendar", "session.ics")
+    assert part.get_payload(decode=True).decode() == invite
+
+
+async def test_a_failed_delivery_is_logged_with_its_message_and_error(
+    db: Database, smtp: tuple[Inbox, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox, port = smtp
+    inbox.refuse = True
+    await queue(db, 1)
+    sender = outbox.OutboxSender(db, f"smtp://127.0.0.1:{port}", "expo@example.com")
+    with caplog.at_level(logging.WARNING, logger="expo.outbox"):
+        await sender.run_once()
+    [message] = await stored(db)
+    [record] = [r for r in caplog.records if r.name == "expo.outbox"]
+    assert record.getMessage() == "outbox delivery failed"
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["id"] == message.id and "550" in fields["error"]
+
+
+async def test_the_outbox_list_filters_by_expo_status_and_text_newest_first(db: Database) -> None:
+    async with db.session() as session:
+        fair = await ensure_expo(session, "fair", "Fair")
+        other = await ensure_expo(session, "other", "Other")
+        assert fair.id is not None and other.id is not None
+        sent = await outbox.enqueue(
+            session, to="Ann@Example.com", subject="Your seat", body=".", expo_id=fair.id
+        )
+        sent.status = OutboxStatus.SENT.value
+        await outbox.enqueue(
+            session, to="bob@example.com", subject="Badge for ANN", body=".", expo_id=fair.id
+        )
+        await outbox.enqueue(session, to="carl@example.com", subject="Your seat", body=".", expo_id=other.id)
+        await outbox.enqueue(session, to="ann@example.com", subject="Password reset", body=".")
+        await session.commit()
+
+        def seen(found: tuple[int, list[OutboxMessage]]) -> tuple[int, list[str]]:
+            return found[0], [m.to_address for m in found[1]]
+
+        everything = ["ann@example.com", "carl@example.com", "bob@example.com", "Ann@Example.com"]
+        assert seen(await outbox.list_messages(session)) == (4, everything)
+        fairs = await outbox.list_messages(session, expo_ids=[fair.id])
+        assert seen(fairs) == (2, ["bob@example.com", "Ann@Example.com"])
+        assert seen(await outbox.list_messages(session, status=OutboxStatus.SENT)) == (1, ["Ann@Example.com"])
+        queued = await outbox.list_messages(session, status=OutboxStatus.QUEUED, q="ann")
+        assert seen(queued) == (2, ["ann@example.com", "bob@example.com"])  # address or subject
+        assert seen(await outbox.list_messages(session, q="SEAT", expo_ids=[other.id])) == (
+            1,
+            ["carl@example.com"],
+        )
+        for n in range(outbox.PAGE_SIZE):
+            await outbox.enqueue(session, to=f"v{n}@example.com", subject="Hello", body=".")
+        await session.commit()
+        total, second = await outbox.list_messages(session, page=2)
+        assert total == outbox.PAGE_SIZE + 4 and [m.to_address for m in second] == everything
+
+
     sender = outbox.OutboxSender(db, f"smtp://127.0.0.1:{free_port()}", "expo@example.com")
     assert await sender.run_once() == 1
     [message] = await stored(db)

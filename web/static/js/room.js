@@ -169,6 +169,8 @@ function rename(participant) {
 }
 
 function onEvent(event) {
+  // Other parts of the page (the signing panel, the ceremony moment) follow the channel too.
+  document.dispatchEvent(new CustomEvent("expo:channel-event", { detail: event }));
   if (event.type === "joined") arrive(event.participant);
   else if (event.type === "published") receive(event.participant);
   else if (event.type === "renamed") rename(event.participant);

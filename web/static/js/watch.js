@@ -45,6 +45,8 @@ function setStatus(next) {
 }
 
 function onEvent(data) {
+  // Other parts of the page (the ceremony moment of a signing on air) follow the channel too.
+  document.dispatchEvent(new CustomEvent("expo:channel-event", { detail: data }));
   if (onPanelEvent(data)) return;
   switch (data.kind) {
     case "likes":
