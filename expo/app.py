@@ -47,6 +47,8 @@ from expo.meetings import home as exhibitor_home
 from expo.meetings import pages as meeting_pages
 from expo.meetings import slots_api, slots_pages
 from expo.platform import Platform
+from expo.promotion import editor_pages as promotion_editor_pages
+from expo.promotion import pages as promotion_pages
 from expo.registration import api as registration_api
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
@@ -57,6 +59,7 @@ from streaming import api as stream_api
 from streaming import chat_api, hls_http, media_api, room_api, room_pages, studio_pages
 from streaming import pages as streaming_pages
 from streaming.audience import Audience
+from streaming.cluster import Cluster
 from streaming.hls import HlsRegistry
 from streaming.hls_access import HlsGate
 from streaming.listings import StreamListings
@@ -86,9 +89,9 @@ def routes() -> list[BaseRoute]:
         *lead_pages.ROUTES,
         *meeting_api.ROUTES,
         *meeting_pages.ROUTES,
-        *exhibitor_home.ROUTES,
         *slots_api.ROUTES,
         *slots_pages.ROUTES,
+        *exhibitor_home.ROUTES,
         *organizer_pages.ROUTES,
         *registration_api.ROUTES,
         *registration_pages.ROUTES,
@@ -103,9 +106,11 @@ def routes() -> list[BaseRoute]:
         *media_api.ROUTES,
         *room_api.ROUTES,
         *room_pages.ROUTES,
-        *streaming_pages.ROUTES,
         *signing_api.ROUTES,
         *signing_pages.ROUTES,
+        *promotion_pages.ROUTES,
+        *promotion_editor_pages.ROUTES,
+        *streaming_pages.ROUTES,
         *studio_pages.ROUTES,
         *dashboard_api.ROUTES,
         *dashboard_pages.ROUTES,
@@ -125,8 +130,14 @@ def build_platform(settings: Settings) -> Platform:
     # Who may fetch HLS playlists and segments, remembered per process (bans revoke at once).
     gate = HlsGate(db, bus, platform.secret)
     platform.add(gate, start=lambda: gate.start(), stop=lambda: gate.stop())
+    # This process among the server processes: its private address on the bus (see streaming.cluster).
+    cluster = platform.add(
+        Cluster(bus, platform.secret), start=lambda: cluster.start(), stop=lambda: cluster.close()
+    )
     media = platform.add(
-        MediaPlane(settings, db, bus, audience, hls), start=lambda: media.start(), stop=lambda: media.close()
+        MediaPlane(settings, db, bus, audience, hls, cluster),
+        start=lambda: media.start(),
+        stop=lambda: media.close(),
     )
     # Telepresence rooms admitted by this process: their people and peer connections.
     rooms = platform.add(RoomPlane(media, bus, platform.secret), stop=lambda: rooms.close())

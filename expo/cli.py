@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import signal
+import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -32,6 +36,7 @@ Command = Callable[[argparse.Namespace], int]
 
 USAGE_ERROR = 2
 FAILURE = 1
+MAX_RESTARTS = 10  # workers started again within a minute before `expo serve --workers` gives up
 _DEFAULTS = Settings.__dataclass_fields__
 _DEFAULT_PUBLIC_URL = _DEFAULTS["public_url"].default
 _DEFAULT_LISTEN = (_DEFAULTS["host"].default, _DEFAULTS["port"].default)
@@ -132,8 +137,12 @@ def store_errors(settings: Settings) -> Iterator[None]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load(args, host=args.host, port=args.port)
+    if args.workers is not None:
+        settings = settings.replace(workers=args.workers)  # validated: more than 1 needs Redis
     configure_logging(settings.log_level, settings.log_format)
     run_on_store(settings, _nothing)  # an outdated store is refused here, before uvicorn starts
+    if settings.workers > 1:
+        return serve_workers(settings)
     return serve(settings)
 
 
@@ -141,16 +150,48 @@ async def _nothing(db: Database) -> None:
     return None
 
 
-def serve(settings: Settings) -> int:
-    """Serve the platform with uvicorn until interrupted."""
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (not listening yet: uvicorn does that), with
+    ``reuse_port`` shared with the other worker processes (``SO_REUSEPORT``: the kernel spreads
+    new connections over them). ``CommandFailed`` if the address is taken or unknown."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CommandFailed(f"cannot listen on {host}:{port}: {exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise CommandFailed(f"cannot listen on {host}:{port}: {exc}") from None
+    return sock
+
+
+def serve(settings: Settings, *, reuse_port: bool = False) -> int:
+    """Serve the platform with uvicorn until interrupted, on the public port and on a private one
+    (``relay_host``, a port of its own) where the other server processes reach this one."""
     # Imported here: the other commands need neither the web app nor the server.
     import uvicorn
 
     from expo.app import create_app
     from expo.wsprotocol import uvicorn_websocket_options
+    from streaming.cluster import Cluster
 
+    public = listening_socket(settings.host, settings.port, reuse_port=reuse_port)
+    try:
+        private = listening_socket(settings.relay_host, 0)
+    except CommandFailed:
+        public.close()
+        raise
+    app = create_app(settings)
+    app.state.platform.get(Cluster).listen_on(settings.relay_host, private.getsockname()[1])
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         proxy_headers=True,
@@ -163,8 +204,79 @@ def serve(settings: Settings) -> int:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run(sockets=[public, private])
+    finally:
+        public.close()
+        private.close()
     return 0 if server.started else FAILURE
+
+
+def _serve_worker(settings: Settings) -> None:
+    """One worker process of ``expo serve --workers N`` (started by :func:`serve_workers`)."""
+    configure_logging(settings.log_level, settings.log_format)
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(serve(settings, reuse_port=True))
+
+
+def serve_workers(settings: Settings) -> int:
+    """Run ``settings.workers`` server processes on one port and supervise them.
+
+    This process binds nothing: each worker binds the port with ``SO_REUSEPORT`` and serves
+    every stream and room (see ``streaming.cluster``). SIGTERM and SIGINT are passed on to the
+    workers (as SIGTERM: a graceful stop), and this process exits once they all have. A worker
+    that dies on its own is reported and started again, unless workers keep dying (more than
+    :data:`MAX_RESTARTS` a minute): then all are stopped and the exit status is 1.
+    """
+    import multiprocessing
+    import multiprocessing.connection
+    from multiprocessing.process import BaseProcess
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited event loop
+    workers: dict[int, BaseProcess] = {}
+    stopping = False
+    failed = False
+    restarts: list[float] = []
+
+    def start(slot: int) -> None:
+        worker = context.Process(target=_serve_worker, args=(settings,), name=f"expo-worker-{slot}")
+        worker.start()
+        workers[slot] = worker
+
+    def stop_all(signum: int = signal.SIGTERM, frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers.values():
+            if worker.pid is not None and worker.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    for slot in range(settings.workers):
+        start(slot)
+    print(f"expo: {settings.workers} workers on {settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    while workers:
+        multiprocessing.connection.wait([w.sentinel for w in workers.values()])
+        for slot, worker in list(workers.items()):
+            if worker.exitcode is None:
+                continue
+            del workers[slot]
+            if stopping:
+                continue
+            print(
+                f"expo: worker {slot} (pid {worker.pid}) exited with status {worker.exitcode}",
+                file=sys.stderr,
+            )
+            now = time.monotonic()
+            restarts[:] = [t for t in restarts if now - t < 60] + [now]
+            if len(restarts) > MAX_RESTARTS:
+                print("expo: workers keep exiting; stopping", file=sys.stderr)
+                failed = True
+                stop_all()
+            else:
+                start(slot)
+    return FAILURE if failed else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -410,7 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--host", help="interface to bind (setting: host)")
         sub.add_argument("--port", type=int, help="TCP port (setting: port)")
 
-    listen_options(command(commands, "serve", cmd_serve, "Serve the platform."))
+    serve_command = command(commands, "serve", cmd_serve, "Serve the platform.")
+    listen_options(serve_command)
+    serve_command.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port; more than 1 needs a redis:// bus_url (setting: workers)",
+    )
     demo_help = "Create the demo expo (idempotent), print its logins and serve it."
     listen_options(command(commands, "demo", cmd_demo, demo_help))
 

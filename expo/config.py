@@ -37,6 +37,17 @@ class Settings:
 
     host: str = _opt("127.0.0.1", "Interface `expo serve` binds to.")
     port: int = _opt(8000, "TCP port `expo serve` listens on.")
+    workers: int = _opt(
+        1,
+        "Server processes `expo serve` runs on the port (SO_REUSEPORT); "
+        "more than 1 needs a redis:// bus_url.",
+    )
+    relay_host: str = _opt(
+        "127.0.0.1",
+        "Address each server process listens on privately (a port of its own) for relay links and "
+        "requests forwarded by the other processes; an address the others can reach when they run "
+        "on several machines.",
+    )
     public_url: str = _opt(
         "http://127.0.0.1:8000",
         "Absolute base URL that printed and e-mailed links use (scheme, host, optional port).",
@@ -168,6 +179,10 @@ def _validate(s: Settings) -> None:
         raise _fail("database_url", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
     if urlsplit(s.bus_url).scheme not in ("memory", "redis", "rediss"):
         raise _fail("bus_url", f"unknown scheme in {s.bus_url!r}; use memory:// or redis://")
+    if s.workers > 1 and urlsplit(s.bus_url).scheme == "memory":
+        raise _fail("workers", "several processes need a shared bus: set bus_url to redis://host:port/db")
+    if not s.relay_host.strip():
+        raise _fail("relay_host", "must be an address, e.g. 127.0.0.1")
     if s.secret_key and len(s.secret_key) < 32:
         raise _fail("secret_key", "must be at least 32 characters")
     if s.smtp_url:
@@ -188,6 +203,7 @@ def _validate(s: Settings) -> None:
         if getattr(s, name) not in allowed:
             raise _fail(name, f"must be one of {', '.join(allowed)}")
     positive = (
+        "workers",
         "session_days",
         "login_attempts",
         "login_window_seconds",

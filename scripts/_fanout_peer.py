@@ -7,9 +7,11 @@
 that x264 actually spends the bitrate) as H.264 at a fixed bitrate, and a tone as Opus, until
 killed; every 2 s it prints ``{"kbps": ...}``, the video bitrate it sent (RTCP stats).
 
-``view`` POSTs a WHEP offer (H.264 first), decodes every video and audio frame it receives for
-``S`` seconds, then DELETEs its session. It prints ``{"first_frame_s": ...}`` as soon as the first
-video frame is decoded (measured from just before the POST), and at the end ``{"frames": n,
+``view`` POSTs a WHEP offer (H.264 first), decodes (unless ``--no-decode``: then it counts the
+encoded frames, keyframe first) every video and audio frame it receives for
+``S`` seconds, then DELETEs its session. It prints ``{"first_frame_s": ..., "location": ...}`` as
+soon as the first video frame is decoded (measured from just before the POST; the session's URL
+names the server process that holds it), and at the end ``{"frames": n,
 "fps": ..., "packets_per_s": ..., "first_frame_s": ...}`` (RTP packets received on both
 tracks). Each line is one JSON object, flushed at once.
 """
@@ -31,12 +33,15 @@ import av
 import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import h264
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streaming.broadcaster import ClockPattern, Tone
-from streaming.codecs import preferred_codecs
+from streaming.codecs import is_keyframe, preferred_codecs
+from streaming.receiver import EncodedFrameTap, install_tap
 
 LOOPBACK = RTCConfiguration(iceServers=[])
 SDP = {"Content-Type": "application/sdp"}
@@ -117,7 +122,26 @@ async def packets_received(pc: RTCPeerConnection) -> int:
     return total
 
 
-async def view(whep_url: str, seconds: float) -> None:
+def count_encoded(
+    pc: RTCPeerConnection, counters: dict[str, list[int]], first: asyncio.Future[float]
+) -> None:
+    """Count ``pc``'s received frames before its decoders instead of decoding them (``--no-decode``):
+    the server sends the same either way, and the viewers' processes leave the cores to it."""
+    for transceiver in pc.getTransceivers():
+        kind, counter = transceiver.kind, counters[transceiver.kind]
+
+        def on_frame(
+            codec: RTCRtpCodecParameters, frame: JitterFrame, kind: str = kind, counter: list[int] = counter
+        ) -> None:
+            if kind == "video" and not first.done() and is_keyframe(codec.name, frame.data):
+                first.set_result(time.monotonic())
+            if first.done() or kind != "video":
+                counter[0] += 1
+
+        install_tap(transceiver.receiver, EncodedFrameTap(on_frame, lambda: None))
+
+
+async def view(whep_url: str, seconds: float, decode: bool = True) -> None:
     pc = RTCPeerConnection(LOOPBACK)
     video = pc.addTransceiver("video", direction="recvonly")
     video.setCodecPreferences(preferred_codecs("video"))
@@ -141,11 +165,13 @@ async def view(whep_url: str, seconds: float) -> None:
         if response.status_code != 201:
             raise SystemExit(f"WHEP refused: {response.status_code} {response.text[:200]}")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        if not decode:
+            count_encoded(pc, {"video": video_frames, "audio": audio_frames}, first)
         first_frame_s: float | None = None
         try:
             async with asyncio.timeout(10):
                 first_frame_s = await first - started
-            emit(first_frame_s=round(first_frame_s, 3))
+            emit(first_frame_s=round(first_frame_s, 3), location=response.headers["location"])
             counted_from, counted, packets = time.monotonic(), video_frames[0], await packets_received(pc)
             await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
             elapsed = time.monotonic() - counted_from
@@ -178,11 +204,17 @@ def main() -> None:
     viewer = sub.add_parser("view")
     viewer.add_argument("url")
     viewer.add_argument("--seconds", type=float, required=True)
+    viewer.add_argument(
+        "--decode",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="decode (else count encoded frames)",
+    )
     args = parser.parse_args()
     if args.role == "publish":
         asyncio.run(publish(args.url, args.key, args.kbps))
     else:
-        asyncio.run(view(args.url, args.seconds))
+        asyncio.run(view(args.url, args.seconds, args.decode))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,11 @@
 """Server CPU per WHEP viewer of one 1 Mbps broadcast, against stock aiortc fan-out, in one run.
 
     .venv/bin/python scripts/bench_fanout.py [--viewers 8] [--baseline-viewers 4] [--seconds 15]
+    .venv/bin/python scripts/bench_fanout.py --workers 2 [--viewers 8] [--redis redis://127.0.0.1:6379]
+
+With ``--workers N`` it measures instead ``expo serve --workers N`` against one process, viewers
+spread over the workers and relayed from the one that holds the publisher: see
+scripts/_fanout_workers.py.
 
 For each server, in turn: one WHIP publisher (scripts/_fanout_peer.py: 640x360 at 30 fps, H.264
 pinned at ``--kbps``, plus Opus) goes live; the server's CPU time (utime + stime of its process,
@@ -234,7 +239,22 @@ def main() -> None:
         default=True,
         help="also measure expo with the RTP forwarder off (aiortc's sender task per viewer)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="measure expo serve --workers N against one process instead"
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis for --workers (a random db)")
+    parser.add_argument(
+        "--viewers-decode",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="with --workers: viewers decode (default: they count encoded frames, leaving the cores free)",
+    )
     args = parser.parse_args()
+    if args.workers > 1:
+        import _fanout_workers
+
+        _fanout_workers.run(args, Peer, cpu_seconds)
+        return
 
     expo = run_expo(args)
     sender = run_expo(args, forwarder=False) if args.sender_path else None

@@ -23,6 +23,12 @@ request too far ahead of the live edge is refused at once with a 400.
 
 Answers here are plain text, even errors: players show no error pages, and a 4xx must never
 become a redirect to the login form.
+
+Any server process answers: one that does not package the stream forwards the request to the one
+that does (it holds the publisher: :data:`streaming.plane.PUBLISHERS_KEY`), over its private
+address (see :mod:`streaming.cluster`), where it is answered as if it had come directly (the
+viewer's heartbeat counts there). Public segments, immutable, are kept a little while by the
+forwarding process; playlists pass through.
 """
 
 from __future__ import annotations
@@ -40,9 +46,11 @@ from expo.errors import ExpoError
 from streaming import services
 from streaming.audience import VIEWER_COOKIE, Audience, identify_viewer, sign_viewer, unsign_viewer
 from streaming.chat import check_can_watch
+from streaming.cluster import Cluster
 from streaming.hls import HlsPackager, HlsRegistry
 from streaming.hls_access import HlsGate, StreamRules
 from streaming.models import ViewVia
+from streaming.plane import PUBLISHERS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +111,22 @@ async def _admit(request: Request, stream_id: int, viewer: str | None) -> Stream
     return _refused("You may not watch this broadcast.")
 
 
+async def _elsewhere(request: Request) -> Response | None:
+    """The answer of the process that packages the stream, if another one does; else ``None``."""
+    cluster = platform(request).get(Cluster)
+    if not cluster.may_forward(request):
+        return None
+    stream_id: int = request.path_params["stream_id"]
+    try:
+        holder = await cluster.holder(PUBLISHERS_KEY, str(stream_id))
+    except Exception:
+        logger.exception("hls: cannot ask the bus which process holds stream %s", stream_id)
+        return None
+    if holder is None:
+        return None
+    return await cluster.forward_cached(request, holder)
+
+
 def _packager(request: Request) -> HlsPackager | None:
     stream_id: int = request.path_params["stream_id"]
     return platform(request).get(HlsRegistry).get(stream_id)
@@ -139,6 +163,8 @@ async def index(request: Request) -> Response:
     if request.method == "OPTIONS":
         return _preflight()
     packager = _packager(request)
+    if packager is None and (forwarded := await _elsewhere(request)) is not None:
+        return forwarded
     if packager is None or not packager.ready:
         return _plain(404, "This stream is not live.")
     p = platform(request)
@@ -173,6 +199,8 @@ async def media(request: Request) -> Response:
     if request.method == "OPTIONS":
         return _preflight()
     packager = _packager(request)
+    if packager is None and (forwarded := await _elsewhere(request)) is not None:
+        return forwarded
     if packager is None or not packager.ready:
         return _plain(404, "This stream is not live.")
     p = platform(request)
@@ -210,6 +238,8 @@ async def segment(request: Request) -> Response:
         return _preflight()
     match = _SEGMENT_NAME.match(request.path_params["name"])
     packager = _packager(request)
+    if packager is None and match is not None and (forwarded := await _elsewhere(request)) is not None:
+        return forwarded
     if packager is None or match is None or match.group(1) != packager.period:
         return _plain(404, "No such segment.")
     rules = await _admit(request, packager.stream_id, None)

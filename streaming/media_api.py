@@ -23,12 +23,23 @@ key, 404 for an unknown stream or session, 409 ``stream.publisher_connected`` fo
 publisher, 409 ``stream.ended`` for a stream that has ended, 409 ``stream.not_live`` for WHEP
 without a publisher, 409 ``stream.live`` to rehearse a live stream, 409 ``stream.not_rehearsing``
 to take live a stream that is not rehearsing.
+
+Any server process answers for any stream (see :mod:`streaming.cluster`): a WHEP POST for a stream
+whose publisher another process holds is served from a relay link (:mod:`streaming.relay`); a
+session's DELETE, PATCH or OPTIONS on a process other than the one named in its id, ``golive`` on a
+process without the rehearsal, and a WHIP POST for a stream another process holds (a publisher
+there, or one it lost and waits for) are forwarded to the process that holds it, which answers
+(409 for a second publisher, or takes the encoder back). The relay link
+itself, ``/internal/relay/{id}`` (a WebSocket), is for the other processes only: on the private
+socket, with the cluster's HMAC.
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from expo.accounts.models import User
 from expo.auth import current_user, platform
@@ -38,9 +49,11 @@ from expo.http.bodies import media_type, read_body
 from streaming import access, services
 from streaming.audience import identify_viewer
 from streaming.chat import check_can_watch
+from streaming.cluster import session_owner
 from streaming.ice import link_headers
-from streaming.models import Stream
-from streaming.plane import MediaPlane
+from streaming.models import Stream, StreamStatus
+from streaming.plane import PUBLISHERS_KEY, MediaPlane
+from streaming.relay import END, LINK_PATH, serve_link
 from streaming.whip import MAX_SDP_BYTES, MediaSession, parse_offer
 
 SDP = "application/sdp"
@@ -52,7 +65,7 @@ _CORS = {
 }
 
 
-def _plane(request: Request) -> MediaPlane:
+def _plane(request: HTTPConnection) -> MediaPlane:
     return platform(request).get(MediaPlane)
 
 
@@ -74,6 +87,16 @@ def bearer(request: Request, what: str = "the stream key", code: str = "stream.k
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthorized(f"Send {what} as 'Authorization: Bearer <token>'.", code=code)
     return value.strip()
+
+
+async def _at_owner(request: Request) -> Response | None:
+    """The answer of the process named in the session id, if that is another one (the
+    session lives there); ``None``: this process answers."""
+    plane = _plane(request)
+    owner = session_owner(request.path_params["session_id"])
+    if not owner or owner == plane.instance or not plane.cluster.may_forward(request):
+        return None
+    return await plane.cluster.forward(request, owner)
 
 
 def _ice_links(plane: MediaPlane) -> dict[str, str]:
@@ -114,8 +137,16 @@ async def whip_publish(request: Request) -> Response:
     key = bearer(request)
     if not services.key_matches(stream, key):  # before the body: a wrong key is a 401, whatever it sent
         raise Unauthorized("The stream key is wrong.", code="stream.bad_key")
+    plane = _plane(request)
+    stream_id = services.stored_id(stream)
+    if stream_id not in plane.publishers and plane.cluster.may_forward(request):
+        # Another process holds the stream (a publisher there, or one it lost and waits for): it
+        # answers, with a 409 or by taking the encoder back. Before the body is read here.
+        holder = await plane.cluster.holder(PUBLISHERS_KEY, str(stream_id))
+        if holder is not None and (forwarded := await plane.cluster.forward(request, holder)) is not None:
+            return forwarded
     offer = await sdp_offer(request, sending=True)
-    session, answer = await _plane(request).publish(stream, key, offer, rehearsal=_rehearsal(request))
+    session, answer = await plane.publish(stream, key, offer, rehearsal=_rehearsal(request))
     return _created(request, "whip", session, answer)
 
 
@@ -127,14 +158,22 @@ def _rehearsal(request: Request) -> bool:
     return value in ("1", "true")
 
 
-async def go_public(request: Request, user: User) -> dict[str, str]:
+async def go_public(request: Request, user: User) -> dict[str, str] | Response:
     """End the rehearsal: the broadcast goes live for everyone, its publisher still sending
     (the stream's managers; 409 ``stream.not_rehearsing`` when it is not rehearsing)."""
     p = platform(request)
     async with p.db.session() as session:
         stream = await services.get_stream(session, path_int(request, "stream_id"))
         await access.require_manager(session, user, stream)
-    stream = await _plane(request).go_public(stream, actor=user)
+    plane = _plane(request)
+    stream_id = services.stored_id(stream)
+    if not plane.rehearsing(stream_id) and plane.cluster.may_forward(request):
+        holder = await plane.cluster.holder(PUBLISHERS_KEY, str(stream_id))
+        if holder is not None:  # the rehearsal is in another process: it takes the stream live
+            forwarded = await plane.cluster.forward(request, holder)
+            if forwarded is not None:
+                return forwarded
+    stream = await plane.go_public(stream, actor=user)
     return {"status": stream.status}
 
 
@@ -147,6 +186,8 @@ async def whip_options(request: Request) -> Response:
 
 async def whip_delete(request: Request) -> Response:
     """End the broadcast: the publisher, every viewer and HLS stop, the recording is stored."""
+    if (forwarded := await _at_owner(request)) is not None:
+        return forwarded
     plane = _plane(request)
     stream_id = path_int(request, "stream_id")
     session_id: str = request.path_params["session_id"]
@@ -157,11 +198,13 @@ async def whip_delete(request: Request) -> Response:
 
 async def whip_patch(request: Request) -> Response:
     """Trickle ICE and ICE restarts are not supported: always 405 (send complete offers)."""
-    return _not_patchable(request, "whip")
+    return await _at_owner(request) or _not_patchable(request, "whip")
 
 
 async def whip_session_options(request: Request) -> Response:
     """WHIP session options (CORS preflight for DELETE)."""
+    if (forwarded := await _at_owner(request)) is not None:
+        return forwarded
     _plane(request).publisher(path_int(request, "stream_id"), request.path_params["session_id"])
     return _options(request, _SESSION_ALLOW)
 
@@ -183,7 +226,8 @@ async def whep_play(request: Request) -> Response:
     viewer = await identify_viewer(request)
     plane = _plane(request)
     manager = False
-    if plane.rehearsing(services.stored_id(stream)):  # a private preview, for its managers only
+    # A private preview, for its managers only: rehearsing here, or (scheduled) in another process.
+    if plane.rehearsing(services.stored_id(stream)) or stream.status == StreamStatus.SCHEDULED:
         async with platform(request).db.session() as session:
             manager = await access.can_manage(session, user, stream)
     if viewer.startswith("anon:") and "expo_viewer" not in request.cookies:
@@ -203,17 +247,21 @@ async def whep_options(request: Request) -> Response:
 
 async def whep_delete(request: Request) -> Response:
     """Leave: the viewer's connection is closed. The session URL itself is the credential."""
+    if (forwarded := await _at_owner(request)) is not None:
+        return forwarded
     await _plane(request).leave(path_int(request, "stream_id"), request.path_params["session_id"])
     return Response(status_code=200, headers=_CORS)
 
 
 async def whep_patch(request: Request) -> Response:
     """Trickle ICE and ICE restarts are not supported: always 405 (send complete offers)."""
-    return _not_patchable(request, "whep")
+    return await _at_owner(request) or _not_patchable(request, "whep")
 
 
 async def whep_session_options(request: Request) -> Response:
     """WHEP session options (CORS preflight for DELETE)."""
+    if (forwarded := await _at_owner(request)) is not None:
+        return forwarded
     _plane(request).viewer(path_int(request, "stream_id"), request.path_params["session_id"])
     return _options(request, _SESSION_ALLOW)
 
@@ -231,6 +279,22 @@ def _not_patchable(request: Request, kind: str) -> Response:
     return JSONResponse(error, status_code=405, headers={"Allow": _SESSION_ALLOW, **_CORS})
 
 
+async def relay_link(websocket: WebSocket) -> None:
+    """A relay link to another server process (see :mod:`streaming.relay`): only on the private
+    socket, with the cluster's signature; the stream's frames while its publisher is here."""
+    plane = _plane(websocket)
+    if not plane.cluster.verify(websocket, "GET"):
+        await websocket.close(code=4403)  # before accepting: the handshake is refused
+        return
+    publications = plane.relay_source(int(websocket.path_params["stream_id"]))
+    await websocket.accept()
+    if not publications:
+        await websocket.send_bytes(END)
+        await websocket.close()
+        return
+    await serve_link(websocket, publications)
+
+
 _ID = "/api/streams/{stream_id:int}"
 _TAGS = ["streams"]
 
@@ -244,7 +308,7 @@ def _session_routes(kind: str, delete: Handler, patch: Handler, options: Handler
     ]
 
 
-ROUTES = [
+ROUTES: list[BaseRoute] = [
     Endpoint(
         f"{_ID}/whip", whip_publish, method="POST", status=201, body_media=SDP, response_media=SDP, tags=_TAGS
     ),
@@ -256,4 +320,5 @@ ROUTES = [
     Endpoint(f"{_ID}/whep", whep_options, method="OPTIONS", status=204, tags=_TAGS),
     *_session_routes("whep", whep_delete, whep_patch, whep_session_options),
     Endpoint(f"{_ID}/golive", go_public, method="POST", auth="user", tags=_TAGS),
+    WebSocketRoute(LINK_PATH.replace("{stream_id}", "{stream_id:int}"), relay_link),
 ]

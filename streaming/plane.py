@@ -33,8 +33,16 @@ Life of a broadcast, as seen from here:
   ``heartbeat_interval`` seconds while connected, ``leave`` when they go); a viewer whose
   connection fails, closes or never connects within ``connect_timeout`` is torn down.
 
-The plane is per process: a WHEP viewer (and the "Go live" that ends a rehearsal) must reach the
-process that holds the stream's publisher (one server process, or sticky routing by stream id).
+* **viewers of another process's publisher**: a WHEP POST for a stream that another process holds
+  (named in :data:`PUBLISHERS_KEY`) is answered here from a relay link to that process
+  (:class:`~streaming.relay.RelayHub`, one link per stream, closed a few seconds after its last
+  viewer here left). When the link ends, because the origin's publisher went or the origin process
+  died, the viewers here are torn down as those of a lost local publisher are; after a drop the
+  stream is reconciled once the origin's presence has lapsed (ended after the reconnect grace
+  unless an encoder came back to some process).
+
+Session ids name their process (``{token}.{process}``, see :func:`streaming.cluster.session_owner`),
+so a DELETE that lands on another process is forwarded to the owner by the route.
 """
 
 from __future__ import annotations
@@ -44,7 +52,6 @@ import contextlib
 import hmac
 import json
 import logging
-import secrets
 from collections.abc import Collection, Coroutine
 from typing import Any
 
@@ -55,11 +62,13 @@ from expo.db import Database
 from expo.errors import Conflict, NotFound, Unauthorized
 from streaming import services
 from streaming.audience import Audience
+from streaming.cluster import Cluster
 from streaming.hls import HlsPackager, HlsRegistry
 from streaming.ice import IceServer, ice_servers, rtc_configuration
 from streaming.models import Stream, StreamStatus, ViewVia
 from streaming.publication import Publication
 from streaming.recorder import Recorder
+from streaming.relay import RelayHub
 from streaming.router import MediaRouter
 from streaming.whip import (
     MediaSession,
@@ -100,6 +109,7 @@ class MediaPlane:
         bus: Bus,
         audience: Audience,
         hls: HlsRegistry,
+        cluster: Cluster,
         *,
         reconnect_grace: float = RECONNECT_GRACE,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
@@ -117,7 +127,9 @@ class MediaPlane:
         self.heartbeat_interval = heartbeat_interval
         self.connect_timeout = connect_timeout
         self.presence_interval = presence_interval
-        self.instance = secrets.token_hex(8)  # this process's name in the publisher presence
+        self.cluster = cluster
+        self.instance = cluster.instance  # this process's name in the publisher presence
+        self.relays = RelayHub(self.router, cluster, PUBLISHERS_KEY, self._relay_ended)
         self._present: set[int] = set()  # streams this process's presence names right now
         self._keeper: asyncio.Task[None] | None = None
         self.publishers: dict[int, PublisherSession] = {}
@@ -158,6 +170,7 @@ class MediaPlane:
             await self._hold(stream_id)
             config = rtc_configuration(self.ice_servers)
             session, answer = await accept_publisher(self.router, config, stream_id, key, offer)
+            session.id = self._session_id(session.id)
             # Held before the stream is announced live: a viewer who hears "live" and asks for the
             # media at once finds the publisher (else a WHEP 409 and an HLS 404 in their page).
             self.publishers[stream_id] = session
@@ -241,12 +254,27 @@ class MediaPlane:
         self._check_open()
         stream_id = services.stored_id(stream)
         publisher = self.publishers.get(stream_id)
-        publications = [p for p in publisher.publications if p.state == "live"] if publisher else []
-        private = stream_id in self._rehearsing
-        if not publications or (private and not manager):
-            raise Conflict("This stream is not live.", code="stream.not_live")
-        config = rtc_configuration(self.ice_servers)
-        session, answer = await accept_viewer(publications, config, stream_id, viewer, offer)
+        if publisher is not None:
+            publications = [p for p in publisher.publications if p.state == "live"]
+            private = stream_id in self._rehearsing
+        elif stream.status == StreamStatus.ENDED or stream_id in self._claimed:
+            publications, private = [], False
+        else:
+            # Held by another process (or by none): relayed from there. A stream with a publisher
+            # that is still *scheduled* is rehearsing there.
+            publications = await self.relays.publications(stream_id)
+            private = stream.status == StreamStatus.SCHEDULED
+        self.relays.keep(stream_id)
+        try:
+            if not publications or (private and not manager):
+                raise Conflict("This stream is not live.", code="stream.not_live")
+            config = rtc_configuration(self.ice_servers)
+            session, answer = await accept_viewer(publications, config, stream_id, viewer, offer)
+        except BaseException:
+            if self.viewer_count(stream_id) == 0:
+                self.relays.release(stream_id)  # a link opened for this viewer alone closes again
+            raise
+        session.id = self._session_id(session.id)
         self.viewers[session.id] = session
         if private:
             self._private.add(session.id)
@@ -263,6 +291,14 @@ class MediaPlane:
     async def leave(self, stream_id: int, session_id: str) -> None:
         """WHEP DELETE: the viewer leaves (their connection is closed)."""
         await self._end_viewer(self.viewer(stream_id, session_id))
+
+    def relay_source(self, stream_id: int) -> list[Publication]:
+        """The live publications a relay link to another process carries (see
+        :mod:`streaming.relay`): those of this process's publisher of the stream, or none."""
+        publisher = self.publishers.get(stream_id)
+        if publisher is None or self.closed:
+            return []
+        return [p for p in publisher.publications if p.state == "live" and p.codec is not None]
 
     def viewer_count(self, stream_id: int) -> int:
         """WHEP sessions open on ``stream_id`` in this process."""
@@ -300,12 +336,28 @@ class MediaPlane:
             await self._end_publisher(publisher, end_stream=False, grace=False)
         for viewer in list(self.viewers.values()):
             await self._end_viewer(viewer)
+        await self.relays.close()
         await self.router.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._release_all()
+
+    def _session_id(self, token: str) -> str:
+        """A session id that names this process (see :func:`streaming.cluster.session_owner`)."""
+        return f"{token}.{self.instance}"
+
+    async def _relay_ended(self, stream_id: int, said_end: bool) -> None:
+        """A relay link ended: its viewers here go as those of a lost local publisher do. If it
+        dropped (the origin may have died), the stream is reconciled once the origin's presence
+        has lapsed, so that it ends if no encoder comes back anywhere."""
+        if stream_id not in self.publishers:
+            for viewer in [v for v in self.viewers.values() if v.stream_id == stream_id]:
+                await self._end_viewer(viewer)
+        if not said_end and not self.closed:
+            logger.info("whep: relay link of stream %s dropped", stream_id)
+            self._spawn(self._reconcile_later([stream_id]))
 
     def _check_open(self) -> None:
         if self.closed:
@@ -603,6 +655,8 @@ class MediaPlane:
     async def _end_viewer(self, session: ViewerSession) -> None:
         if self.viewers.pop(session.id, None) is None:
             return
+        if not any(v.stream_id == session.stream_id for v in self.viewers.values()):
+            self.relays.release(session.stream_id)  # its link, if any, closes after the linger
         await session.close()
         if session.id in self._private:
             self._private.discard(session.id)

@@ -1,4 +1,10 @@
-"""One published track and the subscribers its encoded frames are forwarded to."""
+"""One published track and the subscribers its encoded frames are forwarded to.
+
+Where the frames come from is pluggable: a publisher's ``RTCRtpTransceiver`` in this process
+(:meth:`Publication.from_transceiver`, keyframe requests go out as RTCP PLI) or a relay link from
+the process that holds the publisher (:mod:`streaming.relay`, keyframe requests go back over the
+link). Either way subscribers attach the same, and never know which.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,10 @@ import fractions
 import logging
 import math
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import av
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
@@ -25,25 +31,72 @@ logger = logging.getLogger(__name__)
 _RTX_SSRC_ATTR = "_RTCRtpReceiver__rtx_ssrc"
 
 
+class Upstream(Protocol):
+    """Where a publication's keyframe requests go: the publisher's receiver, or a relay link."""
+
+    async def request_keyframe(self) -> bool:
+        """Ask the source for a keyframe now; ``False`` if there is nobody to ask yet."""
+        ...
+
+
+class Sink(Protocol):
+    """Something other than a viewer's track that takes every frame (a relay link's sender)."""
+
+    def push(self, frame: OutgoingFrame) -> bool:
+        """Take one frame; returns whether a keyframe is wanted to go on."""
+        ...
+
+    def end(self) -> None:
+        """The publication ended: nothing more will come."""
+        ...
+
+
+class ReceiverUpstream:
+    """Keyframe requests as RTCP PLI to the publisher whose ``RTCRtpReceiver`` feeds a publication."""
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self._receiver = receiver
+
+    async def request_keyframe(self) -> bool:
+        ssrc = self._media_ssrc()
+        if ssrc is None:
+            return False  # nothing received yet: the first frame of a stream is a keyframe anyway
+        await self._receiver._send_rtcp_pli(ssrc)
+        return True
+
+    def _media_ssrc(self) -> int | None:
+        # The PLI must name the publisher's media SSRC (its sender is looked up by it), not the
+        # RTX SSRC that also shows up among the receiver's sources after a retransmission.
+        rtx: Any = getattr(self._receiver, _RTX_SSRC_ATTR, {})
+        sources = [s for s in self._receiver.getSynchronizationSources() if s.source not in rtx]
+        if not sources:
+            return None
+        return int(max(sources, key=lambda s: s.timestamp).source)
+
+
 class Publication:
     """A publisher's audio or video track, forwarded encoded to any number of subscribers.
 
-    Created by :meth:`streaming.router.MediaRouter.publish`, which taps the transceiver's receiver
-    so that frames come here instead of to aiortc's decoder.
+    Created by :meth:`streaming.router.MediaRouter.publish` from a publisher's transceiver (see
+    :meth:`from_transceiver`: its receiver is tapped so that frames come here instead of to
+    aiortc's decoder), or by a relay link (:mod:`streaming.relay`), which calls :meth:`deliver`
+    with each frame the origin process sent and :meth:`stop_receiving` when the link ends.
 
-    States: ``"live"`` (frames are forwarded), ``"ended"`` (the publisher's receiver stopped:
-    subscribers were ended, nothing more will arrive) and ``"closed"`` (:meth:`close` ran:
-    subscribers ended, keyframe-request tasks cancelled and awaited, the router forgot it).
+    States: ``"live"`` (frames are forwarded), ``"ended"`` (the source stopped: subscribers were
+    ended, nothing more will arrive) and ``"closed"`` (:meth:`close` ran: subscribers ended,
+    keyframe-request tasks cancelled and awaited, the router forgot it).
 
-    Events, all on the event loop: a frame arrives (pushed to every subscriber's bounded queue);
-    a subscriber or a viewer's PLI/FIR asks for a keyframe (at most one PLI per
-    ``keyframe_interval`` seconds goes to the publisher); the publisher stops (state ``ended``).
+    Events, all on the event loop: a frame arrives (pushed to every subscriber's bounded queue
+    and to every sink); a subscriber or a viewer's PLI/FIR asks for a keyframe (at most one
+    request per ``keyframe_interval`` seconds goes upstream); the source stops (state ``ended``).
     """
 
     def __init__(
         self,
-        transceiver: RTCRtpTransceiver,
+        kind: str,
+        upstream: Upstream,
         *,
+        codec: RTCRtpCodecParameters | None,
         stream_id: str,
         keyframe_interval: float,
         max_video_frames: int,
@@ -51,18 +104,17 @@ class Publication:
     ) -> None:
         self.id = uuid.uuid4().hex
         self.stream_id = stream_id
-        self.kind: str = transceiver.kind
+        self.kind = kind
         self.state = "live"
-        self._receiver = transceiver.receiver
+        self._upstream = upstream
         # What was negotiated: the best guess at the codec until the first frame says for sure.
-        self._codec: RTCRtpCodecParameters | None = next(
-            (c for c in transceiver._codecs if c.name.lower() != "rtx"), None
-        )
+        self._codec = codec
         self._time_base: fractions.Fraction | None = None
         self._packetizer: SharedPacketizer | None = None
         self._keyframe_interval = keyframe_interval
         self._max_frames = max_video_frames if self.kind == "video" else max_audio_frames
         self._subscribers: dict[EncodedRelayTrack, None] = {}
+        self._sinks: dict[Sink, None] = {}
         self._loop = asyncio.get_running_loop()
         self._last_pli = -math.inf
         self._keyframe_wanted = False
@@ -71,8 +123,16 @@ class Publication:
         self.frames_received = 0
         self.keyframes_received = 0
         self.plis_sent = 0
-        self.tap = EncodedFrameTap(self._on_frame, self._on_end)
-        install_tap(self._receiver, self.tap)
+        self.tap: EncodedFrameTap | None = None
+
+    @classmethod
+    def from_transceiver(cls, transceiver: RTCRtpTransceiver, **options: Any) -> Publication:
+        """The publication of what ``transceiver`` receives; its receiver is tapped at once."""
+        codec = next((c for c in transceiver._codecs if c.name.lower() != "rtx"), None)
+        publication = cls(transceiver.kind, ReceiverUpstream(transceiver.receiver), codec=codec, **options)
+        publication.tap = EncodedFrameTap(publication._on_frame, publication.stop_receiving)
+        install_tap(transceiver.receiver, publication.tap)
+        return publication
 
     @property
     def codec(self) -> RTCRtpCodecParameters | None:
@@ -98,6 +158,16 @@ class Publication:
         if self.kind == "video":
             self.request_keyframe()
         return track
+
+    def add_sink(self, sink: Sink) -> None:
+        """Push every frame from now on to ``sink`` as well (see :class:`Sink`)."""
+        if self.state != "live":
+            raise Conflict("This stream is not live.", code="stream.not_live")
+        self._sinks[sink] = None
+
+    def remove_sink(self, sink: Sink) -> None:
+        """Stop pushing frames to ``sink``."""
+        self._sinks.pop(sink, None)
 
     def attach(self, pc: RTCPeerConnection) -> RTCRtpSender:
         """Subscribe ``pc`` to this publication: add a send-only transceiver and return its sender.
@@ -158,7 +228,21 @@ class Publication:
     def _unsubscribe(self, track: EncodedRelayTrack) -> None:
         self._subscribers.pop(track, None)
 
+    def deliver(self, codec: RTCRtpCodecParameters, data: bytes, timestamp: int, keyframe: bool) -> None:
+        """One encoded frame from a source other than a receiver tap (a relay link)."""
+        self._forward(codec, JitterFrame(data, timestamp), keyframe)
+
+    def stop_receiving(self) -> None:
+        """The source stopped (the publisher's receiver, or the relay link): state ``ended``."""
+        if self.state == "live":
+            self._finish()
+            self.state = "ended"
+
     def _on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
+        if self.state == "live":
+            self._forward(codec, frame, is_keyframe(codec.name, frame.data))
+
+    def _forward(self, codec: RTCRtpCodecParameters, frame: JitterFrame, keyframe: bool) -> None:
         if self.state != "live":
             return
         if self._time_base is None or self._codec is None or codec.name != self._codec.name:
@@ -166,7 +250,6 @@ class Publication:
                 self._packetizer = None  # senders attached from now on packetise the new codec
             self._codec = codec
             self._time_base = fractions.Fraction(1, codec.clockRate)
-        keyframe = is_keyframe(codec.name, frame.data)
         self.frames_received += 1
         if keyframe and self.kind == "video":
             self.keyframes_received += 1
@@ -180,6 +263,8 @@ class Publication:
         if packetizer is not None and self._subscribers:
             outgoing.payloads, outgoing.timestamp = packetizer.pack(packet)
         waiting = False
+        for sink in list(self._sinks):
+            waiting = sink.push(outgoing) or waiting
         for track in list(self._subscribers):
             waiting = track.push(outgoing) or waiting
         if waiting:
@@ -187,15 +272,13 @@ class Publication:
             # ignored one does not leave a viewer on a black screen until the next GOP.
             self.request_keyframe()
 
-    def _on_end(self) -> None:
-        if self.state == "live":
-            self._finish()
-            self.state = "ended"
-
     def _finish(self) -> None:
         for track in list(self._subscribers):
             track.end()
         self._subscribers.clear()
+        for sink in list(self._sinks):
+            sink.end()
+        self._sinks.clear()
         if self._pli_task is not None:
             self._pli_task.cancel()
         self._ended.set()
@@ -205,18 +288,7 @@ class Publication:
             await asyncio.sleep(delay)
         if not self._keyframe_wanted:
             return  # a keyframe went by while this request waited for its turn
-        ssrc = self._media_ssrc()
-        if ssrc is None:
-            return  # nothing received yet: the first frame of a stream is a keyframe anyway
-        self._last_pli = self._loop.time()
-        self.plis_sent += 1
-        await self._receiver._send_rtcp_pli(ssrc)
-
-    def _media_ssrc(self) -> int | None:
-        # The PLI must name the publisher's media SSRC (its sender is looked up by it), not the
-        # RTX SSRC that also shows up among the receiver's sources after a retransmission.
-        rtx: Any = getattr(self._receiver, _RTX_SSRC_ATTR, {})
-        sources = [s for s in self._receiver.getSynchronizationSources() if s.source not in rtx]
-        if not sources:
-            return None
-        return int(max(sources, key=lambda s: s.timestamp).source)
+        now = self._loop.time()
+        if await self._upstream.request_keyframe():
+            self._last_pli = now
+            self.plis_sent += 1

@@ -23,6 +23,11 @@ with ``{room}`` for ``/api/rooms/{id}`` and ``{me}`` for ``{room}/participants/{
 Errors: 404 ``room.not_found`` for an unknown room or a wrong key, 409 ``room.ended``,
 ``room.full``, ``room.not_publishing``, 401 ``room.bad_secret``, 403 ``room.host_only``, and the
 SDP errors of WHIP/WHEP (see :mod:`streaming.media_api`).
+
+Any server process answers: the ``{room}`` routes are forwarded, before their body is read, to the
+process that holds the room (:data:`streaming.rooms.HOLDERS_KEY`) when that is another one, over
+its private address (see :mod:`streaming.cluster`). The page and the realtime channel need no
+forwarding: the page is the same everywhere, and the channel's events go over the bus.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from expo import realtime
 from expo.accounts.models import User
 from expo.auth import current_user, platform
+from expo.bus import BusError
 from expo.errors import Forbidden, NotFound, Unauthorized
 from expo.http.api import Endpoint, Handler, Schema, path_int
 from expo.http.bodies import read_body
@@ -45,7 +52,7 @@ from expo.realtime import Realtime
 from streaming import room_services
 from streaming.media_api import SDP, bearer, sdp_offer
 from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, role_for, room_urls
-from streaming.rooms import CHANNEL_PREFIX, NAME_MAX, Participant, RoomPlane
+from streaming.rooms import CHANNEL_PREFIX, HOLDERS_KEY, NAME_MAX, Participant, RoomPlane
 
 SECRET_MAX_BYTES = 256
 """Largest body of a leave beacon (a participant secret is 32 characters)."""
@@ -256,6 +263,37 @@ def _sdp(path: str, handler: Handler) -> Endpoint:
     return Endpoint(path, handler, method="POST", status=201, body_media=SDP, response_media=SDP, tags=_TAGS)
 
 
+async def _at_holder(request: Request) -> Response | None:
+    """The answer of the process that holds the room, if another one does; ``None``: this
+    process answers (it holds the room, or nobody does and it will once someone joins here)."""
+    plane = _rooms(request)
+    room_id = request.path_params["room_id"]
+    cluster = plane.media.cluster
+    if room_id in plane.rooms or not cluster.may_forward(request):
+        return None
+    try:
+        holder = await cluster.holder(HOLDERS_KEY, str(room_id))
+    except BusError:
+        return None  # cannot tell: answered here
+    return await cluster.forward(request, holder) if holder is not None else None
+
+
+def _routed(route: Endpoint) -> Endpoint:
+    """``route``, forwarded to the process holding its room when that is another one (before
+    anything, the body included, is read here)."""
+    inner = route.app
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        forwarded = await _at_holder(Request(scope, receive))
+        await (inner if forwarded is None else forwarded)(scope, receive, send)
+
+    route.app = app
+    return route
+
+
+# A room's requests go to the process that holds its people and media (the first to admit someone):
+# its WebRTC sessions cannot move, and one process forwarding a room's media to another would only
+# add a hop. Rooms are small (12 people), so one process's share of the rooms is what scales.
 ROUTES: list[BaseRoute] = [
     Endpoint(
         "/api/rooms",
@@ -267,16 +305,31 @@ ROUTES: list[BaseRoute] = [
         auth="user",
         tags=_TAGS,
     ),
-    Endpoint(
-        f"{_ID}/participants", join_room, method="POST", body=JoinIn, response=JoinOut, status=201, tags=_TAGS
-    ),
-    Endpoint(f"{_ID}/participants", room_participants, query=KeyIn, response=ParticipantList, tags=_TAGS),
-    Endpoint(f"{_ID}/end", finish_room, method="POST", body=KeyIn, tags=_TAGS),
-    _sdp(f"{_ME}/publish", publish_media),
-    _sdp(_SUBSCRIPTION, subscribe_media),
-    Endpoint(_SUBSCRIPTION, unsubscribe_media, method="DELETE", status=204, tags=_TAGS),
-    Endpoint(f"{_ME}/name", rename, method="PUT", body=NameIn, response=ParticipantOut, tags=_TAGS),
-    Endpoint(_ME, leave_room, method="DELETE", status=204, tags=_TAGS),
-    Endpoint(f"{_ME}/leave", leave_on_close, method="POST", status=204, body_media="text/plain", tags=_TAGS),
+    *[
+        _routed(route)
+        for route in [
+            Endpoint(
+                f"{_ID}/participants",
+                join_room,
+                method="POST",
+                body=JoinIn,
+                response=JoinOut,
+                status=201,
+                tags=_TAGS,
+            ),
+            Endpoint(
+                f"{_ID}/participants", room_participants, query=KeyIn, response=ParticipantList, tags=_TAGS
+            ),
+            Endpoint(f"{_ID}/end", finish_room, method="POST", body=KeyIn, tags=_TAGS),
+            _sdp(f"{_ME}/publish", publish_media),
+            _sdp(_SUBSCRIPTION, subscribe_media),
+            Endpoint(_SUBSCRIPTION, unsubscribe_media, method="DELETE", status=204, tags=_TAGS),
+            Endpoint(f"{_ME}/name", rename, method="PUT", body=NameIn, response=ParticipantOut, tags=_TAGS),
+            Endpoint(_ME, leave_room, method="DELETE", status=204, tags=_TAGS),
+            Endpoint(
+                f"{_ME}/leave", leave_on_close, method="POST", status=204, body_media="text/plain", tags=_TAGS
+            ),
+        ]
+    ],
     Route("/rooms/{room_id:int}", room_page),
 ]

@@ -15,9 +15,11 @@ Everyone in a room hears of arrivals and departures on the realtime channel :met
     {"type": "left", "id": "..."}                they left (or their connection was lost)
     {"type": "ended"}                            the host ended the room for everyone
 
-A room's people and media live in the process that admitted them (like a broadcast's WebRTC
-side): run rooms behind a proxy that keeps a room on one process. Which rooms have people in them
-is shared over the bus (:func:`~streaming.room_services.in_session_key`), for the organizers' live dashboard.
+A room's people and media live in the process that admitted its first participant; that process
+names the room in a presence on the bus (:data:`HOLDERS_KEY`, members ``{room id}/{process}``,
+renewed by the sweep while the room has people), and the others forward the room's requests to it
+(see :mod:`streaming.room_api`). Which rooms have people in them is shared over the bus
+(:func:`~streaming.room_services.in_session_key`), for the organizers' live dashboard.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ NAME_MAX = 60
 CHANNEL_PREFIX = "room:"
 SWEEP_INTERVAL = 5.0
 IN_SESSION_TTL = 15.0  # renewed every sweep while a room has people in it
+HOLDERS_KEY = "room-holders"
+"""Bus presence of the rooms each process holds; members are ``{room id}/{process}``."""
 _CHANNEL = re.compile(r"^room:([1-9][0-9]{0,17}):([0-9a-f]{24})$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -292,6 +296,9 @@ class RoomPlane:
         for people in rooms.values():
             for participant in people.values():
                 await self._disconnect(participant)
+        for room_id in rooms:
+            with contextlib.suppress(Exception):  # else it lapses after IN_SESSION_TTL
+                await self.bus.presence_leave(HOLDERS_KEY, self._held(room_id))
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -306,13 +313,19 @@ class RoomPlane:
             return
         try:
             if occupied:
+                await self.bus.presence_touch(HOLDERS_KEY, self._held(room_id), IN_SESSION_TTL)
                 await self.bus.presence_touch(in_session_key(expo_id), str(room_id), IN_SESSION_TTL)
             else:
+                await self.bus.presence_leave(HOLDERS_KEY, self._held(room_id))
                 await self.bus.presence_leave(in_session_key(expo_id), str(room_id))
             await events.figures_changed(self.bus, expo_id)
         except Exception:
             # The figure lapses or is renewed by the next sweep; the room itself is unaffected.
             logger.exception("rooms: counting room %s in session failed", room_id)
+
+    def _held(self, room_id: int) -> str:
+        """This process's member of :data:`HOLDERS_KEY` for ``room_id``."""
+        return f"{room_id}/{self.media.instance}"
 
     async def _announce(self, room_id: int, event: dict[str, Any]) -> None:
         try:
@@ -369,6 +382,7 @@ class RoomPlane:
             now = time.monotonic()
             for room_id, expo_id in list(self._expo_of.items()):
                 with contextlib.suppress(Exception):  # a bus hiccup: the next sweep renews it
+                    await self.bus.presence_touch(HOLDERS_KEY, self._held(room_id), IN_SESSION_TTL)
                     await self.bus.presence_touch(in_session_key(expo_id), str(room_id), IN_SESSION_TTL)
             for participant in [p for people in self.rooms.values() for p in people.values()]:
                 if participant.publishing or participant.subscriptions:

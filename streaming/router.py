@@ -22,10 +22,13 @@ and in a WHEP handler, before ``setRemoteDescription(viewer_offer)``::
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiortc import RTCRtpTransceiver
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from expo.errors import Conflict, NotFound
-from streaming.publication import Publication
+from streaming.publication import Publication, Upstream
 
 DEFAULT_KEYFRAME_INTERVAL = 0.5
 DEFAULT_MAX_VIDEO_FRAMES = 60  # two seconds at 30 fps
@@ -68,13 +71,27 @@ class MediaRouter:
         """
         if self.closed:
             raise Conflict("The media router is shutting down.", code="stream.router_closed")
-        publication = Publication(
-            transceiver,
-            stream_id=stream_id,
-            keyframe_interval=self._keyframe_interval,
-            max_video_frames=self._max_video_frames,
-            max_audio_frames=self._max_audio_frames,
-        )
+        return self._add(Publication.from_transceiver(transceiver, **self._options(stream_id)))
+
+    def publish_relayed(
+        self, kind: str, codec: RTCRtpCodecParameters, upstream: Upstream, *, stream_id: str
+    ) -> Publication:
+        """A publication fed by a relay link from the process that holds the publisher (see
+        :mod:`streaming.relay`): the link calls its ``deliver`` and ``stop_receiving``, and
+        ``upstream`` takes its keyframe requests. Subscribers attach to it as to any other."""
+        if self.closed:
+            raise Conflict("The media router is shutting down.", code="stream.router_closed")
+        return self._add(Publication(kind, upstream, codec=codec, **self._options(stream_id)))
+
+    def _options(self, stream_id: str) -> dict[str, Any]:
+        return {
+            "stream_id": stream_id,
+            "keyframe_interval": self._keyframe_interval,
+            "max_video_frames": self._max_video_frames,
+            "max_audio_frames": self._max_audio_frames,
+        }
+
+    def _add(self, publication: Publication) -> Publication:
         self._publications[publication.id] = publication
         return publication
 

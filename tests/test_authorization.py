@@ -32,9 +32,10 @@ from expo.accounts.models import TokenKind, User
 from expo.app import routes
 from expo.config import Settings
 from expo.expos import team
-from expo.expos.models import ExpoMember
+from expo.expos.models import Expo, ExpoMember
 from expo.meetings import slots
 from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole
+from expo.promotion import services as promotion
 from tests.authz_world import (
     ACCOUNT_ROLES,
     ACTORS,
@@ -264,12 +265,27 @@ async def _fresh_account(world: World) -> int:
     return user.id
 
 
+async def _fresh_section(world: World) -> int:
+    """A new section of B's promotion page "advantages", to edit, upload to or remove."""
+    async with world.db.session() as s:
+        expo = await s.get(Expo, world.b.expo.id)
+        owner = await s.get(User, world.b.owner.id)
+        assert expo is not None and owner is not None
+        section = await promotion.add_section(s, expo, "advantages", {"heading": "Ports"}, owner)
+    assert section.id is not None
+    return section.id
+
+
 CSV = Raw(b"booth,product\nBooth b,Lamp\n", "text/csv")
 SDP = Raw(b"v=0\r\n", "application/sdp")
 UPLOAD = Raw(files={"file": ("a.png", b"\x89PNG\r\n\x1a\n", "image/png")}, form={"slot": "logo"})
 CATALOG_UPLOAD = Raw(files={"file": ("c.csv", b"booth,product\nBooth b,Lamp\n", "text/csv")})
 BANNER = Raw(files={"banner": ("b.png", b"\x89PNG\r\n\x1a\n", "image/png")})
 CONTRACT = Raw(files={"file": ("contract.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})
+SUBTITLES = Raw(files={"file": ("en.vtt", b"WEBVTT\n", "text/vtt")}, form={"slot": "subtitles_en"})
+SECTION_PDF = Raw(
+    files={"file": ("p.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")}, form={"slot": "attachment"}
+)
 KEY_ONLY = (
     "the credential is a key in the URL or body, not an account: every account without it is turned away"
 )
@@ -734,6 +750,36 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/streams/{stream_id:int}/reopen"): e(
         STREAM_MANAGER, {}, fresh={"stream_id": lambda w: w.fresh_stream(ended=True)}
     ),
+    # The investment promotion site: public pages; B's expo editors (CHANGE_EXPO) write it
+    ("GET", "/expos/{slug}/invest"): e(EVERYONE),
+    ("GET", "/expos/{slug}/invest/sitemap.xml"): e(EVERYONE),
+    ("GET", "/expos/{slug}/invest/subtitles/{lang}.vtt"): e(EVERYONE, params={"lang": "en"}),
+    ("GET", "/expos/{slug}/invest/{module}"): e(EVERYONE, params={"module": "advantages"}),
+    ("GET", "/organizer/expos/{slug}/invest"): e(perm(Perm.CHANGE_EXPO)),
+    ("POST", "/organizer/expos/{slug}/invest/letter"): e(
+        perm(Perm.CHANGE_EXPO), {"letter_title": "Dear investors", "letter_body": "Welcome."}
+    ),
+    ("POST", "/organizer/expos/{slug}/invest/film"): e(perm(Perm.CHANGE_EXPO), SUBTITLES),
+    ("POST", "/organizer/expos/{slug}/invest/film/remove"): e(perm(Perm.CHANGE_EXPO), {"slot": "poster"}),
+    ("GET", "/organizer/expos/{slug}/invest/{module}"): e(perm(Perm.CHANGE_EXPO), params={"module": "city"}),
+    ("POST", "/organizer/expos/{slug}/invest/{module}/sections"): e(
+        perm(Perm.CHANGE_EXPO), {"heading": "Talent"}, params={"module": "city"}
+    ),
+    ("POST", "/organizer/expos/{slug}/invest/{module}/sections/{section_id:int}"): e(
+        perm(Perm.CHANGE_EXPO),
+        {"heading": "Ports and airports"},
+        params={"module": "advantages"},
+        fresh={"section_id": _fresh_section},
+    ),
+    ("POST", "/organizer/expos/{slug}/invest/{module}/sections/{section_id:int}/upload"): e(
+        perm(Perm.CHANGE_EXPO),
+        SECTION_PDF,
+        params={"module": "advantages"},
+        fresh={"section_id": _fresh_section},
+    ),
+    ("POST", "/organizer/expos/{slug}/invest/{module}/sections/{section_id:int}/remove"): e(
+        perm(Perm.CHANGE_EXPO), {}, params={"module": "advantages"}, fresh={"section_id": _fresh_section}
+    ),
     # Dashboards
     ("GET", "/api/expos/{slug}/dashboard"): e(perm(Perm.VIEW_DASHBOARD)),
     ("GET", "/api/expos/{slug}/dashboard/live"): e(perm(Perm.VIEW_DASHBOARD)),
@@ -749,6 +795,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
 
 EXEMPT: dict[str, str] = {
     "/ws": "the WebSocket: each channel asks expo.permissions itself; tests/test_realtime.py covers it",
+    "/internal/relay/{stream_id:int}": "relay link between server processes: private socket and cluster "
+    "HMAC only; tests/streaming/test_cluster.py covers it",
 }
 IMPLIED = {"HEAD"}  # answered by the GET handler
 
@@ -794,9 +842,9 @@ PARAMS = {  # path parameter -> attribute of world.b
     "program_id": "program_id",
     "registration_id": "registration_id",
     "meeting_id": "meeting_id",
+    "window_id": "window_id",
     "lead_id": "lead_id",
     "message_id": "message_id",
-    "window_id": "window_id",
     "question_id": "question_id",
 }
 LITERALS = {

@@ -1,0 +1,319 @@
+"""``scripts/bench_fanout.py --workers N``: one broadcast's viewers spread over ``expo serve
+--workers N`` against one process, in the same run (see bench_fanout.py for the peers).
+
+Each server runs as ``expo serve [--workers N]`` on a fresh SQLite store and its own Redis
+database. The publisher lands on one worker (the origin); K viewers, each a new connection, are
+spread over the workers by the kernel (``SO_REUSEPORT``), those on other workers relayed from the
+origin. Which process holds each viewer is read from its session URL, and each worker's pid from
+its private address on the bus (``ss``). Per process: CPU idle (publisher only) and busy (viewers
+playing), CPU per viewer, first-frame times. Viewers count the encoded frames they receive
+instead of decoding them (``--viewers-decode`` to decode): the server sends the same, and on a
+2-core machine decoding viewers would take the cores from the servers being measured.
+
+Derived figures:
+
+* viewers one process can hold = (1 core - idle) / CPU per viewer; the cluster's is the sum over
+  its workers of the same with each worker's own CPU per viewer (the relayed ones' cost included).
+  A projection from measured costs: on this 2-core machine the viewers' own processes take the
+  cores long before the servers would.
+* relay cost per viewer: a relay link costs the same whatever the number of viewers it feeds
+  (one message per frame of the stream, on each end), so it is measured on its own first
+  (scripts/_relay_link_cost.py: both ends in one process, against feeding the same frames with
+  no link) and divided by the viewers the relaying workers served. Also printed: CPU per viewer
+  on a relaying worker minus on the origin, measured at once (noisier: a difference of two
+  differences).
+* time to first frame through the relay against direct (viewers on the origin), same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis
+from benchlib import free_port, wait_ready
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from expo.bus import connect_bus  # noqa: E402
+
+PY = sys.executable
+PROCESSES_KEY = "server-processes"  # streaming.cluster.PROCESSES_KEY
+PUBLISHERS_KEY = "stream-publishers"  # streaming.plane.PUBLISHERS_KEY
+LOCK = "test-lock"  # tests/streaming/test_multiprocess.py's claim on a Redis database
+
+
+async def _members(bus_url: str, key: str) -> list[str]:
+    bus = connect_bus(bus_url)
+    await bus.connect()
+    try:
+        return await bus.presence_members(key)
+    finally:
+        await bus.close()
+
+
+def members(bus_url: str, key: str) -> list[str]:
+    return asyncio.run(_members(bus_url, key))
+
+
+def pid_listening(port: int) -> int:
+    """The pid of the process listening on TCP ``port`` (from ``ss``)."""
+    out = subprocess.run(
+        ["ss", "-H", "-ltnp", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"pid=(\d+)", out)
+    if found is None:
+        raise SystemExit(f"no process found listening on port {port}: {out!r}")
+    return int(found.group(1))
+
+
+def workers_by_instance(bus_url: str, count: int, timeout: float = 60) -> dict[str, int]:
+    """Each worker's instance name and pid, once all ``count`` have named their private address."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in members(bus_url, PROCESSES_KEY) if "@" in m]
+        if len(found) >= count:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {len(found)} of {count} workers named themselves on the bus")
+        time.sleep(0.2)
+    pids = {}
+    for member in found:
+        instance, address = member.split("@", 1)
+        pids[instance] = pid_listening(int(address.rsplit(":", 1)[1]))
+    return pids
+
+
+@contextlib.contextmanager
+def redis_database(redis_url: str) -> Iterator[str]:
+    """A Redis database among 1-15 that no test holds (the tests' lock key), emptied of the
+    app's keys before and after: a fresh store numbers its streams from 1 again."""
+    token = secrets.token_hex(8)
+    while True:
+        bus_url = f"{redis_url.rstrip('/')}/{random.randint(1, 15)}"
+        client = redis.Redis.from_url(bus_url)
+        if client.set(LOCK, token, nx=True, ex=900):
+            break
+        time.sleep(0.2)
+    try:
+        empty(client)
+        yield bus_url
+    finally:
+        empty(client)
+        if client.get(LOCK) == token.encode():
+            client.delete(LOCK)
+
+
+def empty(client: redis.Redis) -> None:
+    keys = list(client.scan_iter("expo:*"))
+    if keys:
+        client.delete(*keys)
+
+
+def run_served(args: argparse.Namespace, workers: int, peer: Any, cpu_seconds: Any) -> dict[str, Any]:
+    """One server (``workers`` processes), one publisher, ``args.viewers`` viewers: per-process figures."""
+    with redis_database(args.redis) as bus_url:
+        return serve_and_measure(args, workers, bus_url, peer, cpu_seconds)
+
+
+def serve_and_measure(
+    args: argparse.Namespace, workers: int, bus_url: str, peer: Any, cpu_seconds: Any
+) -> dict[str, Any]:
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="expo-bench-workers-"))
+    env = {
+        **os.environ,
+        "EXPO_DATA_DIR": str(tmp),
+        "EXPO_LOG_LEVEL": "warning",
+        "EXPO_BUS_URL": bus_url,
+        "EXPO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("EXPO_CONFIG", None)
+    expo = [PY, "-m", "expo"]
+    subprocess.run([*expo, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    out = subprocess.run(
+        [*expo, "streams", "create", "--title", "Workers bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    stream = json.loads(out.stdout)
+    command = [*expo, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    name = f"{workers} process{'es' if workers > 1 else ''}"
+    peers: list[Any] = []
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz", server)
+        pids = workers_by_instance(bus_url, workers)
+        publisher = peer.start("publish", stream["whip_url"], stream["key"], "--kbps", str(args.kbps))
+        peers.append(publisher)
+        publisher.next(30)
+        publisher.next(10)
+        origin = next(
+            m.split("/", 1)[1] for m in members(bus_url, PUBLISHERS_KEY) if m.startswith(f"{stream['id']}/")
+        )
+        print(f"{name}: publisher live; measuring {args.seconds:.0f} s without viewers ...", flush=True)
+        idle = shares(pids, args.seconds, cpu_seconds)
+        duration = 25 + 2 + args.seconds + 3
+        decoding = [] if args.viewers_decode else ["--no-decode"]
+        viewers = [
+            peer.start("view", stream["whep_url"], "--seconds", str(duration), *decoding)
+            for _ in range(args.viewers)
+        ]
+        peers += viewers
+        firsts = [v.next(35) for v in viewers]
+        print(f"{name}: {len(viewers)} viewers playing; measuring {args.seconds:.0f} s ...", flush=True)
+        time.sleep(2)
+        busy = shares(pids, args.seconds, cpu_seconds)
+        ends = [v.next(duration + 10) for v in viewers]
+    finally:
+        for started in peers:
+            started.stop()
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    processes = []
+    for instance in sorted(pids, key=lambda i: i != origin):
+        mine = [f["first_frame_s"] for f in firsts if str(f["location"]).endswith("." + instance)]
+        n = len(mine)
+        per_viewer = (busy[instance] - idle[instance]) / n if n else None
+        processes.append(
+            {
+                "role": "origin" if instance == origin else "relay",
+                "viewers": n,
+                "idle_core": round(idle[instance], 4),
+                "busy_core": round(busy[instance], 4),
+                "core_per_viewer": round(per_viewer, 5) if per_viewer is not None else None,
+                "holds": round((1 - idle[instance]) / per_viewer) if per_viewer and per_viewer > 0 else None,
+                "first_frame_p50_s": round(statistics.median(mine), 3) if mine else None,
+                "first_frame_max_s": round(max(mine), 3) if mine else None,
+            }
+        )
+    return {
+        "workers": workers,
+        "viewers": len(firsts),
+        "processes": processes,
+        "viewer_fps_min": min(e["fps"] for e in ends),
+        "viewer_fps_mean": round(statistics.mean(e["fps"] for e in ends), 1),
+    }
+
+
+def shares(pids: dict[str, int], seconds: float, cpu_seconds: Any) -> dict[str, float]:
+    """Each process's share of one core over the next ``seconds``, measured over the same window."""
+    before = {i: cpu_seconds(pid) for i, pid in pids.items()}
+    started = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - started
+    return {i: (cpu_seconds(pid) - before[i]) / elapsed for i, pid in pids.items()}
+
+
+def link_alone(args: argparse.Namespace) -> dict[str, Any]:
+    """scripts/_relay_link_cost.py's figures: one relay link on its own, both ends, one process."""
+    print("relay link alone: measuring ...", flush=True)
+    script = str(ROOT / "scripts" / "_relay_link_cost.py")
+    command = [PY, script, "--seconds", str(args.seconds), "--kbps", str(args.kbps)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def run(args: argparse.Namespace, peer: Any, cpu_seconds: Any) -> None:
+    link = link_alone(args)
+    one = run_served(args, 1, peer, cpu_seconds)
+    many = run_served(args, args.workers, peer, cpu_seconds)
+    single = one["processes"][0]
+    origin = many["processes"][0]
+    relays = [p for p in many["processes"][1:] if p["core_per_viewer"] is not None]
+    held_one = single["holds"]
+    held_many = sum(p["holds"] or 0 for p in many["processes"])
+    relayed = sum(p["viewers"] for p in relays)
+    link_core = max(0.0, float(link["link_core"]))  # one stream's relay link, both ends
+    relay_cost = link_core / relayed if relayed else None
+    difference = (
+        statistics.mean(p["core_per_viewer"] for p in relays) - origin["core_per_viewer"]
+        if relays and origin["core_per_viewer"] is not None
+        else None
+    )
+    direct_ff = origin["first_frame_p50_s"]
+    relay_ff = max((p["first_frame_max_s"] for p in relays), default=None)
+    relay_ff_p50 = statistics.median(p["first_frame_p50_s"] for p in relays) if relays else None
+    added = relay_ff_p50 - direct_ff if relay_ff_p50 is not None and direct_ff is not None else None
+
+    header = (
+        f"{'':<34}{'viewers':>8}{'idle':>8}{'busy':>8}{'/viewer':>9}{'holds':>7}{'ff p50':>8}{'ff max':>8}"
+    )
+    print("\n" + header)
+    for label, figures in [("1 process", single)] + [
+        (f"{args.workers} workers: {p['role']}", p) for p in many["processes"]
+    ]:
+        per = figures["core_per_viewer"]
+        print(
+            f"{label:<34}{figures['viewers']:>8}{figures['idle_core']:>8.1%}{figures['busy_core']:>8.1%}"
+            f"{(f'{per:.2%}' if per is not None else '-'):>9}{figures['holds'] or '-'!s:>7}"
+            f"{figures['first_frame_p50_s'] or '-'!s:>8}{figures['first_frame_max_s'] or '-'!s:>8}"
+        )
+    ratio = held_many / held_one if held_one else None
+    print(f"\nviewers held at their measured cost: 1 process {held_one}, {args.workers} workers {held_many}")
+    if ratio:
+        print(f"  {args.workers} workers / 1 process: {ratio:.2f}x")
+    print(
+        f"relay link alone, both ends: {link_core:.2%} of a core for {link['frames_per_s']} frames/s; "
+        f"opened in {link['open_s'] * 1000:.1f} ms, first frame {link['first_frame_s'] * 1000:.1f} ms after"
+    )
+    if relay_cost is not None:
+        print(f"  per relayed viewer ({relayed} here): {relay_cost:.3%} of a core")
+    if link_core > 0:
+        print(f"  <= 0.1% per viewer from {math.ceil(link_core / 0.001)} relayed viewers on a process")
+    if difference is not None:
+        print(f"CPU per viewer, relaying worker - origin: {difference:+.3%} of a core")
+    if added is not None:
+        through = f"p50 {relay_ff_p50:.3f} s vs {direct_ff:.3f} s direct"
+        print(f"first frame through the relay: {through} ({added:+.3f} s)")
+    every = [p["core_per_viewer"] for p in [single, *many["processes"]] if p["core_per_viewer"] is not None]
+    verdict = {
+        "every process <= 1% per viewer": all(c <= 0.01 for c in every),
+        f"{args.workers} workers >= 1.8x one": ratio is not None and ratio >= 1.8,
+        "relay <= 0.1% per viewer": relay_cost is not None and relay_cost <= 0.001,
+        "relay adds <= 50 ms to first frame": added is not None and added <= 0.05,
+        "first frame <= 1 s": relay_ff is not None and relay_ff <= 1.0,
+    }
+    for target, ok in verdict.items():
+        print(f"  {target:<38}{'PASS' if ok else 'FAIL'}")
+    print(
+        json.dumps(
+            {
+                "one_process": one,
+                "workers": many,
+                "ratio_held": round(ratio, 2) if ratio else None,
+                "relay_link": link,
+                "relay_core_per_viewer": round(relay_cost, 5) if relay_cost is not None else None,
+                "relay_minus_origin_per_viewer": round(difference, 5) if difference is not None else None,
+                "first_frame_added_s": round(added, 3) if added is not None else None,
+                "seconds": args.seconds,
+                "kbps": args.kbps,
+                "pass": all(verdict.values()),
+            }
+        )
+    )
