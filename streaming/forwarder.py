@@ -5,38 +5,47 @@ aiortc's ``RTCRtpSender`` runs a task per track that wakes for every frame, buil
 transport, ICE connection, protocol) before it reaches the socket. For a forwarding server that
 per-packet Python is nearly all of the cost of a viewer. An :class:`RtpForwarder` is called by the
 publication for each frame instead, and does per packet only what differs between viewers: a
-12-byte header, SRTP protection and one ``sendto``. What is the same for every viewer of a frame
-(its RTP payloads, the send time, the header-extension block) is computed once, in
-:class:`OutgoingFrame`.
+12-byte header and SRTP protection, in place in one buffer, from which the frame's packets leave
+in one system call per run of equal sizes (UDP segmentation offload: see
+:mod:`streaming.srtp_batch`; an H.264 frame is usually one run, an Opus frame one packet). What
+is the same for every viewer of a frame (its RTP payloads, the send time, the header-extension
+block, how the packets fall into batches) is computed once, in :class:`OutgoingFrame`.
 
 The sender stays in charge of everything else: negotiation, RTCP sender reports (fed with the
 counters the forwarder keeps), receiver reports, keyframe requests (relayed to the publication by
 :class:`~streaming.tracks.EncodedRelayTrack`) and NACKs, which are answered from the forwarder's
 own history of recent packets, over RTX when it was negotiated.
 
-This relies on a few private attributes of aiortc 1.16 and aioice 0.13, all checked when a
-forwarder is created. A connection the forwarder cannot drive (a TURN-relayed pair, a later aiortc
-without those attributes) falls back to the sender's own path before anything is sent, so the
-stream never jumps between two sequence-number spaces.
+This relies on a few private attributes of aiortc 1.16, aioice 0.13 and pylibsrtp 1.0, checked
+when a forwarder is created or first sends (without pylibsrtp's, packets are protected and sent
+one by one, as with ``batching`` off). A connection the forwarder cannot drive (a TURN-relayed
+pair, a later aiortc without those attributes) falls back to the sender's own path before
+anything is sent, so the stream never jumps between two sequence-number spaces.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import socket
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from struct import Struct
 from typing import Any
 
 import av
+import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender
 from aiortc.clock import current_ntp_time
-from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import pack_header_extensions
 from av.stream import Stream
+
+from streaming import srtp_batch
+from streaming.srtp_batch import Plan, plan_frame
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +54,7 @@ ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 HISTORY_SIZE = 128  # packets kept per subscriber to answer NACKs (aiortc's sender keeps as many)
 MAX_WRITE_BUFFER = 256 * 1024  # bytes queued in a socket that cannot keep up before frames drop
 
-_RTP_HEADER = Struct("!BBHLL")
+_RTP_HEADER = srtp_batch.RTP_HEADER
 _EXTENSION_HEADER = Struct("!HH")
 _ORIGINAL_SEQUENCE = Struct("!H")
 
@@ -88,6 +97,15 @@ class OutgoingFrame:
     timestamp: int = 0
     ntp_time: int = field(default_factory=current_ntp_time)
     _extension_blocks: dict[tuple[int, int, str], bytes] = field(default_factory=dict)
+    _plans: dict[tuple[int, int, str], Plan] = field(default_factory=dict)
+    _payload_bytes: int = -1
+
+    @property
+    def payload_bytes(self) -> int:
+        """The length of the shared ``payloads``, all together (the sender reports' octets)."""
+        if self._payload_bytes < 0:
+            self._payload_bytes = sum(map(len, self.payloads or ()))
+        return self._payload_bytes
 
     def extension_block(self, ids: tuple[int, int, str]) -> bytes:
         """:func:`extension_block` for this frame: viewers almost always negotiate the same ids
@@ -96,6 +114,14 @@ class OutgoingFrame:
         if block is None:
             block = self._extension_blocks[ids] = extension_block(ids, self.ntp_time)
         return block
+
+    def plan(self, ids: tuple[int, int, str]) -> Plan:
+        """:func:`~streaming.srtp_batch.plan_frame` of the shared ``payloads``, once per frame."""
+        plan = self._plans.get(ids)
+        if plan is None:
+            assert self.payloads is not None
+            plan = self._plans[ids] = plan_frame(self.extension_block(ids), self.payloads)
+        return plan
 
 
 def extension_block(ids: tuple[int, int, str], ntp_time: int) -> bytes:
@@ -129,6 +155,11 @@ class RtpForwarder:
     :param pack: turns a frame into RTP payloads for subscribers that cannot share them (VP8).
     """
 
+    #: Protect each frame's packets in one buffer and send them as one batch per run of equal
+    #: sizes (:mod:`streaming.srtp_batch`); off, one ``protect`` and one ``sendto`` per packet,
+    #: as before batching (``scripts/bench_forward.py`` measures one against the other).
+    batching = True
+
     def __init__(self, sender: RTCRtpSender, pack: Packer) -> None:
         self._sender = sender
         self._pack = pack
@@ -139,9 +170,26 @@ class RtpForwarder:
         self._history: list[tuple[int, int, int, bytes] | None] = [None] * HISTORY_SIZE
         self._packets = 0
         self._octets = 0
+        # Set when the sender is started: the DTLS transport, its ICE pairs, the payload type.
+        self._dtls: Any = None
+        self._nominated: dict[int, Any] = {}
+        self._payload_type = 0
+        # Where frames go: the nominated ICE pair, its datagram transport and the viewer's address.
+        self._pair: Any = None
+        self._transport: Any = None
+        self._address: Any = None
+        # For batches: the libsrtp context of the transport's SRTP session, a socket of our own
+        # on the pair's socket, and the thread's scratch buffer.
+        self._srtp_session: object = None
+        self._context: Any | None = None
+        self._socket: socket.socket | None = None
+        self._socket_finalizer: weakref.finalize[Any, Any] | None = None
+        self._scratch: srtp_batch.Scratch | None = None
+        self._gso = srtp_batch.GSO_AVAILABLE
         self.fallback = not self._can_drive(sender)
         self.direct = False
         self.packets_sent = 0
+        self.batches_sent = 0  # sends of several packets at once (see ``batching``)
         self.retransmissions = 0
         if not self.fallback:
             self._wrap_send()
@@ -161,56 +209,38 @@ class RtpForwarder:
         """
         if self.fallback:
             return None
-        negotiated = self._negotiated
-        dtls: RTCDtlsTransport = self._sender.transport
+        negotiated, dtls = self._negotiated, self._dtls
         if negotiated is None or dtls._state is not State.CONNECTED:
             return False
-        pair = dtls.transport._connection._nominated.get(1)
+        pair = self._nominated.get(1)
         if pair is None:
             return False
-        protocol = pair.protocol
-        if type(protocol) is not StunProtocol:
-            if not self.direct:
-                # Only a plain UDP socket can be written to synchronously; a TURN allocation
-                # sends through coroutines. Nothing was sent yet, so the sender takes over.
-                self.fallback = True
-                return None
-            return False  # the nominated pair changed mid-stream: rare, and only a frame lost
-        transport: Any = protocol.transport  # a selector datagram transport, with a write buffer
-        if transport is None or transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+        if pair is not self._pair and not self._take_route(pair):
+            return None if self.fallback else False
+        transport = self._transport
+        queued = transport.get_write_buffer_size()
+        if queued > MAX_WRITE_BUFFER:
             return False
         self.direct = True
-        if frame.payloads is None:
-            payloads, timestamp = self._pack(frame.packet)
-        else:
-            payloads, timestamp = frame.payloads, frame.timestamp
+        shared = frame.payloads is not None
+        payloads, timestamp = (frame.payloads, frame.timestamp) if shared else self._pack(frame.packet)
         if not payloads:
             return True
         timestamp = (self._timestamp_origin + timestamp) & 0xFFFFFFFF
-        extension = frame.extension_block(negotiated.extension_ids)
-        first_byte = 0x90 if extension else 0x80
-        payload_type = negotiated.payload_type
-        ssrc = self._sender._ssrc
-        protect = dtls._tx_srtp.protect
-        sendto = transport.sendto
-        address = pair.remote_addr
-        history = self._history
-        sequence = self._sequence
-        last = len(payloads) - 1
-        sent_bytes = payload_bytes = 0
-        for index, payload in enumerate(payloads):
-            marker = 0x80 if index == last else 0
-            header = _RTP_HEADER.pack(first_byte, marker | payload_type, sequence, timestamp, ssrc)
-            data = protect(header + extension + payload)
-            sendto(data, address)
-            sent_bytes += len(data)
-            history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload)
-            payload_bytes += len(payload)
-            sequence = (sequence + 1) & 0xFFFF
-        self._sequence = sequence
-        self._octets += payload_bytes
-        self._packets += len(payloads)
-        self.packets_sent += len(payloads)
+        session = dtls._tx_srtp
+        if session is not self._srtp_session:
+            self._srtp_session, self._context = session, srtp_batch.srtp_context(session)
+        if queued or not self.batching or self._context is None or not (self._socket or self._adopt()):
+            # Behind datagrams the transport queued: go through it too, or they would be overtaken.
+            sent_bytes = self._send_each(frame, payloads, session, timestamp)
+        else:
+            ids = negotiated.extension_ids
+            plan = frame.plan(ids) if shared else plan_frame(frame.extension_block(ids), payloads)
+            sent_bytes = self._send_batched(plan, timestamp)
+        count = len(payloads)
+        self._octets += frame.payload_bytes if shared else sum(map(len, payloads))
+        self._packets += count
+        self.packets_sent += count
         # What the sender's RTCP task puts in its next sender report, and the transport's stats.
         state = vars(self._sender)
         state[_SENDER_NTP] = frame.ntp_time
@@ -219,8 +249,114 @@ class RtpForwarder:
         state[_SENDER_PACKETS] = self._packets
         dtls_state = vars(dtls)
         dtls_state[_DTLS_BYTES] += sent_bytes
-        dtls_state[_DTLS_PACKETS] += len(payloads)
+        dtls_state[_DTLS_PACKETS] += count
         return True
+
+    def close(self) -> None:
+        """Release the socket this forwarder writes batches to (the subscriber left)."""
+        self._release_socket()
+
+    def _take_route(self, pair: Any) -> bool:
+        """Write to the newly nominated ICE ``pair`` from now on; whether frames can go there."""
+        protocol = pair.protocol
+        if type(protocol) is not StunProtocol:
+            if not self.direct:
+                # Only a plain UDP socket can be written to synchronously; a TURN allocation
+                # sends through coroutines. Nothing was sent yet, so the sender takes over.
+                self.fallback = True
+            return False  # the nominated pair changed mid-stream: rare, and only a frame lost
+        if protocol.transport is None:
+            return False
+        self._release_socket()
+        self._pair, self._transport, self._address = pair, protocol.transport, pair.remote_addr
+        return True
+
+    def _send_batched(self, plan: Plan, timestamp: int) -> int:
+        """Protect each batch of ``plan`` in place in the thread's scratch buffer and send it in
+        one system call (see :mod:`streaming.srtp_batch`); returns the bytes sent."""
+        sock = self._socket
+        assert sock is not None  # taken by send()
+        buffer = self._scratch or self._take_scratch()
+        view, base, length, protect = buffer.view, buffer.base, buffer.length, buffer.protect
+        context, pack_into, address = self._context, _RTP_HEADER.pack_into, self._address
+        payload_type = self._payload_type
+        ssrc = self._sender._ssrc
+        history = self._history
+        sequence = self._sequence
+        sent = 0
+        for batch in plan:
+            offset = segment = 0
+            for first_byte, marker, body, payload in batch:
+                pack_into(view, offset, first_byte, marker | payload_type, sequence, timestamp, ssrc)
+                end = offset + 12 + len(body)
+                view[offset + 12 : end] = body
+                length[0] = end - offset
+                if protect(context, base + offset, length):
+                    raise pylibsrtp.Error("SRTP protect failed")
+                segment = segment or length[0]
+                offset += length[0]
+                history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload)
+                sequence = (sequence + 1) & 0xFFFF
+            try:
+                if len(batch) == 1:  # a frame of one packet (audio): no segmentation to ask for
+                    sock.sendto(view[:offset], address)
+                else:
+                    self._gso = srtp_batch.send_batch(sock, view[:offset], segment, address, self._gso)
+                    self.batches_sent += 1
+            except BlockingIOError as exc:  # the socket's buffer is full: the transport queues the rest
+                for start in range(getattr(exc, "characters_written", 0), offset, segment):
+                    self._transport.sendto(bytes(view[start : min(start + segment, offset)]), address)
+            except OSError as exc:  # ICMP unreachable from an earlier datagram: the viewer is leaving
+                logger.debug("RTP to %s not sent: %s", address, exc)
+            sent += offset
+        self._sequence = sequence
+        return sent
+
+    def _send_each(self, frame: OutgoingFrame, payloads: list[bytes], session: Any, timestamp: int) -> int:
+        """Protect and send ``payloads`` one by one, through the transport (the path before
+        batching, and the one behind datagrams the transport queued; see ``batching``)."""
+        negotiated = self._negotiated
+        assert negotiated is not None
+        extension = frame.extension_block(negotiated.extension_ids)
+        first_byte = 0x90 if extension else 0x80
+        payload_type = negotiated.payload_type
+        ssrc = self._sender._ssrc
+        protect = session.protect
+        sendto, address = self._transport.sendto, self._address
+        history = self._history
+        sequence = self._sequence
+        last = len(payloads) - 1
+        sent = 0
+        for index, payload in enumerate(payloads):
+            marker = 0x80 if index == last else 0
+            header = _RTP_HEADER.pack(first_byte, marker | payload_type, sequence, timestamp, ssrc)
+            data = protect(header + extension + payload)
+            sendto(data, address)
+            sent += len(data)
+            history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload)
+            sequence = (sequence + 1) & 0xFFFF
+        self._sequence = sequence
+        return sent
+
+    def _take_scratch(self) -> srtp_batch.Scratch:
+        self._scratch = srtp_batch.scratch()  # frames are sent on the event loop's thread only
+        return self._scratch
+
+    def _adopt(self) -> bool:
+        """Take a socket for batches on the nominated pair's (:func:`srtp_batch.acquire_socket`),
+        kept until the pair changes or :meth:`close`; ``False`` if none can be had."""
+        try:
+            self._socket = srtp_batch.acquire_socket(self._transport)
+        except OSError as exc:  # out of file descriptors: this frame goes one packet at a time
+            logger.warning("no socket for RTP batches (%s): sending packet by packet", exc)
+            return False
+        self._socket_finalizer = weakref.finalize(self, srtp_batch.release_socket, self._transport)
+        return True
+
+    def _release_socket(self) -> None:
+        if self._socket_finalizer is not None:
+            self._socket_finalizer()
+        self._socket = self._socket_finalizer = None
 
     async def _retransmit(self, sequence_number: int) -> None:
         """Answer a viewer's NACK for ``sequence_number`` if the packet is still remembered."""
@@ -254,7 +390,11 @@ class RtpForwarder:
         start = self._sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
-            self._negotiated = _negotiated(parameters)
+            # Started once negotiation chose the transports (bundling may replace the first one).
+            self._dtls = self._sender.transport
+            self._nominated = self._dtls.transport._connection._nominated
+            negotiated = self._negotiated = _negotiated(parameters)
+            self._payload_type = negotiated.payload_type
             await start(parameters)
 
         self._sender.send = send  # type: ignore[method-assign]

@@ -156,8 +156,23 @@ class EncodedRelayTrack(MediaStreamTrack):
         """
         if self._upstream_ended or self.readyState != "live":
             return False
-        if self._forwarder is not None and not self._forwarder.fallback:
-            return self._forward(self._forwarder, frame)
+        forwarder = self._forwarder
+        if forwarder is not None and not forwarder.fallback:
+            if self.waiting_for_keyframe and not frame.keyframe:
+                self.frames_dropped += 1
+                # Ask only once the viewer can take it: a keyframe sent before is lost too.
+                return forwarder.negotiated
+            sent = forwarder.send(frame)
+            if sent:
+                self.frames_forwarded += 1
+                self.waiting_for_keyframe = False
+                return False
+            if sent is not None:
+                self.frames_dropped += 1
+                # A dropped video frame breaks every frame that references it.
+                self.waiting_for_keyframe = self.kind == "video"
+                return False
+            # The forwarder handed over to the sender: frames are queued from now on.
         packet, keyframe = frame.packet, frame.keyframe
         if self.waiting_for_keyframe:
             if not keyframe:
@@ -185,26 +200,10 @@ class EncodedRelayTrack(MediaStreamTrack):
         self._wake()
         return False
 
-    def _forward(self, forwarder: RtpForwarder, frame: OutgoingFrame) -> bool:
-        if self.waiting_for_keyframe and not frame.keyframe:
-            self.frames_dropped += 1
-            # Ask only once the viewer can take it: a keyframe sent before is lost too.
-            return forwarder.negotiated
-        sent = forwarder.send(frame)
-        if sent is None:  # the forwarder handed over to the sender: queue from now on
-            return self.push(frame)
-        if sent:
-            self.frames_forwarded += 1
-            self.waiting_for_keyframe = False
-        else:
-            self.frames_dropped += 1
-            # A dropped video frame breaks every frame that references it.
-            self.waiting_for_keyframe = self.kind == "video"
-        return False
-
     def end(self) -> None:
         """The publication ended: the reader gets what is queued, then ``MediaStreamError``."""
         self._upstream_ended = True
+        self._release_forwarder()
         self._wake()
 
     async def recv(self) -> av.Packet[Stream]:
@@ -231,7 +230,12 @@ class EncodedRelayTrack(MediaStreamTrack):
             self._source._unsubscribe(self)
         super().stop()
         self._queue.clear()
+        self._release_forwarder()
         self._wake()
+
+    def _release_forwarder(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.close()  # nothing more to send: its socket goes
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
