@@ -52,7 +52,7 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Collection, Coroutine
+from collections.abc import AsyncIterator, Collection, Coroutine
 from typing import Any
 
 from expo.accounts.models import User
@@ -86,6 +86,30 @@ CONNECT_TIMEOUT = 30.0
 PRESENCE_INTERVAL = 5.0
 PUBLISHERS_KEY = "stream-publishers"
 """Bus presence of the streams some process answers for; members are ``{stream id}/{process}``."""
+CLAIM_TTL = 30.0  # seconds a claim left by a process that died while accepting a publisher lasts
+
+
+@contextlib.asynccontextmanager
+async def publishing_claim(bus: Bus, stream_id: int) -> AsyncIterator[bool]:
+    """Whether this process is the only one taking a publisher for ``stream_id`` right now.
+
+    Two encoders of one stream that reach two processes within the same milliseconds both pass
+    each process's own check and the bus presence (named only once accepted). Each attempt adds
+    one to a counter on the bus for as long as it lasts: only the attempt that finds it at 1
+    goes on. A bus that cannot be reached leaves each process to its own check, as before.
+    """
+    key = f"stream-publish-claim:{stream_id}"
+    try:
+        claimants = await bus.incr(key, 1, ttl=CLAIM_TTL)
+    except BusError:
+        logger.warning("whip: the bus cannot say whether another process takes stream %s", stream_id)
+        yield True
+        return
+    try:
+        yield claimants == 1
+    finally:
+        with contextlib.suppress(BusError):
+            await bus.incr(key, -1)
 
 
 class MediaPlane:
@@ -166,28 +190,36 @@ class MediaPlane:
             raise Conflict("The stream is live already: it cannot be rehearsed.", code="stream.live")
         self._claimed.add(stream_id)  # before the first await: two encoders racing get one 409
         try:
-            # Named on the bus before the store can say live: a process starting meanwhile leaves it.
-            await self._hold(stream_id)
-            config = rtc_configuration(self.ice_servers)
-            session, answer = await accept_publisher(self.router, config, stream_id, key, offer)
-            session.id = self._session_id(session.id)
-            # Held before the stream is announced live: a viewer who hears "live" and asks for the
-            # media at once finds the publisher (else a WHEP 409 and an HLS 404 in their page).
-            self.publishers[stream_id] = session
-            if rehearsal:
-                self._rehearsing.add(stream_id)
-            try:
-                if not rehearsal:
-                    async with self.db.session() as db_session:
-                        stream = await services.go_live(db_session, stream, bus=self.bus)
-            except BaseException:
-                if self.publishers.get(stream_id) is session:
-                    del self.publishers[stream_id]
-                await self._drop_media(session)
-                raise
-            self._cancel_grace(stream_id)
+            async with publishing_claim(self.bus, stream_id) as alone:
+                if not alone:  # another process is accepting one for this stream at this moment
+                    raise Conflict("This stream already has a publisher.", code="stream.publisher_connected")
+                return await self._accept_publisher(stream, stream_id, key, offer, rehearsal=rehearsal)
         finally:
             self._claimed.discard(stream_id)
+
+    async def _accept_publisher(
+        self, stream: Stream, stream_id: int, key: str, offer: str, *, rehearsal: bool
+    ) -> tuple[PublisherSession, str]:
+        # Named on the bus before the store can say live: a process starting meanwhile leaves it.
+        await self._hold(stream_id)
+        config = rtc_configuration(self.ice_servers)
+        session, answer = await accept_publisher(self.router, config, stream_id, key, offer)
+        session.id = self._session_id(session.id)
+        # Held before the stream is announced live: a viewer who hears "live" and asks for the
+        # media at once finds the publisher (else a WHEP 409 and an HLS 404 in their page).
+        self.publishers[stream_id] = session
+        if rehearsal:
+            self._rehearsing.add(stream_id)
+        try:
+            if not rehearsal:
+                async with self.db.session() as db_session:
+                    stream = await services.go_live(db_session, stream, bus=self.bus)
+        except BaseException:
+            if self.publishers.get(stream_id) is session:
+                del self.publishers[stream_id]
+            await self._drop_media(session)
+            raise
+        self._cancel_grace(stream_id)
         packager = None if rehearsal else await self._start_hls(stream, session)
         session.tasks.append(self._spawn(self._supervise_publisher(session, packager)))
         what = "rehearsing" if rehearsal else "live"

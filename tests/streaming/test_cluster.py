@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import signal
 import subprocess
 import time
@@ -29,10 +30,12 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 from starlette.requests import HTTPConnection
 
-from expo.bus import connect_bus
+from expo.bus import Bus, connect_bus
 from expo.cli import main
 from streaming.broadcaster import Broadcaster
 from streaming.cluster import SIGNATURE_HEADER, Cluster, session_owner
+from streaming.plane import publishing_claim
+from tests.bus.test_bus import delete_namespace
 from tests.streaming.synthetic import FFPROBE
 from tests.streaming.test_multiprocess import (
     EXPO,
@@ -256,3 +259,29 @@ def test_several_workers_need_a_shared_bus(capsys: pytest.CaptureFixture[str], t
     config.write_text(f'data_dir = "{tmp_path}"\nbus_url = "memory://"\n')
     assert main(["serve", "--workers", "2", "--config", str(config)]) == 2
     assert "workers" in capsys.readouterr().err
+
+
+async def test_two_processes_taking_one_streams_publisher_at_once_let_one_go_on(redis_url: str) -> None:
+    # Each process's own check and the bus presence cannot see an encoder another process is
+    # accepting at this very moment; the claim on the bus does.
+    namespace = f"expo-test:{secrets.token_hex(6)}:"
+    buses = [connect_bus(redis_url, namespace=namespace) for _ in range(2)]
+    for bus in buses:
+        await bus.connect()
+    try:
+        both_tried = asyncio.Barrier(2)
+
+        async def take(bus: Bus) -> bool:
+            async with publishing_claim(bus, 7) as alone:
+                await both_tried.wait()  # neither lets go before the other has asked
+                return alone
+
+        assert sorted(await asyncio.gather(*(take(bus) for bus in buses))) == [False, True]
+        async with publishing_claim(buses[1], 7) as alone:  # released: the next encoder may go on
+            assert alone
+        async with publishing_claim(buses[0], 8) as alone:  # other streams were never held
+            assert alone
+    finally:
+        for bus in buses:
+            await bus.close()
+        await delete_namespace(redis_url, namespace)
