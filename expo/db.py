@@ -44,6 +44,7 @@ MODEL_MODULES = (
     "expo.registration.models",
     "expo.agenda.models",
     "expo.signing.models",
+    "expo.promotion.models",
 )
 
 

@@ -3,7 +3,8 @@ core and the domains below them, so no two packages import each other.
 
     assembly   expo.app, expo.cli, expo.demo, expo.asgi: wire everything together; expo.migrations,
                the history of the whole store's schema, every domain's tables included
-    domains    booths < streaming < expo.meetings, expo.registration, expo.agenda, expo.signing
+    domains    booths < streaming < expo.meetings, expo.registration, expo.agenda, expo.signing,
+               expo.promotion
                < expo.dashboards
     core       the rest of expo/ (platform, db, bus, realtime, expos and permissions, mail, ...), web/
 
@@ -27,11 +28,14 @@ DOMAINS = (
     "expo.registration",
     "expo.agenda",
     "expo.signing",
+    "expo.promotion",
     "expo.dashboards",
 )
 LEVEL = {domain: level for level, domain in enumerate(DOMAINS)}
 # Domains on one level know nothing of each other.
-LEVEL.update({"expo.registration": 2, "expo.agenda": 2, "expo.signing": 2, "expo.dashboards": 3})
+LEVEL.update(
+    {"expo.registration": 2, "expo.agenda": 2, "expo.signing": 2, "expo.promotion": 2, "expo.dashboards": 3}
+)
 
 
 def unit_of(module: str) -> str | None:
