@@ -31,10 +31,11 @@ from booths.models import Booth, CatalogImport
 from expo.accounts.models import TokenKind, User
 from expo.app import routes
 from expo.config import Settings
+from expo.errors import Forbidden, Unauthorized
 from expo.expos import team
 from expo.expos.models import Expo, ExpoMember
 from expo.meetings import slots
-from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole
+from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole, require
 from expo.promotion import services as promotion
 from tests.authz_world import (
     ACCOUNT_ROLES,
@@ -988,3 +989,17 @@ async def test_authorization_matrix(app: Starlette, client: httpx.AsyncClient) -
     if unseen:
         report.append(f"the secret scan is blind: no manager was shown {sorted(unseen)}")
     assert not report, "\n".join(report)
+
+
+def test_a_refusal_tells_a_signed_out_visitor_to_sign_in_and_others_why() -> None:
+    with pytest.raises(Unauthorized) as signed_out:
+        require(False, None, "Only the booth's staff edit it.", "booth.forbidden")
+    assert (signed_out.value.code, signed_out.value.message) == ("auth.required", "Sign in first.")
+    member = User(id=1, email="ann@example.com", name="Ann", role="visitor", password_hash="!")
+    with pytest.raises(Forbidden) as refused:
+        require(False, member, "Only the booth's staff edit it.", "booth.forbidden")
+    assert (refused.value.code, refused.value.message) == (
+        "booth.forbidden",
+        "Only the booth's staff edit it.",
+    )
+    require(True, None, "never shown", "never.raised")

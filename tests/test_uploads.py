@@ -8,6 +8,7 @@ import struct
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,8 @@ from starlette.applications import Starlette
 
 from booths.models import Booth, BoothMedia
 from expo.config import Settings
-from expo.uploads import MediaKind, sniff
+from expo.errors import NotFound
+from expo.uploads import MediaKind, media_path, sniff
 from tests.booths.web import add_owner, browser, csrf_of, floor_of, make_account, post_form
 from tests.conftest import make_settings
 
@@ -138,6 +140,117 @@ async def test_a_logo_is_reencoded_stored_by_hash_and_served_for_good(app: Starl
             assert (await session.get(Booth, booth.id)).logo_path is None  # type: ignore[union-attr]
         page = await ex.get(f"/expos/fair/booths/{booth.id}")
         assert logo.replace(".png", "-thumb.png") not in page.text
+
+
+def transparent_png(mode: str) -> bytes:
+    """A 64x64 image whose top-left pixel is fully transparent, in ``mode``."""
+    out = io.BytesIO()
+    if mode == "P":
+        image = Image.new("P", (64, 64), 1)
+        image.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)
+        image.putpixel((0, 0), 0)
+        image.save(out, "PNG", transparency=0)
+    else:
+        image = Image.new(mode, (64, 64), (200, 255) if mode == "LA" else (200, 30, 30, 255))
+        image.putpixel((0, 0), (0, 0) if mode == "LA" else (0, 0, 0, 0))
+        image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+async def test_a_transparent_logo_stays_transparent(app: Starlette, mode: str) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        response = await upload(ex, booth, "logo.png", transparent_png(mode), slot="logo")
+        assert response.status_code == 303, response.text
+        async with app.state.platform.db.session() as session:
+            logo = (await session.get(Booth, booth.id)).logo_path
+        served = Image.open(io.BytesIO((await ex.get(f"/media/{logo}")).content))
+    assert served.convert("RGBA").getpixel((0, 0))[3] == 0  # no black or white box around it
+    assert served.convert("RGBA").getpixel((32, 32))[3] == 255
+
+
+def picture(fmt: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(out, fmt)
+    return out.getvalue()
+
+
+WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm" + b"\0" * 200
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "ext", "kind"),
+    [
+        ("photo.webp", lambda: picture("WEBP"), "webp", "image"),
+        ("anim.gif", lambda: picture("GIF"), "png", "image"),  # shown as its first frame
+        ("clip.webm", lambda: WEBM, "webm", "video"),
+    ],
+)
+async def test_webp_gif_and_webm_are_recognised_by_their_bytes(
+    app: Starlette, name: str, make: Any, ext: str, kind: str
+) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        response = await upload(ex, booth, name, make(), "application/octet-stream")
+        assert response.status_code == 303, response.text
+        async with app.state.platform.db.session() as session:
+            item = (await session.exec(select(BoothMedia))).one()
+        assert (item.name.rsplit(".", 1)[1], item.kind) == (ext, kind)
+        served = await ex.get(f"/media/{item.name}")
+        assert served.status_code == 200 and served.headers["content-type"] == item.content_type
+        if kind == "image":
+            assert Image.open(io.BytesIO(served.content)).size == (64, 48)
+
+
+def multipart(token: str, fields: list[tuple[bytes, bytes]], image: bytes) -> bytes:
+    parts = [(b"csrf_token", token.encode()), *fields]
+    body = b"".join(
+        b'--b\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
+        for name, value in parts
+    )
+    file_head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="p.png"\r\n'
+    return body + file_head + b"Content-Type: image/png\r\n\r\n" + image + b"\r\n--b--\r\n"
+
+
+async def test_odd_form_fields_are_answered_as_client_mistakes(app: Starlette) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        token = csrf_of((await ex.get(f"/booths/{booth.id}/edit")).text)
+
+        async def send(fields: list[tuple[bytes, bytes]]) -> httpx.Response:
+            return await ex.post(
+                f"/booths/{booth.id}/upload",
+                content=multipart(token, fields, png()),
+                headers={"Content-Type": "multipart/form-data; boundary=b"},
+            )
+
+        # Bytes that are not UTF-8, in a field's name or value: read with replacement characters.
+        odd = await send([(b"slot", b"media"), (b"ti\xfftle", b"x"), (b"title", b"Caf\xe9 \xff")])
+        assert odd.status_code == 303, odd.text
+        async with app.state.platform.db.session() as session:
+            assert (await session.exec(select(BoothMedia))).one().title == "Caf\ufffd \ufffd"
+        too_long = await send([(b"slot", b"media"), (b"title", b"x" * 9000)])
+        assert too_long.status_code == 413 and "A form field is too long." in too_long.text
+        many = await send([(f"f{i}".encode(), b"x") for i in range(30)])
+        assert many.status_code == 400 and "The form has too many fields." in many.text
+
+
+async def test_a_truncated_image_is_refused_as_unreadable(app: Starlette) -> None:
+    booth = await setup(app)
+    async with browser(app, "owner@example.com") as ex:
+        response = await upload(ex, booth, "photo.png", png()[:200])
+        assert response.status_code == 422
+        assert "The image cannot be read." in response.text
+    assert stored_files(app) == []
+
+
+def test_an_unknown_media_name_is_not_found(settings: Settings) -> None:
+    for name in ("a" * 64 + ".png", "../secret_key", "secret_key"):
+        with pytest.raises(NotFound) as caught:
+            media_path(settings, name)
+        assert caught.value.code == "media.unknown"
+        assert caught.value.message == "There is nothing at this address."
 
 
 async def test_photo_metadata_is_stripped(app: Starlette) -> None:
@@ -299,6 +412,33 @@ async def test_product_images_show_on_the_product_page(app: Starlette) -> None:
         assert 'class="product-image" src="/media/' in shown.text
         floor_page = await ex.get(f"/expos/fair/booths/{booth.id}")
         assert "-thumb.png" in floor_page.text
+
+
+async def test_a_brochure_or_a_video_is_refused_as_a_product_picture(app: Starlette) -> None:
+    booth = await setup(app)
+    async with app.state.platform.db.session() as session:
+        from booths.models import Product
+
+        product = (await session.exec(select(Product).where(Product.booth_id == booth.id))).first()
+    assert product is not None
+    pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\0" * 100
+    async with browser(app, "owner@example.com") as ex:
+        page = f"/booths/{booth.id}/products/{product.id}"
+        for name, data, ctype in [("sheet.pdf", pdf, "application/pdf"), ("clip.mp4", mp4, "video/mp4")]:
+            refused = await post_form(
+                ex,
+                page,
+                f"/booths/{booth.id}/upload",
+                {"slot": "product", "product_id": str(product.id)},
+                files={"file": (name, data, ctype)},
+            )
+            assert refused.status_code == 422, name
+            assert "Products show images only." in refused.text
+        shown = await ex.get(f"/expos/fair/products/{product.id}")
+        assert 'class="product-image"' not in shown.text
+    async with app.state.platform.db.session() as session:
+        assert (await session.exec(select(BoothMedia))).all() == []
 
 
 async def test_strangers_cannot_upload_to_a_booth(app: Starlette) -> None:

@@ -149,7 +149,7 @@ def load_queue(conn: Connection, program_id: int, rows: dict[tuple[int, int], Ro
     query = (
         sa.select(REG.c.id, REG.c.user_id, REG.c.created_at)
         .where(REG.c.program_id == program_id, REG.c.status == SeatStatus.WAITLISTED.value)
-        .order_by(REG.c.created_at, REG.c.id)
+        .order_by(REG.c.created_at, REG.c.id)  # pragma: no mutate (equivalent: sorted by Row.order below)
     )
     queue = [
         Row(program_id, uid, SeatStatus.WAITLISTED.value, created_at, id=rid)

@@ -261,6 +261,35 @@ async def test_cookie_session_needs_csrf_token_for_unsafe_requests(client: httpx
     assert ok.status_code == 201, ok.text
 
 
+async def test_forged_delete_put_and_patch_with_the_session_cookie_change_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    platform = app_of(client).state.platform
+    async with platform.db.session() as session:
+        user = await services.create_user(
+            session, email="olga@example.com", password=PASSWORD, role="organizer"
+        )
+        raw, _ = await services.issue_token(session, user, TokenKind.SESSION)
+        api_raw, api_token = await services.issue_token(session, user, TokenKind.API, name="scripts")
+    bearer = {"Authorization": f"Bearer {api_raw}"}
+    created = await client.post("/api/expos", json={"slug": "fair", "title": "Fair"}, headers=bearer)
+    assert created.status_code == 201, created.text
+    # Another site's page makes Olga's browser send these with her cookies, but without the token.
+    client.cookies.set(SESSION_COOKIE, raw)
+    client.cookies.set(CSRF_COOKIE, "browser-nonce")
+    forged = [
+        await client.delete(f"/api/auth/tokens/{api_token.id}"),
+        await client.patch("/api/expos/fair", json={"title": "Hijacked"}),
+        await client.put(f"/api/expos/fair/team/{user.id}", json={"role": "moderator"}),
+    ]
+    for response in forged:
+        assert_error(response, 403, "auth.csrf_failed")
+    # Her scripts' token still works, the expo keeps its title and she still owns it.
+    mine = await client.get("/api/me/expos", headers=bearer)
+    assert mine.status_code == 200, mine.text
+    assert [(e["expo"]["title"], e["role"]) for e in mine.json()["items"]] == [("Fair", "owner")]
+
+
 # -- audit -------------------------------------------------------------------------
 
 
@@ -286,3 +315,8 @@ async def test_account_actions_are_audited(client: httpx.AsyncClient) -> None:
     assert by_action["auth.login"].ip == "127.0.0.1"
     assert by_action["auth.login_failed"].target == "mia@example.com"
     assert by_action["auth.token_revoked"].target == f"token:{token['id']}"
+
+
+async def test_a_signed_out_request_is_told_to_sign_in(client: httpx.AsyncClient) -> None:
+    error = assert_error(await client.get("/api/me"), 401, "auth.required")
+    assert error["message"] == "Sign in first."

@@ -189,3 +189,141 @@ async def test_a_request_the_store_refuses_does_not_fail_its_batch(db: Database,
     assert isinstance(results[1], Conflict) and results[1].code == "program.gone"
     assert [results[0], *results[2:]] == [Seat(SeatStatus.CONFIRMED)] * 3
     assert len(await stored(db, program)) == 3
+
+
+async def test_a_freed_seat_goes_to_that_programs_first_in_line(db: Database, fair: Fair) -> None:
+    keynote = await make_program(db, fair.expo, capacity=1)
+    workshop = await make_program(db, fair.expo, capacity=1, title="Workshop")
+    a, b, c, d = await make_visitors(db, 4)
+    desk = SeatDesk(db)
+    assert await desk.register(keynote, a) == Seat(SeatStatus.CONFIRMED)
+    assert await desk.register(workshop, b) == Seat(SeatStatus.CONFIRMED)
+    # c waits for the workshop first; d then waits for the keynote: each is first in their own line.
+    assert await desk.register(workshop, c) == Seat(SeatStatus.WAITLISTED, 1)
+    assert await desk.register(keynote, d) == Seat(SeatStatus.WAITLISTED, 1)
+    assert await desk.register(keynote, d) == Seat(SeatStatus.WAITLISTED, 1)
+
+    await desk.cancel(keynote, a)
+
+    assert {r.user_id: r.status for r in await stored(db, keynote)} == {a: "cancelled", d: "confirmed"}
+    assert {r.user_id: r.status for r in await stored(db, workshop)} == {b: "confirmed", c: "waitlisted"}
+
+
+async def test_someone_who_joins_the_line_as_a_seat_frees_gets_it(db: Database, fair: Fair) -> None:
+    program = await make_program(db, fair.expo, capacity=1)
+    a, e = await make_visitors(db, 2)
+    desk = SeatDesk(db)
+    await desk.register(program, a)
+    # One batch: e joins the (empty) waiting list, then a leaves.
+    joined, _ = await asyncio.gather(desk.register(program, e), desk.cancel(program, a))
+    assert joined == Seat(SeatStatus.WAITLISTED, 1)
+    assert {r.user_id: r.status for r in await stored(db, program)} == {a: "cancelled", e: "confirmed"}
+
+
+async def test_cancelling_a_place_in_line_or_twice_never_gives_away_an_extra_seat(
+    db: Database, fair: Fair
+) -> None:
+    program = await make_program(db, fair.expo, capacity=1)
+    a, b, c, d = await make_visitors(db, 4)
+    desk = SeatDesk(db)
+    for uid in (a, b, c, d):
+        await desk.register(program, uid)
+    assert await desk.cancel(program, b) == Seat(SeatStatus.CANCELLED)  # waiting: nobody moves up
+    statuses = {r.user_id: r.status for r in await stored(db, program)}
+    assert statuses == {a: "confirmed", b: "cancelled", c: "waitlisted", d: "waitlisted"}
+    assert await desk.register(program, d) == Seat(SeatStatus.WAITLISTED, 2)
+    await desk.cancel(program, a)
+    await desk.cancel(program, a)  # a second click: c got a's seat, d must keep waiting
+    statuses = {r.user_id: r.status for r in await stored(db, program)}
+    assert statuses == {a: "cancelled", b: "cancelled", c: "confirmed", d: "waitlisted"}
+    assert await desk.register(program, d) == Seat(SeatStatus.WAITLISTED, 1)
+
+
+async def test_places_told_in_a_batch_with_cancellations_are_right(db: Database, fair: Fair) -> None:
+    program = await make_program(db, fair.expo, capacity=1)
+    a, b, c, d, e = await make_visitors(db, 5)
+    desk = SeatDesk(db)
+    for uid in (a, b, c, d):
+        await desk.register(program, uid)
+    # b leaves the line of three as e arrives: e is third, behind c and d.
+    _, arrived = await asyncio.gather(desk.cancel(program, b), desk.register(program, e))
+    assert arrived == Seat(SeatStatus.WAITLISTED, 3)
+    # In one batch a leaves (c gets the seat), d leaves the line, then the seat frees again: e's.
+    await asyncio.gather(desk.cancel(program, a), desk.cancel(program, d), desk.cancel(program, c))
+    statuses = {r.user_id: r.status for r in await stored(db, program)}
+    assert statuses == {a: "cancelled", b: "cancelled", c: "cancelled", d: "cancelled", e: "confirmed"}
+
+
+async def test_coming_back_after_cancelling_is_served_after_those_already_waiting(
+    db: Database, fair: Fair
+) -> None:
+    program = await make_program(db, fair.expo, capacity=1)
+    a, b, c = await make_visitors(db, 3)
+    desk = SeatDesk(db)
+    for uid in (a, b, c):
+        await desk.register(program, uid)
+    await desk.cancel(program, b)
+    assert await desk.register(program, b) == Seat(SeatStatus.WAITLISTED, 2)  # behind c
+    await desk.cancel(program, a)
+    statuses = {r.user_id: r.status for r in await stored(db, program)}
+    assert statuses == {a: "cancelled", b: "waitlisted", c: "confirmed"}
+
+
+async def test_two_registrations_stamped_alike_get_distinct_places(db: Database, fair: Fair) -> None:
+    program = await make_program(db, fair.expo, capacity=1)
+    a, b, c = await make_visitors(db, 3)
+    desk = SeatDesk(db)
+    for uid in (a, b, c):
+        await desk.register(program, uid)
+    async with db.session() as s:  # as a store with a coarse clock would record them
+        rows = (
+            await s.exec(select(ProgramRegistration).where(col(ProgramRegistration.user_id).in_([b, c])))
+        ).all()
+        for row in rows:
+            row.created_at = rows[0].created_at
+            s.add(row)
+        await s.commit()
+    assert await desk.register(program, b) == Seat(SeatStatus.WAITLISTED, 1)
+    assert await desk.register(program, c) == Seat(SeatStatus.WAITLISTED, 2)
+
+
+async def test_asking_for_ones_place_as_the_line_moves_tells_the_new_place(db: Database, fair: Fair) -> None:
+    program = await make_program(db, fair.expo, capacity=1)
+    a, b, c, d = await make_visitors(db, 4)
+    desk = SeatDesk(db)
+    for uid in (a, b, c, d):
+        await desk.register(program, uid)
+    # One batch: a leaves (b gets the seat), then d asks again: second in line now.
+    _, place = await asyncio.gather(desk.cancel(program, a), desk.register(program, d))
+    assert place == Seat(SeatStatus.WAITLISTED, 2)
+    statuses = {r.user_id: r.status for r in await stored(db, program)}
+    assert statuses == {a: "cancelled", b: "confirmed", c: "waitlisted", d: "waitlisted"}
+
+
+async def test_the_organizers_list_keeps_when_people_were_promoted_and_cancelled(
+    db: Database, fair: Fair
+) -> None:
+    program = await make_program(db, fair.expo, capacity=1)
+    a, b, c, d = await make_visitors(db, 4)
+    desk = SeatDesk(db)
+    for uid in (a, b, c):
+        await desk.register(program, uid)
+    await desk.cancel(program, a)  # b is promoted, and told by e-mail
+    async with db.session() as s:
+        mail = (await s.exec(select(OutboxMessage).where(OutboxMessage.user_id == b))).one()
+    assert mail.expo_id == fair.expo.id  # listed in the expo's outbox
+    async with db.session() as s:
+        row = await s.get(Program, program)
+        assert row is not None
+        row.capacity = 2
+        s.add(row)
+        await s.commit()
+    await desk.refill(program)  # c is promoted by the larger room
+    await desk.cancel(program, b)  # b leaves after all
+    # d signs up and changes their mind in the same instant.
+    await asyncio.gather(desk.register(program, d), desk.cancel(program, d))
+    rows = {r.user_id: r for r in await stored(db, program)}
+    assert rows[b].status == "cancelled" and rows[b].promoted_at is not None
+    assert rows[b].cancelled_at is not None
+    assert rows[c].status == "confirmed" and rows[c].promoted_at is not None
+    assert rows[d].status == "cancelled" and rows[d].cancelled_at is not None

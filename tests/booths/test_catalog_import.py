@@ -80,6 +80,21 @@ async def test_a_bad_row_is_reported_with_its_line_and_nothing_is_imported(db: D
     assert await counts(db) == before
 
 
+async def test_a_refused_category_path_leaves_no_categories_behind(db: Database) -> None:
+    await run_import(db, (HEADER + "Acme,Lamp,,,,,,\n").encode())
+    before = await counts(db)
+    # Every row parses; the second category path has an empty part, found after "Cups > Mugs".
+    data = (HEADER + "Acme,Mug,,Cups > Mugs,,,,\nAcme,Cup,,Zed >  > Cups,,,,\n").encode()
+    rows = parse_catalog(data)
+    with pytest.raises(CatalogInvalid) as caught:
+        await run_import(db, data)
+    assert len(rows) == 2 and "Zed >  > Cups" in caught.value.message
+    assert await counts(db) == before
+    # The fixed file imports with exactly the categories it names.
+    fixed = await run_import(db, (HEADER + "Acme,Mug,,Cups > Mugs,,,,\n").encode())
+    assert fixed.categories_created == 2
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [
@@ -153,8 +168,19 @@ def test_huge_fields_are_refused() -> None:
     with pytest.raises(CatalogInvalid) as caught:
         parse_catalog((HEADER + "Acme,Lamp," + "y" * 200_000 + ",,,,,\n").encode())
     assert problems(caught)[0]["line"] == 2
-    with pytest.raises(TooLarge):
+    with pytest.raises(TooLarge) as too_large:
         parse_catalog(b"x" * (catalog.MAX_FILE_BYTES + 1))
+    assert too_large.value.code == "catalog.too_large"
+
+
+async def test_a_file_naming_more_new_booths_than_a_batch_creates_them_all(db: Database) -> None:
+    count = catalog.BATCH_ROWS + 1
+    data = (HEADER + "".join(f"Booth {i:04},Lamp {i:04},,,,,,\n" for i in range(count))).encode()
+    summary = await run_import(db, data)
+    assert (summary.booths_created, summary.products_created) == (count, count)
+    async with db.session() as s:
+        pairs = (await s.exec(select(Booth.name, Product.name).join(Product))).all()
+    assert sorted(pairs) == [(f"Booth {i:04}", f"Lamp {i:04}") for i in range(count)]
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:

@@ -27,6 +27,15 @@ def names(results: Results) -> list[str]:
 def test_text_is_folded_and_cjk_runs_become_bigrams() -> None:
     assert search.groups("Café LED台灯") == [["cafe"], ["led"], ["台灯"]]
     assert search.groups("不锈钢") == [["不锈", "锈钢"]]
+    assert search.groups("X200灯泡lamp") == [["x200"], ["灯泡"], ["lamp"]]
+
+
+async def test_a_latin_word_written_after_chinese_is_found_on_its_own(db: Database) -> None:
+    floor = await seed_floor(db)
+    booth = floor.booths["Lumen Works"]
+    async with db.session() as s:
+        await services.create_product(s, booth, ProductFields(name="台灯lamp"), floor.organizer)
+    assert "台灯lamp" in names(await find(db, floor, "lamp"))
     assert search.groups('"NEAR(" * OR') == [["near"], ["or"]]
 
 

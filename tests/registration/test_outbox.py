@@ -5,6 +5,7 @@ platform's sender task delivering a registration's confirmation."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -21,6 +22,7 @@ from starlette.applications import Starlette
 from expo.app import create_app
 from expo.config import Settings
 from expo.db import Database, utcnow
+from expo.expos.services import ensure_expo
 from expo.mail import outbox
 from expo.mail.models import OutboxMessage, OutboxStatus
 from tests.booths.web import make_account
@@ -124,8 +126,6 @@ async def test_a_refused_message_is_retried_with_backoff_then_marked_failed(
     assert (await stored(db))[0].status == "sent" and len(inbox.received) == 1
 
 
-async def test_an_unreachable_server_is_an_error_on_the_message_not_a_crash(db: Database) -> None:
-    await queue(db, 1)
 async def test_a_sent_message_is_never_sent_again(db: Database, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     await queue(db, 1)
@@ -213,6 +213,8 @@ async def test_the_outbox_list_filters_by_expo_status_and_text_newest_first(db: 
         assert total == outbox.PAGE_SIZE + 4 and [m.to_address for m in second] == everything
 
 
+async def test_an_unreachable_server_is_an_error_on_the_message_not_a_crash(db: Database) -> None:
+    await queue(db, 1)
     sender = outbox.OutboxSender(db, f"smtp://127.0.0.1:{free_port()}", "expo@example.com")
     assert await sender.run_once() == 1
     [message] = await stored(db)

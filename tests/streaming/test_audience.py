@@ -184,6 +184,104 @@ async def test_peak_is_monotonic_and_persisted(deployment: Deployment) -> None:
     assert (await restarted.stats(sid))["peak_viewers"] == 3
 
 
+async def test_a_viewer_after_a_restart_with_an_empty_bus_keeps_the_stored_peak(
+    deployment: Deployment,
+) -> None:
+    first = await deployment.process()
+    sid = await live_stream(first.db)
+    for viewer in ("a", "b", "c"):
+        await first.watch(sid, f"anon:{viewer}", ViewVia.PAGE)
+    await first.stop()
+    await first.db.dispose()
+    if not deployment.bus_url.startswith("memory"):
+        await delete_namespace(deployment.bus_url, deployment.namespace)  # Redis lost its data
+    # Restarted on an empty bus: one viewer arrives; the peak of 3 the organiser saw stays.
+    restarted = await deployment.process(fresh_bus=True)
+    await restarted.watch(sid, "anon:late", ViewVia.PAGE)
+    stats = await restarted.stats(sid)
+    assert (stats["live_viewers"], stats["peak_viewers"]) == (1, 3)
+    async with restarted.db.session() as session:
+        assert (await services.get_stream(session, sid)).peak_viewers == 3
+
+
+async def test_one_person_on_two_broadcasts_counts_on_each_and_leaving_one_keeps_the_other(
+    deployment: Deployment,
+) -> None:
+    audience = await deployment.process()
+    keynote = await live_stream(audience.db, "Keynote")
+    panel = await live_stream(audience.db, "Panel")
+    await audience.watch(keynote, "user:1", ViewVia.PAGE)
+    await audience.watch(panel, "user:1", ViewVia.PAGE)
+    await audience.watch(panel, "anon:x", ViewVia.HLS)
+
+    def figures(stats: dict[str, object]) -> tuple[object, ...]:
+        return tuple(stats[k] for k in ("live_viewers", "peak_viewers", "total_views", "unique_viewers"))
+
+    assert figures(dict(await audience.stats(keynote))) == (1, 1, 1, 1)
+    assert figures(dict(await audience.stats(panel))) == (2, 2, 2, 2)
+    assert await open_views(audience, "user:1") == {keynote, panel}
+
+    await audience.leave(keynote, "user:1", ViewVia.PAGE)
+    assert figures(dict(await audience.stats(keynote))) == (0, 1, 1, 1)
+    assert figures(dict(await audience.stats(panel))) == (2, 2, 2, 2)
+    assert await open_views(audience, "user:1") == {panel}  # still watching the panel
+
+    await audience.watch(keynote, "user:1", ViewVia.PAGE)  # back: a new view of the keynote only
+    assert figures(dict(await audience.stats(keynote))) == (1, 1, 2, 1)
+    assert figures(dict(await audience.stats(panel))) == (2, 2, 2, 2)
+
+
+async def open_views(audience: Audience, viewer: str) -> set[int]:
+    """The streams on which ``viewer``'s view has not ended."""
+    async with audience.db.session() as session:
+        views = (await session.exec(select(StreamView).where(StreamView.viewer == viewer))).all()
+    return {view.stream_id for view in views if view.ended_at is None}
+
+
+async def test_a_lapsed_view_ends_while_the_others_watch_on(deployment: Deployment) -> None:
+    audience = await deployment.process(ttl=0.4)
+    sid = await live_stream(audience.db)
+    await audience.watch(sid, "anon:stays", ViewVia.PAGE)
+    await audience.watch(sid, "anon:tab", ViewVia.PAGE)
+    await audience.watch(sid, "anon:tab", ViewVia.HLS)  # its player, a moment later
+
+    async def only_one_left() -> bool:
+        await audience.watch(sid, "anon:stays", ViewVia.PAGE)  # keeps watching
+        return await audience.live_viewers(sid) == 1
+
+    await wait_until(only_one_left, timeout=5, what="the closed tab expiring")
+    await audience.watch(sid, "anon:stays", ViewVia.PAGE)
+    await audience.announce()
+    assert await open_views(audience, "anon:tab") == set()  # counted in the watch time as ended
+    assert await open_views(audience, "anon:stays") == {sid}
+
+
+async def test_a_leave_from_someone_not_watching_changes_nothing(deployment: Deployment) -> None:
+    audience = await deployment.process()
+    sid = await live_stream(audience.db)
+    await audience.watch(sid, "anon:here", ViewVia.PAGE)
+    await audience.leave(sid, "anon:stray", ViewVia.PAGE)  # a beacon from a tab long closed
+    stats = await audience.stats(sid)
+    assert (stats["live_viewers"], stats["total_views"]) == (1, 1)
+
+
+async def test_heartbeats_move_a_views_last_seen_time(deployment: Deployment) -> None:
+    audience = await deployment.process(ttl=1.0)
+    audience.seen_interval = 0.2  # a last-seen write at most every 0.2 s
+    sid = await live_stream(audience.db)
+    await audience.watch(sid, "anon:1", ViewVia.PAGE)
+
+    async def interval_over() -> bool:
+        return await audience.bus.get_counter(f"audience:seen:{sid}:anon:1") == 0
+
+    await wait_until(interval_over, timeout=5, what="the last-seen interval passing")
+    await audience.watch(sid, "anon:1", ViewVia.HLS)
+    async with audience.db.session() as session:
+        view = (await session.exec(select(StreamView).where(StreamView.stream_id == sid))).one()
+    # A view that lapses now ends here, not where it started.
+    assert view.last_seen_at > view.started_at
+
+
 @pytest.fixture
 async def redis_deployment(redis_url: str, tmp_path: Path) -> AsyncIterator[Deployment]:
     """For the cross-process tests: memory:// is one process by definition."""
@@ -211,6 +309,16 @@ async def test_two_processes_agree_on_live_viewers_and_total_views(redis_deploym
     assert await b.live_viewers(sid) == 3  # user:1 still watches through b's watch page
     await b.leave(sid, "user:1", ViewVia.PAGE)
     assert await a.live_viewers(sid) == await b.live_viewers(sid) == 2
+
+
+async def test_a_viewer_redis_forgot_is_not_counted_as_a_new_view(redis_deployment: Deployment) -> None:
+    audience = await redis_deployment.process()
+    sid = await live_stream(audience.db)
+    await audience.watch(sid, "anon:1", ViewVia.PAGE)
+    await delete_namespace(redis_deployment.bus_url, redis_deployment.namespace)  # Redis came back empty
+    await audience.watch(sid, "anon:1", ViewVia.HLS)  # the same person's next heartbeat
+    stats = await audience.stats(sid)
+    assert (stats["live_viewers"], stats["total_views"]) == (1, 1)
 
 
 async def test_the_minute_sampler_keeps_one_row_per_minute_with_the_highest_figure(
@@ -318,3 +426,6 @@ def test_viewer_tokens_name_one_viewer_of_one_stream() -> None:
     assert unsign_viewer(secret, 8, token) is None
     assert unsign_viewer("t" * 40, 7, token) is None
     assert unsign_viewer(secret, 7, token[:-2] + "xx") is None
+    # Viewer ids are at most 80 characters, even in a token that verifies.
+    assert unsign_viewer(secret, 7, sign_viewer(secret, 7, "a" * 80)) == "a" * 80
+    assert unsign_viewer(secret, 7, sign_viewer(secret, 7, "a" * 81)) is None

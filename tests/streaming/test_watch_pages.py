@@ -39,6 +39,22 @@ async def test_watch_page_renders_without_javascript(app: Starlette, client: htt
     assert "Sign in to chat" in html  # anonymous: no chat form
     assert 'id="chat-form"' not in html
 
+
+async def test_hostile_questions_show_as_text_on_the_page(app: Starlette, client: httpx.AsyncClient) -> None:
+    ann = await signup_and_login(client, "ann@example.com")
+    stream = await create_stream(app.state.platform.db)
+    for body in HOSTILE:
+        response = await client.post(f"/api/streams/{stream}/questions", json={"body": body}, headers=ann)
+        assert response.status_code == 201, response.text
+
+    html = (await client.get(f"/watch/{stream}")).text
+    listed = html[html.index('id="question-list"') : html.index('id="question-empty"')]
+    assert listed.count('class="question-item') == 2
+    # The server-rendered question list shows the markup as text; it never becomes elements.
+    assert '<span class="chat-body">&lt;script&gt;alert(1)&lt;/script&gt;</span>' in listed
+    assert '<span class="chat-body">&lt;img src=x onerror=alert(1)&gt;</span>' in listed
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+
     chinese = await client.get(f"/watch/{stream}", headers={"accept-language": "zh-CN"})
     assert "聊天" in chinese.text
 
