@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -17,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from booths import pages as floor_pages
 from booths import services
 from booths.editor_pages import editable_booth, editor_url
+from booths.models import Booth
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.db import utcnow
@@ -45,6 +47,16 @@ def _proposed_times(start_raw: str, minutes_raw: str) -> tuple[datetime, datetim
     return start, start + timedelta(minutes=minutes)
 
 
+async def booth_of_expo(session: AsyncSession, request: Request, user: User) -> Booth:
+    """The booth (``booth_id``) of the expo (``slug``) a booth page's form was posted to;
+    :class:`NotFound` for a booth of another expo."""
+    expo = await expos.get_expo(session, request.path_params["slug"])
+    booth = await services.get_booth(session, path_int(request, "booth_id"), user)
+    if booth.expo_id != expo.id:
+        raise NotFound(N_("There is nothing at this address."), code="booth.unknown")
+    return booth
+
+
 async def request_meeting(request: Request) -> Response:
     """The booth page's "Request a meeting" form; errors show on the booth page beside the form."""
     form = await read_form(request)
@@ -57,10 +69,7 @@ async def request_meeting(request: Request) -> Response:
     p = platform(request)
     try:
         async with p.db.session() as session:
-            expo = await expos.get_expo(session, request.path_params["slug"])
-            booth = await services.get_booth(session, path_int(request, "booth_id"), user)
-            if booth.expo_id != expo.id:
-                raise NotFound(N_("There is nothing at this address."), code="booth.unknown")
+            booth = await booth_of_expo(session, request, user)
             start, end = _proposed_times(values["starts_at"], values["minutes"])
             await meetings.request_meeting(
                 session, booth, user, start, end, values["message"], p.bus, p.settings

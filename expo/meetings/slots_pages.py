@@ -16,16 +16,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from booths import pages as floor_pages
-from booths import services
 from booths.editor_pages import editable_booth
 from expo.accounts.models import User
 from expo.auth import platform
 from expo.errors import N_, Conflict, ExpoError, Invalid, NotFound
-from expo.expos import services as expos
 from expo.http.api import path_int
 from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.meetings import services as meetings
 from expo.meetings import slots
+from expo.meetings.pages import booth_of_expo
 from expo.permissions import require_page_user
 
 FIELDS = ("day", "start", "end", "slot_minutes", "capacity")
@@ -164,10 +163,7 @@ async def book(request: Request) -> Response:
     p = platform(request)
     try:
         async with p.db.session() as session:
-            expo = await expos.get_expo(session, request.path_params["slug"])
-            booth = await services.get_booth(session, path_int(request, "booth_id"), user)
-            if booth.expo_id != expo.id:
-                raise NotFound(N_("There is nothing at this address."), code="booth.unknown")
+            booth = await booth_of_expo(session, request, user)
             try:
                 start = datetime.fromisoformat(values["starts_at"])
             except ValueError:
