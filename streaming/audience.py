@@ -67,6 +67,9 @@ SEEN_INTERVAL = 30.0
 # (a low-latency HLS player fetches its playlist every half second); capped at a quarter of the TTL.
 MIN_HEARTBEAT = 2.0
 """At most one ``last_seen_at`` write per person and stream in this many seconds."""
+RECORD_SLACK = timedelta(seconds=5)
+"""How long after its first heartbeat was heard a view may be written (the store's write, on a
+busy store), for :meth:`Audience._close_lapsed` to still find it."""
 VIEWER_COOKIE = "expo_viewer"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _VIEWER_TOKEN_PURPOSE = "viewer"  # noqa: S105 (a signing purpose, not a secret)
@@ -347,15 +350,20 @@ class Audience:
 
     async def _close_lapsed(self, stream_id: int, viewer: str, heard: datetime) -> None:
         """End the person's latest view where this process last heard them, unless it already
-        ended later (another process heard them after this one, or they left explicitly)."""
+        ended later (another process heard them after this one, or they left explicitly).
+
+        A view's first heartbeat is heard a moment before the view is written, so a view heard
+        only once started "after" it was last heard: views started up to :data:`RECORD_SLACK`
+        later count, and end no earlier than they started.
+        """
         async with self.db.session() as session:
             latest = (
                 await session.exec(
-                    select(StreamView.id)
+                    select(StreamView.id, StreamView.started_at)
                     .where(
                         StreamView.stream_id == stream_id,
                         StreamView.viewer == viewer,
-                        col(StreamView.started_at) <= heard,
+                        col(StreamView.started_at) <= heard + RECORD_SLACK,
                     )
                     .order_by(col(StreamView.started_at).desc(), col(StreamView.id).desc())
                     .limit(1)
@@ -363,13 +371,15 @@ class Audience:
             ).first()
             if latest is None:
                 return
+            view_id, started_at = latest
+            ended_at = max(heard, started_at)
             await session.exec(
                 update(StreamView)
                 .where(
-                    col(StreamView.id) == latest,
-                    or_(col(StreamView.ended_at).is_(None), col(StreamView.ended_at) < heard),
+                    col(StreamView.id) == view_id,
+                    or_(col(StreamView.ended_at).is_(None), col(StreamView.ended_at) < ended_at),
                 )
-                .values(ended_at=heard, last_seen_at=heard)
+                .values(ended_at=ended_at, last_seen_at=ended_at)
             )
             await session.commit()
 

@@ -256,6 +256,23 @@ async def test_a_lapsed_view_ends_while_the_others_watch_on(deployment: Deployme
     assert await open_views(audience, "anon:stays") == {sid}
 
 
+async def test_a_view_of_a_single_heartbeat_ends_when_it_lapses(deployment: Deployment) -> None:
+    # A player opened and closed at once: its one heartbeat is heard a moment before its view is
+    # written, and the view must still end (else it counts as watching for ever in watch time).
+    audience = await deployment.process(ttl=0.3)
+    sid = await live_stream(audience.db)
+    await audience.watch(sid, "anon:glance", ViewVia.HLS)
+
+    async def lapsed() -> bool:
+        await audience.announce()
+        return await open_views(audience, "anon:glance") == set()
+
+    await wait_until(lapsed, timeout=5, what="the single-heartbeat view ending")
+    async with audience.db.session() as session:
+        view = (await session.exec(select(StreamView).where(StreamView.viewer == "anon:glance"))).one()
+    assert view.ended_at is not None and view.ended_at >= view.started_at
+
+
 async def test_a_leave_from_someone_not_watching_changes_nothing(deployment: Deployment) -> None:
     audience = await deployment.process()
     sid = await live_stream(audience.db)
