@@ -503,6 +503,10 @@ class Audience:
             watching = await self.bus.presence_count(self._paths(stream_id, viewer)) > 0
             if self._heard.get(key) != heard:
                 continue  # a heartbeat arrived meanwhile
+            if watching and now - heard < 2 * self.ttl:
+                # Our own presence, touched a moment after the heartbeat was heard, may outlive it
+                # by that moment: look again at the next tick rather than take it for another's.
+                continue
             del self._heard[key]
             if watching:
                 continue  # another process hears them now, and ends the view when they lapse

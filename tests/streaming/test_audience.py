@@ -262,6 +262,9 @@ async def test_a_view_of_a_single_heartbeat_ends_when_it_lapses(deployment: Depl
     audience = await deployment.process(ttl=0.3)
     sid = await live_stream(audience.db)
     await audience.watch(sid, "anon:glance", ViewVia.HLS)
+    # Its presence on the bus, touched a moment after the heartbeat was heard, outlives it by
+    # that moment (made longer here): the lapse must not take it for another process's viewer.
+    await audience.bus.presence_touch(audience._paths(sid, "anon:glance"), "hls", audience.ttl * 1.5)
 
     async def lapsed() -> bool:
         await audience.announce()
