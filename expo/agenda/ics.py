@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from datetime import datetime
 
 from expo.agenda.models import Program
 from expo.db import utcnow
+from expo.ical import escape, fold, stamp, uid_host
 
-MAX_OCTETS = 75
 PRODID = "-//expo//agenda//EN"
 
 
@@ -29,36 +28,6 @@ class Event:
     url: str
     location: str
     note: str = ""
-
-
-def escape(text: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11)."""
-    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
-
-
-def fold(line: str) -> str:
-    """``line`` split into 75-octet pieces joined by CRLF + space (RFC 5545 3.1)."""
-    pieces: list[str] = []
-    current, size, limit = "", 0, MAX_OCTETS
-    for char in line:
-        width = len(char.encode())
-        if size + width > limit:
-            pieces.append(current)
-            # A continuation line starts with a space, which counts towards its 75 octets.
-            current, size, limit = "", 0, MAX_OCTETS - 1
-        current += char
-        size += width
-    pieces.append(current)
-    return "\r\n ".join(pieces)
-
-
-def stamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _host(public_url: str) -> str:
-    return urlsplit(public_url).hostname or "expo"
 
 
 def _event(event: Event, host: str, now: datetime) -> list[str]:
@@ -92,7 +61,7 @@ def _event(event: Event, host: str, now: datetime) -> list[str]:
 
 def calendar(events: Sequence[Event], *, name: str, public_url: str, now: datetime | None = None) -> str:
     """A VCALENDAR with ``events``, ready to serve as ``text/calendar``."""
-    host, now = _host(public_url), now or utcnow()
+    host, now = uid_host(public_url), now or utcnow()
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",

@@ -6,49 +6,23 @@ UTC (``...Z``) so every calendar places them right whatever its own timezone; th
 per meeting, so importing a second copy updates the event instead of duplicating it. A cancelled
 meeting's file says ``STATUS:CANCELLED`` with ``METHOD:CANCEL``, which removes the event.
 
-The agenda writes program calendars the same way (``expo.agenda.ics``); a domain does not import
-another's internals, so the three text rules (escape, fold, stamp) are repeated here.
+The agenda writes program calendars the same way (``expo.agenda.ics``); both take the format's
+text rules from the core (:mod:`expo.ical`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from datetime import datetime
 
 from expo.db import utcnow
+from expo.ical import escape, fold, stamp, uid_host
 from expo.meetings.models import Meeting, MeetingStatus
 
 MEDIA_TYPE = "text/calendar"
-MAX_OCTETS = 75
 PRODID = "-//expo//meetings//EN"
 REMINDER_MINUTES = 15
 """The alarm calendar apps set before the start."""
-
-
-def escape(text: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11)."""
-    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
-
-
-def fold(line: str) -> str:
-    """``line`` split into 75-octet pieces joined by CRLF + space, never inside a UTF-8 character."""
-    pieces: list[str] = []
-    current, size, limit = "", 0, MAX_OCTETS
-    for char in line:
-        width = len(char.encode())
-        if size + width > limit:
-            pieces.append(current)
-            current, size, limit = "", 0, MAX_OCTETS - 1  # the leading space counts
-        current += char
-        size += width
-    pieces.append(current)
-    return "\r\n ".join(pieces)
-
-
-def stamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass(frozen=True)
@@ -68,7 +42,7 @@ class Invitation:
     def render(self, now: datetime | None = None) -> str:
         meeting = self.meeting
         cancelled = meeting.status == MeetingStatus.CANCELLED.value
-        host = urlsplit(self.public_url).hostname or "expo"
+        host = uid_host(self.public_url)
         lines = [
             "BEGIN:VCALENDAR",
             "VERSION:2.0",
