@@ -161,9 +161,9 @@ def measure(
     }
 
 
-def run_expo(args: argparse.Namespace, *, forwarder: bool = True) -> dict[str, Any]:
-    port = free_port()
-    tmp = Path(tempfile.mkdtemp(prefix="expo-bench-fanout-"))
+def prepare_store(tmp: Path, port: int, title: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """A fresh store in ``tmp`` with one stream: the environment of a server on ``port`` and the
+    stream (``expo streams create``'s JSON: id and key)."""
     env = {
         **os.environ,
         "EXPO_DATA_DIR": str(tmp),
@@ -173,14 +173,19 @@ def run_expo(args: argparse.Namespace, *, forwarder: bool = True) -> dict[str, A
     expo = [PY, "-m", "expo"]
     subprocess.run([*expo, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     out = subprocess.run(
-        [*expo, "streams", "create", "--title", "Fan-out bench"],
+        [*expo, "streams", "create", "--title", title],
         env=env,
         check=True,
         capture_output=True,
         cwd=ROOT,
     )
-    stream = json.loads(out.stdout)
-    serve = expo if forwarder else [PY, "-c", SENDER_PATH]
+    return env, json.loads(out.stdout)
+
+
+def run_expo(args: argparse.Namespace, *, forwarder: bool = True) -> dict[str, Any]:
+    port = free_port()
+    env, stream = prepare_store(Path(tempfile.mkdtemp(prefix="expo-bench-fanout-")), port, "Fan-out bench")
+    serve = [PY, "-m", "expo"] if forwarder else [PY, "-c", SENDER_PATH]
     server = subprocess.Popen(
         [*serve, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

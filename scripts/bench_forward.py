@@ -50,7 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_fanout import JOIN_TIMEOUT, SETTLE, TICK, Peer
+from bench_fanout import JOIN_TIMEOUT, SETTLE, TICK, Peer, prepare_store
 from benchlib import free_port, print_side_by_side, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,21 +85,7 @@ def core_share(pid: int, seconds: float) -> tuple[float, float]:
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen[Any], dict[str, str]]:
     port = free_port()
-    env = {
-        **os.environ,
-        "EXPO_DATA_DIR": str(tmp),
-        "EXPO_LOG_LEVEL": "warning",
-        "EXPO_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    expo = [PY, "-m", "expo"]
-    subprocess.run([*expo, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
-    out = subprocess.run(
-        [*expo, "streams", "create", "--title", "Forwarding bench"],
-        env=env,
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
+    env, stream = prepare_store(tmp, port, "Forwarding bench")
     server = subprocess.Popen(
         [PY, "-c", SERVE, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -108,7 +94,7 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[Any], dict[str, str]]:
         stderr=subprocess.DEVNULL,
     )
     wait_ready(f"http://127.0.0.1:{port}/healthz", server)
-    return server, json.loads(out.stdout)
+    return server, stream
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
