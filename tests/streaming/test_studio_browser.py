@@ -16,6 +16,7 @@ from tests.streaming.test_e2e_browser import (
     DEADLINE,
     assert_plays,
     collect_errors,
+    eventually,
     go_live_from_the_browser,
     stats,
 )
@@ -116,6 +117,15 @@ async def test_a_guest_joins_at_once_names_themselves_and_their_tile_goes_when_t
     await again.goto(guest_url)
     await expect(tiles.locator("figcaption", has_text="Ada <b>Buyer</b>")).to_have_count(2, timeout=WAIT)
     await expect(again.get_by_label("Your name")).to_have_value("Ada <b>Buyer</b>")
+    # The host sees the new tab's camera too (closing it while it is still connecting would have
+    # its sending refused, as it should be, with a 404 in its console).
+    await eventually(
+        lambda: host.evaluate(
+            "() => [...document.querySelectorAll('video[data-participant]')].filter(v => v.videoWidth).length"
+        ),
+        lambda playing: playing == 2,
+        "the host's pictures of the guest's two tabs",
+    )
 
     # The guest's tabs close without a word from their user: the host's tiles for them go.
     await guest.context.close()
