@@ -475,7 +475,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/meetings/{meeting_id:int}/accept"): e(BOOTH_EDITOR),
     ("POST", "/api/meetings/{meeting_id:int}/decline"): e(BOOTH_EDITOR, {"note": "busy"}),
     ("POST", "/api/meetings/{meeting_id:int}/held"): e(BOOTH_EDITOR),
-    ("POST", "/api/meetings/{meeting_id:int}/cancel"): e(NOBODY, why="the requester's (B's guest) only"),
+    ("POST", "/api/meetings/{meeting_id:int}/cancel"): e(
+        BOOTH_EDITOR, why="the requester's (B's guest), and B's booth editors call off the accepted meeting"
+    ),
     ("POST", "/expos/{slug}/booths/{booth_id:int}/meetings"): e(REQUESTER, _meeting_form),
     ("GET", "/my/meetings"): e(SIGNED_IN),
     ("POST", "/my/meetings/{meeting_id:int}/cancel"): e(NOBODY, {}, why="the requester's (B's guest) only"),

@@ -19,6 +19,7 @@ from booths import services
 from booths.models import Booth
 from expo.accounts.models import User
 from expo.auth import platform
+from expo.errors import N_, Forbidden, NotFound
 from expo.expos.models import Expo
 from expo.http.api import Endpoint, Schema, path_int
 from expo.meetings import services as meetings
@@ -176,11 +177,20 @@ async def meeting_held(request: Request, user: User) -> MeetingOut:
 
 
 async def meeting_cancel(request: Request, user: User) -> MeetingOut:
-    """Withdraw one's own requested or accepted meeting."""
+    """Withdraw one's own requested or accepted meeting; the booth's staff call off an accepted one
+    (the requester is told by e-mail; they decline a request instead)."""
     p = platform(request)
+    meeting_id = path_int(request, "meeting_id")
     async with p.db.session() as session:
-        meeting = await meetings.cancel(session, path_int(request, "meeting_id"), user, bus=p.bus)
-    return await _answer(request, meeting, RoomRole.GUEST)
+        meeting, _, _ = await meetings.get_meeting(session, meeting_id)
+        if meeting.requester_id == user.id:
+            meeting = await meetings.cancel(session, meeting_id, user, bus=p.bus)
+            return await _answer(request, meeting, RoomRole.GUEST)
+        try:
+            meeting = await meetings.call_off(session, meeting_id, user, p.settings, bus=p.bus)
+        except Forbidden:
+            raise NotFound(N_("There is no such meeting."), code="meeting.unknown") from None
+    return await _answer(request, meeting, RoomRole.HOST)
 
 
 BOOTH = "/api/booths/{booth_id:int}/meetings"

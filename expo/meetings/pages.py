@@ -1,5 +1,6 @@
 """Meeting pages: the "Request a meeting" form of a booth page, the visitor's "My meetings", and
-the booth editor's meetings inbox (accept, decline with a note, mark held).
+the booth editor's meetings inbox (accept, decline with a note, call off an accepted meeting
+with a note, mark held).
 
 The form's ``datetime-local`` input is a wall-clock time in the expo's timezone, and every page
 shows times in that timezone, named beside them, so visitor and exhibitor read the same time.
@@ -32,7 +33,7 @@ from streaming.room_services import RoomRole, room_links
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
 """Meeting lengths, in minutes, the form offers."""
-ACTIONS = ("accept", "decline", "held")
+ACTIONS = ("accept", "decline", "held", "cancel")
 
 
 def _proposed_times(start_raw: str, minutes_raw: str) -> tuple[datetime, datetime]:
@@ -155,6 +156,9 @@ async def decide(request: Request) -> Response:
             elif action == "decline":
                 await meetings.decline(session, meeting_id, user, p.settings, note, bus=p.bus)
                 done = N_("The meeting was declined.")
+            elif action == "cancel":
+                await meetings.call_off(session, meeting_id, user, p.settings, note, bus=p.bus)
+                done = N_("The meeting was cancelled; the visitor has been told.")
             else:
                 await meetings.mark_held(session, meeting_id, user, bus=p.bus)
                 done = N_("The meeting was marked as held.")

@@ -13,8 +13,10 @@ Rules that a page or client cannot get around:
   SQLite's single write lock, taken by the status update before the overlap is read;
 - the booth's staff hear of each request, and the requester of each decision, by e-mail queued in
   the outbox in the same transaction;
-- cancelling frees the meeting's place in a published slot (see :mod:`expo.meetings.slots`) and
-  withdraws its reminder if the outbox has not sent it yet.
+- the requester cancels an open meeting, the booth's staff an accepted one (the requester is told
+  by e-mail, with the staff's note); cancelling frees the meeting's place in a published slot (see
+  :mod:`expo.meetings.slots`), withdraws its reminder if the outbox has not sent it yet and ends
+  its room.
 
 Each mutation commits once; with a ``bus`` it then nudges the expo's live dashboard.
 """
@@ -281,6 +283,12 @@ async def _tell_requester(
             "Note from the booth: %(note)s\n\nJoin the video meeting at that time: %(room)s\n\n"
             "Your meetings: %(url)s\n"
         )
+    elif meeting.status == MeetingStatus.CANCELLED.value:
+        subject = N_("Your meeting with %(booth)s was cancelled")
+        body = N_(
+            "Hello %(name)s,\n\n%(booth)s cancelled your meeting at %(expo)s on %(when)s.\n\n"
+            "Note from the booth: %(note)s\n\nYour meetings: %(url)s\n"
+        )
     else:
         subject = N_("Your meeting request to %(booth)s was declined")
         body = N_(
@@ -419,9 +427,40 @@ async def cancel(session: AsyncSession, meeting_id: int, actor: User, bus: Bus |
     meeting, _, _ = await get_meeting(session, meeting_id)
     if meeting.requester_id != actor.id:
         raise NotFound(N_("There is no such meeting."), code="meeting.unknown")
+    await _cancel(session, meeting, OPEN, {})
+    await _commit(session, bus, meeting, "meeting.cancelled", actor)
+    return meeting
+
+
+async def call_off(
+    session: AsyncSession,
+    meeting_id: int,
+    actor: User,
+    settings: Settings,
+    note: str = "",
+    bus: Bus | None = None,
+) -> Meeting:
+    """The booth's staff (and the expo's organizers) call off an accepted meeting, with a note the
+    requester gets by e-mail (409 ``meeting.not_accepted`` for a request: they decline it)."""
+    meeting, booth, expo = await get_meeting(session, meeting_id)
+    await require_staff(session, booth, expo, actor)
+    changes: dict[str, object] = {"staff_note": clean_text(note, MAX_NOTE, "note")}
+    await _cancel(session, meeting, (MeetingStatus.ACCEPTED,), changes)
+    await _tell_requester(session, settings, meeting, booth, expo)
+    await _commit(session, bus, meeting, "meeting.cancelled", actor)
+    return meeting
+
+
+async def _cancel(
+    session: AsyncSession, meeting: Meeting, allowed: Sequence[MeetingStatus], changes: dict[str, object]
+) -> None:
+    """Cancel ``meeting`` (uncommitted) if its status is still one of ``allowed``: its slot place is
+    freed, its reminder withdrawn and its room ended."""
     # A booked slot's place is freed with the same update (NULL places never clash).
-    changes: dict[str, object] = {"status": MeetingStatus.CANCELLED.value, "slot_place": None}
-    if not await _transition(session, meeting, OPEN, changes):
+    changes = {**changes, "status": MeetingStatus.CANCELLED.value, "slot_place": None}
+    if not await _transition(session, meeting, allowed, changes):
+        if meeting.status == MeetingStatus.REQUESTED.value:
+            raise Conflict(N_("Decline a request instead of cancelling it."), code="meeting.not_accepted")
         raise Conflict(N_("This meeting can no longer be cancelled."), code="meeting.closed")
     if meeting.reminder_id is not None:
         # A reminder no sender has claimed yet is withdrawn; one being sent or delivered stays in
@@ -436,8 +475,6 @@ async def cancel(session: AsyncSession, meeting_id: int, actor: User, bus: Bus |
     if meeting.room_id is not None:
         # Its links stop working: nobody keeps meeting in the room of a cancelled meeting.
         await room_services.end_room(session, meeting.room_id, commit=False)
-    await _commit(session, bus, meeting, "meeting.cancelled", actor)
-    return meeting
 
 
 async def waiting_counts(session: AsyncSession, booth_ids: Sequence[int]) -> dict[int, int]:

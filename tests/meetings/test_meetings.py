@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from booths.models import Booth
+from expo.accounts.models import User
 from expo.audit import AuditEvent
 from expo.config import Settings
 from expo.expos.models import Expo
@@ -174,6 +175,47 @@ async def test_an_accepted_meeting_opens_a_video_room_that_cancelling_closes(
     assert joined.status_code == 409 and joined.json()["error"]["code"] == "room.ended"
     [listed] = (await client.get(f"/api/booths/{booth.id}/meetings", headers=owner)).json()["items"]
     assert listed["room_url"] is None
+
+
+async def test_the_booth_calls_off_an_accepted_meeting_and_the_visitor_is_told_why(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    booth = await setup(app)
+    ann, owner = await bearer(client, "ann@example.com"), await bearer(client, "owner@example.com")
+    colleague, bob = await bearer(client, "colleague@example.com"), await bearer(client, "bob@example.com")
+    outsider = await bearer(client, "outsider@example.com")
+    start = wall_clock(4, 14)
+    asked = await client.post(f"/api/booths/{booth.id}/meetings", json=body(start), headers=ann)
+    meeting_id = asked.json()["id"]
+    # A request is declined, not called off; strangers do not even see it.
+    early = await client.post(f"/api/meetings/{meeting_id}/cancel", headers=owner)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "meeting.not_accepted"
+    for stranger in (bob, outsider):
+        hidden = await client.post(f"/api/meetings/{meeting_id}/cancel", headers=stranger)
+        assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "meeting.unknown"
+    accepted = await client.post(f"/api/meetings/{meeting_id}/accept", headers=owner)
+    room_id = int(accepted.json()["room_url"].split("/")[2].split("?")[0])
+    [mine] = (await client.get("/api/me/meetings", headers=ann)).json()["items"]
+    guest_key = mine["room_url"].split("key=")[1]
+
+    called_off = await client.post(f"/api/meetings/{meeting_id}/cancel", headers=colleague)
+    assert called_off.status_code == 200, called_off.text
+    assert called_off.json()["status"] == "cancelled" and called_off.json()["room_url"] is None
+    [mine] = (await client.get("/api/me/meetings", headers=ann)).json()["items"]
+    assert mine["status"] == "cancelled"
+    joined = await client.post(f"/api/rooms/{room_id}/participants", json={"key": guest_key})
+    assert joined.status_code == 409 and joined.json()["error"]["code"] == "room.ended"
+    _confirmed, told = await outbox(app)
+    assert told.to_address == "ann@example.com"
+    assert told.subject == "Your meeting with Lumen Works was cancelled"
+    assert f"{start:%Y-%m-%d} 14:00-14:30 (Asia/Shanghai)" in told.body
+    again = await client.post(f"/api/meetings/{meeting_id}/cancel", headers=owner)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "meeting.closed"
+    assert len(await outbox(app)) == 2
+    async with app.state.platform.db.session() as session:
+        query = select(User.email).join(AuditEvent, col(AuditEvent.actor_id) == User.id)
+        actors = (await session.exec(query.where(AuditEvent.action == "meeting.cancelled"))).all()
+    assert actors == ["colleague@example.com"]
 
 
 async def test_overlapping_acceptance_is_refused_and_decline_carries_the_note(
@@ -363,3 +405,31 @@ async def test_pages_request_decide_and_cancel(app: Starlette) -> None:
         assert "The meeting was cancelled." in (await ann.get("/my/meetings")).text
     async with browser(app) as anonymous:
         assert "Log in to request a meeting" in (await anonymous.get(page)).text
+
+
+async def test_the_inbox_page_calls_off_an_accepted_meeting_with_a_note(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    booth = await setup(app)
+    ann, owner = await bearer(client, "ann@example.com"), await bearer(client, "owner@example.com")
+    asked = await client.post(f"/api/booths/{booth.id}/meetings", json=body(wall_clock(3, 11)), headers=ann)
+    meeting_id = asked.json()["id"]
+    inbox = f"/booths/{booth.id}/meetings"
+    async with browser(app, "owner@example.com") as staff:
+        assert "Call off this meeting" not in (await staff.get(inbox)).text  # a request: accept or decline
+        await client.post(f"/api/meetings/{meeting_id}/accept", headers=owner)
+        assert "Call off this meeting" in (await staff.get(inbox)).text
+        action = f"{inbox}/{meeting_id}/cancel"
+        done = await post_form(staff, inbox, action, {"note": "Our engineer is ill <sorry>"})
+        assert done.status_code == 303
+        shown = (await staff.get(done.headers["location"])).text
+        assert "The meeting was cancelled; the visitor has been told." in shown
+        assert 'data-status="cancelled"' in shown and "Our engineer is ill &lt;sorry&gt;" in shown
+        assert "Call off this meeting" not in shown and "Join the video meeting" not in shown
+        twice = await post_form(staff, inbox, action, {"note": ""})
+        assert twice.status_code == 409 and "This meeting can no longer be cancelled." in twice.text
+    async with browser(app, "ann@example.com") as visitor:
+        mine = (await visitor.get("/my/meetings")).text
+        assert "Cancelled" in mine and "Our engineer is ill &lt;sorry&gt;" in mine
+    [_, told] = await outbox(app)
+    assert "Our engineer is ill <sorry>" in told.body

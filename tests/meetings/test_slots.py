@@ -263,10 +263,11 @@ async def test_slots_with_bookings_cannot_vanish(app: Starlette, client: httpx.A
     kept = await client.put(url, json=window(5, start="09:30", end="12:00", capacity=3), headers=owner)
     assert kept.status_code == 200, kept.text
     assert [s["free"] for s in kept.json()["slots"]] == [3, 1, 3, 3, 3]
-    # Once both meetings are cancelled, the window can go.
+    # Once both meetings are cancelled (Ann withdraws hers, the staff call off Bob's), the window can go.
     for meeting in (await client.get(f"/api/booths/{booth.id}/meetings", headers=owner)).json()["items"]:
-        who = ann if meeting["requester"]["email"] == "ann@example.com" else bob
-        await client.post(f"/api/meetings/{meeting['id']}/cancel", headers=who)
+        who = ann if meeting["requester"]["email"] == "ann@example.com" else owner
+        cancelled = await client.post(f"/api/meetings/{meeting['id']}/cancel", headers=who)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
     assert (await client.delete(url, headers=owner)).status_code == 204
     assert (await client.get(f"/api/booths/{booth.id}/slots")).json()["items"] == []
 
