@@ -87,8 +87,8 @@ class Peer:
     lines: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
 
     @classmethod
-    def start(cls, *args: str) -> Peer:
-        proc = subprocess.Popen([PY, PEER, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    def start(cls, *args: str, script: str = PEER) -> Peer:
+        proc = subprocess.Popen([PY, script, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
         peer = cls(proc, args[0])
         threading.Thread(target=peer._read, daemon=True).start()
         return peer
