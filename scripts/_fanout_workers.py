@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from benchlib import free_port, wait_ready
+from benchlib import free_port, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -188,12 +188,7 @@ def serve_and_measure(
     finally:
         for started in peers:
             started.stop()
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, 30)
     processes = []
     for instance in sorted(pids, key=lambda i: i != origin):
         mine = [f["first_frame_s"] for f in firsts if str(f["location"]).endswith("." + instance)]

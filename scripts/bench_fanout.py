@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import free_port, print_side_by_side, wait_ready
+from benchlib import free_port, print_side_by_side, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -205,12 +205,7 @@ def run_expo(args: argparse.Namespace, *, forwarder: bool = True) -> dict[str, A
             args,
         )
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def run_baseline(args: argparse.Namespace) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_fanout import JOIN_TIMEOUT, SETTLE, TICK, Peer, prepare_store
-from benchlib import free_port, print_side_by_side, wait_ready
+from benchlib import free_port, print_side_by_side, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -130,12 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for peer in peers:
             peer.stop()
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
     packets = sum(end["packets_per_s"] for end in ends)
     figures: dict[str, Any] = {}
     for mode, shares in windows.items():

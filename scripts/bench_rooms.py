@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_fanout import PY, ROOT, Peer, cpu_seconds, prepare_store
-from benchlib import free_port, print_side_by_side, wait_ready
+from benchlib import free_port, print_side_by_side, stop, wait_ready
 
 ROOM_PEERS = str(ROOT / "scripts" / "_room_peers.py")
 MIN_FPS = 25.0
@@ -99,15 +99,6 @@ def measure(
         "packets_per_s": round(packets),
         "packets_per_s_per_core": round(packets / cost) if cost > 0 else None,
     }
-
-
-def stop(server: subprocess.Popen[Any]) -> None:
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def run_expo(args: argparse.Namespace) -> dict[str, Any]:

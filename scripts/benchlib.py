@@ -17,6 +17,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """Stop a server: SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_ready(
     url: str, proc: subprocess.Popen[Any], timeout: float = 60.0, status: int | None = 200
 ) -> None:
