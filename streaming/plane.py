@@ -230,6 +230,17 @@ class MediaPlane:
         """Whether the stream's publisher in this process is rehearsing (the stream is private)."""
         return stream_id in self._rehearsing
 
+    async def rehearsing_anywhere(self, stream: Stream) -> bool:
+        """Whether the stream is being rehearsed here or in another server process: a scheduled
+        stream whose publisher another process holds can only be rehearsing there (publishing
+        for real makes the stream live)."""
+        stream_id = services.stored_id(stream)
+        if self.rehearsing(stream_id):
+            return True
+        if stream.status != StreamStatus.SCHEDULED:
+            return False
+        return await self.cluster.holder(PUBLISHERS_KEY, str(stream_id)) is not None
+
     async def go_public(self, stream: Stream, actor: User | None = None) -> Stream:
         """End the rehearsal: the stream goes live for everyone (the same publisher keeps sending)
         and HLS starts. :class:`Conflict` ``stream.not_rehearsing`` without a rehearsal here."""

@@ -139,8 +139,8 @@ async def go_live(request: Request) -> Response:
         "whipUrl": f"/api/streams/{stream_id}/whip",
         "status": stream.status,
         "channel": services.channel(stream_id),
-        # A rehearsal in this process (from OBS, or an earlier tab): "Go live" is offered.
-        "rehearsing": p.get(MediaPlane).rehearsing(stream_id),
+        # A rehearsal on (from OBS, or an earlier tab; in any server process): "Go live" is offered.
+        "rehearsing": await p.get(MediaPlane).rehearsing_anywhere(stream),
     }
     context = {
         "stream": stream,

@@ -5,6 +5,8 @@ scheduled. A plain WHIP POST still goes live at once (tests/streaming/test_whip_
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,11 +14,14 @@ import av
 import httpx
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from starlette.applications import Starlette
 
 from streaming import services
 from streaming.broadcaster import ClockPattern, Tone
+from streaming.cluster import Cluster
 from streaming.codecs import preferred_codecs
-from streaming.plane import MediaPlane
+from streaming.plane import PUBLISHERS_KEY, MediaPlane
+from tests.booths.web import browser, make_account
 from tests.conftest import LiveServer
 from tests.streaming.test_chat import create_stream, login
 from tests.streaming.test_e2e_browser import eventually
@@ -186,3 +191,31 @@ async def test_a_rehearsal_that_ends_leaves_the_stream_scheduled(
         assert (await stats(http, stream_id))["status"] == "ended"
         ended = await publish(http, stream_id, key, peers, "?rehearsal=1")
         assert error_code(ended) == (409, "stream.ended")
+
+
+def golive_config(page: httpx.Response) -> dict[str, Any]:
+    assert page.status_code == 200, page.text
+    found = re.search(r'<script type="application/json" id="golive-config">(.*?)</script>', page.text, re.S)
+    assert found is not None
+    config: dict[str, Any] = json.loads(found.group(1))
+    return config
+
+
+async def test_the_go_live_page_offers_go_live_for_a_rehearsal_another_process_holds(app: Starlette) -> None:
+    # With ``expo serve --workers N``, OBS may rehearse through one process while the presenter's
+    # go-live page is served by another: it still offers "Go live now" (which that process forwards).
+    platform = app.state.platform
+    await make_account(app, "owner@example.com", "exhibitor")
+    stream_id = await create_stream(platform.db, owner_email="owner@example.com")
+    platform.get(Cluster).listen_on("127.0.0.1", 41001)  # one process of several
+    page = f"/streams/{stream_id}/live"
+    async with browser(app, "owner@example.com") as owner:
+        assert golive_config(await owner.get(page))["rehearsing"] is False
+        await platform.bus.presence_touch(PUBLISHERS_KEY, f"{stream_id}/elsewhere", 60.0)
+        shown = golive_config(await owner.get(page))
+        assert shown["rehearsing"] is True and shown["status"] == "scheduled"
+        # Once live, the publisher over there is the broadcast itself, not a rehearsal.
+        async with platform.db.session() as session:
+            await services.go_live(session, await services.get_stream(session, stream_id))
+        shown = golive_config(await owner.get(page))
+        assert shown["rehearsing"] is False and shown["status"] == "live"
