@@ -190,5 +190,30 @@ class Room(SQLModel, table=True):
     # Other rooms (a booked meeting's, a negotiation's) are joined only by whoever was sent a link.
     walk_in: bool = False
     kind: str = Field(default=RoomKind.NEGOTIATION.value, max_length=24)  # a RoomKind
+    # Room control (see streaming.room_services.RoomSettings): how many may be in it (None: the
+    # kind's default), whether guests wait in a lobby for the host (None: the kind's default), and
+    # whether the host locked it (no guest gets in, not even into the lobby).
+    capacity: int | None = None
+    lobby: bool | None = None
+    locked: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
+
+
+class RoomAttendance(SQLModel, table=True):
+    """One stay of one person in a room, for its managers (a CSV on the rooms page): when they
+    entered (joined, or were let in from the lobby) and when and how they left (a
+    :data:`streaming.room_attendance.LEFT_HOW`). ``left_at`` stays empty while they are in, or
+    if the server process that held the room stopped dead."""
+
+    __tablename__ = "room_attendance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: int = Field(foreign_key="room.id", index=True, ondelete="CASCADE")
+    participant: str = Field(max_length=16)  # their public id in the room
+    user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    name: str = Field(max_length=60)  # as shown on their tile when they left ("Guest 3" unnamed)
+    role: str = Field(max_length=8)  # a RoomRole
+    joined_at: datetime = Field(default_factory=utcnow)
+    left_at: datetime | None = None
+    left_how: str = Field(default="", max_length=16)

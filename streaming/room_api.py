@@ -16,13 +16,23 @@ with ``{room}`` for ``/api/rooms/{id}`` and ``{me}`` for ``{room}/participants/{
   subscription's ``Location``; ``DELETE`` it to stop receiving.
 - ``PUT {me}/name`` ``{"name"}`` → the participant as the others now see it (``renamed`` on the
   channel); trimmed, 1 to 60 characters, else 422 ``room.invalid_name``.
+- Room control. ``PUT {room}/settings`` ``{"key": host key, "capacity"?, "lobby"?, "locked"?}`` →
+  the room's settings (``settings`` on the channel): capacity 2 to the server's limit, guests
+  waiting in a lobby or not, locked (no guest gets in) or not. A guest of a room with a lobby
+  joins ``waiting``; the host's ``POST {me}/lobby/{other}/admit`` lets them in (``admitted``),
+  ``POST {me}/lobby/{other}/turn-away`` sends them off (``turned_away``). The host's ``POST
+  {me}/others/{other}/remove`` takes someone out (``removed``), ``POST {me}/others/{other}/mute``
+  asks their page to mute their microphone (``mute``), ``DELETE {me}/others/{other}/hand`` lowers
+  their hand. ``PUT {me}/hand`` ``{"raised"}``: raise or lower one's own hand (``hand``).
 - ``DELETE {me}`` → ``204``: leave; ``POST {me}/leave`` with the secret as a ``text/plain`` body
   does the same for a closing page's ``navigator.sendBeacon``. ``POST {room}/end``
   ``{"key": host key}`` → ends it for all.
 
 Errors: 404 ``room.not_found`` for an unknown room or a wrong key, 409 ``room.ended``,
 ``room.full``, ``room.not_publishing``, 401 ``room.bad_secret``, 403 ``room.host_only``, and the
-SDP errors of WHIP/WHEP (see :mod:`streaming.media_api`).
+SDP errors of WHIP/WHEP (see :mod:`streaming.media_api`); for room control 409 ``room.locked``,
+``room.lobby_full``, 403 ``room.host_only`` (not the host), ``room.lobby`` (still waiting), 404
+``room.not_waiting``, 422 ``room.invalid_capacity``.
 
 Any server process answers: the ``{room}`` routes are forwarded, before their body is read, to the
 process that holds the room (:data:`streaming.rooms.HOLDERS_KEY`) when that is another one, over
@@ -51,7 +61,19 @@ from expo.http.pages import render
 from expo.realtime import Realtime
 from streaming import room_services
 from streaming.media_api import SDP, bearer, sdp_offer
-from streaming.room_services import RoomRole, admit, create_room, end_room, get_room, role_for, room_urls
+from streaming.models import Room
+from streaming.room_services import (
+    RoomRole,
+    RoomSettings,
+    admit,
+    change_settings,
+    create_room,
+    end_room,
+    get_room,
+    role_for,
+    room_settings,
+    room_urls,
+)
 from streaming.rooms import CHANNEL_PREFIX, HOLDERS_KEY, NAME_MAX, Participant, RoomPlane
 
 SECRET_MAX_BYTES = 256
@@ -86,6 +108,21 @@ class ParticipantOut(Schema):
     role: str
     publishing: bool
     media: str | None = Field(description="Their current sending session; changes when they reconnect.")
+    hand: bool = Field(description="Whether their hand is raised.")
+
+
+class SettingsOut(Schema):
+    capacity: int = Field(description="How many people may be in the room at once.")
+    lobby: bool = Field(description="Whether guests wait in a lobby until the host lets them in.")
+    locked: bool = Field(description="Whether the host locked the room: no guest gets in.")
+    limit: int = Field(description="The largest capacity this server allows.")
+
+
+class SettingsIn(Schema):
+    key: str = Field(min_length=1, max_length=100, description="the host's key")
+    capacity: int | None = Field(default=None, ge=0, le=10_000)
+    lobby: bool | None = None
+    locked: bool | None = None
 
 
 class JoinOut(Schema):
@@ -94,12 +131,20 @@ class JoinOut(Schema):
     name: str
     named: bool
     role: str
+    waiting: bool = Field(description="In the lobby: wait for ``admitted`` (or ``turned_away``).")
     channel: str
-    participants: list[ParticipantOut]
+    participants: list[ParticipantOut] = Field(description="Who is in the room (none while waiting).")
+    settings: SettingsOut
 
 
 class ParticipantList(Schema):
     participants: list[ParticipantOut]
+    waiting: list[ParticipantOut] = Field(description="Who waits in the lobby (for the host's key only).")
+    settings: SettingsOut
+
+
+class HandIn(Schema):
+    raised: bool
 
 
 class NameIn(Schema):
@@ -116,6 +161,15 @@ def _rooms(request: Request) -> RoomPlane:
 
 def _others(plane: RoomPlane, room_id: int, me: Participant | None = None) -> list[ParticipantOut]:
     return [ParticipantOut(**p.public()) for p in plane.participants(room_id) if p is not me]
+
+
+def _settings(request: Request, room: Room) -> RoomSettings:
+    return room_settings(room, _rooms(request).max_participants)
+
+
+def _other_id(request: Request) -> str:
+    other: str = request.path_params["other_id"]
+    return other
 
 
 def _me(request: Request) -> Participant:
@@ -142,24 +196,88 @@ async def join_room(request: Request, body: JoinIn) -> JoinOut:
     async with platform(request).db.session() as session:
         room, role = await admit(session, room_id, body.key)
     plane = _rooms(request)
-    me = await plane.join(room, role, body.name, await current_user(request))
+    settings = _settings(request, room)
+    me = await plane.join(room, role, body.name, await current_user(request), settings)
     return JoinOut(
         id=me.id,
         secret=me.secret,
         name=me.label,
         named=bool(me.name),
         role=me.role.value,
+        waiting=me.waiting,
         channel=plane.channel(room_id),
-        participants=_others(plane, room_id, me),
+        participants=[] if me.waiting else _others(plane, room_id, me),
+        settings=SettingsOut(**settings.public()),
     )
 
 
 async def room_participants(request: Request, query: KeyIn) -> ParticipantList:
-    """Who is in the room now (``?key=`` the host or guest key)."""
+    """Who is in the room now (``?key=`` the host or guest key); the host's key also lists who
+    waits in the lobby."""
     room_id = path_int(request, "room_id")
     async with platform(request).db.session() as session:
-        await admit(session, room_id, query.key)
-    return ParticipantList(participants=_others(_rooms(request), room_id))
+        room, role = await admit(session, room_id, query.key)
+    plane = _rooms(request)
+    waiting = plane.waiting(room_id) if role is RoomRole.HOST else []
+    return ParticipantList(
+        participants=_others(plane, room_id),
+        waiting=[ParticipantOut(**p.public()) for p in waiting],
+        settings=SettingsOut(**_settings(request, room).public()),
+    )
+
+
+async def update_settings(request: Request, body: SettingsIn) -> SettingsOut:
+    """Change the room's capacity, lobby or lock (the host's key only); the pages hear it."""
+    room_id = path_int(request, "room_id")
+    async with platform(request).db.session() as session:
+        room, role = await admit(session, room_id, body.key)
+        if role is not RoomRole.HOST:
+            raise Forbidden("Only the host can change the room's settings.", code="room.host_only")
+        settings = await change_settings(
+            session,
+            room,
+            _rooms(request).max_participants,
+            capacity=body.capacity,
+            lobby=body.lobby,
+            locked=body.locked,
+        )
+    await _rooms(request).settings_changed(room_id, settings)
+    return SettingsOut(**settings.public())
+
+
+async def admit_guest(request: Request) -> ParticipantOut:
+    """The host lets someone waiting in the lobby into the room."""
+    me = _me(request)
+    async with platform(request).db.session() as session:
+        room = await get_room(session, me.room_id)
+    admitted = await _rooms(request).admit(me, _other_id(request), _settings(request, room))
+    return ParticipantOut(**admitted.public())
+
+
+async def turn_away_guest(request: Request) -> None:
+    """The host turns away someone waiting in the lobby."""
+    await _rooms(request).turn_away(_me(request), _other_id(request))
+
+
+async def remove_participant(request: Request) -> None:
+    """The host removes someone from the room at once."""
+    await _rooms(request).remove(_me(request), _other_id(request))
+
+
+async def ask_to_mute(request: Request) -> None:
+    """The host asks someone to mute: their page turns their microphone off."""
+    await _rooms(request).ask_to_mute(_me(request), _other_id(request))
+
+
+async def raise_hand(request: Request, body: HandIn) -> ParticipantOut:
+    """Raise or lower your hand: everyone's tile for you shows it."""
+    me = await _rooms(request).raise_hand(_me(request), body.raised)
+    return ParticipantOut(**me.public())
+
+
+async def lower_hand(request: Request) -> None:
+    """The host lowers someone's raised hand."""
+    await _rooms(request).lower_hand(_me(request), _other_id(request))
 
 
 async def publish_media(request: Request) -> Response:
@@ -230,7 +348,13 @@ async def room_page(request: Request) -> Response:
             raise NotFound("No such room.", code="room.not_found")
         else:
             role = RoomRole.GUEST  # an ended room's page only says so
-    config = {"room": room_id, "key": key, "role": role.value, "ended": room.ended_at is not None}
+    config = {
+        "room": room_id,
+        "key": key,
+        "role": role.value,
+        "ended": room.ended_at is not None,
+        "settings": _settings(request, room).public(),
+    }
     guest_url = room_urls(platform(request).settings, room).guest_url if role is RoomRole.HOST else None
     context = {
         "room": room,
@@ -255,6 +379,8 @@ def register_channels(pages: Realtime) -> None:
 _ID = "/api/rooms/{room_id:int}"
 _ME = _ID + "/participants/{participant_id:str}"
 _SUBSCRIPTION = _ME + "/subscriptions/{other_id:str}"
+_WAITING = _ME + "/lobby/{other_id:str}"
+_OTHER = _ME + "/others/{other_id:str}"
 _TAGS = ["rooms"]
 
 
@@ -321,11 +447,27 @@ ROUTES: list[BaseRoute] = [
                 f"{_ID}/participants", room_participants, query=KeyIn, response=ParticipantList, tags=_TAGS
             ),
             Endpoint(f"{_ID}/end", finish_room, method="POST", body=KeyIn, tags=_TAGS),
+            Endpoint(
+                f"{_ID}/settings",
+                update_settings,
+                method="PUT",
+                body=SettingsIn,
+                response=SettingsOut,
+                tags=_TAGS,
+            ),
             _sdp(f"{_ME}/publish", publish_media),
             _sdp(_SUBSCRIPTION, subscribe_media),
             Endpoint(_SUBSCRIPTION, unsubscribe_media, method="DELETE", status=204, tags=_TAGS),
             Endpoint(f"{_ME}/name", rename, method="PUT", body=NameIn, response=ParticipantOut, tags=_TAGS),
             Endpoint(_ME, leave_room, method="DELETE", status=204, tags=_TAGS),
+            Endpoint(f"{_WAITING}/admit", admit_guest, method="POST", response=ParticipantOut, tags=_TAGS),
+            Endpoint(f"{_WAITING}/turn-away", turn_away_guest, method="POST", status=204, tags=_TAGS),
+            Endpoint(f"{_OTHER}/remove", remove_participant, method="POST", status=204, tags=_TAGS),
+            Endpoint(f"{_OTHER}/mute", ask_to_mute, method="POST", status=204, tags=_TAGS),
+            Endpoint(f"{_OTHER}/hand", lower_hand, method="DELETE", status=204, tags=_TAGS),
+            Endpoint(
+                f"{_ME}/hand", raise_hand, method="PUT", body=HandIn, response=ParticipantOut, tags=_TAGS
+            ),
             Endpoint(
                 f"{_ME}/leave", leave_on_close, method="POST", status=204, body_media="text/plain", tags=_TAGS
             ),

@@ -4,7 +4,8 @@ Open a room for a negotiation or a signing ceremony, copy the guest link to the 
 as host, end it. Rooms opened for accepted booth meetings appear here too (their staff member
 owns them). Everyone sees the rooms they manage as they would broadcasts
 (:func:`streaming.access.can_manage`): their own, their booths', and every room of the expos
-where they manage broadcasts; and may open rooms in the expos where they may present.
+where they manage broadcasts; and may open rooms in the expos where they may present. They
+download each room's attendance (who was in it, from when to when) as CSV.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from expo.http.api import path_int
 from expo.http.pages import flash, form_str, page_locale, read_form, redirect, render
 from expo.i18n import localized
 from expo.permissions import may_run_broadcasts, require, require_page_user
-from streaming import access, room_services
+from streaming import access, room_attendance, room_services
 from streaming.models import Room
 from streaming.rooms import RoomPlane
 
@@ -151,9 +152,26 @@ async def walk_in_form(request: Request) -> Response:
     return response
 
 
+async def attendance_csv(request: Request) -> Response:
+    """``/rooms/{id}/attendance.csv``: who was in the room, from when to when (its managers)."""
+    user = await _staff(request)
+    room_id = path_int(request, "room_id")
+    async with platform(request).db.session() as session:
+        room = await room_services.get_room(session, room_id)
+        only = N_("Only the room's owner and the expo's organizers can see who attended.")
+        await room_services.require_room_manager(session, user, room, only)
+        body = room_attendance.attendance_csv(await room_attendance.attendance(session, room_id))
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="room-{room_id}-attendance.csv"'},
+    )
+
+
 ROUTES: list[BaseRoute] = [
     Route("/rooms", rooms_page, methods=["GET"]),
     Route("/rooms", open_room_form, methods=["POST"]),
     Route("/rooms/{room_id:int}/end", end_room_form, methods=["POST"]),
     Route("/rooms/{room_id:int}/walk-in", walk_in_form, methods=["POST"]),
+    Route("/rooms/{room_id:int}/attendance.csv", attendance_csv, methods=["GET"]),
 ]

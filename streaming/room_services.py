@@ -12,6 +12,7 @@ import enum
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +32,16 @@ from streaming.models import Room, RoomKind
 from streaming.services import new_key
 
 TITLE_MAX = 200
+MIN_CAPACITY = 2
+DEFAULT_CAPACITY = {
+    # A visitor or two at a booth; delegations across a table; the signatories and witnesses.
+    RoomKind.BOOTH_MEETING: 6,
+    RoomKind.NEGOTIATION: 12,
+    RoomKind.SIGNING_CEREMONY: 8,
+}
+# Guests of negotiations and signing ceremonies wait until the host lets them in (unless the room
+# is a booth's walk-in room, or the host said otherwise).
+LOBBY_BY_DEFAULT = {RoomKind.NEGOTIATION, RoomKind.SIGNING_CEREMONY}
 
 
 class RoomRole(enum.StrEnum):
@@ -57,6 +68,64 @@ def room_urls(settings: Settings, room: Room) -> RoomUrls:
         host_url=settings.url(room_path(room, RoomRole.HOST)),
         guest_url=settings.url(room_path(room, RoomRole.GUEST)),
     )
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """How a room admits people: at most ``capacity`` in it (its own figure or its kind's default,
+    never more than the server's ``limit``), guests waiting in a ``lobby`` for the host, or
+    nobody new at all while ``locked`` (but its host)."""
+
+    capacity: int
+    lobby: bool
+    locked: bool
+    limit: int
+
+    def public(self) -> dict[str, int | bool]:
+        return {"capacity": self.capacity, "lobby": self.lobby, "locked": self.locked, "limit": self.limit}
+
+
+def room_settings(room: Room, limit: int) -> RoomSettings:
+    """``room``'s settings, its kind's defaults where it has none, on a server taking ``limit``
+    people a room."""
+    kind = RoomKind(room.kind)
+    capacity = room.capacity if room.capacity is not None else DEFAULT_CAPACITY[kind]
+    # "Meet us now" on a booth page invites its visitors to walk straight in.
+    lobby = room.lobby if room.lobby is not None else kind in LOBBY_BY_DEFAULT and not room.walk_in
+    return RoomSettings(capacity=min(capacity, limit), lobby=lobby, locked=room.locked, limit=limit)
+
+
+async def change_settings(
+    session: AsyncSession,
+    room: Room,
+    limit: int,
+    *,
+    capacity: int | None = None,
+    lobby: bool | None = None,
+    locked: bool | None = None,
+) -> RoomSettings:
+    """Change what is given (the host's doing, checked by the caller) and commit: a capacity of 2
+    to ``limit`` (else 422 ``room.invalid_capacity``; below the people in the room now, nobody is
+    sent out, only newcomers are refused), the lobby on or off, the lock. 409 ``room.ended``."""
+    if room.ended_at is not None:
+        raise Conflict(N_("This room has ended."), code="room.ended")
+    if capacity is not None and not MIN_CAPACITY <= capacity <= limit:
+        raise Invalid(
+            f"A room takes {MIN_CAPACITY} to {limit} people.",
+            code="room.invalid_capacity",
+        )
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (("capacity", capacity), ("lobby", lobby), ("locked", locked))
+        if value is not None and getattr(room, name) != value
+    }
+    if changes:
+        for name, value in changes.items():
+            setattr(room, name, value)
+        session.add(room)
+        audit.record(session, "room.settings", actor_id=None, target=f"room:{room.id}", **changes)
+        await session.commit()
+    return room_settings(room, limit)
 
 
 def in_session_key(expo_id: int) -> str:
@@ -121,7 +190,8 @@ async def create_room(
     must be allowed to present in the expo, as for broadcasts (403 ``room.forbidden``), and
     ``booth_id`` must be a booth of the expo they staff (or they manage its broadcasts).
     ``walk_in`` opens it to visitors from that booth's page (422 ``room.walk_in_needs_booth``
-    without a booth)."""
+    without a booth). A command-line room has no lobby (its guests join at once) until its host
+    turns one on."""
     if owner is not None:
         await require_presenter(session, owner, expo, "room.forbidden")
     if booth_id is not None:
@@ -133,6 +203,9 @@ async def create_room(
         )
     room = await add_room(session, expo=expo, title=title, owner=owner, booth_id=booth_id)
     room.walk_in = walk_in
+    if owner is None:
+        # The contract: a command-line room's page URL joins the room when opened, no lobby between.
+        room.lobby = False
     if title_zh.strip() and "zh_Hans" in expo.language_list:  # the title Chinese readers see
         room.translations = {"zh_Hans": {"title": check_title(title_zh)}}
         session.add(room)
@@ -217,13 +290,16 @@ async def get_room(session: AsyncSession, room_id: int) -> Room:
     return room
 
 
-async def require_room_manager(session: AsyncSession, user: User | None, room: Room) -> None:
-    """:class:`Forbidden` (``room.not_owner``) unless ``user`` manages ``room`` as they would a
-    broadcast: its owner, its booth's staff, its expo's broadcast managers."""
+async def require_room_manager(
+    session: AsyncSession,
+    user: User | None,
+    room: Room,
+    message: str = N_("Only the room's owner and the expo's organizers can end it."),
+) -> None:
+    """:class:`Forbidden` (``room.not_owner``, ``message``) unless ``user`` manages ``room`` as they
+    would a broadcast: its owner, its booth's staff, its expo's broadcast managers."""
     allowed = await can_manage(session, user, room)
-    require(
-        allowed, user, N_("Only the room's owner and the expo's organizers can end it."), "room.not_owner"
-    )
+    require(allowed, user, message, "room.not_owner")
 
 
 async def admit(session: AsyncSession, room_id: int, key: str) -> tuple[Room, RoomRole]:

@@ -10,16 +10,27 @@ Everyone in a room hears of arrivals and departures on the realtime channel :met
 (``/ws``; its name carries a MAC so that only participants can subscribe)::
 
     {"type": "joined", "participant": {...}}     someone entered
+    {"type": "waiting", "participant": {...}}    a guest waits in the lobby for the host
+    {"type": "admitted", "participant": {...}}   the host let them in (they entered)
+    {"type": "turned_away", "id": "..."}         the host turned them away from the lobby
+    {"type": "removed", "id": "..."}             the host removed them from the room
+    {"type": "mute", "id": "..."}                the host asks them to mute (their page does it)
+    {"type": "hand", "participant": {...}}       they raised or lowered their hand
+    {"type": "settings", "settings": {...}}      the host changed capacity, lobby or lock
     {"type": "published", "participant": {...}}  their media can be subscribed to
     {"type": "renamed", "participant": {...}}    they changed the name shown on their tile
     {"type": "left", "id": "..."}                they left (or their connection was lost)
     {"type": "ended"}                            the host ended the room for everyone
 
+Room control (the host's: admit, turn away, remove, ask to mute, lower a hand) is checked here
+against the participant's role; media is never forced: a page asked to mute mutes itself.
+
 A room's people and media live in the process that admitted its first participant; that process
 names the room in a presence on the bus (:data:`HOLDERS_KEY`, members ``{room id}/{process}``,
 renewed by the sweep while the room has people), and the others forward the room's requests to it
 (see :mod:`streaming.room_api`). Which rooms have people in them is shared over the bus
-(:func:`~streaming.room_services.in_session_key`), for the organizers' live dashboard.
+(:func:`~streaming.room_services.in_session_key`), for the organizers' live dashboard. Who was in
+a room when is written to the store (:mod:`streaming.room_attendance`).
 """
 
 from __future__ import annotations
@@ -39,11 +50,12 @@ from typing import Any
 from expo import events, realtime
 from expo.accounts.models import User
 from expo.bus import Bus
-from expo.errors import Conflict, Invalid, NotFound, Unauthorized
+from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from streaming import room_attendance
 from streaming.ice import rtc_configuration
 from streaming.models import Room
 from streaming.plane import MediaPlane
-from streaming.room_services import RoomRole, in_session_key
+from streaming.room_services import RoomRole, RoomSettings, in_session_key
 from streaming.whip import PublisherSession, ViewerSession, accept_publisher, accept_viewer
 
 logger = logging.getLogger(__name__)
@@ -53,6 +65,8 @@ NAME_MAX = 60
 CHANNEL_PREFIX = "room:"
 SWEEP_INTERVAL = 5.0
 IN_SESSION_TTL = 15.0  # renewed every sweep while a room has people in it
+LOBBY_MAX = 20  # people waiting at once in one room's lobby
+LOBBY_TIMEOUT = 600.0  # a guest waiting longer (the host never came) leaves the lobby
 HOLDERS_KEY = "room-holders"
 """Bus presence of the rooms each process holds; members are ``{room id}/{process}``."""
 _CHANNEL = re.compile(r"^room:([1-9][0-9]{0,17}):([0-9a-f]{24})$")
@@ -72,6 +86,11 @@ class Participant:
     id: str = field(default_factory=lambda: secrets.token_hex(6))
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     joined: float = field(default_factory=time.monotonic)
+    # Waiting in the lobby: known to the host, not yet in the room (no media, no hand).
+    waiting: bool = False
+    hand: bool = False
+    user_id: int | None = None  # their account, if they were signed in
+    stay: int | None = None  # their attendance row while they are in the room
     publisher: PublisherSession | None = None
     # Their subscriptions, by the id of the participant whose media they receive.
     subscriptions: dict[str, ViewerSession] = field(default_factory=dict)
@@ -92,6 +111,7 @@ class Participant:
             "role": self.role.value,
             "publishing": media is not None,
             "media": media,
+            "hand": self.hand,
         }
 
     @property
@@ -164,37 +184,105 @@ class RoomPlane:
     # -- people ----------------------------------------------------------------------------------
 
     def participants(self, room_id: int) -> list[Participant]:
-        """Who is in the room now, in order of arrival."""
-        return sorted(self.rooms.get(room_id, {}).values(), key=lambda p: p.joined)
+        """Who is in the room now, in order of arrival (not those waiting in its lobby)."""
+        people = self.rooms.get(room_id, {}).values()
+        return sorted((p for p in people if not p.waiting), key=lambda p: p.joined)
+
+    def waiting(self, room_id: int) -> list[Participant]:
+        """Who waits in the room's lobby, the longest waiting first."""
+        people = self.rooms.get(room_id, {}).values()
+        return sorted((p for p in people if p.waiting), key=lambda p: p.joined)
 
     def participant(self, room_id: int, participant_id: str, secret: str) -> Participant:
-        """The participant, checked against their secret: 404 ``room.no_participant``, 401."""
+        """The participant (in the room or its lobby), checked against their secret: 404
+        ``room.no_participant``, 401."""
         found = self.rooms.get(room_id, {}).get(participant_id)
         if found is None:
             raise NotFound("There is no such participant in this room.", code="room.no_participant")
         found.check(secret)
         return found
 
-    async def join(self, room: Room, role: RoomRole, name: str, user: User | None) -> Participant:
-        """Admit someone (their key was checked): 409 ``room.full`` past ``max_participants``."""
+    async def join(
+        self, room: Room, role: RoomRole, name: str, user: User | None, settings: RoomSettings | None = None
+    ) -> Participant:
+        """Let someone in (their key was checked), or into the lobby: a guest of a room with a
+        lobby waits there (``waiting``) until the host admits or turns them away. 409
+        ``room.locked`` for a guest of a locked room, ``room.full`` past the room's capacity
+        (``settings``; else ``max_participants``), ``room.lobby_full`` past :data:`LOBBY_MAX`."""
         if self.closed:
             raise Conflict("The media server is shutting down.", code="stream.router_closed")
         assert room.id is not None
         room_id = room.id
+        capacity = min(settings.capacity, self.max_participants) if settings else self.max_participants
+        if settings is not None and settings.locked and role is RoomRole.GUEST:
+            raise Conflict(N_("The host has locked this room: nobody new can join."), code="room.locked")
+        self._check_room_for_one_more(room_id, capacity)
+        waits = settings is not None and settings.lobby and role is RoomRole.GUEST
+        if waits and len(self.waiting(room_id)) >= LOBBY_MAX:
+            raise Conflict(
+                N_("Too many people are waiting to join. Try again later."), code="room.lobby_full"
+            )
         people = self.rooms.setdefault(room_id, {})
-        if len(people) >= self.max_participants:
-            raise Conflict(f"This room is full ({self.max_participants} people).", code="room.full")
         number = self._arrivals.get(room_id, 0) + 1
         self._arrivals[room_id] = number
         fallback = clean_name(user.name[:NAME_MAX]) if user is not None else ""
-        participant = Participant(room_id, clean_name(name, fallback), role, number)
+        participant = Participant(room_id, clean_name(name, fallback), role, number, waiting=waits)
+        participant.user_id = user.id if user is not None else None
         people[participant.id] = participant
         self._start_sweeper()
         if room_id not in self._expo_of:
             self._expo_of[room_id] = room.expo_id
             await self._in_session(room_id, True)
-        await self._announce(room_id, {"type": "joined", "participant": participant.public()})
+        kind = "waiting" if waits else "joined"
+        if not waits:
+            await self._entered(participant)
+        await self._announce(room_id, {"type": kind, "participant": participant.public()})
         return participant
+
+    # -- the host's control ----------------------------------------------------------------------
+
+    async def admit(self, host: Participant, other_id: str, settings: RoomSettings) -> Participant:
+        """The host lets a waiting guest in (404 ``room.not_waiting`` unless one is waiting;
+        409 ``room.full`` when the room is at its capacity); everyone hears ``admitted``."""
+        other = self._waiting_one(host, other_id)
+        self._check_room_for_one_more(host.room_id, min(settings.capacity, self.max_participants))
+        other.waiting = False
+        other.joined = time.monotonic()  # in the room from now on, for the order and the idle sweep
+        await self._entered(other)
+        await self._announce(host.room_id, {"type": "admitted", "participant": other.public()})
+        return other
+
+    async def turn_away(self, host: Participant, other_id: str) -> None:
+        """The host turns a waiting guest away: their page hears ``turned_away`` and says so."""
+        await self.leave(self._waiting_one(host, other_id), event="turned_away")
+
+    async def remove(self, host: Participant, other_id: str) -> None:
+        """The host removes someone from the room at once: their connections close and their
+        page hears ``removed``. Their seat's secret is void; they could come back only with the
+        room's key, through the lobby or not at all once the host locks the room."""
+        await self.leave(self._other(host, other_id), event="removed")
+
+    async def ask_to_mute(self, host: Participant, other_id: str) -> None:
+        """The host asks someone to mute: their own page turns their microphone off (the server
+        never touches anyone's media)."""
+        other = self._other(host, other_id)
+        await self._announce(host.room_id, {"type": "mute", "id": other.id})
+
+    async def raise_hand(self, participant: Participant, raised: bool) -> Participant:
+        """Raise or lower one's own hand (403 ``room.lobby`` while waiting); everyone hears ``hand``."""
+        self._require_inside(participant)
+        if participant.hand != raised:
+            participant.hand = raised
+            await self._announce(participant.room_id, {"type": "hand", "participant": participant.public()})
+        return participant
+
+    async def lower_hand(self, host: Participant, other_id: str) -> Participant:
+        """The host lowers someone's raised hand (they had their turn)."""
+        return await self.raise_hand(self._other(host, other_id), False)
+
+    async def settings_changed(self, room_id: int, settings: RoomSettings) -> None:
+        """Tell the room's pages that the host changed its capacity, lobby or lock."""
+        await self._announce(room_id, {"type": "settings", "settings": settings.public()})
 
     async def rename(self, participant: Participant, name: str) -> Participant:
         """Change the name on their tile (trimmed, 1 to 60 characters, else 422
@@ -211,6 +299,7 @@ class RoomPlane:
 
         409 ``room.already_publishing`` while their previous connection is up.
         """
+        self._require_inside(participant)
         if participant.publishing:
             raise Conflict(
                 "You are already sending media; leave and join again.", code="room.already_publishing"
@@ -233,8 +322,9 @@ class RoomPlane:
     async def subscribe(self, participant: Participant, other_id: str, offer: str) -> str:
         """Receive ``other_id``'s media (an SDP offer that receives); the answer. A previous
         subscription to the same person is replaced. 404 for nobody, 409 ``room.not_publishing``."""
+        self._require_inside(participant)
         other = self.rooms.get(participant.room_id, {}).get(other_id)
-        if other is None or other is participant:
+        if other is None or other is participant or other.waiting:
             raise NotFound("There is no such participant in this room.", code="room.no_participant")
         publisher = other.publisher
         publications = [p for p in publisher.publications if p.state == "live"] if publisher else []
@@ -258,9 +348,10 @@ class RoomPlane:
             raise NotFound("You are not receiving that participant.", code="room.no_subscription")
         await session.close()
 
-    async def leave(self, participant: Participant) -> None:
-        """Remove the participant: their connections close, and so do everyone's subscriptions to
-        them; the others are told. Idempotent."""
+    async def leave(self, participant: Participant, *, event: str = "left") -> None:
+        """Remove the participant (from the room or its lobby): their connections close, and so
+        do everyone's subscriptions to them; the others are told (``event``: ``left``, or the
+        host's ``removed`` or ``turned_away``). Idempotent."""
         people = self.rooms.get(participant.room_id, {})
         if people.get(participant.id) is not participant:
             return
@@ -269,17 +360,19 @@ class RoomPlane:
             self.rooms.pop(participant.room_id, None)
             self._arrivals.pop(participant.room_id, None)
             await self._in_session(participant.room_id, False)
+        await self._left([participant], "removed" if event == "removed" else "left")
         await self._disconnect(participant)
         for other in people.values():
             session = other.subscriptions.pop(participant.id, None)
             if session is not None:
                 await session.close()
-        await self._announce(participant.room_id, {"type": "left", "id": participant.id})
+        await self._announce(participant.room_id, {"type": event, "id": participant.id})
 
     async def end(self, room_id: int) -> None:
         """Everyone leaves (the room was ended): connections closed, pages told ``ended``."""
         people = self.rooms.pop(room_id, {})
         self._arrivals.pop(room_id, None)
+        await self._left(list(people.values()), "ended")
         for participant in people.values():
             await self._disconnect(participant)
         if people:
@@ -293,6 +386,7 @@ class RoomPlane:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
         rooms, self.rooms = self.rooms, {}
+        await self._left([p for people in rooms.values() for p in people.values()], "closed")
         for people in rooms.values():
             for participant in people.values():
                 await self._disconnect(participant)
@@ -305,6 +399,63 @@ class RoomPlane:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- internals -------------------------------------------------------------------------------
+
+    async def _entered(self, participant: Participant) -> None:
+        """Open their attendance row (a store hiccup costs the row, never the room)."""
+        try:
+            participant.stay = await room_attendance.entered(
+                self.media.db,
+                participant.room_id,
+                participant.id,
+                participant.user_id,
+                participant.label,
+                participant.role.value,
+            )
+        except Exception:
+            logger.exception(
+                "rooms: recording %s entering room %s failed", participant.id, participant.room_id
+            )
+
+    async def _left(self, participants: list[Participant], how: str) -> None:
+        """Close the attendance rows of those who had one, ``how`` they left."""
+        stays = [(p.stay, p.label) for p in participants if p.stay is not None]
+        for participant in participants:
+            participant.stay = None
+        try:
+            await room_attendance.left(self.media.db, stays, how)
+        except Exception:
+            logger.exception("rooms: recording %d leaving failed", len(stays))
+
+    def _check_room_for_one_more(self, room_id: int, capacity: int) -> None:
+        if len(self.participants(room_id)) >= capacity:
+            raise Conflict(f"This room is full ({capacity} people).", code="room.full")
+
+    @staticmethod
+    def _require_inside(participant: Participant) -> None:
+        if participant.waiting:
+            raise Forbidden(N_("Wait for the host to let you in."), code="room.lobby")
+
+    @staticmethod
+    def _require_host(participant: Participant) -> None:
+        if participant.role is not RoomRole.HOST:
+            raise Forbidden(N_("Only the host can do this."), code="room.host_only")
+
+    def _other(self, host: Participant, other_id: str) -> Participant:
+        """Someone else in the host's room (404 ``room.no_participant``), once ``host`` is one."""
+        self._require_host(host)
+        self._require_inside(host)
+        other = self.rooms.get(host.room_id, {}).get(other_id)
+        if other is None or other is host or other.waiting:
+            raise NotFound("There is no such participant in this room.", code="room.no_participant")
+        return other
+
+    def _waiting_one(self, host: Participant, other_id: str) -> Participant:
+        """Someone waiting in the host's lobby (404 ``room.not_waiting``), once ``host`` is one."""
+        self._require_host(host)
+        other = self.rooms.get(host.room_id, {}).get(other_id)
+        if other is None or not other.waiting:
+            raise NotFound(N_("That person is not waiting in the lobby."), code="room.not_waiting")
+        return other
 
     async def _in_session(self, room_id: int, occupied: bool) -> None:
         """Count the room in (or out of) its expo's rooms in session, and refresh the dashboard."""
@@ -385,6 +536,10 @@ class RoomPlane:
                     await self.bus.presence_touch(HOLDERS_KEY, self._held(room_id), IN_SESSION_TTL)
                     await self.bus.presence_touch(in_session_key(expo_id), str(room_id), IN_SESSION_TTL)
             for participant in [p for people in self.rooms.values() for p in people.values()]:
+                if participant.waiting:  # no connection yet, by design: only an endless wait ends
+                    if now - participant.joined >= LOBBY_TIMEOUT:
+                        await self.leave(participant, event="turned_away")
+                    continue
                 if participant.publishing or participant.subscriptions:
                     idle_since.pop(participant, None)
                     continue

@@ -773,10 +773,31 @@ MATRIX: dict[tuple[str, str], Entry] = {
         {"heading": "Ports and airports"},
         params={"module": "advantages"},
         fresh={"section_id": _fresh_section},
+    # Room control: the host's key (settings) or the host's participant secret (the rest)
+    ("PUT", "/api/rooms/{room_id:int}/settings"): e(NOBODY, {"key": "wrong", "locked": True}, why=KEY_ONLY),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/lobby/{other_id:str}/admit"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/lobby/{other_id:str}/turn-away"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/remove"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/mute"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("DELETE", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/hand"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("PUT", "/api/rooms/{room_id:int}/participants/{participant_id:str}/hand"): e(
+        NOBODY, {"raised": True}, why=KEY_ONLY
+    ),
     ),
     ("POST", "/organizer/expos/{slug}/invest/{module}/sections/{section_id:int}/upload"): e(
         perm(Perm.CHANGE_EXPO),
         SECTION_PDF,
+    ("GET", "/rooms/{room_id:int}/attendance.csv"): e(STREAM_MANAGER),
         params={"module": "advantages"},
         fresh={"section_id": _fresh_section},
     ),

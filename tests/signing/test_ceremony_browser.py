@@ -50,6 +50,9 @@ async def stage(server: LiveServer) -> Staged:
         room = await room_services.create_room(
             session, expo=expo, title="Qingdao port investment", owner=host
         )
+        room.lobby = False  # the parties meet without a host to let them in from the lobby
+        session.add(room)
+        await session.commit()
         stream = await streams.create_stream(session, expo=expo, title="Signing ceremony, live", owner=host)
         incoming = uploads_dir(platform.settings) / "incoming"
         incoming.mkdir(parents=True, exist_ok=True)

@@ -178,6 +178,7 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
                     "role": "host",
                     "publishing": False,
                     "media": None,
+                    "hand": False,
                 }
             ]
             assert await next_event(socket) == {
@@ -190,6 +191,7 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
                     "role": "guest",
                     "publishing": False,
                     "media": None,
+                    "hand": False,
                 },
             }
 

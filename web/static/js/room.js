@@ -4,6 +4,10 @@
 // arrive on the room's realtime channel; after a reconnect the participant list is read again.
 // A guest joins at once as "Guest 3" and may type a name meanwhile (remembered for the next room):
 // the others' tiles follow it through the channel's "renamed" events.
+// Room control: a guest of a room with a lobby waits until the host admits them ("admitted") or
+// turns them away; the host's page lists who waits, changes capacity, lobby and lock, removes
+// people, asks them to mute (their own page mutes their microphone: the server never does) and
+// lowers raised hands.
 
 import { fetchJson } from "./api.js";
 import { subscribe } from "./channel.js";
@@ -16,10 +20,19 @@ const grid = document.getElementById("room-grid");
 const state = document.getElementById("room-state");
 const controls = document.getElementById("room-controls");
 const unmute = document.getElementById("unmute-audio");
+const notice = document.getElementById("room-notice");
+const handButton = document.getElementById("raise-hand");
+const microphoneButton = document.getElementById("toggle-microphone");
+const lobby = document.getElementById("room-lobby"); // the host's only
+const lobbyList = document.getElementById("lobby-list");
+const settingsForm = document.getElementById("room-settings"); // the host's only
+const isHost = config.role === "host";
+// What only those inside the room use: a guest waiting in the lobby may only leave.
+const INSIDE_ONLY = ["toggle-microphone", "toggle-camera", "raise-hand"].map((id) => document.getElementById(id));
 const NAME_KEY = "expo.room.name";
 const NAME_MAX = 60;
 
-let me = null; // {id, secret, channel}
+let me = null; // {id, secret, channel, waiting}
 let local = null; // our MediaStream
 let publisher = null; // our WhipPublisher
 let closeChannel = () => {};
@@ -34,6 +47,11 @@ function show(text, kind = "ok") {
 
 function showPresence() {
   if (!finished) show(remotes.size ? t.inRoom : t.alone);
+}
+
+function tell(text) {
+  notice.textContent = text;
+  notice.hidden = !text;
 }
 
 function headers() {
@@ -62,9 +80,30 @@ function label(participant) {
   return participant.role === "host" ? t.host : t.guest.replace("{n}", participant.number);
 }
 
+function button(text, onclick, className = "small") {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = className;
+  element.textContent = text;
+  element.addEventListener("click", onclick);
+  return element;
+}
+
+/** A host's action on someone else; a refusal (they just left) is said, never thrown. */
+async function control(path, method = "POST") {
+  try {
+    await fetchJson(`${api}/participants/${me.id}/${path}`, { method, headers: headers() });
+    return true;
+  } catch {
+    tell(t.actionFailed);
+    return false;
+  }
+}
+
 function tileFor(participant) {
   const tile = document.createElement("figure");
   tile.className = "room-tile";
+  tile.dataset.tile = participant.id;
   const video = document.createElement("video");
   video.className = "room-video";
   video.dataset.participant = participant.id;
@@ -72,9 +111,34 @@ function tileFor(participant) {
   video.playsInline = true;
   const caption = document.createElement("figcaption");
   caption.textContent = label(participant); // text, never HTML
-  tile.append(video, caption);
+  const hand = document.createElement("span");
+  hand.className = "room-hand";
+  hand.textContent = t.handRaised;
+  tile.append(video, caption, hand);
+  let lower = null;
+  if (isHost) {
+    const actions = document.createElement("div");
+    actions.className = "room-tile-actions";
+    lower = button(t.lowerHand, () => control(`others/${participant.id}/hand`, "DELETE"));
+    lower.dataset.action = "lower-hand";
+    const mute = button(t.askMute, () => control(`others/${participant.id}/mute`));
+    mute.dataset.action = "mute";
+    const remove = button(t.remove, () => control(`others/${participant.id}/remove`), "small danger");
+    remove.dataset.action = "remove";
+    actions.append(lower, mute, remove);
+    tile.append(actions);
+  }
   grid.append(tile);
-  return { tile, video, caption };
+  const remote = { tile, video, caption, hand, lower };
+  showHand(remote, participant.hand);
+  return remote;
+}
+
+/** A raised hand shows on the tile (and, for the host, "Lower hand" beside it). */
+function showHand(remote, raised) {
+  remote.tile.dataset.hand = String(Boolean(raised));
+  remote.hand.hidden = !raised;
+  if (remote.lower) remote.lower.hidden = !raised;
 }
 
 /** "Play sound" is offered only while a video plays muted because the browser refused sound. */
@@ -142,6 +206,32 @@ async function receive(participant) {
   }
 }
 
+/** Someone (else) waits in the lobby: the host's list offers Admit and Turn away. */
+function knock(participant) {
+  if (!lobby || participant.id === me.id) return;
+  let item = lobbyList.querySelector(`[data-waiting="${CSS.escape(participant.id)}"]`);
+  if (!item) {
+    item = document.createElement("li");
+    item.dataset.waiting = participant.id;
+    const name = document.createElement("span");
+    name.className = "room-lobby-name";
+    const admit = button(t.admit, () => control(`lobby/${participant.id}/admit`));
+    admit.dataset.action = "admit";
+    const away = button(t.turnAway, () => control(`lobby/${participant.id}/turn-away`), "small");
+    away.dataset.action = "turn-away";
+    item.append(name, admit, away);
+    lobbyList.append(item);
+  }
+  item.querySelector(".room-lobby-name").textContent = label(participant);
+  lobby.hidden = false;
+}
+
+function unknock(id) {
+  if (!lobby) return;
+  lobbyList.querySelector(`[data-waiting="${CSS.escape(id)}"]`)?.remove();
+  lobby.hidden = !lobbyList.children.length;
+}
+
 function drop(id) {
   const remote = remotes.get(id);
   if (!remote) return;
@@ -155,27 +245,84 @@ function drop(id) {
 async function resync() {
   if (finished) return;
   const list = await fetchJson(`${api}/participants?key=${encodeURIComponent(config.key)}`).catch(() => null);
-  if (!list) return;
-  const { participants } = list;
+  if (!list || finished) return;
+  const { participants, waiting, settings } = list;
   const present = new Set(participants.map((p) => p.id));
+  if (me.waiting) {
+    // Let in while this page's socket was down: the list has us.
+    if (present.has(me.id)) await enter();
+    return;
+  }
+  applySettings(settings);
+  if (lobby) {
+    const knocking = new Set(waiting.map((p) => p.id));
+    for (const item of [...lobbyList.children]) if (!knocking.has(item.dataset.waiting)) unknock(item.dataset.waiting);
+    for (const participant of waiting) knock(participant);
+  }
   for (const id of [...remotes.keys()]) if (!present.has(id)) drop(id);
-  for (const participant of participants) await receive(participant);
+  for (const participant of participants) {
+    await receive(participant);
+    hand(participant);
+  }
 }
 
-/** Someone changed their name: their tile says it at once. */
+/** Someone changed their name: their tile (or their line in the lobby) says it at once. */
 function rename(participant) {
   const remote = remotes.get(participant.id);
   if (remote) remote.caption.textContent = label(participant);
+  else if (lobby?.querySelector(`[data-waiting="${CSS.escape(participant.id)}"]`)) knock(participant);
 }
+
+/** Someone raised or lowered their hand: their tile shows it, our own too. */
+function hand(participant) {
+  if (participant.id === me.id) {
+    document.getElementById("self-tile").querySelector(".room-hand").hidden = !participant.hand;
+    handButton.setAttribute("aria-pressed", String(participant.hand));
+    handButton.textContent = participant.hand ? t.lowerHand : t.raiseHand;
+    return;
+  }
+  const remote = remotes.get(participant.id);
+  if (remote) showHand(remote, participant.hand);
+}
+
+/** The host asked us to mute: our own page turns the microphone off (the server never does). */
+function muteMyself() {
+  if (microphoneButton.getAttribute("aria-pressed") !== "true") microphoneButton.click();
+  tell(t.mutedByHost);
+}
+
+/** Events that concern us while we wait in the lobby; the rest is for those inside. */
+const LOBBY_EVENTS = new Set(["admitted", "turned_away", "ended"]);
 
 function onEvent(event) {
   // Other parts of the page (the signing panel, the ceremony moment) follow the channel too.
   document.dispatchEvent(new CustomEvent("expo:channel-event", { detail: event }));
+  if (me.waiting && !LOBBY_EVENTS.has(event.type)) return;
+  const mine = (event.id || event.participant?.id) === me.id;
   if (event.type === "joined") arrive(event.participant);
+  else if (event.type === "waiting") knock(event.participant);
+  else if (event.type === "admitted") {
+    if (mine) enter();
+    else {
+      unknock(event.participant.id);
+      arrive(event.participant);
+    }
+  } else if (event.type === "turned_away") {
+    if (mine) finish(t.turnedAway, "ended");
+    else unknock(event.id);
+  } else if (event.type === "removed") {
+    if (mine) finish(t.removed, "ended");
+    else drop(event.id);
+  } else if (event.type === "mute") {
+    if (mine) muteMyself();
+  } else if (event.type === "hand") hand(event.participant);
+  else if (event.type === "settings") applySettings(event.settings);
   else if (event.type === "published") receive(event.participant);
   else if (event.type === "renamed") rename(event.participant);
-  else if (event.type === "left") drop(event.id);
-  else if (event.type === "ended") finish(t.ended, "ended");
+  else if (event.type === "left") {
+    drop(event.id);
+    unknock(event.id);
+  } else if (event.type === "ended") finish(t.ended, "ended");
 }
 
 function finish(text, kind) {
@@ -186,6 +333,8 @@ function finish(text, kind) {
   if (publisher) publisher.close();
   if (local) for (const track of local.getTracks()) track.stop();
   controls.hidden = true;
+  if (lobby) lobby.hidden = true;
+  if (settingsForm) settingsForm.hidden = true;
   show(text, kind);
 }
 
@@ -249,22 +398,92 @@ function wireName() {
   });
 }
 
+/** The host's settings: capacity, lobby, lock (shown in their form; the lock state said). */
+function applySettings(settings) {
+  if (!settingsForm || !settings) return;
+  const lock = document.getElementById("lock-button");
+  lock.setAttribute("aria-pressed", String(settings.locked));
+  lock.textContent = settings.locked ? t.unlock : t.lock;
+  lock.dataset.locked = String(settings.locked);
+  document.getElementById("lobby-on").checked = settings.lobby;
+  const capacity = document.getElementById("room-capacity");
+  if (document.activeElement !== capacity) capacity.value = settings.capacity; // not while typing
+  settingsForm.dataset.locked = String(settings.locked);
+}
+
+async function saveSettings(change) {
+  const note = document.getElementById("settings-state");
+  try {
+    const settings = await fetchJson(`${api}/settings`, { method: "PUT", body: { key: config.key, ...change } });
+    applySettings(settings);
+    note.textContent = `${t.saved} ${settings.locked ? t.isLocked : t.isOpen}`;
+  } catch (error) {
+    const limit = config.settings.limit;
+    note.textContent =
+      error.code === "room.invalid_capacity" ? t.capacityInvalid.replace("{limit}", limit) : t.actionFailed;
+  }
+}
+
+function wireSettings() {
+  if (!settingsForm) return;
+  settingsForm.hidden = false;
+  const capacity = document.getElementById("room-capacity");
+  settingsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveSettings({ capacity: Number(capacity.value) });
+  });
+  document.getElementById("lobby-on").addEventListener("change", (event) => {
+    saveSettings({ lobby: event.target.checked });
+  });
+  document.getElementById("lock-button").addEventListener("click", (event) => {
+    saveSettings({ locked: event.target.dataset.locked !== "true" });
+  });
+  applySettings(config.settings);
+}
+
+/** In the room (at once, or once the host let us in from the lobby): send, and receive the others. */
+async function enter() {
+  if (!me.waiting && me.entered) return;
+  me.waiting = false;
+  me.entered = true;
+  for (const element of INSIDE_ONLY) element.hidden = false;
+  controls.hidden = false;
+  showPresence();
+  await publish();
+  await resync();
+}
+
+const JOIN_REFUSALS = {
+  "room.full": "full",
+  "room.ended": "ended",
+  "room.locked": "locked",
+  "room.lobby_full": "lobbyFull",
+};
+
 async function join() {
   const name = savedName();
   try {
     me = await fetchJson(`${api}/participants`, { method: "POST", body: { key: config.key, name } });
   } catch (error) {
-    finish(error.code === "room.full" ? t.full : error.code === "room.ended" ? t.ended : t.failed, "failed");
+    finish(t[JOIN_REFUSALS[error.code]] || t.failed, "failed");
     return;
   }
-  controls.hidden = false;
   wireName();
+  wireSettings();
   closeChannel = subscribe(me.channel, {
     onevent: onEvent,
     // Whatever happened before the subscription was live (someone started sending between our
     // join and now), or while the socket was down, is read from the participant list.
     onsubscribed: () => resync(),
   });
+  if (me.waiting) {
+    for (const element of INSIDE_ONLY) element.hidden = true;
+    controls.hidden = false; // to leave the lobby
+    show(t.waiting, "waiting");
+    return;
+  }
+  me.entered = true;
+  controls.hidden = false;
   showPresence();
   await publish();
   for (const participant of me.participants) await receive(participant);
@@ -273,6 +492,14 @@ async function join() {
 toggle(document.getElementById("toggle-microphone"), "audio", t.muteMicrophone, t.unmuteMicrophone);
 toggle(document.getElementById("toggle-camera"), "video", t.cameraOff, t.cameraOn);
 document.getElementById("leave-button").addEventListener("click", leave);
+handButton.addEventListener("click", async () => {
+  const raised = handButton.getAttribute("aria-pressed") !== "true";
+  try {
+    hand(await fetchJson(`${api}/participants/${me.id}/hand`, { method: "PUT", headers: headers(), body: { raised } }));
+  } catch {
+    tell(t.actionFailed);
+  }
+});
 unmute.addEventListener("click", () => {
   for (const { video } of remotes.values()) {
     if (video.dataset.soundBlocked !== "true") continue;
