@@ -47,8 +47,12 @@ from expo.meetings import home as exhibitor_home
 from expo.meetings import pages as meeting_pages
 from expo.meetings import slots_api, slots_pages
 from expo.platform import Platform
+from expo.promotion import consulting_api, consulting_pages, invitations_api, invitations_pages
 from expo.promotion import editor_pages as promotion_editor_pages
 from expo.promotion import pages as promotion_pages
+from expo.promotion import projects_api as promotion_projects_api
+from expo.promotion import projects_board as promotion_projects_board
+from expo.promotion import projects_pages as promotion_projects_pages
 from expo.registration import api as registration_api
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
@@ -108,8 +112,16 @@ def routes() -> list[BaseRoute]:
         *room_pages.ROUTES,
         *signing_api.ROUTES,
         *signing_pages.ROUTES,
+        # Before the promotion site's pages: /invest/projects is not a module page.
+        *promotion_projects_pages.ROUTES,
+        *promotion_projects_board.ROUTES,
+        *promotion_projects_api.ROUTES,
         *promotion_pages.ROUTES,
         *promotion_editor_pages.ROUTES,
+        *consulting_api.ROUTES,
+        *consulting_pages.ROUTES,
+        *invitations_api.ROUTES,
+        *invitations_pages.ROUTES,
         *streaming_pages.ROUTES,
         *studio_pages.ROUTES,
         *dashboard_api.ROUTES,

@@ -240,3 +240,19 @@ def may_present(st: Standing, *, staffs_a_booth: bool) -> bool:
 def may_moderate(st: Standing, *, manages: bool) -> bool:
     """Chat moderation: whoever manages the broadcast, and the expo's moderators."""
     return manages or st.has(Perm.MODERATE)
+
+
+# The expo's investment bureau: the team members who run its promotion site (they change the
+# expo) also work its project pipeline, answer its consulting questions and send its invitations.
+BUREAU = Perm.CHANGE_EXPO
+
+
+def may_run_promotion(st: Standing) -> bool:
+    """The bureau: moves filed projects, answers questions, invites investors."""
+    return st.has(BUREAU)
+
+
+def may_follow_investor_case(st: Standing, investor_id: int | None) -> bool:
+    """An investor's filed project or consulting thread is seen (and continued) by that investor
+    and by the bureau, nobody else."""
+    return may_run_promotion(st) or owns(st, investor_id)

@@ -14,6 +14,8 @@ who may call it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -28,6 +30,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from booths.models import Booth, CatalogImport
+from expo import uploads
 from expo.accounts.models import TokenKind, User
 from expo.app import routes
 from expo.config import Settings
@@ -36,7 +39,9 @@ from expo.expos import team
 from expo.expos.models import Expo, ExpoMember
 from expo.meetings import slots
 from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole, require
+from expo.promotion import consulting, projects
 from expo.promotion import services as promotion
+from expo.promotion.models import PromotionProjectFile
 from tests.authz_world import (
     ACCOUNT_ROLES,
     ACTORS,
@@ -91,6 +96,8 @@ PRESENTER = STREAM_MANAGER  # may add a broadcast or room to B: its broadcast ma
 APPLICANT = perm(Perm.MANAGE_BOOTHS) | accounts("exhibitor") - ADMIN  # may add a booth to B
 REQUESTER = SIGNED_IN - BOOTH_STAFF  # may ask B's booth for a meeting (not its own staff)
 ON_TEAM = frozenset(TEAM_B) | ADMIN  # reads B's back office
+# Reads and continues a consulting thread: the investor who asked (visitor) and B's bureau.
+CONSULTED = perm(Perm.CHANGE_EXPO) | {"visitor"}
 # Reads the outbox page: whoever manages registration in some expo (orga does in A).
 OUTBOX_READER = perm(Perm.MANAGE_REGISTRATION) | {"orga"}
 # An exhibitor's dashboard of B: staff of a booth there (an applicant too: the pending booth is theirs,
@@ -275,6 +282,89 @@ async def _fresh_section(world: World) -> int:
         section = await promotion.add_section(s, expo, "advantages", {"heading": "Ports"}, owner)
     assert section.id is not None
     return section.id
+
+
+async def _fresh_thread(world: World) -> int:
+    """A consulting question the actor ``visitor`` asked B's bureau."""
+    async with world.db.session() as s:
+        expo = await s.get(Expo, world.b.expo.id)
+        visitor = world.actors["visitor"].user
+        asker = await s.get(User, visitor.id) if visitor is not None else None
+        assert expo is not None and asker is not None
+        values = {"category": "land", "subject": "Plots", "body": "How large?"}
+        letters = consulting.ConsultingLetters(world.app.state.platform.settings)
+        thread = await consulting.ask(s, expo, asker, values, letters)
+    assert thread.id is not None
+    return thread.id
+
+
+def _invitees(world: World, actor: str) -> Raw:
+    return Raw(f"name,email\nAnn,{unique('ann')(world, actor)}@authz.example\n".encode(), "text/csv")
+
+
+def _invitees_form(world: World, actor: str) -> dict[str, str]:
+    data = f"name,email\nBo,{unique('bo')(world, actor)}@authz.example\n".encode()
+    return {"csv": base64.b64encode(data).decode()}
+
+
+def _invitees_upload(world: World, actor: str) -> Raw:
+    data = f"name,email\nCy,{unique('cy')(world, actor)}@authz.example\n".encode()
+    return Raw(files={"file": ("investors.csv", data, "text/csv")})
+
+
+# Project filing: B's projects are filed by the actor "visitor" (their investor).
+PROJECT_COMPANY = "Quiet Lithium Works"  # shows only to the investor and B's bureau
+INVESTOR: Allow = frozenset({"visitor"})
+PROJECT_FILING = {
+    "company": "Open Lamps Ltd",
+    "sector": "Lighting",
+    "country": "DE",
+    "amount": "5000000",
+    "currency": "EUR",
+    "timeline": "2027",
+}
+
+
+async def _fresh_project(world: World) -> int:
+    """A new project of B at ``filed`` (version 1), filed by the actor "visitor"."""
+    async with world.db.session() as s:
+        expo = await s.get(Expo, world.b.expo.id)
+        investor = await s.get(User, world.actors["visitor"].user.id if world.actors["visitor"].user else 0)
+        assert expo is not None and investor is not None
+        project = await projects.file_project(
+            s, expo, {**PROJECT_FILING, "company": PROJECT_COMPANY}, investor
+        )
+    assert project.id is not None
+    return project.id
+
+
+_PROJECT_OF: dict[int, int] = {}  # id(world) -> the project every read and comment cell uses
+
+
+async def _the_project(world: World) -> int:
+    if id(world) not in _PROJECT_OF:
+        _PROJECT_OF[id(world)] = await _fresh_project(world)
+    return _PROJECT_OF[id(world)]
+
+
+async def _project_file(world: World) -> int:
+    """A stored PDF attached to :func:`_the_project`."""
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    digest = hashlib.sha256(pdf).hexdigest()
+    path = uploads.uploads_dir(world.app.state.platform.settings) / digest[:2] / f"{digest}.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pdf)
+    async with world.db.session() as s:
+        attached = PromotionProjectFile(
+            project_id=await _the_project(world), name=path.name, filename="p.pdf"
+        )
+        s.add(attached)
+        await s.commit()
+    assert attached.id is not None
+    return attached.id
+
+
+PROJECT_PDF = Raw(files={"file": ("plan.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})
 
 
 CSV = Raw(b"booth,product\nBooth b,Lamp\n", "text/csv")
@@ -683,10 +773,31 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/leave"): e(
         NOBODY, Raw(b"not-the-secret", "text/plain"), why=KEY_ONLY
     ),
+    # Room control: the host's key (settings) or the host's participant secret (the rest)
+    ("PUT", "/api/rooms/{room_id:int}/settings"): e(NOBODY, {"key": "wrong", "locked": True}, why=KEY_ONLY),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/lobby/{other_id:str}/admit"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/lobby/{other_id:str}/turn-away"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/remove"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/mute"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("DELETE", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/hand"): e(
+        NOBODY, why=KEY_ONLY
+    ),
+    ("PUT", "/api/rooms/{room_id:int}/participants/{participant_id:str}/hand"): e(
+        NOBODY, {"raised": True}, why=KEY_ONLY
+    ),
     ("GET", "/rooms/{room_id:int}"): e(NOBODY, why=KEY_ONLY),
     ("GET", "/rooms"): e(accounts("organizer", "exhibitor"), why="lists the caller's own rooms"),
     ("POST", "/rooms"): e(PRESENTER, lambda w, a: {"title": "Meet", "expo": w.b.slug}),
     ("POST", "/rooms/{room_id:int}/end"): e(STREAM_MANAGER, {}, fresh={"room_id": lambda w: w.fresh_room()}),
+    ("GET", "/rooms/{room_id:int}/attendance.csv"): e(STREAM_MANAGER),
     ("POST", "/rooms/{room_id:int}/walk-in"): e(
         STREAM_MANAGER, {"walk_in": "1"}, fresh={"room_id": lambda w: w.fresh_room()}
     ),
@@ -773,36 +884,105 @@ MATRIX: dict[tuple[str, str], Entry] = {
         {"heading": "Ports and airports"},
         params={"module": "advantages"},
         fresh={"section_id": _fresh_section},
-    # Room control: the host's key (settings) or the host's participant secret (the rest)
-    ("PUT", "/api/rooms/{room_id:int}/settings"): e(NOBODY, {"key": "wrong", "locked": True}, why=KEY_ONLY),
-    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/lobby/{other_id:str}/admit"): e(
-        NOBODY, why=KEY_ONLY
-    ),
-    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/lobby/{other_id:str}/turn-away"): e(
-        NOBODY, why=KEY_ONLY
-    ),
-    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/remove"): e(
-        NOBODY, why=KEY_ONLY
-    ),
-    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/mute"): e(
-        NOBODY, why=KEY_ONLY
-    ),
-    ("DELETE", "/api/rooms/{room_id:int}/participants/{participant_id:str}/others/{other_id:str}/hand"): e(
-        NOBODY, why=KEY_ONLY
-    ),
-    ("PUT", "/api/rooms/{room_id:int}/participants/{participant_id:str}/hand"): e(
-        NOBODY, {"raised": True}, why=KEY_ONLY
-    ),
     ),
     ("POST", "/organizer/expos/{slug}/invest/{module}/sections/{section_id:int}/upload"): e(
         perm(Perm.CHANGE_EXPO),
         SECTION_PDF,
-    ("GET", "/rooms/{room_id:int}/attendance.csv"): e(STREAM_MANAGER),
         params={"module": "advantages"},
         fresh={"section_id": _fresh_section},
     ),
     ("POST", "/organizer/expos/{slug}/invest/{module}/sections/{section_id:int}/remove"): e(
         perm(Perm.CHANGE_EXPO), {}, params={"module": "advantages"}, fresh={"section_id": _fresh_section}
+    ),
+    # Consulting: any signed-in investor asks; a thread is read by its investor (visitor asked the
+    # fresh ones) and B's bureau (CHANGE_EXPO), everyone else gets 404
+    ("POST", "/api/expos/{slug}/consulting/threads"): e(
+        SIGNED_IN, {"category": "tax", "subject": "Rates", "body": "Which rate applies?"}
+    ),
+    ("GET", "/api/expos/{slug}/consulting/threads"): e(SIGNED_IN),
+    ("GET", "/api/expos/{slug}/consulting/inbox"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/api/expos/{slug}/consulting/threads/{thread_id:int}"): e(
+        CONSULTED, fresh={"thread_id": _fresh_thread}
+    ),
+    ("POST", "/api/expos/{slug}/consulting/threads/{thread_id:int}/messages"): e(
+        CONSULTED, {"body": "Thank you"}, fresh={"thread_id": _fresh_thread}
+    ),
+    ("GET", "/expos/{slug}/invest/consulting/questions"): e(SIGNED_IN),
+    ("POST", "/expos/{slug}/invest/consulting/questions"): e(
+        SIGNED_IN, {"category": "land", "subject": "Plots", "body": "How large?"}
+    ),
+    ("GET", "/expos/{slug}/invest/consulting/questions/{thread_id:int}"): e(
+        CONSULTED, fresh={"thread_id": _fresh_thread}
+    ),
+    ("POST", "/expos/{slug}/invest/consulting/questions/{thread_id:int}/reply"): e(
+        CONSULTED, {"body": "And water?"}, fresh={"thread_id": _fresh_thread}
+    ),
+    ("GET", "/organizer/expos/{slug}/consulting"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/organizer/expos/{slug}/consulting/{thread_id:int}"): e(
+        perm(Perm.CHANGE_EXPO), fresh={"thread_id": _fresh_thread}
+    ),
+    ("POST", "/organizer/expos/{slug}/consulting/{thread_id:int}/reply"): e(
+        perm(Perm.CHANGE_EXPO), {"body": "Up to 50 ha."}, fresh={"thread_id": _fresh_thread}
+    ),
+    # Invitation letters: B's promotion editors send them; the letter's link is the key
+    ("POST", "/api/expos/{slug}/invitations"): e(perm(Perm.CHANGE_EXPO), _invitees),
+    ("GET", "/api/expos/{slug}/invitations"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/organizer/expos/{slug}/invitations"): e(perm(Perm.CHANGE_EXPO)),
+    ("POST", "/organizer/expos/{slug}/invitations/preview"): e(perm(Perm.CHANGE_EXPO), _invitees_upload),
+    ("POST", "/organizer/expos/{slug}/invitations/send"): e(perm(Perm.CHANGE_EXPO), _invitees_form),
+    ("GET", "/organizer/expos/{slug}/invitations.csv"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/expos/{slug}/invest/invited/{token}"): e(
+        EVERYONE, params={"token": "not-a-signed-link"}, why="the link is the key: 404 without it"
+    ),
+    ("POST", "/expos/{slug}/invest/invited/{token}/signup"): e(
+        EVERYONE,
+        {"name": "Ann", "email": "ann@authz.example", "password": PASSWORD},
+        params={"token": "not-a-signed-link"},
+        why="the link is the key: 404 without it",
+    ),
+    # Project filing: any signed-in investor files; a project shows to its investor and B's bureau
+    # (CHANGE_EXPO), who alone move, assign, comment and export
+    ("GET", "/expos/{slug}/invest/projects"): e(SIGNED_IN, why="lists the caller's own projects"),
+    ("POST", "/expos/{slug}/invest/projects"): e(SIGNED_IN, PROJECT_FILING),
+    ("GET", "/expos/{slug}/invest/projects/new"): e(SIGNED_IN),
+    ("GET", "/expos/{slug}/invest/projects/{project_id:int}"): e(
+        INVESTOR | perm(Perm.CHANGE_EXPO), fresh={"project_id": _the_project}
+    ),
+    ("POST", "/expos/{slug}/invest/projects/{project_id:int}/files"): e(
+        INVESTOR | perm(Perm.CHANGE_EXPO), PROJECT_PDF, fresh={"project_id": _the_project}
+    ),
+    ("GET", "/expos/{slug}/invest/projects/{project_id:int}/files/{file_id:int}"): e(
+        INVESTOR | perm(Perm.CHANGE_EXPO), fresh={"project_id": _the_project, "file_id": _project_file}
+    ),
+    ("GET", "/organizer/expos/{slug}/projects"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/organizer/expos/{slug}/projects.csv"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/organizer/expos/{slug}/projects/{project_id:int}"): e(
+        perm(Perm.CHANGE_EXPO), fresh={"project_id": _the_project}
+    ),
+    ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/move"): e(
+        perm(Perm.CHANGE_EXPO), {"stage": "screening", "version": "1"}, fresh={"project_id": _fresh_project}
+    ),
+    ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/assign"): e(
+        perm(Perm.CHANGE_EXPO), {"owner_id": "", "version": "1"}, fresh={"project_id": _fresh_project}
+    ),
+    ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/comments"): e(
+        perm(Perm.CHANGE_EXPO), {"body": "Call back"}, fresh={"project_id": _the_project}
+    ),
+    ("POST", "/api/expos/{slug}/projects"): e(SIGNED_IN, {**PROJECT_FILING, "amount": 5000000}),
+    ("GET", "/api/expos/{slug}/projects"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/api/expos/{slug}/projects/mine"): e(SIGNED_IN, why="the caller's own projects"),
+    ("GET", "/api/expos/{slug}/projects.csv"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/api/expos/{slug}/projects/{project_id:int}"): e(
+        INVESTOR | perm(Perm.CHANGE_EXPO), fresh={"project_id": _the_project}
+    ),
+    ("POST", "/api/expos/{slug}/projects/{project_id:int}/move"): e(
+        perm(Perm.CHANGE_EXPO), {"stage": "screening", "version": 1}, fresh={"project_id": _fresh_project}
+    ),
+    ("PUT", "/api/expos/{slug}/projects/{project_id:int}/assignment"): e(
+        perm(Perm.CHANGE_EXPO), {"owner_id": None, "version": 1}, fresh={"project_id": _fresh_project}
+    ),
+    ("POST", "/api/expos/{slug}/projects/{project_id:int}/comments"): e(
+        perm(Perm.CHANGE_EXPO), {"body": "Call back"}, fresh={"project_id": _the_project}
     ),
     # Dashboards
     ("GET", "/api/expos/{slug}/dashboard"): e(perm(Perm.VIEW_DASHBOARD)),
@@ -899,6 +1079,7 @@ def secrets_of(world: World) -> list[Secret]:
         Secret("B's guest's calendar link", b.feed_token, NOBODY),
         Secret("A's stream key", a.stream_key, frozenset({"exh_a", "orga", "admin"})),
         Secret("A's room host key", a.host_key, frozenset({"exh_a", "orga", "admin"})),
+        Secret("B's investor's project", PROJECT_COMPANY, INVESTOR | perm(Perm.CHANGE_EXPO)),
     ]
     for name, creds in world.actors.items():
         if creds.token:

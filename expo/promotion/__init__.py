@@ -6,5 +6,8 @@ modules of sections, each in both languages, with a sitemap. Project filing, con
 invitations and the bureau's pipeline build on it later.
 
 ``models`` holds the tables, ``services`` the rules (who edits, what is valid, audit),
-``pages`` the public site and ``editor_pages`` the organizers' editing pages.
+``pages`` the public site and ``editor_pages`` the organizers' editing pages. ``consulting*``
+holds investors' questions to the bureau and its answers (service, ``_api``, ``_pages``), and
+``invitations*`` the invitation letters sent from a CSV list and their funnel (``_csv`` reads the
+list).
 """

@@ -62,3 +62,114 @@ class PromotionSection(SQLModel, table=True):
     attachment_title: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PromotionProject(SQLModel, table=True):
+    """A project an investor filed with the expo's bureau, moved along the pipeline by its team
+    (``stage`` is a key of :data:`expo.promotion.projects.STAGES`).
+
+    ``version`` grows with every change the bureau makes: a change names the version it was made
+    from, so of two organizers moving the same project at once one wins and the other is told.
+    """
+
+    __tablename__ = "promotion_project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    investor_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    company: str = Field(max_length=200)
+    sector: str = Field(max_length=120)
+    country: str = Field(max_length=2)  # ISO 3166-1 alpha-2
+    amount: int = Field(sa_type=sa.BigInteger)  # whole units of ``currency``
+    currency: str = Field(max_length=3)
+    land_sqm: int | None = None
+    office_sqm: int | None = None
+    jobs: int = 0
+    timeline: str = Field(default="", max_length=200)
+    description: str = Field(default="", sa_type=sa.Text)
+    stage: str = Field(default="filed", max_length=16)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    due_date: date | None = None
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PromotionProjectFile(SQLModel, table=True):
+    """A PDF attached to a project: a stored upload (:mod:`expo.uploads`) under its sender's name."""
+
+    __tablename__ = "promotion_project_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="promotion_project.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    filename: str = Field(default="", max_length=200)
+    size: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PromotionProjectComment(SQLModel, table=True):
+    """A note of the bureau's team on a project (investors do not see them)."""
+
+    __tablename__ = "promotion_project_comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="promotion_project.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsultingThread(SQLModel, table=True):
+    """An investor's question to the expo's bureau (``category`` is a key of
+    :data:`expo.promotion.consulting.CATEGORIES`) and the conversation that follows.
+
+    ``first_answered_at`` is when the team first answered (response times for the dashboards);
+    ``last_message_at`` orders the inbox. ``answered`` is ``True`` while the team spoke last.
+    """
+
+    __tablename__ = "consulting_thread"
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    investor_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    category: str = Field(max_length=16)
+    subject: str = Field(max_length=200)
+    answered: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    first_answered_at: datetime | None = None
+    last_message_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsultingMessage(SQLModel, table=True):
+    """One message of a consulting thread, from the investor or from the bureau's team."""
+
+    __tablename__ = "consulting_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: int = Field(foreign_key="consulting_thread.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    from_team: bool = False
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PromotionInvitation(SQLModel, table=True):
+    """An invitation letter to one investor and how far it got: sent, opened (the signed link was
+    followed), registered (signed up or in through it; ``user_id`` is that account) and filed (that
+    account filed a project). Each moment is written once, the first time it happens."""
+
+    __tablename__ = "promotion_invitation"
+    __table_args__ = (sa.UniqueConstraint("expo_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    email: str = Field(max_length=254)
+    name: str = Field(max_length=120)
+    company: str = Field(default="", max_length=200)
+    language: str = Field(default="en", max_length=8)
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True, ondelete="SET NULL")
+    sent_at: datetime = Field(default_factory=utcnow)
+    opened_at: datetime | None = None
+    registered_at: datetime | None = None
+    filed_at: datetime | None = None
