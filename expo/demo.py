@@ -2,7 +2,9 @@
 (halls, categories, booths and products, :mod:`booths.demo`), a schedule of broadcasts (the live
 "Opening ceremony" and two scheduled for the expo's second day), a video room to walk into (the live
 broadcast, the room and one of the scheduled broadcasts are presented by the exhibitor's booth),
-a registration form (:mod:`expo.registration.demo`) and an agenda (:mod:`expo.agenda.demo`).
+a registration form (:mod:`expo.registration.demo`), an agenda (:mod:`expo.agenda.demo`), meeting
+slots at the exhibitor's booth (:mod:`expo.meetings.demo`) and an investment promotion site with a
+filed project and an answered question (:mod:`expo.promotion.demo`).
 Given the settings (``expo demo`` gives them), the booths also get drawn logos, banners and
 product pictures (:mod:`booths.demo_pictures`), stored under the data directory.
 
@@ -30,6 +32,8 @@ from expo.db import Database
 from expo.errors import Conflict
 from expo.expos.models import Expo
 from expo.expos.services import ExpoText, ensure_expo
+from expo.meetings.demo import seed_availability
+from expo.promotion.demo import seed_promotion
 from expo.registration.demo import seed_registrations
 from streaming import room_services
 from streaming import services as streams
@@ -157,6 +161,8 @@ async def seed_demo(db: Database, settings: Settings | None = None) -> DemoInfo:
         )
         await seed_registrations(session, expo, users[Role.ORGANIZER], users[Role.VISITOR])
         await seed_programs(session, expo, users[Role.ORGANIZER], floor.halls)
+        await seed_availability(session, expo, floor.exhibitor_booth, users[Role.EXHIBITOR])
+        await seed_promotion(session, expo, users[Role.ORGANIZER], users[Role.VISITOR], settings)
         if settings is not None:
             await draw_pictures(session, settings, floor, users[Role.ORGANIZER])
     return DemoInfo(expo=expo, users=users, broadcast=broadcast, room=room, floor=floor, schedule=schedule)

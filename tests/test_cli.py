@@ -30,8 +30,10 @@ from expo.config import SETTINGS
 from expo.db import Database
 from expo.demo import DEMO_LOGINS, seed_demo
 from expo.expos.models import Expo
+from expo.meetings.models import AvailabilityWindow
 from expo.migrations import ensure_schema, head_revision
 from expo.permissions import BoothRole, is_admin
+from expo.promotion.models import PromotionProject, PromotionSection
 from streaming.models import Room, Stream, StreamStatus
 from tests.conftest import free_port
 
@@ -251,6 +253,9 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "streams": Stream,
             "programs": Program,
             "rooms": Room,
+            "meeting windows": AvailabilityWindow,
+            "promotion sections": PromotionSection,
+            "projects": PromotionProject,
         }
         async with db.session() as session:
             return {
@@ -274,6 +279,9 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "streams": 3,
             "programs": 5,
             "rooms": 1,
+            "meeting windows": 1,
+            "promotion sections": 2,
+            "projects": 1,
         }
         assert second.logins == first.logins == DEMO_LOGINS
         assert second.expo.id == first.expo.id and second.room.id == first.room.id
