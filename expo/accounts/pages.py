@@ -75,7 +75,9 @@ def _referrer(request: Request) -> str | None:
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
-def _start_session(request: Request, response: Response, raw_token: str) -> None:
+def start_session(request: Request, response: Response, raw_token: str) -> None:
+    """Set the browser's session cookie for a session token (the log-in page, and whatever else signs
+    someone in, such as an invitation's sign-up)."""
     days = platform(request).settings.session_days
     response.set_cookie(
         SESSION_COOKIE,
@@ -102,7 +104,7 @@ async def _sign_in(
         client=client_of(request),
     )
     response = redirect(target)
-    _start_session(request, response, raw)
+    start_session(request, response, raw)
     flash(response, request, message, "success")
     return response
 

@@ -29,11 +29,12 @@ from expo import uploads
 from expo.accounts import services as accounts
 from expo.accounts.api import client_of, count_signup
 from expo.accounts.models import TokenKind, User
+from expo.accounts.pages import start_session
 from expo.accounts.passwords import MIN_LENGTH
-from expo.auth import SESSION_COOKIE, current_user, platform
+from expo.auth import current_user, platform
 from expo.errors import N_, ExpoError, Invalid
 from expo.expos import services as expos
-from expo.http.pages import flash, form_str, read_form, redirect, render, secure_cookies
+from expo.http.pages import flash, form_str, read_form, redirect, render
 from expo.permissions import Perm, require_page_user, standing
 from expo.promotion import invitations as inv
 from expo.promotion import services as promo
@@ -228,16 +229,7 @@ async def signup(request: Request) -> Response:
             extra["form_error"] = exc.message
         return await _landing(request, extra, exc.status)
     response = redirect(LANDING.format(slug=expo.slug, token=token))
-    # The session cookie, as the log-in page sets it (expo.accounts.pages).
-    response.set_cookie(
-        SESSION_COOKIE,
-        raw,
-        max_age=p.settings.session_days * 24 * 3600,
-        path="/",
-        secure=secure_cookies(request),
-        httponly=True,
-        samesite="lax",
-    )
+    start_session(request, response, raw)
     flash(response, request, N_("Your account is ready. Welcome!"), "success")
     return response
 
