@@ -128,7 +128,13 @@ MODULES: dict[str, Module] = {
     ),
     "stream-keys": Module(
         files=("streaming/media_api.py", "streaming/services.py", "streaming/plane.py"),
-        tests=("tests/streaming/test_stream_keys.py", "tests/streaming/test_whip_whep.py"),
+        # test_whip_forwarding serves two apps in-process: test_cluster's ``expo serve`` processes
+        # run the installed code, never the mutant.
+        tests=(
+            "tests/streaming/test_stream_keys.py",
+            "tests/streaming/test_whip_whep.py",
+            "tests/streaming/test_whip_forwarding.py",
+        ),
         functions=(
             *("x_bearer", "x_whip_publish", "x_whip_delete", "x_key_matches", "x_new_key"),
             *("x_regenerate_key", *_methods("MediaPlane", "unpublish")),
@@ -337,7 +343,10 @@ def run_module(
         try:
             done = _mutmut(workdir, ["run", "--max-children", str(jobs), *chosen], left)
             if done.returncode != 0:
-                result.error = ((done.stdout + done.stderr).strip().splitlines() or ["failed"])[-1][:300]
+                lines = (done.stdout + done.stderr).strip().splitlines() or ["failed"]
+                # With pytest's FAILED lines: a clean run that fails says which test did.
+                failed = [line for line in lines if line.startswith("FAILED ")]
+                result.error = "; ".join([lines[-1], *failed])[:300]
         except subprocess.TimeoutExpired:
             result.error = f"stopped after {timeout:.0f} s"
         result.statuses = {m: s for m, s in _statuses(workdir, module).items() if m in set(chosen)}

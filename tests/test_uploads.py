@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,16 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 from starlette.applications import Starlette
+from starlette.requests import Request
 
+from booths import media
 from booths.models import Booth, BoothMedia
+from expo import uploads
+from expo.accounts.models import User
 from expo.config import Settings
-from expo.errors import NotFound
-from expo.uploads import MediaKind, media_path, sniff
+from expo.errors import ExpoError, NotFound
+from expo.security import CSRF_COOKIE, csrf_token
+from expo.uploads import MediaKind, Stored, media_path, sniff
 from tests.booths.web import add_owner, browser, csrf_of, floor_of, make_account, post_form
 from tests.conftest import make_settings
 
@@ -453,3 +458,179 @@ async def test_strangers_cannot_upload_to_a_booth(app: Starlette) -> None:
         )
         assert response.status_code == 403
     assert stored_files(app) == []
+
+
+def form_request(
+    body: bytes, content_type: str = "multipart/form-data; boundary=b", *, declared: bool = True
+) -> Request:
+    """A form post as a page's upload route receives it: ``body`` in 64 KiB chunks, with its
+    ``Content-Length`` when ``declared``, and the CSRF cookie that :data:`CSRF_TOKEN` signs."""
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)] or [b""]
+
+    async def receive() -> dict[str, Any]:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    headers = [(b"content-type", content_type.encode()), (b"cookie", f"{CSRF_COOKIE}={CSRF_NONCE}".encode())]
+    if declared:
+        headers.append((b"content-length", str(len(body)).encode()))
+    scope = {"type": "http", "method": "POST", "path": "/upload", "headers": headers, "query_string": b""}
+    return Request(scope, receive)
+
+
+SECRET = "uploads-secret-" + "x" * 32
+CSRF_NONCE = "nonce-of-this-browser"
+CSRF_TOKEN = csrf_token(
+    Request({"type": "http", "headers": [(b"cookie", f"{CSRF_COOKIE}={CSRF_NONCE}".encode())]}), SECRET
+)
+
+
+def form(fields: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> bytes:
+    """A ``multipart/form-data`` body (boundary ``b``) with the CSRF field first."""
+    parts = [
+        f'--b\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in [("csrf_token", CSRF_TOKEN), *fields]
+    ]
+    parts += [
+        f'--b\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'.encode()
+        + data
+        + b"\r\n"
+        for name, data in files
+    ]
+    return b"".join(parts) + b"--b--\r\n"
+
+
+# What each refusal of an upload form carries: the status and message its page shows, and the code
+# that names it for any client (every caller of expo.uploads gets the same error).
+FORM_REFUSALS: dict[str, tuple[Callable[[], Request], tuple[int, str, str]]] = {
+    "not a form": (
+        lambda: form_request(b"file=x", "application/x-www-form-urlencoded"),
+        (415, "upload.not_multipart", "Submit this form from its page."),
+    ),
+    "declared too large": (
+        lambda: form_request(form([], [("big.png", b"\0" * (LIMIT + 70_000))])),
+        (413, "upload.too_large", "The file is too large for an upload."),
+    ),
+    "streamed too large": (
+        lambda: form_request(form([], [("big.png", b"\0" * (LIMIT + 1))]), declared=False),
+        (413, "upload.too_large", "The file is too large for an upload."),
+    ),
+    "a field too long": (
+        lambda: form_request(form([("title", "x" * 9000)], [("p.png", png())])),
+        (413, "upload.field_too_long", "A form field is too long."),
+    ),
+    "too many fields": (
+        lambda: form_request(form([(f"f{i}", "x") for i in range(30)], [("p.png", png())])),
+        (400, "upload.too_many_fields", "The form has too many fields."),
+    ),
+    "two files": (
+        lambda: form_request(form([], [("a.png", png()), ("b.png", png())])),
+        (400, "upload.one_file", "Send one file at a time."),
+    ),
+    "no file": (
+        lambda: form_request(form([("title", "Spring")], [("", b"")])),
+        (422, "upload.empty", "Choose a file to upload."),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FORM_REFUSALS)
+async def test_each_refused_upload_form_names_its_reason_and_leaves_nothing_on_disk(
+    settings: Settings, case: str
+) -> None:
+    make, (status, code, message) = FORM_REFUSALS[case]
+    with pytest.raises(ExpoError) as caught:
+        await uploads.receive(make(), settings, SECRET)
+    assert (caught.value.status, caught.value.code, caught.value.message) == (status, code, message)
+    if code == "upload.too_large":
+        assert caught.value.limit == LIMIT  # type: ignore[attr-defined]
+    spool = uploads.uploads_dir(settings) / "incoming"
+    assert not spool.exists() or list(spool.iterdir()) == []
+
+
+async def test_an_upload_form_is_read_with_its_fields_and_its_file(settings: Settings) -> None:
+    received = await uploads.receive(
+        form_request(form([("title", "Spring")], [("p.png", png())])), settings, SECRET
+    )
+    assert received.fields["title"] == "Spring" and received.filename == "p.png"
+    assert received.path is not None and received.path.read_bytes() == png()
+    stored = await uploads.store(settings, received)
+    assert stored.kind is MediaKind.IMAGE and stored.content_type == "image/png"
+
+
+FILE_REFUSALS = {
+    "an HTML page": (
+        b"<!doctype html><script>alert(1)</script>",
+        (
+            415,
+            "upload.unsupported_type",
+            "Upload PNG, JPEG, WebP or GIF images, PDF brochures, or MP4 or WebM videos.",
+        ),
+    ),
+    "a truncated image": (png()[:200], (422, "upload.bad_image", "The image cannot be read.")),
+    "a decompression bomb": (
+        handmade_png(200_000, 200_000),
+        (422, "upload.too_many_pixels", "The image is too large to decode."),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FILE_REFUSALS)
+async def test_each_refused_file_names_its_reason_and_leaves_nothing_on_disk(
+    settings: Settings, case: str
+) -> None:
+    data, (status, code, message) = FILE_REFUSALS[case]
+    received = await uploads.receive(form_request(form([], [("f.png", data)])), settings, SECRET)
+    with pytest.raises(ExpoError) as caught:
+        await uploads.store(settings, received)
+    assert (caught.value.status, caught.value.code, caught.value.message) == (status, code, message)
+    assert [p for p in uploads.uploads_dir(settings).rglob("*") if p.is_file()] == []
+
+
+async def test_a_png_is_stored_smaller_than_an_unoptimised_encoder_writes_it(app: Starlette) -> None:
+    booth = await setup(app)
+    original = png()  # Pillow's defaults: what most tools write
+    async with browser(app, "owner@example.com") as ex:
+        assert (await upload(ex, booth, "flat.png", original)).status_code == 303
+    async with app.state.platform.db.session() as session:
+        item = (await session.exec(select(BoothMedia))).one()
+    stored = (uploads_root(app) / item.name[:2] / item.name).read_bytes()
+    # The same pixels in fewer bytes: every visitor downloads the smaller file.
+    assert len(stored) < len(original)
+    assert Image.open(io.BytesIO(stored)).tobytes() == Image.open(io.BytesIO(original)).tobytes()
+
+
+def test_what_a_file_is_does_not_depend_on_how_much_of_it_the_caller_read() -> None:
+    """The type comes from the first 64 bytes; more bytes after them change nothing."""
+    ebml = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84"
+    for offset, ext in ((60, "webm"), (61, None)):  # "webm" inside the first 64 bytes, or not
+        data = ebml + b"\0" * (offset - len(ebml)) + b"webm" + b"\0" * 200
+        for head in (data[:64], data[:128], data):
+            found = sniff(head)
+            assert (found.ext if found else None) == ext, (offset, len(head))
+
+
+async def test_another_booths_product_cannot_be_given_pictures(app: Starlette) -> None:
+    booth = await setup(app)
+    async with app.state.platform.db.session() as session:
+        from booths.models import Product
+
+        product = (await session.exec(select(Product).where(Product.booth_id != booth.id))).first()
+    assert product is not None
+    async with browser(app, "owner@example.com") as ex:
+        refused = await post_form(
+            ex,
+            f"/booths/{booth.id}/edit",
+            f"/booths/{booth.id}/upload",
+            {"slot": "product", "product_id": str(product.id)},
+            files={"file": ("lamp.png", png(), "image/png")},
+        )
+        assert refused.status_code == 404 and "This booth has no such product." in refused.text
+    async with app.state.platform.db.session() as session:
+        assert (await session.exec(select(BoothMedia))).all() == []
+        # What the booths' media service answers any caller: the product is not this booth's.
+        owner = (await session.exec(select(User).where(User.email == "owner@example.com"))).one()
+        stored = Stored("a" * 64 + ".png", None, "image/png", MediaKind.IMAGE, 10)
+        with pytest.raises(NotFound) as caught:
+            await media.add_media(session, booth, stored, owner, product_id=product.id)
+    assert (caught.value.code, caught.value.message) == ("product.unknown", "This booth has no such product.")

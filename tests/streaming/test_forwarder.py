@@ -8,18 +8,24 @@ and gets a lost packet back (over RTX) when it asks for it with a NACK.
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import av
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import get_encoder
 from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
+from streaming import forwarder as forwarder_module
+from streaming import srtp_batch
 from streaming.forwarder import OutgoingFrame, extension_block
 from streaming.tracks import EncodedRelayTrack
 from tests.streaming import peers
@@ -129,7 +135,8 @@ async def test_a_nack_for_a_forgotten_packet_is_ignored(
     forwarder = relay(viewer.senders[0].track).forwarder
     assert forwarder is not None
     seen = record_packets(receiver)
-    await until(lambda: len(seen) > 200)  # the first one is older than the history by now
+    # The first one is older than the history by then (30 fps: 7 s; longer on a busy machine).
+    await until(lambda: len(seen) > 200, timeout=30)
 
     await receiver._send_rtcp_nack(seen[0].ssrc, [seen[0].sequence_number])
     # The viewer keeps decoding and nothing was resent for a packet no longer remembered.
@@ -203,3 +210,150 @@ async def test_batched_frames_reach_the_viewer_whole_with_the_marker_on_their_la
     assert compared >= 5
     assert any(p.padding_size for p in seen)  # some went out padded to their batch's size
     assert 0 < forwarder.batches_sent < forwarder.packets_sent  # several packets per send
+
+
+def strip_mid_extension(sdp: str) -> str:
+    """``sdp`` without the mid header extension, as a player that does not offer it sends."""
+    return "".join(line for line in sdp.splitlines(keepends=True) if "rtp-hdrext:sdes:mid" not in line)
+
+
+async def test_a_viewer_that_does_not_negotiate_the_mid_extension_still_decodes(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    broadcast = await make_broadcast()
+    pc, server_pc = RTCPeerConnection(peers.LOOPBACK), RTCPeerConnection(peers.LOOPBACK)
+    broadcast.pcs += [pc, server_pc]
+    for kind in ("video", "audio"):
+        pc.addTransceiver(kind, direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    senders = [broadcast.video.attach(server_pc), broadcast.audio.attach(server_pc)]
+    offer = RTCSessionDescription(sdp=strip_mid_extension(pc.localDescription.sdp), type="offer")
+    await server_pc.setRemoteDescription(offer)
+    await server_pc.setLocalDescription(await server_pc.createAnswer())
+    assert "sdes:mid" not in server_pc.localDescription.sdp
+    await pc.setRemoteDescription(server_pc.localDescription)
+    viewer = peers.Viewer(pc, server_pc, senders)
+
+    frames = await decoded_frames(viewer.track("video"), 10)
+    assert frames[-1].width == WIDTH
+    forwarder = relay(senders[0].track).forwarder
+    assert forwarder is not None and forwarder.direct and forwarder.packets_sent > 0
+
+
+async def test_an_aiortc_the_forwarder_cannot_drive_falls_back_to_its_sender_with_a_warning(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A later aiortc whose sender no longer keeps one of the counters the forwarder feeds.
+    monkeypatch.setattr(forwarder_module, "_SENDER_ATTRS", (*forwarder_module._SENDER_ATTRS, "_gone"))
+    caplog.set_level(logging.WARNING, logger="streaming.forwarder")
+    broadcast = await make_broadcast()
+    viewer = await broadcast.add_viewer()
+
+    frames = await decoded_frames(viewer.track("video"), 10)
+    assert frames[-1].width == WIDTH
+    track = relay(viewer.senders[0].track)
+    forwarder = track.forwarder
+    assert forwarder is not None and forwarder.fallback and not forwarder.direct
+    assert forwarder.packets_sent == 0 and track.frames_queued > 0  # read by the sender's own task
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "aiortc's RTCRtpSender changed (['_gone'] missing): forwarding through it" in warned
+
+
+async def test_a_full_socket_buffer_hands_the_rest_of_a_batch_to_the_transport(
+    make_broadcast: Callable[..., Awaitable[Broadcast]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peers, "MovingPattern", Noise)
+    send_batch = srtp_batch.send_batch
+    calls = 0
+    armed = False
+    # The batches the kernel did not take whole: (sequence numbers, RTP timestamp) of each.
+    refused: list[tuple[list[int], int]] = []
+
+    def full_now_and_then(sock: socket.socket, data: memoryview, size: int, address: Any, gso: bool) -> bool:
+        # What the kernel answers when the socket's send buffer is full: with GSO it takes none of
+        # the batch, datagram by datagram it takes those before ``characters_written``.
+        nonlocal calls
+        calls += 1
+        if not armed or calls % 2:
+            return send_batch(sock, data, size, address, gso)
+        first, timestamp = int.from_bytes(data[2:4]), int.from_bytes(data[4:8])  # RTP headers are clear
+        count = -(-len(data) // size)
+        refused.append(([(first + i) & 0xFFFF for i in range(count)], timestamp))
+        if calls % 4 == 2:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        sock.sendto(data[:size], address)
+        error = BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        error.characters_written = size
+        raise error
+
+    monkeypatch.setattr(srtp_batch, "send_batch", full_now_and_then)
+    broadcast = await make_broadcast()
+    viewer = await broadcast.add_viewer()
+    await decoded_frames(viewer.track("video"), 3)
+    seen = record_packets(viewer.receiver("video"))
+    armed = True
+    await until(lambda: len(refused) >= 7, timeout=15)
+
+    def arrived(numbers: list[int], timestamp: int) -> bool:
+        got = {p.sequence_number for p in seen if p.timestamp == timestamp}
+        return set(numbers) <= got
+
+    # Every datagram of those batches reaches the viewer, once the transport has sent the rest.
+    await until(lambda: all(arrived(*batch) for batch in refused[:6]))
+    # Still decodable.
+    more = await decoded_frames(viewer.track("video"), 5)
+    assert more[-1].width == WIDTH
+
+
+async def test_a_batch_the_kernel_refuses_is_dropped_and_logged_with_the_viewers_address(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(peers, "MovingPattern", Noise)
+    send_batch = srtp_batch.send_batch
+    refused = 0
+    # An ICMP "port unreachable" for an earlier datagram, reported by the next send.
+    unreachable = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+
+    def refuse_once(sock: socket.socket, data: memoryview, segment: int, address: Any, gso: bool) -> bool:
+        nonlocal refused
+        if not refused:
+            refused += 1
+            raise unreachable
+        return send_batch(sock, data, segment, address, gso)
+
+    monkeypatch.setattr(srtp_batch, "send_batch", refuse_once)
+    caplog.set_level(logging.DEBUG, logger="streaming.forwarder")
+    broadcast = await make_broadcast()
+    viewer = await broadcast.add_viewer()
+    await until(lambda: refused == 1)
+    # The forwarder goes on with the next frames.
+    frames = await decoded_frames(viewer.track("video"), 10)
+    assert frames[-1].width == WIDTH
+    forwarder = relay(viewer.senders[0].track).forwarder
+    assert forwarder is not None and forwarder.direct
+    logged = [r.getMessage() for r in caplog.records if r.name == "streaming.forwarder"]
+    assert f"RTP to {forwarder._address} not sent: {unreachable}" in logged
+
+
+async def test_a_frames_batches_are_planned_once_for_all_its_viewers(
+    make_broadcast: Callable[..., Awaitable[Broadcast]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planned: list[list[bytes]] = []  # the payloads of each plan made (kept: their ids stay unique)
+    plan_frame = forwarder_module.plan_frame
+
+    def counting(extension: bytes, payloads: list[bytes]) -> srtp_batch.Plan:
+        planned.append(payloads)
+        return plan_frame(extension, payloads)
+
+    monkeypatch.setattr(forwarder_module, "plan_frame", counting)
+    broadcast = await make_broadcast()
+    viewers = [await broadcast.add_viewer() for _ in range(2)]
+    for viewer in viewers:
+        await decoded_frames(viewer.track("video"), 5)
+    # Both viewers negotiated alike and share the H.264 payloads: one plan per frame, not per viewer.
+    assert len(planned) >= 5
+    assert len({id(payloads) for payloads in planned}) == len(planned)

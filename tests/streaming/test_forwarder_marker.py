@@ -16,6 +16,7 @@ import pytest
 from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtp import RtpPacket
 
+from streaming.forwarder import RtpForwarder
 from tests.streaming import peers
 from tests.streaming.peers import HEIGHT, WIDTH, Broadcast, decoded_frames, until
 from tests.streaming.test_forwarder import record_packets
@@ -44,11 +45,18 @@ def frames_of(packets: list[RtpPacket]) -> list[list[RtpPacket]]:
     return frames[1:-1]
 
 
-@pytest.mark.parametrize("codec", ["video/H264", "video/VP8"])
+@pytest.mark.parametrize(
+    ("codec", "batching"), [("video/H264", True), ("video/VP8", True), ("video/H264", False)]
+)
 async def test_the_marker_is_on_the_last_packet_of_every_frame(
-    make_broadcast: Callable[..., Awaitable[Broadcast]], codec: str, monkeypatch: pytest.MonkeyPatch
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+    codec: str,
+    batching: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(peers, "MovingPattern", Noise)  # the publisher sends noise
+    # Batched sends, and the packet-by-packet path (``batching`` off, or behind queued datagrams).
+    monkeypatch.setattr(RtpForwarder, "batching", batching)
     broadcast = await make_broadcast(codec)
     viewer = await broadcast.add_viewer()
     await decoded_frames(viewer.track("video"), 3)
@@ -66,3 +74,5 @@ async def test_the_marker_is_on_the_last_packet_of_every_frame(
     await until(lambda: bool(seen) and long_frames() >= 5)
     for frame in video_frames():
         assert [p.marker for p in frame] == [0] * (len(frame) - 1) + [1]
+    forwarder = viewer.senders[0].track.forwarder  # type: ignore[attr-defined]
+    assert forwarder.direct and (forwarder.batches_sent > 0) is batching
