@@ -75,6 +75,17 @@ def cluster(
 
 def create_room(env: dict[str, str]) -> tuple[int, str]:
     """``expo rooms create``: the room's id and guest key."""
+    created = rooms_create(env)
+    return created["id"], link_key(created, "guest")
+
+
+def link_key(created: dict[str, Any], role: str) -> str:
+    """The key in the ``host`` or ``guest`` link of a room ``expo rooms create`` printed."""
+    return parse_qs(urlsplit(created[f"{role}_url"]).query)["key"][0]
+
+
+def rooms_create(env: dict[str, str]) -> dict[str, Any]:
+    """``expo rooms create``: the room's contract object."""
     done = subprocess.run(
         [str(EXPO), "rooms", "create", "--title", "Two processes"],
         env=env,
@@ -84,8 +95,8 @@ def create_room(env: dict[str, str]) -> tuple[int, str]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    created = json.loads(done.stdout)
-    return created["id"], parse_qs(urlsplit(created["guest_url"]).query)["key"][0]
+    created: dict[str, Any] = json.loads(done.stdout)
+    return created
 
 
 def probe(url: str) -> dict[str, dict[str, Any]]:

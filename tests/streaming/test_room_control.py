@@ -7,13 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -29,7 +27,7 @@ from tests.booths.web import browser, make_account
 from tests.conftest import LiveServer, make_settings
 from tests.streaming import test_cluster
 from tests.streaming.teams import join_team
-from tests.streaming.test_multiprocess import EXPO, ServerProcess
+from tests.streaming.test_multiprocess import ServerProcess
 from tests.streaming.test_rooms import Member, join, new_room, next_event
 from tests.streaming.test_whip_whep import SDP
 
@@ -338,20 +336,9 @@ async def test_room_control_works_whichever_process_a_request_reaches(
     cluster: tuple[dict[str, str], ServerProcess, ServerProcess],
 ) -> None:
     env, a, b = cluster
-    done = subprocess.run(
-        [str(EXPO), "rooms", "create", "--title", "Two processes"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    created = json.loads(done.stdout)
+    created = test_cluster.rooms_create(env)
     room = created["id"]
-    host_key, guest_key = (
-        parse_qs(urlsplit(created[f"{who}_url"]).query)["key"][0] for who in ("host", "guest")
-    )
+    host_key, guest_key = (test_cluster.link_key(created, who) for who in ("host", "guest"))
     base = f"/api/rooms/{room}/participants"
     async with (
         httpx.AsyncClient(base_url=a.url, timeout=20) as on_a,
