@@ -1,6 +1,6 @@
 """Four-person telepresence rooms a core of the server holds, against aiortc's MediaRelay, in one run.
 
-    .venv/bin/python scripts/bench_rooms.py [--rooms 8] [--baseline-rooms 1] [--seconds 10] [--clients 2]
+    .venv/bin/python scripts/bench_rooms.py [--rooms 2] [--baseline-rooms 1] [--seconds 10] [--clients 2]
 
 Each room holds ``--people`` participants (4) who each send 640x360 H.264 at ``--kbps`` (500) and
 Opus, pre-encoded once (scripts/_room_peers.py: the clients pack packets, nobody encodes, so they
@@ -150,7 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rooms", type=int, default=8, help="four-person rooms on the expo server")
+    parser.add_argument("--rooms", type=int, default=2, help="four-person rooms on the expo server")
     parser.add_argument("--baseline-rooms", type=int, default=1, help="rooms on the MediaRelay baseline")
     parser.add_argument("--people", type=int, default=4, help="participants a room")
     parser.add_argument("--seconds", type=float, default=10.0, help="each CPU measurement window")
