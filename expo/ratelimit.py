@@ -54,7 +54,7 @@ class RateLimiter:
         self.name = name
         self.limit = limit
         self.window = window
-        self._clock = clock
+        self.clock = clock  # the wall clock; tests may hold it still
 
     async def hit(self, key: str) -> None:
         """Count a hit for ``key``; raise :class:`~expo.errors.RateLimited` over the limit.
@@ -106,7 +106,7 @@ class RateLimiter:
         return count
 
     def _window(self) -> tuple[int, float]:
-        now = self._clock()
+        now = self.clock()
         return math.floor(now / self.window), now
 
     def _key(self, key: str, index: int) -> str:
