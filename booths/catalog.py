@@ -37,7 +37,7 @@ from booths.services import MAX_PRICE, check_currency, check_prices
 from expo import audit
 from expo.errors import Invalid, TooLarge
 from expo.expos.models import Expo
-from expo.http.inputs import CONTROL
+from expo.http.inputs import CONTROL, csv_header
 
 COLUMNS = ("booth", "product", "description", "category", "price_min", "price_max", "currency", "moq")
 REQUIRED = ("booth", "product")
@@ -145,24 +145,9 @@ def _row(line: int, record: dict[str, str]) -> CatalogRow:
 def _columns(reader: Iterator[list[str]]) -> list[str]:
     """The header's column names, lowercased; :class:`CatalogInvalid` when they are not usable."""
     try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise _fail([(1, f"the header is not valid CSV: {exc}")]) from None
-    if not header:
-        raise _fail([(1, "the file is empty; the first line names the columns")])
-    names = [h.strip().lower() for h in header]
-    unknown = [n for n in names if n not in COLUMNS]
-    missing = [n for n in REQUIRED if n not in names]
-    if unknown or missing or len(set(names)) != len(names):
-        problem = (
-            f"unknown columns: {', '.join(unknown)}"
-            if unknown
-            else f"missing columns: {', '.join(missing)}"
-            if missing
-            else "a column is named twice"
-        )
-        raise _fail([(1, f"{problem} (columns: {', '.join(COLUMNS)})")])
-    return names
+        return csv_header(reader, COLUMNS, REQUIRED)
+    except ValueError as exc:
+        raise _fail([(1, str(exc))]) from None
 
 
 def check_header(data: bytes) -> None:

@@ -9,8 +9,9 @@ query strings by :class:`~expo.http.middleware.BoundaryMiddleware`, in JSON bodi
 
 from __future__ import annotations
 
+import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
@@ -120,6 +121,33 @@ def control_in_query(query_string: bytes) -> bool:
 
 def control_in_path(path: str) -> bool:
     return _CONTROL_IN_PATH.search(path) is not None
+
+
+def csv_header(
+    reader: Iterator[list[str]], columns: Sequence[str], required: Sequence[str], *, shown: int | None = None
+) -> list[str]:
+    """The column names of an uploaded CSV file's first line, lowercased; :class:`ValueError`
+    saying what makes them unusable (not CSV, no header, a column unknown, missing or named twice).
+    ``shown``: at most that many characters of each unknown name are quoted back."""
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ValueError(f"the header is not valid CSV: {exc}") from None
+    if not header:
+        raise ValueError("the file is empty; the first line names the columns")
+    names = [h.strip().lower() for h in header]
+    unknown = [n[:shown] for n in names if n not in columns]
+    missing = [n for n in required if n not in names]
+    if unknown or missing or len(set(names)) != len(names):
+        problem = (
+            f"unknown columns: {', '.join(unknown)}"
+            if unknown
+            else f"missing columns: {', '.join(missing)}"
+            if missing
+            else "a column is named twice"
+        )
+        raise ValueError(f"{problem} (columns: {', '.join(columns)})")
+    return names
 
 
 def _document_not_null(schema: dict[str, Any], model: type[BaseModel]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from expo.accounts.services import normalise_email
 from expo.errors import Invalid
-from expo.http.inputs import CONTROL
+from expo.http.inputs import CONTROL, csv_header
 
 COLUMNS = ("name", "email", "company", "language")
 REQUIRED = ("name", "email")
@@ -105,24 +105,9 @@ def _check_row(line: int, record: dict[str, str], seen: set[str]) -> Invitee | P
 
 def _header(reader: Iterator[list[str]]) -> list[str] | Reading:
     try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        return Reading(problems=[Problem(1, (f"the header is not valid CSV: {exc}",))])
-    if not header:
-        return Reading(problems=[Problem(1, ("the file is empty; the first line names the columns",))])
-    names = [h.strip().lower() for h in header]
-    unknown = [n for n in names if n not in COLUMNS]
-    missing = [n for n in REQUIRED if n not in names]
-    if unknown or missing or len(set(names)) != len(names):
-        problem = (
-            f"unknown columns: {', '.join(n[:30] for n in unknown)}"
-            if unknown
-            else f"missing columns: {', '.join(missing)}"
-            if missing
-            else "a column is named twice"
-        )
-        return Reading(problems=[Problem(1, (f"{problem} (columns: {', '.join(COLUMNS)})",))])
-    return names
+        return csv_header(reader, COLUMNS, REQUIRED, shown=30)
+    except ValueError as exc:
+        return Reading(problems=[Problem(1, (str(exc),))])
 
 
 def read_invitees(data: bytes) -> Reading:
