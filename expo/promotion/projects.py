@@ -449,24 +449,9 @@ async def attach(
 
 # Export ----------------------------------------------------------------------------------------------------
 
-CSV_COLUMNS = (
-    "id",
-    "filed_at",
-    "stage",
-    "company",
-    "sector",
-    "country",
-    "amount",
-    "currency",
-    "land_sqm",
-    "office_sqm",
-    "jobs",
-    "timeline",
-    "investor",
-    "investor_email",
-    "owner",
-    "due_date",
-)
+# The filing's fields as filed, but its long description.
+CSV_FILED = tuple(name for name in FILING_FIELDS if name != "description")
+CSV_COLUMNS = ("id", "filed_at", "stage", *CSV_FILED, "investor", "investor_email", "owner", "due_date")
 
 
 async def export(session: AsyncSession, expo: Expo) -> str:
@@ -489,15 +474,7 @@ def export_csv(found: Sequence[PromotionProject], people: dict[int, User]) -> st
             p.id,
             p.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             p.stage,
-            p.company,
-            p.sector,
-            p.country,
-            p.amount,
-            p.currency,
-            p.land_sqm,
-            p.office_sqm,
-            p.jobs,
-            p.timeline,
+            *(getattr(p, name) for name in CSV_FILED),
             investor.name if investor else "",
             investor.email if investor else "",
             (owner.name or owner.email) if owner else "",
