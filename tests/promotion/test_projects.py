@@ -56,7 +56,9 @@ async def file_by_api(
 
 
 @BOTH
-async def test_a_filing_form_with_mistakes_shows_each_beside_its_field(app: Starlette) -> None:
+async def test_a_filing_form_with_mistakes_shows_each_beside_its_field(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     await seed_expos(app)
     async with browser(app, "visitor@example.com") as investor:
         bad = {**FILING, "company": "", "country": "XX", "amount": "12.5", "currency": "DOGE", "jobs": "many"}
@@ -73,26 +75,25 @@ async def test_a_filing_form_with_mistakes_shows_each_beside_its_field(app: Star
             investor, "/expos/city/invest/projects/new", "/expos/city/invest/projects", bad, headers=ZH
         )
         assert "此项为必填项" in chinese.text or "必填" in chinese.text
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        headers = await bearer(client, "visitor@example.com")
-        refused = await client.post(
-            "/api/expos/city/projects", json={**API_FILING, "amount": 0, "currency": "XYZ"}, headers=headers
-        )
-        assert refused.status_code == 422
-        assert refused.json()["error"]["details"] == {
-            "amount": "The investment is more than zero.",
-            "currency": "Choose a currency.",
-        }
-        anon = await client.post("/api/expos/city/projects", json=API_FILING)
-        assert anon.status_code == 401
+    headers = await bearer(client, "visitor@example.com")
+    refused = await client.post(
+        "/api/expos/city/projects", json={**API_FILING, "amount": 0, "currency": "XYZ"}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"] == {
+        "amount": "The investment is more than zero.",
+        "currency": "Choose a currency.",
+    }
+    anon = await client.post("/api/expos/city/projects", json=API_FILING)
+    assert anon.status_code == 401
     async with app.state.platform.db.session() as session:
         assert (await session.exec(select(PromotionProject))).all() == []
 
 
 @BOTH
-async def test_the_investor_files_and_follows_the_bureaus_moves(app: Starlette) -> None:
+async def test_the_investor_files_and_follows_the_bureaus_moves(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     await seed_expos(app)
     async with browser(app, "visitor@example.com") as investor:
         module = await investor.get("/expos/city/invest/project-filing", headers=EN)
@@ -106,18 +107,15 @@ async def test_the_investor_files_and_follows_the_bureaus_moves(app: Starlette) 
         assert "Nordlicht Batteries GmbH" in page.text and "120,000,000 EUR" in page.text
         assert 'data-stage="filed"' in page.text and "Germany" in page.text
     project_id = int(page_url.rsplit("/", 1)[1])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        org = await bearer(client, "org@example.com")
-        moved = await client.post(
-            f"/api/expos/city/projects/{project_id}/move",
-            json={"stage": "screening", "version": 1},
-            headers=org,
-        )
-        assert moved.status_code == 200, moved.text
-        assert moved.json()["stage"] == "screening" and moved.json()["version"] == 2
-        assert moved.json()["allowed_moves"] == ["negotiating", "declined"]
+    org = await bearer(client, "org@example.com")
+    moved = await client.post(
+        f"/api/expos/city/projects/{project_id}/move",
+        json={"stage": "screening", "version": 1},
+        headers=org,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["stage"] == "screening" and moved.json()["version"] == 2
+    assert moved.json()["allowed_moves"] == ["negotiating", "declined"]
     async with browser(app, "visitor@example.com") as investor:
         mine = await investor.get("/expos/city/invest/projects", headers=ZH)
         assert "筛选" in mine.text and 'data-stage="screening"' in mine.text
@@ -126,65 +124,61 @@ async def test_the_investor_files_and_follows_the_bureaus_moves(app: Starlette) 
 
 
 @BOTH
-async def test_the_pipeline_allows_only_its_moves(app: Starlette) -> None:
+async def test_the_pipeline_allows_only_its_moves(app: Starlette, client: httpx.AsyncClient) -> None:
     await seed_expos(app)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        investor = await bearer(client, "visitor@example.com")
-        org = await bearer(client, "org@example.com")
-        project = await file_by_api(client, investor)
-        url = f"/api/expos/city/projects/{project['id']}/move"
-        skipped = await client.post(url, json={"stage": "signed", "version": 1}, headers=org)
-        assert skipped.status_code == 422
-        assert skipped.json()["error"]["code"] == "promotion.move_not_allowed"
-        version = 1
-        for stage in ("screening", "negotiating", "screening", "negotiating", "signing", "signed", "landed"):
-            answer = await client.post(url, json={"stage": stage, "version": version}, headers=org)
-            assert answer.status_code == 200, (stage, answer.text)
-            version = answer.json()["version"]
-        assert answer.json()["allowed_moves"] == []
-        stuck = await client.post(url, json={"stage": "declined", "version": version}, headers=org)
-        assert stuck.status_code == 422
-        unknown = await client.post(url, json={"stage": "won", "version": version}, headers=org)
-        assert unknown.status_code == 422
-        # A declined project may be screened again, never signed straight away.
-        other = await file_by_api(client, investor, company="Second GmbH")
-        other_url = f"/api/expos/city/projects/{other['id']}/move"
-        assert (
-            await client.post(other_url, json={"stage": "declined", "version": 1}, headers=org)
-        ).status_code == 200
-        refused = await client.post(other_url, json={"stage": "signing", "version": 2}, headers=org)
-        assert refused.status_code == 422
-        assert (
-            await client.post(other_url, json={"stage": "screening", "version": 2}, headers=org)
-        ).status_code == 200
-        history = (await client.get(f"/api/expos/city/projects/{other['id']}", headers=org)).json()["history"]
-        assert [(h["action"], h["detail"].get("to")) for h in history] == [
-            ("filed", "filed"),
-            ("moved", "declined"),
-            ("moved", "screening"),
-        ]
+    investor = await bearer(client, "visitor@example.com")
+    org = await bearer(client, "org@example.com")
+    project = await file_by_api(client, investor)
+    url = f"/api/expos/city/projects/{project['id']}/move"
+    skipped = await client.post(url, json={"stage": "signed", "version": 1}, headers=org)
+    assert skipped.status_code == 422
+    assert skipped.json()["error"]["code"] == "promotion.move_not_allowed"
+    version = 1
+    for stage in ("screening", "negotiating", "screening", "negotiating", "signing", "signed", "landed"):
+        answer = await client.post(url, json={"stage": stage, "version": version}, headers=org)
+        assert answer.status_code == 200, (stage, answer.text)
+        version = answer.json()["version"]
+    assert answer.json()["allowed_moves"] == []
+    stuck = await client.post(url, json={"stage": "declined", "version": version}, headers=org)
+    assert stuck.status_code == 422
+    unknown = await client.post(url, json={"stage": "won", "version": version}, headers=org)
+    assert unknown.status_code == 422
+    # A declined project may be screened again, never signed straight away.
+    other = await file_by_api(client, investor, company="Second GmbH")
+    other_url = f"/api/expos/city/projects/{other['id']}/move"
+    assert (
+        await client.post(other_url, json={"stage": "declined", "version": 1}, headers=org)
+    ).status_code == 200
+    refused = await client.post(other_url, json={"stage": "signing", "version": 2}, headers=org)
+    assert refused.status_code == 422
+    assert (
+        await client.post(other_url, json={"stage": "screening", "version": 2}, headers=org)
+    ).status_code == 200
+    history = (await client.get(f"/api/expos/city/projects/{other['id']}", headers=org)).json()["history"]
+    assert [(h["action"], h["detail"].get("to")) for h in history] == [
+        ("filed", "filed"),
+        ("moved", "declined"),
+        ("moved", "screening"),
+    ]
     assert projects.may_move("filed", "screening") and not projects.may_move("landed", "filed")
 
 
 @BOTH
-async def test_two_organizers_moving_at_once_one_wins_the_other_gets_409(app: Starlette) -> None:
+async def test_two_organizers_moving_at_once_one_wins_the_other_gets_409(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     await seed_expos(app)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        investor = await bearer(client, "visitor@example.com")
-        org = await bearer(client, "org@example.com")
-        project = await file_by_api(client, investor)
-        url = f"/api/expos/city/projects/{project['id']}/move"
-        # Both read version 1; the first to write wins, the second is told and nothing of it is kept.
-        first = await client.post(url, json={"stage": "screening", "version": 1}, headers=org)
-        second = await client.post(url, json={"stage": "declined", "version": 1}, headers=org)
-        assert first.status_code == 200 and second.status_code == 409
-        assert second.json()["error"]["code"] == "promotion.project_changed"
-        now = (await client.get(f"/api/expos/city/projects/{project['id']}", headers=org)).json()
-        assert now["stage"] == "screening" and now["version"] == 2
+    investor = await bearer(client, "visitor@example.com")
+    org = await bearer(client, "org@example.com")
+    project = await file_by_api(client, investor)
+    url = f"/api/expos/city/projects/{project['id']}/move"
+    # Both read version 1; the first to write wins, the second is told and nothing of it is kept.
+    first = await client.post(url, json={"stage": "screening", "version": 1}, headers=org)
+    second = await client.post(url, json={"stage": "declined", "version": 1}, headers=org)
+    assert first.status_code == 200 and second.status_code == 409
+    assert second.json()["error"]["code"] == "promotion.project_changed"
+    now = (await client.get(f"/api/expos/city/projects/{project['id']}", headers=org)).json()
+    assert now["stage"] == "screening" and now["version"] == 2
     # Truly at once: two sessions that both loaded the project before either wrote.
     db = app.state.platform.db
     async with db.session() as s1, db.session() as s2:
@@ -207,35 +201,30 @@ async def test_two_organizers_moving_at_once_one_wins_the_other_gets_409(app: St
 
 
 @BOTH
-async def test_investors_see_only_their_own_projects(app: Starlette) -> None:
+async def test_investors_see_only_their_own_projects(app: Starlette, client: httpx.AsyncClient) -> None:
     await seed_expos(app)
     await make_account(app, "rival@example.com", "visitor")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        investor = await bearer(client, "visitor@example.com")
-        rival = await bearer(client, "rival@example.com")
-        other_org = await bearer(client, "other@example.com")
-        org = await bearer(client, "org@example.com")
-        project = await file_by_api(client, investor)
-        url = f"/api/expos/city/projects/{project['id']}"
-        assert (await client.get(url, headers=rival)).status_code == 403
-        assert (await client.get(url, headers=other_org)).status_code == 403
-        assert (await client.get("/api/expos/city/projects/mine", headers=rival)).json()["total"] == 0
-        assert (await client.get("/api/expos/city/projects", headers=investor)).status_code == 403
-        assert (await client.get("/api/expos/city/projects", headers=other_org)).status_code == 403
-        move = {"stage": "screening", "version": 1}
-        assert (await client.post(url + "/move", json=move, headers=investor)).status_code == 403
-        assert (
-            await client.post(url + "/comments", json={"body": "hi"}, headers=investor)
-        ).status_code == 403
-        note = await client.post(url + "/comments", json={"body": "Call them Monday."}, headers=org)
-        assert note.status_code == 201
-        own = (await client.get(url, headers=investor)).json()
-        assert own["comments"] is None and own["allowed_moves"] == []
-        assert "Call them Monday." not in (await client.get(url, headers=investor)).text
-        assert (await client.get(url, headers=org)).json()["comments"][0]["body"] == "Call them Monday."
-        assert (await client.get("/api/expos/city/projects/mine", headers=investor)).json()["total"] == 1
+    investor = await bearer(client, "visitor@example.com")
+    rival = await bearer(client, "rival@example.com")
+    other_org = await bearer(client, "other@example.com")
+    org = await bearer(client, "org@example.com")
+    project = await file_by_api(client, investor)
+    url = f"/api/expos/city/projects/{project['id']}"
+    assert (await client.get(url, headers=rival)).status_code == 403
+    assert (await client.get(url, headers=other_org)).status_code == 403
+    assert (await client.get("/api/expos/city/projects/mine", headers=rival)).json()["total"] == 0
+    assert (await client.get("/api/expos/city/projects", headers=investor)).status_code == 403
+    assert (await client.get("/api/expos/city/projects", headers=other_org)).status_code == 403
+    move = {"stage": "screening", "version": 1}
+    assert (await client.post(url + "/move", json=move, headers=investor)).status_code == 403
+    assert (await client.post(url + "/comments", json={"body": "hi"}, headers=investor)).status_code == 403
+    note = await client.post(url + "/comments", json={"body": "Call them Monday."}, headers=org)
+    assert note.status_code == 201
+    own = (await client.get(url, headers=investor)).json()
+    assert own["comments"] is None and own["allowed_moves"] == []
+    assert "Call them Monday." not in (await client.get(url, headers=investor)).text
+    assert (await client.get(url, headers=org)).json()["comments"][0]["body"] == "Call them Monday."
+    assert (await client.get("/api/expos/city/projects/mine", headers=investor)).json()["total"] == 1
     async with browser(app, "rival@example.com") as stranger:
         assert (await stranger.get(f"/expos/city/invest/projects/{project['id']}")).status_code == 403
         assert "Nordlicht" not in (await stranger.get("/expos/city/invest/projects")).text
@@ -245,13 +234,10 @@ async def test_investors_see_only_their_own_projects(app: Starlette) -> None:
 
 
 @BOTH
-async def test_the_board_assigns_comments_and_exports(app: Starlette) -> None:
+async def test_the_board_assigns_comments_and_exports(app: Starlette, client: httpx.AsyncClient) -> None:
     await seed_expos(app)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        investor = await bearer(client, "visitor@example.com")
-        project = await file_by_api(client, investor, company='=HYPERLINK("http://x")')
+    investor = await bearer(client, "visitor@example.com")
+    project = await file_by_api(client, investor, company='=HYPERLINK("http://x")')
     pid = project["id"]
     board = "/organizer/expos/city/projects"
     async with browser(app, "org@example.com") as org:
@@ -299,17 +285,14 @@ async def test_the_board_assigns_comments_and_exports(app: Starlette) -> None:
         assert rows[0][:3] == ["id", "filed_at", "stage"]
         assert rows[1][2] == "screening" and rows[1][3].startswith("'=")  # a formula shown as text
         assert rows[1][-1] == "2030-05-01"
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        api_csv = await client.get(
-            "/api/expos/city/projects.csv", headers=await bearer(client, "org@example.com")
-        )
-        assert api_csv.status_code == 200 and "Energy storage" in api_csv.text
-        other = await client.get(
-            "/api/expos/city/projects.csv", headers=await bearer(client, "other@example.com")
-        )
-        assert other.status_code == 403
+    api_csv = await client.get(
+        "/api/expos/city/projects.csv", headers=await bearer(client, "org@example.com")
+    )
+    assert api_csv.status_code == 200 and "Energy storage" in api_csv.text
+    other = await client.get(
+        "/api/expos/city/projects.csv", headers=await bearer(client, "other@example.com")
+    )
+    assert other.status_code == 403
 
 
 async def test_pdf_attachments_reach_only_the_investor_and_the_bureau(app: Starlette) -> None:
