@@ -28,7 +28,7 @@ from tests.conftest import LiveServer, make_settings
 from tests.streaming import test_cluster
 from tests.streaming.teams import join_team
 from tests.streaming.test_multiprocess import ServerProcess
-from tests.streaming.test_rooms import Member, join, new_room, next_event
+from tests.streaming.test_rooms import Member, join, new_room, next_event, room_of
 from tests.streaming.test_whip_whep import SDP
 
 
@@ -65,11 +65,6 @@ async def save(server: LiveServer, room: Room) -> None:
     async with server.app.state.platform.db.session() as session:
         session.add(room)
         await session.commit()
-
-
-async def stored(server: LiveServer, room_id: int) -> Room:
-    async with server.app.state.platform.db.session() as session:
-        return await room_services.get_room(session, room_id)
 
 
 @asynccontextmanager
@@ -218,7 +213,7 @@ async def test_a_locked_room_lets_no_guest_in_until_the_host_unlocks_it(
         # The host's own key still gets in (a reloaded host page).
         await join(http, room, room.host_key, members)
         # The lock is kept in the store: it holds whichever process answers, and after a restart.
-        assert live_server.call(stored(live_server, room.id or 0)).locked is True
+        assert live_server.call(room_of(live_server.app, room.id or 0)).locked is True
         assert (await put_settings(http, room, locked=False)).json()["locked"] is False
         await join(http, room, room.guest_key, members)
 
