@@ -10,7 +10,9 @@ with ``{room}`` for ``/api/rooms/{id}`` and ``{me}`` for ``{room}/participants/{
   nowhere).
 - ``POST {room}/participants`` ``{"key", "name"?}`` → ``201`` with the participant's ``id``, its
   ``secret`` (the bearer token of every call below), the room's realtime ``channel`` and who is
-  there already. ``GET {room}/participants?key=K`` → who is there.
+  there already, and a ``rejoin`` token: ``{"key", "rejoin"}`` later gives the same seat back
+  after a dropped connection (see :mod:`streaming.rooms`). Media state and screen sharing:
+  :mod:`streaming.room_media_api`. ``GET {room}/participants?key=K`` → who is there.
 - ``POST {me}/publish``, an ``application/sdp`` offer that sends → ``201`` with the answer.
 - ``POST {me}/subscriptions/{other}``, an offer that receives → ``201`` with the answer and the
   subscription's ``Location``; ``DELETE`` it to stop receiving.
@@ -98,6 +100,9 @@ class RoomOut(Schema):
 class JoinIn(Schema):
     key: str = Field(min_length=1, max_length=100)
     name: str = Field(default="", max_length=NAME_MAX)
+    rejoin: str = Field(
+        default="", max_length=100, description="the ``rejoin`` token of an earlier join: the same seat"
+    )
 
 
 class ParticipantOut(Schema):
@@ -109,6 +114,10 @@ class ParticipantOut(Schema):
     publishing: bool
     media: str | None = Field(description="Their current sending session; changes when they reconnect.")
     hand: bool = Field(description="Whether their hand is raised.")
+    muted: bool = Field(default=False, description="Whether their page muted their microphone.")
+    camera_off: bool = Field(default=False, description="Whether their page turned their camera off.")
+    screen: str | None = Field(default=None, description="Their shared screen, if they share one.")
+    reconnecting: bool = Field(default=False, description="Their connection dropped; their seat is kept.")
 
 
 class SettingsOut(Schema):
@@ -128,6 +137,7 @@ class SettingsIn(Schema):
 class JoinOut(Schema):
     id: str
     secret: str
+    rejoin: str = Field(description="Join again with it after a dropped connection: the same seat.")
     name: str
     named: bool
     role: str
@@ -197,10 +207,11 @@ async def join_room(request: Request, body: JoinIn) -> JoinOut:
         room, role = await admit(session, room_id, body.key)
     plane = _rooms(request)
     settings = _settings(request, room)
-    me = await plane.join(room, role, body.name, await current_user(request), settings)
+    me = await plane.join(room, role, body.name, await current_user(request), settings, body.rejoin)
     return JoinOut(
         id=me.id,
         secret=me.secret,
+        rejoin=me.rejoin,
         name=me.label,
         named=bool(me.name),
         role=me.role.value,

@@ -19,8 +19,18 @@ Everyone in a room hears of arrivals and departures on the realtime channel :met
     {"type": "settings", "settings": {...}}      the host changed capacity, lobby or lock
     {"type": "published", "participant": {...}}  their media can be subscribed to
     {"type": "renamed", "participant": {...}}    they changed the name shown on their tile
-    {"type": "left", "id": "..."}                they left (or their connection was lost)
+    {"type": "media", "participant": {...}}      they muted or unmuted, turned their camera off or on
+    {"type": "screen", "participant": {...}}     they started (``screen`` names it) or stopped sharing
+    {"type": "speaking", "ids": [...]}           who speaks now (see :mod:`streaming.room_speakers`)
+    {"type": "reconnecting", "id": "..."}        their connection dropped; their seat is kept a while
+    {"type": "left", "id": "..."}                they left (or did not come back in time)
     {"type": "ended"}                            the host ended the room for everyone
+
+A participant whose sending connection drops keeps their seat for ``rejoin_grace`` seconds: their
+page joins again with the ``rejoin`` token it got on joining and is the same participant (same
+id, hand, attendance, no lobby), publishing anew; the others hear ``reconnecting`` and then
+``published``, never ``left`` and ``joined``. Screen sharing is a second sending connection of its
+own (:mod:`streaming.room_screens`), so it too never renegotiates anyone else's.
 
 Room control (the host's: admit, turn away, remove, ask to mute, lower a hand) is checked here
 against the participant's role; media is never forced: a page asked to mute mutes itself.
@@ -56,6 +66,7 @@ from streaming.ice import rtc_configuration
 from streaming.models import Room
 from streaming.plane import MediaPlane
 from streaming.room_services import RoomRole, RoomSettings, in_session_key
+from streaming.room_speakers import RoomSpeakers, meter_audio
 from streaming.whip import PublisherSession, ViewerSession, accept_publisher, accept_viewer
 
 logger = logging.getLogger(__name__)
@@ -91,7 +102,13 @@ class Participant:
     hand: bool = False
     user_id: int | None = None  # their account, if they were signed in
     stay: int | None = None  # their attendance row while they are in the room
+    # Presented on joining again after a dropped connection: the same seat (see RoomPlane.join).
+    rejoin: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    reconnecting: bool = False  # their connection dropped; the seat is kept for a while
+    muted: bool = False  # what their page says of their microphone and camera (shown on tiles)
+    camera_off: bool = False
     publisher: PublisherSession | None = None
+    screen: PublisherSession | None = None  # their shared screen (streaming.room_screens)
     # Their subscriptions, by the id of the participant whose media they receive.
     subscriptions: dict[str, ViewerSession] = field(default_factory=dict)
 
@@ -103,6 +120,7 @@ class Participant:
         """What the others see of this participant. ``media`` names their current sending
         session: a page subscribes again only when it changes (they reconnected)."""
         media = self.publisher.id[:12] if self.publisher is not None and self.publishing else None
+        screen = self.screen.id[:12] if self.screen is not None and not self.screen.ended.is_set() else None
         return {
             "id": self.id,
             "name": self.label,
@@ -112,6 +130,10 @@ class Participant:
             "publishing": media is not None,
             "media": media,
             "hand": self.hand,
+            "muted": self.muted,
+            "camera_off": self.camera_off,
+            "screen": screen,
+            "reconnecting": self.reconnecting,
         }
 
     @property
@@ -126,6 +148,11 @@ class Participant:
             raise Unauthorized(
                 "Present this participant's secret as the bearer token.", code="room.bad_secret"
             )
+
+
+def screen_key(participant_id: str) -> str:
+    """The key, among someone's subscriptions, of their subscription to ``participant_id``'s screen."""
+    return f"{participant_id}:screen"
 
 
 def clean_name(name: str, fallback: str = "") -> str:
@@ -155,6 +182,7 @@ class RoomPlane:
         max_participants: int = MAX_PARTICIPANTS,
         idle_timeout: float = 30.0,
         sweep_interval: float = SWEEP_INTERVAL,
+        rejoin_grace: float = 20.0,
     ) -> None:
         self.media = media
         self.bus = bus
@@ -162,6 +190,8 @@ class RoomPlane:
         self.max_participants = max_participants
         self.idle_timeout = idle_timeout
         self.sweep_interval = sweep_interval
+        self.rejoin_grace = rejoin_grace
+        self.speakers = RoomSpeakers(self._speaking)
         self.rooms: dict[int, dict[str, Participant]] = {}
         self._arrivals: dict[int, int] = {}  # room id -> people admitted, while it has people
         self._expo_of: dict[int, int] = {}  # room id -> expo id, while the room has people
@@ -203,16 +233,31 @@ class RoomPlane:
         return found
 
     async def join(
-        self, room: Room, role: RoomRole, name: str, user: User | None, settings: RoomSettings | None = None
+        self,
+        room: Room,
+        role: RoomRole,
+        name: str,
+        user: User | None,
+        settings: RoomSettings | None = None,
+        rejoin: str = "",
     ) -> Participant:
         """Let someone in (their key was checked), or into the lobby: a guest of a room with a
         lobby waits there (``waiting``) until the host admits or turns them away. 409
         ``room.locked`` for a guest of a locked room, ``room.full`` past the room's capacity
-        (``settings``; else ``max_participants``), ``room.lobby_full`` past :data:`LOBBY_MAX`."""
+        (``settings``; else ``max_participants``), ``room.lobby_full`` past :data:`LOBBY_MAX`.
+
+        ``rejoin``, the token of someone still in the room (or whose seat is still kept after
+        their connection dropped), gives them back that seat: nobody hears ``joined``, nothing
+        is checked again; their page's next publish replaces the sending connection the server
+        may not have seen drop yet. An unknown or expired token is ignored: a new seat."""
         if self.closed:
             raise Conflict("The media server is shutting down.", code="stream.router_closed")
         assert room.id is not None
         room_id = room.id
+        for seat in self.rooms.get(room_id, {}).values():
+            if rejoin and hmac.compare_digest(seat.rejoin.encode(), rejoin.encode()) and seat.role is role:
+                seat.reconnecting = seat.reconnecting or seat.publishing
+                return seat
         capacity = min(settings.capacity, self.max_participants) if settings else self.max_participants
         if settings is not None and settings.locked and role is RoomRole.GUEST:
             raise Conflict(N_("The host has locked this room: nobody new can join."), code="room.locked")
@@ -297,10 +342,11 @@ class RoomPlane:
     async def publish(self, participant: Participant, offer: str) -> str:
         """Take the participant's camera and microphone (an SDP offer that sends); the answer.
 
-        409 ``room.already_publishing`` while their previous connection is up.
+        409 ``room.already_publishing`` while their previous connection is up (unless they joined
+        again since: then this one replaces it).
         """
         self._require_inside(participant)
-        if participant.publishing:
+        if participant.publishing and not participant.reconnecting:
             raise Conflict(
                 "You are already sending media; leave and join again.", code="room.already_publishing"
             )
@@ -315,6 +361,10 @@ class RoomPlane:
         previous, participant.publisher = participant.publisher, session
         if previous is not None:
             await self._close_publisher(previous)
+        participant.reconnecting = False
+        for transceiver in session.pc.getTransceivers():
+            if transceiver.kind == "audio":
+                meter_audio(transceiver.receiver, self.speakers.meter(participant.room_id, participant.id))
         session.tasks.append(self._spawn(self._supervise_publisher(participant, session)))
         await self._announce(participant.room_id, {"type": "published", "participant": participant.public()})
         return answer
@@ -356,6 +406,7 @@ class RoomPlane:
         if people.get(participant.id) is not participant:
             return
         del people[participant.id]
+        self.speakers.forget(participant.room_id, participant.id)
         if not people:
             self.rooms.pop(participant.room_id, None)
             self._arrivals.pop(participant.room_id, None)
@@ -363,15 +414,18 @@ class RoomPlane:
         await self._left([participant], "removed" if event == "removed" else "left")
         await self._disconnect(participant)
         for other in people.values():
-            session = other.subscriptions.pop(participant.id, None)
-            if session is not None:
-                await session.close()
+            for key in (participant.id, screen_key(participant.id)):
+                session = other.subscriptions.pop(key, None)
+                if session is not None:
+                    await session.close()
         await self._announce(participant.room_id, {"type": event, "id": participant.id})
 
     async def end(self, room_id: int) -> None:
         """Everyone leaves (the room was ended): connections closed, pages told ``ended``."""
         people = self.rooms.pop(room_id, {})
         self._arrivals.pop(room_id, None)
+        for participant in people.values():
+            self.speakers.forget(room_id, participant.id)
         await self._left(list(people.values()), "ended")
         for participant in people.values():
             await self._disconnect(participant)
@@ -385,6 +439,7 @@ class RoomPlane:
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.speakers.close()
         rooms, self.rooms = self.rooms, {}
         await self._left([p for people in rooms.values() for p in people.values()], "closed")
         for people in rooms.values():
@@ -398,7 +453,22 @@ class RoomPlane:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def set_media(
+        self, participant: Participant, muted: bool | None, camera_off: bool | None
+    ) -> Participant:
+        """Their page muted or unmuted, turned the camera off or on: everyone hears ``media``
+        (tiles show an icon, or initials instead of a frozen picture). The media itself is the
+        page's: the server forwards what comes."""
+        self._require_inside(participant)
+        participant.muted = participant.muted if muted is None else muted
+        participant.camera_off = participant.camera_off if camera_off is None else camera_off
+        await self._announce(participant.room_id, {"type": "media", "participant": participant.public()})
+        return participant
+
     # -- internals -------------------------------------------------------------------------------
+
+    async def _speaking(self, room_id: int, ids: list[str]) -> None:
+        await self._announce(room_id, {"type": "speaking", "ids": ids})
 
     async def _entered(self, participant: Participant) -> None:
         """Open their attendance row (a store hiccup costs the row, never the room)."""
@@ -489,9 +559,10 @@ class RoomPlane:
         subscriptions, participant.subscriptions = participant.subscriptions, {}
         for session in subscriptions.values():
             await session.close()
-        publisher, participant.publisher = participant.publisher, None
-        if publisher is not None:
-            await self._close_publisher(publisher)
+        for publisher in (participant.publisher, participant.screen):
+            if publisher is not None:
+                await self._close_publisher(publisher)
+        participant.publisher = participant.screen = None
 
     async def _close_publisher(self, session: PublisherSession) -> None:
         for publication in session.publications:
@@ -499,14 +570,24 @@ class RoomPlane:
         await session.close()
 
     async def _supervise_publisher(self, participant: Participant, session: PublisherSession) -> None:
-        """The participant leaves when their sending connection fails, closes or never connects."""
+        """When their sending connection fails, closes or never connects, the participant's seat
+        is kept ``rejoin_grace`` seconds for their page to join again (the others hear
+        ``reconnecting``); then, or at once without a grace, they leave."""
         try:
             async with asyncio.timeout(self.media.connect_timeout):
                 await session.connected.wait()
             await session.ended.wait()
         except TimeoutError:
             logger.info("rooms: participant %s never connected", participant.id)
-        if participant.publisher is session:
+        if participant.publisher is not session:
+            return
+        if self.rejoin_grace <= 0:
+            await self.leave(participant)
+            return
+        participant.reconnecting = True
+        await self._announce(participant.room_id, {"type": "reconnecting", "id": participant.id})
+        await asyncio.sleep(self.rejoin_grace)
+        if participant.publisher is session:  # they did not publish again in time
             await self.leave(participant)
 
     async def _supervise_subscription(
@@ -540,7 +621,7 @@ class RoomPlane:
                     if now - participant.joined >= LOBBY_TIMEOUT:
                         await self.leave(participant, event="turned_away")
                     continue
-                if participant.publishing or participant.subscriptions:
+                if participant.publishing or participant.subscriptions or participant.reconnecting:
                     idle_since.pop(participant, None)
                     continue
                 since = idle_since.setdefault(participant, max(participant.joined, now - self.sweep_interval))

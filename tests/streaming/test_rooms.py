@@ -84,30 +84,36 @@ class Member:
     def url(self) -> str:
         return f"/api/rooms/{self.room}/participants/{self.id}"
 
-    async def publish(self) -> httpx.Response:
+    async def publish(self, audio: MediaStreamTrack | None = None, path: str = "publish") -> httpx.Response:
+        """Send a clock picture and ``audio`` (a tone by default); ``path="screen"`` shares a
+        screen instead (the picture alone)."""
         pc = RTCPeerConnection(LOOPBACK)
         self.pcs.append(pc)
         video = pc.addTransceiver(ClockPattern(*SMALL), direction="sendonly")
         video.setCodecPreferences(preferred_codecs("video"))
-        pc.addTransceiver(Tone(), direction="sendonly")
+        if path == "publish":
+            pc.addTransceiver(audio or Tone(), direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         response = await self.http.post(
-            f"{self.url}/publish", content=pc.localDescription.sdp, headers={**SDP, **self.auth}
+            f"{self.url}/{path}", content=pc.localDescription.sdp, headers={**SDP, **self.auth}
         )
         if response.status_code == 201:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
         return response
 
-    async def receive(self, other: Member) -> httpx.Response:
+    async def receive(self, other: Member, screen: bool = False) -> httpx.Response:
+        """Receive ``other``'s camera and microphone, or their shared ``screen`` (kept under the
+        key ``"{id}:screen"`` of ``tracks``)."""
         pc = RTCPeerConnection(LOOPBACK)
         self.pcs.append(pc)
         pc.addTransceiver("video", direction="recvonly")
-        pc.addTransceiver("audio", direction="recvonly")
-        tracks = self.tracks.setdefault(other.id, {})
+        if not screen:
+            pc.addTransceiver("audio", direction="recvonly")
+        tracks = self.tracks.setdefault(f"{other.id}:screen" if screen else other.id, {})
         pc.on("track", lambda track: tracks.__setitem__(track.kind, track))
         await pc.setLocalDescription(await pc.createOffer())
         response = await self.http.post(
-            f"{self.url}/subscriptions/{other.id}",
+            f"{self.url}/subscriptions/{other.id}" + ("/screen" if screen else ""),
             content=pc.localDescription.sdp,
             headers={**SDP, **self.auth},
         )
@@ -115,9 +121,10 @@ class Member:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
         return response
 
-    async def frames(self, other: Member, kind: str, count: int) -> list[Any]:
-        await until(lambda: kind in self.tracks.get(other.id, {}), timeout=15)
-        track = self.tracks[other.id][kind]
+    async def frames(self, other: Member, kind: str, count: int, screen: bool = False) -> list[Any]:
+        key = f"{other.id}:screen" if screen else other.id
+        await until(lambda: kind in self.tracks.get(key, {}), timeout=15)
+        track = self.tracks[key][kind]
         async with asyncio.timeout(20):
             return [await track.recv() for _ in range(count)]
 
@@ -179,6 +186,10 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
                     "publishing": False,
                     "media": None,
                     "hand": False,
+                    "muted": False,
+                    "camera_off": False,
+                    "screen": None,
+                    "reconnecting": False,
                 }
             ]
             assert await next_event(socket) == {
@@ -192,6 +203,10 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
                     "publishing": False,
                     "media": None,
                     "hand": False,
+                    "muted": False,
+                    "camera_off": False,
+                    "screen": None,
+                    "reconnecting": False,
                 },
             }
 

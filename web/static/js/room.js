@@ -1,17 +1,26 @@
-// A telepresence room (API: streaming/room_api.py). Opening the page joins: the camera and
-// microphone go to the server on one sendonly connection, and every other participant comes back
-// on a recvonly connection of its own, forwarded by the server (an SFU). Arrivals and departures
-// arrive on the room's realtime channel; after a reconnect the participant list is read again.
-// A guest joins at once as "Guest 3" and may type a name meanwhile (remembered for the next room):
-// the others' tiles follow it through the channel's "renamed" events.
-// Room control: a guest of a room with a lobby waits until the host admits them ("admitted") or
-// turns them away; the host's page lists who waits, changes capacity, lobby and lock, removes
-// people, asks them to mute (their own page mutes their microphone: the server never does) and
-// lowers raised hands.
+// A telepresence room (API: streaming/room_api.py, streaming/room_media_api.py). Opening the page
+// joins: the camera and microphone go to the server on one sendonly connection, and every other
+// participant comes back on a recvonly connection of its own, forwarded by the server (an SFU).
+// Arrivals and departures arrive on the room's realtime channel; after a reconnect the participant
+// list is read again. A guest joins at once as "Guest 3" and may type a name meanwhile
+// (remembered for the next room): the others' tiles follow it through "renamed" events.
+// Tiles (room_tiles.js) show names, raised hands, a muted microphone or a camera turned off, and a
+// ring while someone speaks (the server reads the audio level the browser puts in each packet);
+// the layout (room_layout.js) is a grid or a speaker view. A shared screen (room_screen.js) is a
+// tile of its own. When our connection drops, the page joins again with its rejoin token: the
+// same seat, so the others see "Reconnecting…" on our tile, never a ghost tile.
+// Room control (room_control.js): the host admits or turns away guests waiting in the lobby,
+// changes capacity, lobby and lock, removes people, asks them to mute (their own page mutes their
+// microphone: the server never does) and lowers raised hands.
 
 import { fetchJson } from "./api.js";
 import { subscribe } from "./channel.js";
-import { WhepPlayer, WhipPublisher } from "./webrtc.js";
+import { HostControl } from "./room_control.js";
+import { Layout } from "./room_layout.js";
+import { Remotes } from "./room_remotes.js";
+import { ScreenShare } from "./room_screen.js";
+import * as tiles from "./room_tiles.js";
+import { WhipPublisher } from "./webrtc.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const t = config.t;
@@ -23,22 +32,53 @@ const unmute = document.getElementById("unmute-audio");
 const notice = document.getElementById("room-notice");
 const handButton = document.getElementById("raise-hand");
 const microphoneButton = document.getElementById("toggle-microphone");
-const lobby = document.getElementById("room-lobby"); // the host's only
-const lobbyList = document.getElementById("lobby-list");
-const settingsForm = document.getElementById("room-settings"); // the host's only
+const cameraButton = document.getElementById("toggle-camera");
+const screenButton = document.getElementById("share-screen");
 const isHost = config.role === "host";
+// Phones cannot share a screen: no button for it there.
+const canShare = Boolean(navigator.mediaDevices?.getDisplayMedia);
+if (!canShare) screenButton.remove();
 // What only those inside the room use: a guest waiting in the lobby may only leave.
-const INSIDE_ONLY = ["toggle-microphone", "toggle-camera", "raise-hand"].map((id) => document.getElementById(id));
+const INSIDE_ONLY = ["toggle-microphone", "toggle-camera", "raise-hand", ...(canShare ? ["share-screen"] : [])].map(
+  (id) => document.getElementById(id),
+);
 const NAME_KEY = "expo.room.name";
 const NAME_MAX = 60;
+const DROP_GRACE_MS = 4000; // a connection "disconnected" this long is taken for lost
 
-let me = null; // {id, secret, channel, waiting}
+let me = null; // {id, secret, rejoin, channel, waiting}
 let local = null; // our MediaStream
 let publisher = null; // our WhipPublisher
 let closeChannel = () => {};
-// participant id -> {tile, video, player and media: the subscription and the sending session it is to}
-const remotes = new Map();
 let finished = false;
+let rejoining = false;
+
+const self = {
+  tile: document.getElementById("self-tile"),
+  muted: document.querySelector("#self-tile .room-muted"),
+  avatar: document.querySelector("#self-tile .room-avatar"),
+};
+const host = new HostControl({ api, config, t, control, label: (p) => tiles.label(p, t) });
+const layout = new Layout(grid, document.getElementById("toggle-layout"), t);
+const remotes = new Remotes({
+  grid,
+  t,
+  layout,
+  unmute,
+  session: () => ({ api, me, headers: headers() }),
+  hostActions,
+  onfailed: () => resync(),
+  onchange: () => showPresence(),
+});
+const screenShare = new ScreenShare({
+  session: () => ({ api, me }),
+  ontile: (stream) => remotes.showOwnScreen(stream),
+  onstate: (sharing) => {
+    screenButton.setAttribute("aria-pressed", String(sharing));
+    screenButton.textContent = sharing ? t.stopSharing : t.shareScreen;
+  },
+  onerror: () => tell(t.actionFailed),
+});
 
 function show(text, kind = "ok") {
   state.textContent = text;
@@ -46,7 +86,7 @@ function show(text, kind = "ok") {
 }
 
 function showPresence() {
-  if (!finished) show(remotes.size ? t.inRoom : t.alone);
+  if (!finished && !rejoining) show(remotes.size ? t.inRoom : t.alone);
 }
 
 function tell(text) {
@@ -58,35 +98,34 @@ function headers() {
   return { Authorization: `Bearer ${me.secret}` };
 }
 
+/** Send the camera and microphone (asked for once; a rejoin sends the same stream again). */
 async function publish() {
-  try {
-    local = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-  } catch {
-    show(t.noCamera, "warning");
-    return;
+  if (!local) {
+    try {
+      local = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    } catch {
+      show(t.noCamera, "warning");
+      return;
+    }
+    document.getElementById("self-video").srcObject = local;
   }
-  document.getElementById("self-video").srcObject = local;
-  publisher = new WhipPublisher(`${api}/participants/${me.id}/publish`, me.secret, {
-    onstate: (name) => {
-      if (name === "failed" && !finished) show(t.failed, "failed");
-    },
+  const session = new WhipPublisher(`${api}/participants/${me.id}/publish`, me.secret, {});
+  publisher = session;
+  await session.start(local);
+  watchConnection(session);
+}
+
+/** Our sending connection failed or stayed disconnected: join again into the same seat. */
+function watchConnection(session) {
+  const pc = session.pc;
+  if (!pc) return;
+  let timer = null;
+  pc.addEventListener("connectionstatechange", () => {
+    clearTimeout(timer);
+    if (publisher !== session || finished) return;
+    if (pc.connectionState === "failed") rejoin();
+    else if (pc.connectionState === "disconnected") timer = setTimeout(() => publisher === session && rejoin(), DROP_GRACE_MS);
   });
-  await publisher.start(local);
-}
-
-/** What a participant's tile says: their name, else "Host" or "Guest 3" in this page's language. */
-function label(participant) {
-  if (participant.named) return participant.name;
-  return participant.role === "host" ? t.host : t.guest.replace("{n}", participant.number);
-}
-
-function button(text, onclick, className = "small") {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = className;
-  element.textContent = text;
-  element.addEventListener("click", onclick);
-  return element;
 }
 
 /** A host's action on someone else; a refusal (they just left) is said, never thrown. */
@@ -100,152 +139,26 @@ async function control(path, method = "POST") {
   }
 }
 
-function tileFor(participant) {
-  const tile = document.createElement("figure");
-  tile.className = "room-tile";
-  tile.dataset.tile = participant.id;
-  const video = document.createElement("video");
-  video.className = "room-video";
-  video.dataset.participant = participant.id;
-  video.autoplay = true;
-  video.playsInline = true;
-  const caption = document.createElement("figcaption");
-  caption.textContent = label(participant); // text, never HTML
-  const hand = document.createElement("span");
-  hand.className = "room-hand";
-  hand.textContent = t.handRaised;
-  tile.append(video, caption, hand);
-  let lower = null;
-  if (isHost) {
-    const actions = document.createElement("div");
-    actions.className = "room-tile-actions";
-    lower = button(t.lowerHand, () => control(`others/${participant.id}/hand`, "DELETE"));
-    lower.dataset.action = "lower-hand";
-    const mute = button(t.askMute, () => control(`others/${participant.id}/mute`));
-    mute.dataset.action = "mute";
-    const remove = button(t.remove, () => control(`others/${participant.id}/remove`), "small danger");
-    remove.dataset.action = "remove";
-    actions.append(lower, mute, remove);
-    tile.append(actions);
-  }
-  grid.append(tile);
-  const remote = { tile, video, caption, hand, lower };
-  showHand(remote, participant.hand);
-  return remote;
-}
-
-/** A raised hand shows on the tile (and, for the host, "Lower hand" beside it). */
-function showHand(remote, raised) {
-  remote.tile.dataset.hand = String(Boolean(raised));
-  remote.hand.hidden = !raised;
-  if (remote.lower) remote.lower.hidden = !raised;
-}
-
-/** "Play sound" is offered only while a video plays muted because the browser refused sound. */
-function updateUnmute() {
-  unmute.hidden = ![...remotes.values()].some(({ video }) => video.dataset.soundBlocked === "true");
-}
-
-/**
- * Play with sound if the browser allows it. Only a refusal of autoplay with sound
- * (NotAllowedError) mutes the video and offers "Play sound"; a play() cut short by new media
- * (AbortError) is not a refusal, the next play() decides.
- */
-function play(video) {
-  video.play().then(
-    () => {
-      if (!video.muted) video.dataset.soundBlocked = "false";
-      updateUnmute();
-    },
-    (error) => {
-      if (!error || error.name !== "NotAllowedError") return;
-      video.muted = true;
-      video.dataset.soundBlocked = "true";
-      video.play().catch(() => {});
-      updateUnmute();
-    },
-  );
-}
-
-/** Show someone who is in the room (a tile with their name), whether or not they send media. */
-function arrive(participant) {
-  if (participant.id === me.id) return null;
-  let remote = remotes.get(participant.id);
-  if (!remote) {
-    remote = { player: null, media: null, ...tileFor(participant) };
-    remotes.set(participant.id, remote);
-    showPresence();
-  }
-  return remote;
-}
-
-/** Receive someone's media, forwarded by the server, once they send it (again if they reconnected). */
-async function receive(participant) {
-  const remote = arrive(participant);
-  if (!remote || !participant.publishing || remote.media === participant.media) return;
-  if (remote.player) remote.player.close(); // their previous sending session is gone
-  const url = `${api}/participants/${me.id}/subscriptions/${participant.id}`;
-  const player = new WhepPlayer(url, remote.video, {
-    headers: headers(),
-    play,
-    // Their media stopped reaching us: if they are gone, the participant list says so.
-    onstate: (name) => {
-      if (name === "failed" && remote.player === player) resync();
-    },
-  });
-  remote.player = player;
-  remote.media = participant.media;
-  try {
-    await player.start();
-  } catch {
-    // They left meanwhile, or stopped sending: a later event brings their media back.
-    if (remote.player === player) {
-      remote.player = null;
-      remote.media = null;
-    }
-  }
-}
-
-/** Someone (else) waits in the lobby: the host's list offers Admit and Turn away. */
-function knock(participant) {
-  if (!lobby || participant.id === me.id) return;
-  let item = lobbyList.querySelector(`[data-waiting="${CSS.escape(participant.id)}"]`);
-  if (!item) {
-    item = document.createElement("li");
-    item.dataset.waiting = participant.id;
-    const name = document.createElement("span");
-    name.className = "room-lobby-name";
-    const admit = button(t.admit, () => control(`lobby/${participant.id}/admit`));
-    admit.dataset.action = "admit";
-    const away = button(t.turnAway, () => control(`lobby/${participant.id}/turn-away`), "small");
-    away.dataset.action = "turn-away";
-    item.append(name, admit, away);
-    lobbyList.append(item);
-  }
-  item.querySelector(".room-lobby-name").textContent = label(participant);
-  lobby.hidden = false;
-}
-
-function unknock(id) {
-  if (!lobby) return;
-  lobbyList.querySelector(`[data-waiting="${CSS.escape(id)}"]`)?.remove();
-  lobby.hidden = !lobbyList.children.length;
-}
-
-function drop(id) {
-  const remote = remotes.get(id);
-  if (!remote) return;
-  remotes.delete(id);
-  if (remote.player) remote.player.close();
-  remote.tile.remove();
-  updateUnmute();
-  showPresence();
+/** The host's buttons on someone's tile: lower their hand, ask them to mute, remove them. */
+function hostActions(remote, participant) {
+  if (!isHost) return;
+  const actions = document.createElement("div");
+  actions.className = "room-tile-actions";
+  const lower = tiles.button(t.lowerHand, () => control(`others/${participant.id}/hand`, "DELETE"));
+  lower.dataset.action = "lower-hand";
+  const mute = tiles.button(t.askMute, () => control(`others/${participant.id}/mute`));
+  mute.dataset.action = "mute";
+  const remove = tiles.button(t.remove, () => control(`others/${participant.id}/remove`), "small danger");
+  remove.dataset.action = "remove";
+  actions.append(lower, mute, remove);
+  remote.tile.append(actions);
+  remote.lower = lower;
 }
 
 async function resync() {
-  if (finished) return;
+  if (finished || rejoining) return;
   const list = await fetchJson(`${api}/participants?key=${encodeURIComponent(config.key)}`).catch(() => null);
-  if (!list || finished) return;
+  if (!list || finished || rejoining) return;
   const { participants, waiting, settings } = list;
   const present = new Set(participants.map((p) => p.id));
   if (me.waiting) {
@@ -253,36 +166,31 @@ async function resync() {
     if (present.has(me.id)) await enter();
     return;
   }
-  applySettings(settings);
-  if (lobby) {
-    const knocking = new Set(waiting.map((p) => p.id));
-    for (const item of [...lobbyList.children]) if (!knocking.has(item.dataset.waiting)) unknock(item.dataset.waiting);
-    for (const participant of waiting) knock(participant);
+  if (!present.has(me.id)) {
+    rejoin(); // the server let our seat go while we were away: take it back if it is kept
+    return;
   }
-  for (const id of [...remotes.keys()]) if (!present.has(id)) drop(id);
-  for (const participant of participants) {
-    await receive(participant);
-    hand(participant);
-  }
+  host.applySettings(settings);
+  host.syncLobby(waiting.filter((p) => p.id !== me.id));
+  for (const id of remotes.ids()) if (!present.has(id)) remotes.drop(id);
+  for (const participant of participants) await remotes.receive(participant);
 }
 
-/** Someone changed their name: their tile (or their line in the lobby) says it at once. */
+/** Someone changed their name: their tile (and their screen's) says it at once. */
 function rename(participant) {
-  const remote = remotes.get(participant.id);
-  if (remote) remote.caption.textContent = label(participant);
-  else if (lobby?.querySelector(`[data-waiting="${CSS.escape(participant.id)}"]`)) knock(participant);
+  if (!remotes.rename(participant) && host.isWaiting(participant.id)) host.knock(participant);
 }
 
 /** Someone raised or lowered their hand: their tile shows it, our own too. */
 function hand(participant) {
   if (participant.id === me.id) {
-    document.getElementById("self-tile").querySelector(".room-hand").hidden = !participant.hand;
+    self.tile.querySelector(".room-hand").hidden = !participant.hand;
     handButton.setAttribute("aria-pressed", String(participant.hand));
     handButton.textContent = participant.hand ? t.lowerHand : t.raiseHand;
     return;
   }
   const remote = remotes.get(participant.id);
-  if (remote) showHand(remote, participant.hand);
+  if (remote) tiles.showHand(remote, participant.hand);
 }
 
 /** The host asked us to mute: our own page turns the microphone off (the server never does). */
@@ -299,29 +207,39 @@ function onEvent(event) {
   document.dispatchEvent(new CustomEvent("expo:channel-event", { detail: event }));
   if (me.waiting && !LOBBY_EVENTS.has(event.type)) return;
   const mine = (event.id || event.participant?.id) === me.id;
-  if (event.type === "joined") arrive(event.participant);
-  else if (event.type === "waiting") knock(event.participant);
-  else if (event.type === "admitted") {
+  const remote = remotes.get(event.id || event.participant?.id);
+  if (event.type === "joined") remotes.arrive(event.participant);
+  else if (event.type === "waiting") {
+    if (!mine) host.knock(event.participant);
+  } else if (event.type === "admitted") {
     if (mine) enter();
     else {
-      unknock(event.participant.id);
-      arrive(event.participant);
+      host.unknock(event.participant.id);
+      remotes.arrive(event.participant);
     }
   } else if (event.type === "turned_away") {
     if (mine) finish(t.turnedAway, "ended");
-    else unknock(event.id);
+    else host.unknock(event.id);
   } else if (event.type === "removed") {
     if (mine) finish(t.removed, "ended");
-    else drop(event.id);
+    else remotes.drop(event.id);
   } else if (event.type === "mute") {
     if (mine) muteMyself();
   } else if (event.type === "hand") hand(event.participant);
-  else if (event.type === "settings") applySettings(event.settings);
-  else if (event.type === "published") receive(event.participant);
-  else if (event.type === "renamed") rename(event.participant);
+  else if (event.type === "settings") host.applySettings(event.settings);
+  else if (event.type === "published" || event.type === "media") remotes.receive(event.participant);
+  else if (event.type === "screen") remotes.receiveScreen(event.participant);
+  else if (event.type === "speaking") {
+    tiles.showSpeaking(grid, event.ids);
+    layout.speaking(event.ids);
+  } else if (event.type === "reconnecting") {
+    if (mine) rejoin(); // the server lost our sending connection before we noticed
+    else if (remote) tiles.showReconnecting(remote, true);
+  } else if (event.type === "renamed") rename(event.participant);
   else if (event.type === "left") {
-    drop(event.id);
-    unknock(event.id);
+    if (mine) rejoin(); // our seat was let go while we were away: a new one
+    remotes.drop(event.id);
+    host.unknock(event.id);
   } else if (event.type === "ended") finish(t.ended, "ended");
 }
 
@@ -329,12 +247,12 @@ function finish(text, kind) {
   if (finished) return;
   finished = true;
   closeChannel();
-  for (const id of [...remotes.keys()]) drop(id);
+  remotes.dropAll();
+  screenShare.stop();
   if (publisher) publisher.close();
   if (local) for (const track of local.getTracks()) track.stop();
   controls.hidden = true;
-  if (lobby) lobby.hidden = true;
-  if (settingsForm) settingsForm.hidden = true;
+  host.hide();
   show(text, kind);
 }
 
@@ -352,6 +270,7 @@ function leaveOnClose() {
   finish(t.left, "ended");
 }
 
+/** Mute or unmute, camera off or on: our tracks follow, and the others' tiles are told. */
 function toggle(button, kind, offLabel, onLabel) {
   button.addEventListener("click", () => {
     const tracks = local ? (kind === "audio" ? local.getAudioTracks() : local.getVideoTracks()) : [];
@@ -359,7 +278,23 @@ function toggle(button, kind, offLabel, onLabel) {
     for (const track of tracks) track.enabled = !off;
     button.setAttribute("aria-pressed", String(off));
     button.textContent = off ? onLabel : offLabel;
+    sayMediaState();
   });
+}
+
+function mediaState() {
+  return {
+    muted: microphoneButton.getAttribute("aria-pressed") === "true",
+    camera_off: cameraButton.getAttribute("aria-pressed") === "true",
+  };
+}
+
+function sayMediaState() {
+  tiles.showMedia(self, mediaState());
+  if (!me || me.waiting || finished) return;
+  fetchJson(`${api}/participants/${me.id}/media`, { method: "PUT", headers: headers(), body: mediaState() }).catch(
+    () => {},
+  );
 }
 
 /** The name this browser gave in a room before (guests only; hosts are named by their link). */
@@ -398,47 +333,11 @@ function wireName() {
   });
 }
 
-/** The host's settings: capacity, lobby, lock (shown in their form; the lock state said). */
-function applySettings(settings) {
-  if (!settingsForm || !settings) return;
-  const lock = document.getElementById("lock-button");
-  lock.setAttribute("aria-pressed", String(settings.locked));
-  lock.textContent = settings.locked ? t.unlock : t.lock;
-  lock.dataset.locked = String(settings.locked);
-  document.getElementById("lobby-on").checked = settings.lobby;
-  const capacity = document.getElementById("room-capacity");
-  if (document.activeElement !== capacity) capacity.value = settings.capacity; // not while typing
-  settingsForm.dataset.locked = String(settings.locked);
-}
-
-async function saveSettings(change) {
-  const note = document.getElementById("settings-state");
-  try {
-    const settings = await fetchJson(`${api}/settings`, { method: "PUT", body: { key: config.key, ...change } });
-    applySettings(settings);
-    note.textContent = `${t.saved} ${settings.locked ? t.isLocked : t.isOpen}`;
-  } catch (error) {
-    const limit = config.settings.limit;
-    note.textContent =
-      error.code === "room.invalid_capacity" ? t.capacityInvalid.replace("{limit}", limit) : t.actionFailed;
-  }
-}
-
-function wireSettings() {
-  if (!settingsForm) return;
-  settingsForm.hidden = false;
-  const capacity = document.getElementById("room-capacity");
-  settingsForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    saveSettings({ capacity: Number(capacity.value) });
-  });
-  document.getElementById("lobby-on").addEventListener("change", (event) => {
-    saveSettings({ lobby: event.target.checked });
-  });
-  document.getElementById("lock-button").addEventListener("click", (event) => {
-    saveSettings({ locked: event.target.dataset.locked !== "true" });
-  });
-  applySettings(config.settings);
+/** Our own tile: keyed by our id (for the speaking ring), our initials for when the camera is off. */
+function seat() {
+  self.tile.dataset.tile = me.id;
+  self.avatar.textContent = tiles.initials(me.name);
+  layout.mine = me.id;
 }
 
 /** In the room (at once, or once the host let us in from the lobby): send, and receive the others. */
@@ -448,8 +347,10 @@ async function enter() {
   me.entered = true;
   for (const element of INSIDE_ONLY) element.hidden = false;
   controls.hidden = false;
+  seat();
   showPresence();
   await publish();
+  if (mediaState().muted || mediaState().camera_off) sayMediaState();
   await resync();
 }
 
@@ -460,6 +361,51 @@ const JOIN_REFUSALS = {
   "room.lobby_full": "lobbyFull",
 };
 
+/**
+ * Our connection dropped: join again with the rejoin token (the same seat while the server keeps
+ * it), send again and receive everyone again. Network errors are retried; a refusal ends the page.
+ */
+async function rejoin() {
+  if (rejoining || finished || !me) return;
+  rejoining = true;
+  show(t.reconnecting, "waiting");
+  if (publisher) publisher.close();
+  publisher = null;
+  remotes.pause();
+  let again = null;
+  while (!finished && !again) {
+    try {
+      again = await fetchJson(`${api}/participants`, {
+        method: "POST",
+        body: { key: config.key, name: me.named ? me.name : savedName(), rejoin: me.rejoin },
+      });
+    } catch (error) {
+      if (error.status >= 400 && error.status < 500) {
+        rejoining = false;
+        finish(t[JOIN_REFUSALS[error.code]] || t.failed, "failed");
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+  if (finished) return;
+  if (again.id !== me.id) remotes.dropAll(); // the seat was gone: a new one, with the others anew
+  const entered = me.entered && again.id === me.id;
+  me = { ...again, entered };
+  rejoining = false;
+  if (me.waiting) {
+    show(t.waiting, "waiting");
+    return;
+  }
+  me.entered = true;
+  seat();
+  showPresence();
+  await publish().catch(() => show(t.failed, "failed"));
+  sayMediaState();
+  await screenShare.restart();
+  await resync();
+}
+
 async function join() {
   const name = savedName();
   try {
@@ -469,7 +415,7 @@ async function join() {
     return;
   }
   wireName();
-  wireSettings();
+  host.wire();
   closeChannel = subscribe(me.channel, {
     onevent: onEvent,
     // Whatever happened before the subscription was live (someone started sending between our
@@ -483,14 +429,15 @@ async function join() {
     return;
   }
   me.entered = true;
+  seat();
   controls.hidden = false;
   showPresence();
   await publish();
-  for (const participant of me.participants) await receive(participant);
+  for (const participant of me.participants) await remotes.receive(participant);
 }
 
-toggle(document.getElementById("toggle-microphone"), "audio", t.muteMicrophone, t.unmuteMicrophone);
-toggle(document.getElementById("toggle-camera"), "video", t.cameraOff, t.cameraOn);
+toggle(microphoneButton, "audio", t.muteMicrophone, t.unmuteMicrophone);
+toggle(cameraButton, "video", t.cameraOff, t.cameraOn);
 document.getElementById("leave-button").addEventListener("click", leave);
 handButton.addEventListener("click", async () => {
   const raised = handButton.getAttribute("aria-pressed") !== "true";
@@ -500,15 +447,7 @@ handButton.addEventListener("click", async () => {
     tell(t.actionFailed);
   }
 });
-unmute.addEventListener("click", () => {
-  for (const { video } of remotes.values()) {
-    if (video.dataset.soundBlocked !== "true") continue;
-    video.muted = false;
-    video.dataset.soundBlocked = "false";
-    play(video); // a click allows sound: this plays, or offers the button again
-  }
-  updateUnmute();
-});
+screenButton.addEventListener("click", () => (screenShare.sharing ? screenShare.stop() : screenShare.start()));
 document.getElementById("end-button")?.addEventListener("click", async () => {
   await fetchJson(`${api}/end`, { method: "POST", body: { key: config.key } }).catch(() => null);
   finish(t.ended, "ended");
