@@ -217,3 +217,17 @@ class RoomAttendance(SQLModel, table=True):
     joined_at: datetime = Field(default_factory=utcnow)
     left_at: datetime | None = None
     left_how: str = Field(default="", max_length=16)
+
+
+class RoomOnAir(SQLModel, table=True):
+    """A room on air: its people's media feeds the broadcast ``stream_id`` (see
+    :mod:`streaming.on_air`). ``feed`` is the participant the host put on air, or ``"auto"``.
+    Kept while on air, so that a process starting after a crash ends what nobody feeds any more."""
+
+    __tablename__ = "room_on_air"
+
+    room_id: int = Field(foreign_key="room.id", primary_key=True, ondelete="CASCADE")
+    stream_id: int = Field(foreign_key="stream.id", unique=True, ondelete="CASCADE")
+    feed: str = Field(default="auto", max_length=16)
+    started_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    started_at: datetime = Field(default_factory=utcnow)

@@ -52,8 +52,11 @@ import contextlib
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Collection, Coroutine
 from typing import Any
+
+from aiortc import RTCPeerConnection
 
 from expo.accounts.models import User
 from expo.bus import Bus, BusError
@@ -225,6 +228,66 @@ class MediaPlane:
         what = "rehearsing" if rehearsal else "live"
         logger.info("whip: stream %s is %s (session %s)", stream_id, what, session.id)
         return session, answer
+
+    async def feed(self, stream: Stream, publications: list[Publication], actor: User | None = None) -> None:
+        """Make ``stream`` live from ``publications`` that this process feeds itself (a room on
+        air, see :mod:`streaming.on_air`) instead of a WHIP publisher. To WHIP (409), WHEP, relay
+        links, HLS and the presence it is a publisher connected here, with no remote peer (its
+        connection is never negotiated) and a key nobody knows: :meth:`unfeed` ends it.
+
+        :class:`Conflict` as :meth:`publish`, and ``stream.live`` for a stream already live
+        (from a publisher that dropped, or another source).
+        """
+        self._check_open()
+        stream_id = services.stored_id(stream)
+        busy = Conflict("This stream already has a publisher.", code="stream.publisher_connected")
+        if stream_id in self.publishers or stream_id in self._claimed:
+            raise busy
+        if stream.status == StreamStatus.ENDED:
+            raise Conflict("The stream has ended; an organizer can reopen it.", code="stream.ended")
+        if stream.status == StreamStatus.LIVE:
+            raise Conflict("The stream is live already from another source.", code="stream.live")
+        self._claimed.add(stream_id)
+        try:
+            async with publishing_claim(self.bus, stream_id) as alone:
+                if not alone or await self._held_by_another(stream_id):
+                    raise busy
+                await self._hold(stream_id)
+                session = PublisherSession(
+                    stream_id, RTCPeerConnection(), key=secrets.token_urlsafe(32), publications=publications
+                )
+                session.id = self._session_id(session.id)
+                session.connected.set()
+                self.publishers[stream_id] = session
+                try:
+                    async with self.db.session() as db_session:
+                        stream = await services.go_live(db_session, stream, actor=actor, bus=self.bus)
+                except BaseException:
+                    if self.publishers.get(stream_id) is session:
+                        del self.publishers[stream_id]
+                    await session.close()
+                    raise
+        finally:
+            self._claimed.discard(stream_id)
+        self._cancel_grace(stream_id)
+        packager = await self._start_hls(stream, session)
+        session.tasks.append(self._spawn(self._supervise_publisher(session, packager)))
+        logger.info("whip: stream %s is live, fed by this process", stream_id)
+
+    async def unfeed(self, stream_id: int) -> None:
+        """End a stream that :meth:`feed` made live: viewers hear "ended", the media and HLS
+        stop and the recording is stored. A stream no longer fed here is ended if still live."""
+        session = self.publishers.get(stream_id)
+        if session is None:
+            await self._end_stream(stream_id, only_live=True)
+            return
+        await self._end_publisher(session, end_stream=True)
+
+    async def _held_by_another(self, stream_id: int) -> bool:
+        try:
+            return await self.cluster.holder(PUBLISHERS_KEY, str(stream_id)) is not None
+        except BusError:
+            return False  # cannot tell: this process's own checks decide, as for WHIP
 
     def rehearsing(self, stream_id: int) -> bool:
         """Whether the stream's publisher in this process is rehearsing (the stream is private)."""
