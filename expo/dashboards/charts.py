@@ -225,10 +225,11 @@ def bar_ranking(
         y = i * row_h
         bar_y = y + line
         length = span * value / top
-        shown = fit_label(name, width, font_size)
+        # One unit in from the edge: a glyph such as "T" or "J" overhangs its origin and would be clipped.
+        shown = fit_label(name, width - 1, font_size)
         parts.append(f'<g class="chart-row" data-label="{escape(name)}" data-value="{_num(value)}">')
         parts.append(f"<title>{escape(name)}: {_figure(value)}</title>")
-        parts.append(f'<text class="chart-label" x="0" y="{_num(y + font_size)}">{escape(shown)}</text>')
+        parts.append(f'<text class="chart-label" x="1" y="{_num(y + font_size)}">{escape(shown)}</text>')
         parts.append(
             f'<rect class="chart-bar" x="0" y="{bar_y}" width="{_num(max(length, 1 if value else 0))}" '
             f'height="{bar_height}" rx="3"/>'

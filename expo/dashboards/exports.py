@@ -25,7 +25,8 @@ TOTALS_COLUMNS = (
 MINUTES_COLUMNS = ("broadcast_id", "title", "minute_utc", "viewers")
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+def table_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A header row and the rows, each cell made safe to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -36,7 +37,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 def audience_totals_csv(broadcasts: Sequence[BroadcastFigures]) -> str:
     """One row per broadcast: peak, views, unique viewers, average watch time in seconds."""
-    return _csv(
+    return table_csv(
         TOTALS_COLUMNS,
         (
             (
@@ -55,7 +56,7 @@ def audience_totals_csv(broadcasts: Sequence[BroadcastFigures]) -> str:
 
 def audience_minutes_csv(broadcasts: Sequence[BroadcastFigures]) -> str:
     """One row per broadcast and minute: the highest number watching at once in that minute."""
-    return _csv(
+    return table_csv(
         MINUTES_COLUMNS,
         (
             (b.id, b.title, point["minute"].strftime("%Y-%m-%dT%H:%M:00Z"), point["viewers"])

@@ -24,14 +24,16 @@ from expo.dashboards import charts, exports, home, overview
 from expo.dashboards.figures import BroadcastFigures
 from expo.dashboards.live import channel
 from expo.http.pages import page_locale, redirect, render
-from expo.permissions import Perm, is_admin, require_page_user
+from expo.permissions import Perm, is_admin, may_run_promotion, require_page_user
 
 # Exports of the other domains, linked from the organizer's page when they exist.
 REGISTRATIONS_CSV = "/api/expos/{slug}/registrations.csv"
 ATTENDANCE_CSV = "/organizer/expos/{slug}/agenda/{program_id}/attendance.csv"
+PROMOTION_DASHBOARD = "/organizer/expos/{slug}/dashboard/promotion"  # the bureau's (.promotion_pages)
 
 
-async def _helpers(request: Request) -> dict[str, Any]:
+async def page_helpers(request: Request) -> dict[str, Any]:
+    """What the dashboard templates call: numbers in the reader's locale, the charts."""
     locale = await page_locale(request)
     return {
         "number": lambda n: floor.number(n, locale),
@@ -74,7 +76,7 @@ async def organizer_home(request: Request) -> Response:
         "is_admin": is_admin(user),
         "users_by_role": by_role,
         "total_users": sum(by_role.values()),
-        "number": (await _helpers(request))["number"],
+        "number": (await page_helpers(request))["number"],
     }
     return await render(request, "organizer.html", context)
 
@@ -103,7 +105,10 @@ async def expo_page(request: Request) -> Response:
             for pid, url in attendance.items()
             if found.viewer.has(Perm.MANAGE_AGENDA) and _exists(request, url)
         },
-        **await _helpers(request),
+        "promotion_dashboard": (
+            PROMOTION_DASHBOARD.format(slug=slug) if may_run_promotion(found.viewer) else None
+        ),
+        **await page_helpers(request),
     }
     return await render(request, "dashboard.html", context)
 
@@ -125,12 +130,13 @@ async def exhibitor_page(request: Request) -> Response:
         "expo": found.expo,
         "dash": found,
         "csv_base": f"/my/dashboard/{found.expo.slug}",
-        **await _helpers(request),
+        **await page_helpers(request),
     }
     return await render(request, "my_dashboard.html", context)
 
 
-def _csv(body: str, filename: str) -> Response:
+def csv_response(body: str, filename: str) -> Response:
+    """A CSV download named ``filename``."""
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
@@ -153,23 +159,23 @@ async def _exhibitor_broadcasts(request: Request) -> tuple[str, list[BroadcastFi
 async def organizer_audience_csv(request: Request) -> Response:
     """Per-broadcast audience totals of the expo as CSV."""
     slug, broadcasts = await _organizer_broadcasts(request)
-    return _csv(exports.audience_totals_csv(broadcasts), f"{slug}-audience.csv")
+    return csv_response(exports.audience_totals_csv(broadcasts), f"{slug}-audience.csv")
 
 
 async def organizer_minutes_csv(request: Request) -> Response:
     """Per-minute concurrency of every broadcast of the expo as CSV."""
     slug, broadcasts = await _organizer_broadcasts(request)
-    return _csv(exports.audience_minutes_csv(broadcasts), f"{slug}-audience-minutes.csv")
+    return csv_response(exports.audience_minutes_csv(broadcasts), f"{slug}-audience-minutes.csv")
 
 
 async def exhibitor_audience_csv(request: Request) -> Response:
     slug, broadcasts = await _exhibitor_broadcasts(request)
-    return _csv(exports.audience_totals_csv(broadcasts), f"{slug}-my-audience.csv")
+    return csv_response(exports.audience_totals_csv(broadcasts), f"{slug}-my-audience.csv")
 
 
 async def exhibitor_minutes_csv(request: Request) -> Response:
     slug, broadcasts = await _exhibitor_broadcasts(request)
-    return _csv(exports.audience_minutes_csv(broadcasts), f"{slug}-my-audience-minutes.csv")
+    return csv_response(exports.audience_minutes_csv(broadcasts), f"{slug}-my-audience-minutes.csv")
 
 
 ROUTES: list[BaseRoute] = [

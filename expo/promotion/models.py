@@ -90,6 +90,8 @@ class PromotionProject(SQLModel, table=True):
     stage: str = Field(default="filed", max_length=16)
     owner_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     due_date: date | None = None
+    # The due date its owner was last reminded of: one reminder per due date (expo.promotion.reminders).
+    reminded_due_date: date | None = None
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
