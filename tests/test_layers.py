@@ -3,8 +3,8 @@ core and the domains below them, so no two packages import each other.
 
     assembly   expo.app, expo.cli, expo.demo, expo.asgi: wire everything together; expo.migrations,
                the history of the whole store's schema, every domain's tables included
-    domains    booths < streaming < expo.meetings, expo.registration, expo.agenda, expo.signing,
-               expo.promotion
+    domains    booths < streaming < expo.meetings, expo.registration, expo.agenda, expo.signing
+               < expo.promotion (a project is signed in a signing ceremony)
                < expo.dashboards
     core       the rest of expo/ (platform, db, bus, realtime, expos and permissions, mail, ...), web/
 
@@ -34,7 +34,7 @@ DOMAINS = (
 LEVEL = {domain: level for level, domain in enumerate(DOMAINS)}
 # Domains on one level know nothing of each other.
 LEVEL.update(
-    {"expo.registration": 2, "expo.agenda": 2, "expo.signing": 2, "expo.promotion": 2, "expo.dashboards": 3}
+    {"expo.registration": 2, "expo.agenda": 2, "expo.signing": 2, "expo.promotion": 3, "expo.dashboards": 4}
 )
 
 

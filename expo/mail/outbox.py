@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -65,6 +65,21 @@ async def enqueue(
         message.next_attempt_at = send_at
     session.add(message)
     return message
+
+
+async def withdraw(session: AsyncSession, message_id: int | None) -> None:
+    """Take back a message held for later (a reminder of something cancelled or moved) in the
+    caller's transaction, if no sender has claimed it yet: one being sent or delivered stays in the
+    outbox's history (deleting a claimed one would break its sender's bookkeeping)."""
+    if message_id is None:
+        return
+    await session.exec(
+        delete(OutboxMessage).where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.status) == OutboxStatus.QUEUED.value,
+            col(OutboxMessage.attempts) == 0,
+        )
+    )
 
 
 @dataclass(frozen=True)

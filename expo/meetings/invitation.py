@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from expo.db import utcnow
-from expo.ical import escape, fold, stamp, uid_host
+from expo import ical
 from expo.meetings.models import Meeting, MeetingStatus
 
-MEDIA_TYPE = "text/calendar"
+MEDIA_TYPE = ical.MEDIA_TYPE
 PRODID = "-//expo//meetings//EN"
 REMINDER_MINUTES = 15
 """The alarm calendar apps set before the start."""
@@ -40,34 +39,17 @@ class Invitation:
         return f"meeting-{self.meeting.id}.ics"
 
     def render(self, now: datetime | None = None) -> str:
+        """The file, written by the core's :class:`expo.ical.Invitation`."""
         meeting = self.meeting
-        cancelled = meeting.status == MeetingStatus.CANCELLED.value
-        host = uid_host(self.public_url)
-        lines = [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            f"PRODID:{PRODID}",
-            "CALSCALE:GREGORIAN",
-            f"METHOD:{'CANCEL' if cancelled else 'PUBLISH'}",
-            "BEGIN:VEVENT",
-            f"UID:meeting-{meeting.id}@{host}",
-            f"DTSTAMP:{stamp(now or utcnow())}",
-            f"DTSTART:{stamp(meeting.starts_at)}",
-            f"DTEND:{stamp(meeting.ends_at)}",
-            f"SUMMARY:{escape(self.summary)}",
-            f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        ]
-        if self.url:
-            lines += [f"URL:{self.url}", f"LOCATION:{escape(self.url)}"]
-        if self.description:
-            lines.append(f"DESCRIPTION:{escape(self.description)}")
-        if not cancelled:
-            lines += [
-                "BEGIN:VALARM",
-                "ACTION:DISPLAY",
-                f"DESCRIPTION:{escape(self.summary)}",
-                f"TRIGGER:-PT{REMINDER_MINUTES}M",
-                "END:VALARM",
-            ]
-        lines += ["END:VEVENT", "END:VCALENDAR"]
-        return "".join(fold(line) + "\r\n" for line in lines)
+        return ical.Invitation(
+            uid=f"meeting-{meeting.id}",
+            starts_at=meeting.starts_at,
+            ends_at=meeting.ends_at,
+            summary=self.summary,
+            url=self.url,
+            description=self.description,
+            public_url=self.public_url,
+            cancelled=meeting.status == MeetingStatus.CANCELLED.value,
+            prodid=PRODID,
+            alarm_minutes=REMINDER_MINUTES,
+        ).render(now)

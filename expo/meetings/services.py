@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,8 +41,7 @@ from expo.db import utcnow
 from expo.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from expo.expos.models import Expo
 from expo.i18n import translations
-from expo.mail.models import OutboxMessage, OutboxStatus
-from expo.mail.outbox import enqueue
+from expo.mail.outbox import enqueue, withdraw
 from expo.meetings.models import Meeting, MeetingStatus
 from expo.permissions import may_edit_booth, require, standing
 from streaming import room_services
@@ -462,16 +461,7 @@ async def _cancel(
         if meeting.status == MeetingStatus.REQUESTED.value:
             raise Conflict(N_("Decline a request instead of cancelling it."), code="meeting.not_accepted")
         raise Conflict(N_("This meeting can no longer be cancelled."), code="meeting.closed")
-    if meeting.reminder_id is not None:
-        # A reminder no sender has claimed yet is withdrawn; one being sent or delivered stays in
-        # the outbox's history (deleting a claimed one would break its sender's bookkeeping).
-        await session.exec(
-            delete(OutboxMessage).where(
-                col(OutboxMessage.id) == meeting.reminder_id,
-                col(OutboxMessage.status) == OutboxStatus.QUEUED.value,
-                col(OutboxMessage.attempts) == 0,
-            )
-        )
+    await withdraw(session, meeting.reminder_id)
     if meeting.room_id is not None:
         # Its links stop working: nobody keeps meeting in the room of a cancelled meeting.
         await room_services.end_room(session, meeting.room_id, commit=False)

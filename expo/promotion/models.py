@@ -95,6 +95,9 @@ class PromotionProject(SQLModel, table=True):
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # The cloud-signing ceremony opened for it at the "signing" stage (expo.promotion.project_rooms_signing);
+    # its completion moves the project to "signed", and its certificate is the signed record.
+    ceremony_id: int | None = Field(default=None, foreign_key="signing_ceremony.id", ondelete="SET NULL")
 
 
 class PromotionProjectFile(SQLModel, table=True):
@@ -120,6 +123,28 @@ class PromotionProjectComment(SQLModel, table=True):
     author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     body: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProjectMeeting(SQLModel, table=True):
+    """An online meeting the bureau scheduled with a project's investor, in a negotiation room of
+    the expo (``room_id``: the team's host link, the investor's guest link). Times are aware UTC,
+    entered and shown in the expo's timezone. ``reminder_id`` is the investor's reminder waiting in
+    the outbox (withdrawn when the meeting moves or is cancelled); a cancelled meeting keeps its row
+    (``cancelled_at``) and its room is ended."""
+
+    __tablename__ = "project_meeting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="promotion_project.id", index=True, ondelete="CASCADE")
+    room_id: int = Field(foreign_key="room.id", ondelete="CASCADE")
+    title: str = Field(max_length=200)
+    agenda: str = Field(default="", sa_type=sa.Text)
+    starts_at: datetime
+    minutes: int
+    reminder_id: int | None = Field(default=None, foreign_key="outboxmessage.id", ondelete="SET NULL")
+    created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    cancelled_at: datetime | None = None
 
 
 class ConsultingThread(SQLModel, table=True):

@@ -90,7 +90,8 @@ class ProjectOut(Schema):
 
     @classmethod
     def of(cls, project: PromotionProject, slug: str) -> ProjectOut:
-        data = project.model_dump(exclude={"id"})
+        # The schema's fields only: a column added for another feature is not in the API by accident.
+        data = project.model_dump(include=set(cls.model_fields) - {"id", "url"})
         return cls(id=project.id or 0, url=f"/expos/{slug}/invest/projects/{project.id}", **data)
 
 

@@ -25,7 +25,7 @@ from expo.errors import N_, ExpoError
 from expo.http.api import path_int
 from expo.http.pages import flash, page_locale, read_form, redirect, render
 from expo.permissions import require_page_user
-from expo.promotion import projects
+from expo.promotion import departments_views, project_rooms_signing, projects, reminders
 from expo.promotion.projects_api import csv_response
 from expo.promotion.projects_pages import helpers
 from expo.promotion.services import FormInvalid
@@ -89,7 +89,11 @@ async def _detail(
         "changes": changes,
         "comments": notes,
         "files": attached,
+        rooms = await project_rooms_signing.page_context(session, expo, project, user, bureau=True)
+        circulation = await departments_views.detail_context(session, expo, project)
         "member_choices": [(str(m.id), m.name or m.email) for m in members],
+        **rooms,
+        **circulation,
         "people": people,
         "moves": projects.MOVES,
         "assignment": {

@@ -28,7 +28,7 @@ from expo.http.api import path_int
 from expo.http.pages import flash, page_locale, read_form, redirect, render
 from expo.i18n import country_choices
 from expo.permissions import may_run_promotion, require_page_user
-from expo.promotion import projects
+from expo.promotion import project_rooms_signing, projects
 from expo.promotion.pages import view_helpers
 from expo.promotion.services import FormInvalid
 
@@ -110,7 +110,9 @@ async def _project_page(
         project, st = await projects.visible_project(session, expo, path_int(request, "project_id"), user)
         changes = await projects.history(session, project, moves_only=True)
         attached = await projects.files(session, project)
+        rooms = await project_rooms_signing.page_context(session, expo, project, user, bureau=False)
     context: dict[str, Any] = {
+        **rooms,
         "expo": expo,
         "project": project,
         "changes": changes,

@@ -32,6 +32,7 @@ from expo.config import Settings
 from expo.http.api import Endpoint, Schema, path_int
 from expo.http.inputs import Id
 from expo.signing import services as signing
+from expo.signing.completion import Completions
 from expo.signing.models import SigningParty
 from streaming import room_services
 from streaming.models import Room
@@ -197,6 +198,7 @@ async def sign(request: Request, body: SignIn) -> SignatureOut:
             consent=body.consent,
             ip=client_ip(request),
             user=user,
+            on_complete=p.get(Completions).hooks,
         )
         done = await signing.record_of_room(session, room_id)
     assert done is not None

@@ -149,7 +149,14 @@ async def add_party(request: Request) -> Response:
     values = {name: form_str(form, name, max_length=1000) for name in ("party", "signer_name", "email")}
     try:
         async with platform(request).db.session() as session:
-            await signing.add_party(session, room, user, **values)
+            await signing.add_party(
+                session,
+                room,
+                user,
+                party=values["party"],
+                signer_name=values["signer_name"],
+                email=values["email"],
+            )
     except ExpoError as exc:
         return await _on_error(request, exc, "parties", values)
     return _done(room.id or 0, request, N_("The party was named: send them their signing link."), "parties")

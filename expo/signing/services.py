@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from expo.db import utcnow
 from expo.errors import N_, Conflict, Invalid, NotFound, UnsupportedMediaType
 from expo.expos.models import Expo
 from expo.permissions import require
+from expo.signing.completion import Hook
 from expo.signing.models import Signature, SigningCeremony, SigningDocument, SigningParty
 from streaming import services as streams
 from streaming.access import can_manage
@@ -420,13 +422,11 @@ async def remove_document(session: AsyncSession, room: Room, user: User, documen
     await session.commit()
 
 
-async def add_party(
-    session: AsyncSession, room: Room, user: User, *, party: str, signer_name: str, email: str
-) -> SigningParty:
-    """Name a signatory party in advance (managers only, before anyone signs): 422
-    ``signing.invalid_party`` / ``signing.invalid_signer`` / ``signing.invalid_email``, 409
-    ``signing.duplicate_email`` for a second party with the same email."""
-    await require_manager(session, user, room)
+def check_party(party: str, signer_name: str, email: str) -> tuple[str, str, str]:
+    """A party's name, its signer's name and e-mail as :func:`add_party` stores them; 422
+    ``signing.invalid_party`` / ``signing.invalid_signer`` / ``signing.invalid_email`` (with the
+    field) for a bad one. For whoever names parties on behalf of the room's managers and checks
+    them all before changing anything."""
     party = _text(party, N_("Name the party (1 to 200 characters)."), "signing.invalid_party", "party")
     signer_name = _text(
         signer_name,
@@ -437,6 +437,25 @@ async def add_party(
     email = email.strip().lower()
     if len(email) > EMAIL_MAX or not _EMAIL.match(email):
         raise Invalid(N_("Enter a valid e-mail address."), code="signing.invalid_email", field="email")
+    return party, signer_name, email
+
+
+async def add_party(
+    session: AsyncSession,
+    room: Room,
+    user: User,
+    *,
+    party: str,
+    signer_name: str,
+    email: str,
+    commit: bool = True,
+) -> SigningParty:
+    """Name a signatory party in advance (managers only, before anyone signs): 422
+    ``signing.invalid_party`` / ``signing.invalid_signer`` / ``signing.invalid_email``, 409
+    ``signing.duplicate_email`` for a second party with the same email. ``commit=False`` leaves the
+    commit to the caller's transaction (a ceremony opened with its parties at once)."""
+    await require_manager(session, user, room)
+    party, signer_name, email = check_party(party, signer_name, email)
     ceremony = await ensure_ceremony(session, room, user)
     await _unlocked(session, ceremony)
     existing = (await session.exec(select(SigningParty).where(SigningParty.ceremony_id == ceremony.id))).all()
@@ -470,7 +489,8 @@ async def add_party(
         signer_name=signer_name,
         email=email,
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return named
 
 
@@ -552,9 +572,11 @@ async def sign(
     consent: bool,
     ip: str,
     user: User | None,
+    on_complete: Sequence[Hook] = (),
 ) -> Signed:
     """Sign ``document_id`` as the party whose signing key is ``party_key`` (or the party the
-    signed-in ``user`` was named as). See the module's rules for the refusals."""
+    signed-in ``user`` was named as). See the module's rules for the refusals. The signature that
+    completes the ceremony runs ``on_complete`` (:mod:`expo.signing.completion`)."""
     if room.ended_at is not None:
         raise Conflict(N_("This room has ended."), code="room.ended")
     assert room.id is not None
@@ -627,12 +649,15 @@ async def sign(
     except IntegrityError:
         await session.rollback()
         raise Conflict(N_("You have signed this document already."), code="signing.already_signed") from None
-    return Signed(signature, await _complete_if_done(session, ceremony))
+    return Signed(signature, await _complete_if_done(session, ceremony, on_complete))
 
 
-async def _complete_if_done(session: AsyncSession, ceremony: SigningCeremony) -> bool:
-    """Mark the ceremony complete once every party signed every document. True for the one call
-    that marked it, whichever process it ran in (a conditional update)."""
+async def _complete_if_done(
+    session: AsyncSession, ceremony: SigningCeremony, on_complete: Sequence[Hook] = ()
+) -> bool:
+    """Mark the ceremony complete once every party signed every document, and run ``on_complete``
+    in the same transaction. True for the one call that marked it, whichever process it ran in (a
+    conditional update)."""
     done = await record(session, ceremony)
     if done.needed == 0 or done.signed < done.needed:
         return False
@@ -644,6 +669,8 @@ async def _complete_if_done(session: AsyncSession, ceremony: SigningCeremony) ->
     marked = bool(result.rowcount)
     if marked:
         audit.record(session, "signing.completed", target=_target(done.room), ceremony=ceremony.id)
+        for hook in on_complete:
+            await hook(session, ceremony)
     await session.commit()
     return marked
 
