@@ -256,3 +256,25 @@ def may_follow_investor_case(st: Standing, investor_id: int | None) -> bool:
     """An investor's filed project or consulting thread is seen (and continued) by that investor
     and by the bureau, nobody else."""
     return may_run_promotion(st) or owns(st, investor_id)
+
+
+# The bureau's departments ("Land planning", "Tax bureau") work on the projects circulated to them.
+# Their members need not be on the expo's team: a department gives access to its projects only, and
+# a member's lists hold only what was sent to their own departments.
+
+
+def may_work_on_project(st: Standing, *, with_my_department: bool) -> bool:
+    """A project is worked on (read, commented) by the bureau and by the members of a department
+    it was circulated to (``with_my_department``), nobody else of the back office."""
+    return may_run_promotion(st) or (with_my_department and _active(st.user))
+
+
+def may_work_on_step(st: Standing, *, in_its_department: bool) -> bool:
+    """A department's step of a project (accept, hand over, mark done) is taken by that
+    department's members, and by the bureau, who may act for any department."""
+    return may_run_promotion(st) or (in_its_department and _active(st.user))
+
+
+def may_read_department_desk(user: User | None, *, departments: int) -> bool:
+    """ "My department's projects" is read by whoever works in at least one department."""
+    return _active(user) and departments > 0

@@ -32,6 +32,7 @@ from expo.expos.models import Expo
 from expo.mail.models import OutboxMessage
 from expo.meetings import slots
 from expo.permissions import BoothRole, TeamRole
+from expo.promotion import departments
 from expo.registration import badges
 from expo.registration.models import Registration
 from expo.security import sign
@@ -53,9 +54,11 @@ ACCOUNT_ROLES: dict[str, str] = {
     "org_b": "organizer",  # B team: organizer
     "checkin_b": "visitor",  # B team: check-in desk
     "mod_b": "visitor",  # B team: chat moderator
+    "dept_b": "visitor",  # works in B's department "Land planning", not on B's team
     "admin": "admin",  # platform administrator
 }
 ACTORS: tuple[str, ...] = ("anon", *ACCOUNT_ROLES)
+DEPARTMENTS_B = ("Land planning", "Tax bureau")  # B's bureau's departments; dept_b works in the first
 TEAM_B: dict[str, TeamRole] = {
     "orgb": TeamRole.OWNER,
     "org_b": TeamRole.ORGANIZER,
@@ -372,6 +375,11 @@ async def build_world(app: Starlette, client: httpx.AsyncClient) -> World:
         for name, role in TEAM_B.items():
             if role is not TeamRole.OWNER:
                 await team.add_member(s, b.expo, users[name], role, actor=None)
+    async with db.session() as s:
+        # B's bureau has two departments; dept_b works in the first (see expo.promotion.departments).
+        land = await departments.create(s, b.expo, {"name": DEPARTMENTS_B[0]}, users["orgb"])
+        await departments.create(s, b.expo, {"name": DEPARTMENTS_B[1]}, users["orgb"])
+        await departments.add_member(s, b.expo, land, email_of("dept_b"), users["orgb"])
     actors = {"anon": Credentials(None)}
     for name, user in users.items():
         async with db.session() as s:

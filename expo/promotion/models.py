@@ -200,3 +200,68 @@ class PromotionInvitation(SQLModel, table=True):
     opened_at: datetime | None = None
     registered_at: datetime | None = None
     filed_at: datetime | None = None
+
+
+class PromotionDepartment(SQLModel, table=True):
+    """A department of an expo's bureau that projects circulate to ("Land planning", "Tax
+    bureau"): its name in English with a ``translations`` JSON column, ``{"zh_Hans": {"name": ...}}``.
+    """
+
+    __tablename__ = "promotion_department"
+    __table_args__ = (sa.UniqueConstraint("expo_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    expo_id: int = Field(foreign_key="expo.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    translations: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PromotionDepartmentMember(SQLModel, table=True):
+    """An account working in a department: it sees the projects circulated to the department (and
+    nothing else of the expo's back office), whether or not it is on the expo's team."""
+
+    __tablename__ = "promotion_department_member"
+
+    department_id: int = Field(foreign_key="promotion_department.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PromotionCirculation(SQLModel, table=True):
+    """One step of a project's circulation: the project is with ``department_id`` to do ``note``
+    by ``due_date``. ``status`` is a key of :data:`expo.promotion.departments_views.STATUSES`;
+    a step handed over names the step it came from (``from_step_id``).
+
+    ``version`` grows with every change of the step: of two people handing the same step over at
+    once, one wins and the other is told (409).
+    """
+
+    __tablename__ = "promotion_circulation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="promotion_project.id", index=True, ondelete="CASCADE")
+    department_id: int = Field(foreign_key="promotion_department.id", index=True, ondelete="CASCADE")
+    from_step_id: int | None = Field(
+        default=None, foreign_key="promotion_circulation.id", ondelete="SET NULL"
+    )
+    note: str = Field(default="", sa_type=sa.Text)
+    due_date: date | None = None
+    status: str = Field(default="assigned", max_length=16)
+    assigned_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+class PromotionCirculationNote(SQLModel, table=True):
+    """A comment written on a circulation step, read by the bureau and the project's departments."""
+
+    __tablename__ = "promotion_circulation_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="promotion_circulation.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)

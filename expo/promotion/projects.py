@@ -288,7 +288,9 @@ class Change:
     """One line of a project's history, read from the audit log."""
 
     at: datetime
-    action: str  # filed, moved, assigned, commented, attached
+    # filed, moved, assigned, commented, attached; a department's steps (departments_circulation):
+    # circulated, accepted, handed_over, step_done, step_commented
+    action: str
     actor_id: int | None
     detail: dict[str, Any]
 
@@ -334,6 +336,12 @@ async def _write(
         await session.rollback()
         raise _stale()
     await session.refresh(project)
+
+
+async def claim(session: AsyncSession, project: PromotionProject, version: int) -> None:
+    """Count a change kept in another table (a department's step) as a change of the project: its
+    version grows, or 409 when it is no longer ``version``. The caller records and commits."""
+    await _write(session, project, version, {})
 
 
 async def move(

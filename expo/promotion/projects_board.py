@@ -48,12 +48,18 @@ async def _board(
     async with platform(request).db.session() as session:
         expo = await projects.bureau_expo(session, request.path_params["slug"], user)
         found = await projects.projects(session, expo)
+        found, circulation = await departments_views.board_context(
+            session, expo, found, request.query_params.get("department", "")
+        )
         people = await projects.users_by_id(session, {p.owner_id for p in found})
     context: dict[str, Any] = {
+        **circulation,
         "expo": expo,
         "columns": projects.board(found),
         "people": people,
         "moves": projects.MOVES,
+        # Flagged on their cards: due before today in the expo's time zone, still open.
+        "overdue": {p.id for p in found if reminders.is_overdue(p, reminders.expo_today(expo))},
         **helpers(await page_locale(request)),
         **(extra or {}),
     }
@@ -83,17 +89,17 @@ async def _detail(
             *(n.author_id for n in notes),
         }
         people = await projects.users_by_id(session, ids)
+        rooms = await project_rooms_signing.page_context(session, expo, project, user, bureau=True)
+        circulation = await departments_views.detail_context(session, expo, project)
     context: dict[str, Any] = {
+        **rooms,
+        **circulation,
         "expo": expo,
         "project": project,
         "changes": changes,
         "comments": notes,
         "files": attached,
-        rooms = await project_rooms_signing.page_context(session, expo, project, user, bureau=True)
-        circulation = await departments_views.detail_context(session, expo, project)
         "member_choices": [(str(m.id), m.name or m.email) for m in members],
-        **rooms,
-        **circulation,
         "people": people,
         "moves": projects.MOVES,
         "assignment": {
