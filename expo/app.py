@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
@@ -33,6 +34,8 @@ from expo.config import Settings
 from expo.dashboards import api as dashboard_api
 from expo.dashboards import live as dashboards_live
 from expo.dashboards import pages as dashboard_pages
+from expo.dashboards import promotion_api as promotion_dashboard_api
+from expo.dashboards import promotion_pages as promotion_dashboard_pages
 from expo.dashboards.live import LiveBoard
 from expo.db import import_models
 from expo.expos import api as expo_api
@@ -48,25 +51,44 @@ from expo.meetings import pages as meeting_pages
 from expo.meetings import slots_api, slots_pages
 from expo.platform import Platform
 from expo.promotion import consulting_api, consulting_pages, invitations_api, invitations_pages
+from expo.promotion import departments_api as promotion_departments_api
+from expo.promotion import departments_desk as promotion_departments_desk
+from expo.promotion import departments_pages as promotion_departments_pages
 from expo.promotion import editor_pages as promotion_editor_pages
 from expo.promotion import pages as promotion_pages
+from expo.promotion import project_rooms_pages as promotion_project_rooms_pages
 from expo.promotion import projects_api as promotion_projects_api
 from expo.promotion import projects_board as promotion_projects_board
 from expo.promotion import projects_pages as promotion_projects_pages
+from expo.promotion.project_rooms_signing import on_ceremony_completed
+from expo.promotion.reminders import OverdueReminders
 from expo.registration import api as registration_api
 from expo.registration import organizer_pages as registration_organizer_pages
 from expo.registration import pages as registration_pages
 from expo.showcase import LiveListings
 from expo.signing import api as signing_api
 from expo.signing import pages as signing_pages
+from expo.signing import services as signing_services
+from expo.signing.completion import Completions
 from streaming import api as stream_api
-from streaming import chat_api, hls_http, media_api, room_api, room_pages, studio_pages
+from streaming import (
+    chat_api,
+    hls_http,
+    media_api,
+    on_air_api,
+    room_api,
+    room_media_api,
+    room_pages,
+    studio_pages,
+)
 from streaming import pages as streaming_pages
 from streaming.audience import Audience
 from streaming.cluster import Cluster
 from streaming.hls import HlsRegistry
 from streaming.hls_access import HlsGate
 from streaming.listings import StreamListings
+from streaming.models import Room
+from streaming.on_air import OnAirDesk
 from streaming.plane import MediaPlane
 from streaming.rooms import RoomPlane
 from web import STATIC_DIR
@@ -109,12 +131,15 @@ def routes() -> list[BaseRoute]:
         *hls_http.ROUTES,
         *media_api.ROUTES,
         *room_api.ROUTES,
+        *on_air_api.ROUTES,
+        *room_media_api.ROUTES,
         *room_pages.ROUTES,
         *signing_api.ROUTES,
         *signing_pages.ROUTES,
         # Before the promotion site's pages: /invest/projects is not a module page.
         *promotion_projects_pages.ROUTES,
         *promotion_projects_board.ROUTES,
+        *promotion_project_rooms_pages.ROUTES,
         *promotion_projects_api.ROUTES,
         *promotion_pages.ROUTES,
         *promotion_editor_pages.ROUTES,
@@ -122,12 +147,24 @@ def routes() -> list[BaseRoute]:
         *consulting_pages.ROUTES,
         *invitations_api.ROUTES,
         *invitations_pages.ROUTES,
+        *promotion_departments_pages.ROUTES,
+        *promotion_departments_desk.ROUTES,
+        *promotion_departments_api.ROUTES,
         *streaming_pages.ROUTES,
         *studio_pages.ROUTES,
         *dashboard_api.ROUTES,
         *dashboard_pages.ROUTES,
+        *promotion_dashboard_api.ROUTES,
+        *promotion_dashboard_pages.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+
+
+async def _ceremony_stream(session: AsyncSession, room: Room) -> int | None:
+    """The broadcast of a signing room's ceremony: where the room goes on air (streaming.on_air)."""
+    assert room.id is not None
+    ceremony = await signing_services.ceremony_of(session, room.id)
+    return ceremony.stream_id if ceremony is not None else None
 
 
 def build_platform(settings: Settings) -> Platform:
@@ -153,12 +190,22 @@ def build_platform(settings: Settings) -> Platform:
     )
     # Telepresence rooms admitted by this process: their people and peer connections.
     rooms = platform.add(RoomPlane(media, bus, platform.secret), stop=lambda: rooms.close())
+    # Rooms of this process on air as broadcasts; a signing room goes on air into its ceremony's.
+    desk = platform.add(
+        OnAirDesk(rooms, suggest=_ceremony_stream), start=lambda: desk.start(), stop=lambda: desk.close()
+    )
     # "Live now" and "Coming up" for the core's and the floor's pages (see expo.showcase).
     platform.add(StreamListings(audience), kind=LiveListings)
     # Session seats: one group-committing desk per process (see expo.agenda.seats).
     seats = platform.add(SeatDesk(db, settings.public_url), stop=lambda: seats.close())
     # Live dashboard figures of the expos whose dashboards are open in this process.
     board = platform.add(LiveBoard(db, bus, audience, platform.realtime), stop=lambda: board.stop())
+    # The project pipeline's overdue reminders, queued in the outbox (see expo.promotion.reminders).
+    overdue = platform.add(
+        OverdueReminders(db, settings), start=lambda: overdue.start(), stop=lambda: overdue.stop()
+    )
+    # What follows a completed signing ceremony: the project signed in it moves to "signed".
+    platform.add(Completions()).add(on_ceremony_completed)
     chat_api.register_channels(platform.realtime)
     dashboards_live.register_channels(platform.realtime)
     room_api.register_channels(platform.realtime)

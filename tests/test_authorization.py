@@ -39,12 +39,14 @@ from expo.expos import team
 from expo.expos.models import Expo, ExpoMember
 from expo.meetings import slots
 from expo.permissions import ROLE_PERMISSIONS, Perm, TeamRole, require
-from expo.promotion import consulting, projects
+from expo.promotion import consulting, departments, departments_circulation, project_rooms, projects
 from expo.promotion import services as promotion
-from expo.promotion.models import PromotionProjectFile
+from expo.promotion.departments_letters import CirculationLetters
+from expo.promotion.models import PromotionCirculation, PromotionProject, PromotionProjectFile
 from tests.authz_world import (
     ACCOUNT_ROLES,
     ACTORS,
+    DEPARTMENTS_B,
     PASSWORD,
     TEAM_B,
     World,
@@ -325,20 +327,60 @@ PROJECT_FILING = {
 }
 
 
-async def _fresh_project(world: World) -> int:
-    """A new project of B at ``filed`` (version 1), filed by the actor "visitor"."""
+async def _fresh_project(world: World, company: str = PROJECT_COMPANY) -> int:
+    """A new project of B at ``filed`` (version 1) of the actor "visitor", stored as filed: the
+    matrix files more of them than one investor may (:data:`expo.promotion.projects.MAX_PER_INVESTOR`)."""
     async with world.db.session() as s:
         expo = await s.get(Expo, world.b.expo.id)
         investor = await s.get(User, world.actors["visitor"].user.id if world.actors["visitor"].user else 0)
-        assert expo is not None and investor is not None
-        project = await projects.file_project(
-            s, expo, {**PROJECT_FILING, "company": PROJECT_COMPANY}, investor
-        )
+        assert expo is not None and investor is not None and expo.id is not None and investor.id is not None
+        fields = projects.check_filing({**PROJECT_FILING, "company": company})
+        project = PromotionProject(expo_id=expo.id, investor_id=investor.id, **fields)
+        s.add(project)
+        await s.commit()
     assert project.id is not None
     return project.id
 
 
 _PROJECT_OF: dict[int, int] = {}  # id(world) -> the project every read and comment cell uses
+
+
+def _project_meeting(world: World, actor: str) -> dict[str, str]:
+    """A meeting form: three days ahead, an hour long."""
+    return {"title": "Site visit", "starts_at": meeting_times()["starts_at"], "minutes": "60"}
+
+
+async def _fresh_meeting(world: World) -> int:
+    """A new meeting of :func:`_the_project`, scheduled by B's owner."""
+    async with world.db.session() as s:
+        expo = await s.get(Expo, world.b.expo.id)
+        project = await s.get(PromotionProject, await _the_project(world))
+        owner = await s.get(User, world.b.owner.id)
+        assert expo is not None and project is not None and owner is not None
+        settings = world.app.state.platform.settings
+        meeting = await project_rooms.schedule(s, settings, expo, project, _project_meeting(world, ""), owner)
+    assert meeting.id is not None
+    return meeting.id
+
+
+async def _project_at_signing(world: World) -> int:
+    """A new project of B at the "signing" stage."""
+    project_id = await _fresh_project(world)
+    async with world.db.session() as s:
+        project = await s.get(PromotionProject, project_id)
+        assert project is not None
+        project.stage = "signing"
+        s.add(project)
+        await s.commit()
+    return project_id
+
+
+PROJECT_CEREMONY = {
+    "party": "Qianhai bureau",
+    "signer_name": "Lin Bo",
+    "email": "lin.bo@authz.example",
+    "investor_signer": "Vera Visitor",
+}
 
 
 async def _the_project(world: World) -> int:
@@ -365,6 +407,87 @@ async def _project_file(world: World) -> int:
 
 
 PROJECT_PDF = Raw(files={"file": ("plan.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})
+
+
+# The bureau's departments: "dept_b" works in B's "Land planning" (not on B's team). A project sent to
+# a department shows to its members too; to anyone else who does not work on it, it does not exist.
+DEPT_MEMBER: Allow = frozenset({"dept_b"})
+CIRCULATED_COMPANY = "Harbour Cold Chain"  # sent to Land planning: the investor, the bureau, dept_b
+_DEPARTMENTS_OF: dict[int, dict[str, int]] = {}  # id(world) -> B's department ids by name
+_CIRCULATED_OF: dict[int, int] = {}  # id(world) -> the project every department read cell uses
+
+
+async def _departments_b(world: World) -> dict[str, int]:
+    if id(world) not in _DEPARTMENTS_OF:
+        async with world.db.session() as s:
+            expo = await s.get(Expo, world.b.expo.id)
+            assert expo is not None
+            _DEPARTMENTS_OF[id(world)] = {d.name: d.id or 0 for d in await departments.departments(s, expo)}
+    return _DEPARTMENTS_OF[id(world)]
+
+
+async def _land(world: World) -> int:
+    return (await _departments_b(world))[DEPARTMENTS_B[0]]
+
+
+async def _fresh_step(world: World) -> int:
+    """A new project of B (the investor "visitor"'s) sent to Land planning: its step, at version 1."""
+    project_id = await _fresh_project(world, CIRCULATED_COMPANY)
+    async with world.db.session() as s:
+        expo = await s.get(Expo, world.b.expo.id)
+        project = await s.get(PromotionProject, project_id)
+        owner = await s.get(User, world.b.owner.id)
+        assert expo is not None and project is not None and owner is not None
+        task = {"department_id": str(await _land(world)), "note": "Check the plot"}
+        letters = CirculationLetters(world.app.state.platform.settings)
+        step = await departments_circulation.circulate(s, expo, project, task, 1, owner, letters)
+    assert step.id is not None
+    return step.id
+
+
+async def _circulated(world: World) -> int:
+    if id(world) not in _CIRCULATED_OF:
+        async with world.db.session() as s:
+            step = await s.get(PromotionCirculation, await _fresh_step(world))
+            assert step is not None
+            _CIRCULATED_OF[id(world)] = step.project_id
+    return _CIRCULATED_OF[id(world)]
+
+
+async def _uncirculated(world: World) -> int:
+    """A new project of B at version 1, to send to a department; B's department ids are read first."""
+    await _departments_b(world)
+    return await _fresh_project(world, CIRCULATED_COMPANY)
+
+
+def _task(world: World, actor: str) -> dict[str, Any]:
+    """Send to (or hand over to) Tax bureau: a department no step of these projects is with yet."""
+    return {
+        "department_id": _DEPARTMENTS_OF[id(world)][DEPARTMENTS_B[1]],
+        "note": "Tax holiday?",
+        "version": 1,
+    }
+
+
+def _task_form(world: World, actor: str) -> dict[str, str]:
+    return {k: str(v) for k, v in _task(world, actor).items()}
+
+
+async def _fresh_department(world: World) -> int:
+    """A new department of B with ``helper`` in it, to rename, add to or take a member out of."""
+    async with world.db.session() as s:
+        expo = await s.get(Expo, world.b.expo.id)
+        owner = await s.get(User, world.b.owner.id)
+        assert expo is not None and owner is not None
+        made = await departments.create(s, expo, {"name": world.unique("Spare department ")}, owner)
+        await departments.add_member(s, expo, made, world.helper.email, owner)
+    assert made.id is not None
+    return made.id
+
+
+async def _helper_id(world: World) -> int:
+    assert world.helper.id is not None
+    return world.helper.id
 
 
 CSV = Raw(b"booth,product\nBooth b,Lamp\n", "text/csv")
@@ -775,6 +898,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     # Room control: the host's key (settings) or the host's participant secret (the rest)
     ("PUT", "/api/rooms/{room_id:int}/settings"): e(NOBODY, {"key": "wrong", "locked": True}, why=KEY_ONLY),
+    ("GET", "/api/rooms/{room_id:int}/on-air"): e(NOBODY, query="?key=wrong", why=KEY_ONLY),
+    ("PUT", "/api/rooms/{room_id:int}/on-air"): e(NOBODY, {"key": "wrong"}, why=KEY_ONLY),
+    ("PUT", "/api/rooms/{room_id:int}/on-air/feed"): e(
+        NOBODY, {"key": "wrong", "feed": "auto"}, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/on-air/end"): e(NOBODY, {"key": "wrong"}, why=KEY_ONLY),
     ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/lobby/{other_id:str}/admit"): e(
         NOBODY, why=KEY_ONLY
     ),
@@ -793,6 +922,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PUT", "/api/rooms/{room_id:int}/participants/{participant_id:str}/hand"): e(
         NOBODY, {"raised": True}, why=KEY_ONLY
     ),
+    # A participant's own media state and shared screen: their participant secret
+    ("PUT", "/api/rooms/{room_id:int}/participants/{participant_id:str}/media"): e(
+        NOBODY, {"muted": True}, why=KEY_ONLY
+    ),
+    ("POST", "/api/rooms/{room_id:int}/participants/{participant_id:str}/screen"): e(
+        NOBODY, SDP, why=KEY_ONLY
+    ),
+    ("DELETE", "/api/rooms/{room_id:int}/participants/{participant_id:str}/screen"): e(NOBODY, why=KEY_ONLY),
+    (
+        "POST",
+        "/api/rooms/{room_id:int}/participants/{participant_id:str}/subscriptions/{other_id:str}/screen",
+    ): e(NOBODY, SDP, why=KEY_ONLY),
+    (
+        "DELETE",
+        "/api/rooms/{room_id:int}/participants/{participant_id:str}/subscriptions/{other_id:str}/screen",
+    ): e(NOBODY, why=KEY_ONLY),
     ("GET", "/rooms/{room_id:int}"): e(NOBODY, why=KEY_ONLY),
     ("GET", "/rooms"): e(accounts("organizer", "exhibitor"), why="lists the caller's own rooms"),
     ("POST", "/rooms"): e(PRESENTER, lambda w, a: {"title": "Meet", "expo": w.b.slug}),
@@ -968,6 +1113,26 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/comments"): e(
         perm(Perm.CHANGE_EXPO), {"body": "Call back"}, fresh={"project_id": _the_project}
     ),
+    # A project's online meetings and signing ceremony: the bureau schedules and opens them; a
+    # meeting's calendar file is the investor's (guest link) and the bureau's (host link)
+    ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/meetings"): e(
+        perm(Perm.CHANGE_EXPO), _project_meeting, fresh={"project_id": _the_project}
+    ),
+    ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/meetings/{meeting_id:int}/move"): e(
+        perm(Perm.CHANGE_EXPO),
+        _project_meeting,
+        fresh={"project_id": _the_project, "meeting_id": _fresh_meeting},
+    ),
+    ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/meetings/{meeting_id:int}/cancel"): e(
+        perm(Perm.CHANGE_EXPO), {}, fresh={"project_id": _the_project, "meeting_id": _fresh_meeting}
+    ),
+    ("POST", "/organizer/expos/{slug}/projects/{project_id:int}/ceremony"): e(
+        perm(Perm.CHANGE_EXPO), PROJECT_CEREMONY, fresh={"project_id": _project_at_signing}
+    ),
+    (
+        "GET",
+        "/expos/{slug}/invest/projects/{project_id:int}/meetings/{meeting_id:int}/invitation.ics",
+    ): e(INVESTOR | perm(Perm.CHANGE_EXPO), fresh={"project_id": _the_project, "meeting_id": _fresh_meeting}),
     ("POST", "/api/expos/{slug}/projects"): e(SIGNED_IN, {**PROJECT_FILING, "amount": 5000000}),
     ("GET", "/api/expos/{slug}/projects"): e(perm(Perm.CHANGE_EXPO)),
     ("GET", "/api/expos/{slug}/projects/mine"): e(SIGNED_IN, why="the caller's own projects"),
@@ -984,6 +1149,68 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/expos/{slug}/projects/{project_id:int}/comments"): e(
         perm(Perm.CHANGE_EXPO), {"body": "Call back"}, fresh={"project_id": _the_project}
     ),
+    # The bureau's departments: B's bureau defines them and sends projects to them; a department's
+    # members (dept_b) read what was sent to it and take their steps; the bureau may act for any
+    ("GET", "/organizer/expos/{slug}/departments"): e(perm(Perm.CHANGE_EXPO)),
+    ("POST", "/organizer/expos/{slug}/departments"): e(perm(Perm.CHANGE_EXPO), _named("department")),
+    ("GET", "/organizer/expos/{slug}/departments/{department_id:int}"): e(
+        perm(Perm.CHANGE_EXPO), fresh={"department_id": _land}
+    ),
+    ("POST", "/organizer/expos/{slug}/departments/{department_id:int}"): e(
+        perm(Perm.CHANGE_EXPO), _named("renamed"), fresh={"department_id": _fresh_department}
+    ),
+    ("POST", "/organizer/expos/{slug}/departments/{department_id:int}/members"): e(
+        perm(Perm.CHANGE_EXPO), {"email": email_of("probe")}, fresh={"department_id": _fresh_department}
+    ),
+    ("POST", "/organizer/expos/{slug}/departments/{department_id:int}/members/{user_id:int}/remove"): e(
+        perm(Perm.CHANGE_EXPO), {}, fresh={"department_id": _fresh_department, "user_id": _helper_id}
+    ),
+    ("GET", "/my/departments"): e(DEPT_MEMBER, why="what is assigned to the caller's departments"),
+    ("GET", "/expos/{slug}/departments/projects/{project_id:int}"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, fresh={"project_id": _circulated}
+    ),
+    ("POST", "/expos/{slug}/departments/projects/{project_id:int}/circulate"): e(
+        perm(Perm.CHANGE_EXPO), _task_form, fresh={"project_id": _uncirculated}
+    ),
+    ("POST", "/expos/{slug}/departments/steps/{step_id:int}/accept"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, {"version": "1"}, fresh={"step_id": _fresh_step}
+    ),
+    ("POST", "/expos/{slug}/departments/steps/{step_id:int}/comments"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, {"body": "Plot 12 fits."}, fresh={"step_id": _fresh_step}
+    ),
+    ("POST", "/expos/{slug}/departments/steps/{step_id:int}/handover"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, _task_form, fresh={"step_id": _fresh_step}
+    ),
+    ("POST", "/expos/{slug}/departments/steps/{step_id:int}/done"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, {"version": "1"}, fresh={"step_id": _fresh_step}
+    ),
+    ("GET", "/api/expos/{slug}/departments"): e(perm(Perm.CHANGE_EXPO)),
+    ("POST", "/api/expos/{slug}/departments"): e(perm(Perm.CHANGE_EXPO), _named("api department")),
+    ("POST", "/api/expos/{slug}/departments/{department_id:int}/members"): e(
+        perm(Perm.CHANGE_EXPO), {"email": email_of("probe")}, fresh={"department_id": _fresh_department}
+    ),
+    ("DELETE", "/api/expos/{slug}/departments/{department_id:int}/members/{user_id:int}"): e(
+        perm(Perm.CHANGE_EXPO), fresh={"department_id": _fresh_department, "user_id": _helper_id}
+    ),
+    ("GET", "/api/me/department-steps"): e(DEPT_MEMBER, why="what is assigned to the caller's departments"),
+    ("GET", "/api/expos/{slug}/projects/{project_id:int}/circulation"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, fresh={"project_id": _circulated}
+    ),
+    ("POST", "/api/expos/{slug}/projects/{project_id:int}/circulation"): e(
+        perm(Perm.CHANGE_EXPO), _task, fresh={"project_id": _uncirculated}
+    ),
+    ("POST", "/api/expos/{slug}/circulation/{step_id:int}/accept"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, {"version": 1}, fresh={"step_id": _fresh_step}
+    ),
+    ("POST", "/api/expos/{slug}/circulation/{step_id:int}/comments"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, {"body": "Plot 12 fits."}, fresh={"step_id": _fresh_step}
+    ),
+    ("POST", "/api/expos/{slug}/circulation/{step_id:int}/handover"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, _task, fresh={"step_id": _fresh_step}
+    ),
+    ("POST", "/api/expos/{slug}/circulation/{step_id:int}/done"): e(
+        perm(Perm.CHANGE_EXPO) | DEPT_MEMBER, {"version": 1}, fresh={"step_id": _fresh_step}
+    ),
     # Dashboards
     ("GET", "/api/expos/{slug}/dashboard"): e(perm(Perm.VIEW_DASHBOARD)),
     ("GET", "/api/expos/{slug}/dashboard/live"): e(perm(Perm.VIEW_DASHBOARD)),
@@ -991,6 +1218,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/organizer/expos/{slug}/dashboard"): e(perm(Perm.VIEW_DASHBOARD)),
     ("GET", "/organizer/expos/{slug}/dashboard/audience.csv"): e(perm(Perm.VIEW_DASHBOARD)),
     ("GET", "/organizer/expos/{slug}/dashboard/audience-minutes.csv"): e(perm(Perm.VIEW_DASHBOARD)),
+    # The promotion dashboard is the investment bureau's, as the pipeline it sums up.
+    ("GET", "/api/expos/{slug}/dashboard/promotion"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/organizer/expos/{slug}/dashboard/promotion"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/organizer/expos/{slug}/dashboard/promotion/{table}.csv"): e(
+        perm(Perm.CHANGE_EXPO), params={"table": "stages"}
+    ),
     ("GET", "/my/dashboard"): e(SIGNED_IN),
     ("GET", "/my/dashboard/{slug}"): e(EXHIBITOR_DASHBOARD, late=True),
     ("GET", "/my/dashboard/{slug}/audience.csv"): e(EXHIBITOR_DASHBOARD, late=True),
@@ -1080,6 +1313,7 @@ def secrets_of(world: World) -> list[Secret]:
         Secret("A's stream key", a.stream_key, frozenset({"exh_a", "orga", "admin"})),
         Secret("A's room host key", a.host_key, frozenset({"exh_a", "orga", "admin"})),
         Secret("B's investor's project", PROJECT_COMPANY, INVESTOR | perm(Perm.CHANGE_EXPO)),
+        Secret("B's circulated project", CIRCULATED_COMPANY, INVESTOR | perm(Perm.CHANGE_EXPO) | DEPT_MEMBER),
     ]
     for name, creds in world.actors.items():
         if creds.token:
