@@ -40,8 +40,10 @@ from streaming import on_air_services
 from streaming.models import Room, Stream
 from streaming.on_air_services import AUTO
 from streaming.on_air_switch import OnAirSwitch, can_feed
+from streaming.room_bus import HOLDERS_KEY
+from streaming.room_participants import Participant
 from streaming.room_services import RoomRole
-from streaming.rooms import HOLDERS_KEY, Participant, RoomPlane
+from streaming.rooms import RoomPlane
 
 logger = logging.getLogger(__name__)
 

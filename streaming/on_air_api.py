@@ -34,7 +34,7 @@ from streaming import on_air_services, services
 from streaming.models import Room, Stream
 from streaming.on_air import OnAirDesk
 from streaming.on_air_services import AUTO
-from streaming.room_api import _routed
+from streaming.room_http import routed
 from streaming.room_services import RoomRole, admit
 
 _ROOM = "/api/rooms/{room_id:int}/on-air"
@@ -141,7 +141,7 @@ async def go_off_air(request: Request, body: KeyIn) -> OnAirOut:
 
 
 ROUTES: list[BaseRoute] = [
-    _routed(route)
+    routed(route)
     for route in [
         Endpoint(_ROOM, on_air_state, query=KeyIn, response=OnAirOut, tags=_TAGS),
         Endpoint(_ROOM, go_on_air, method="PUT", body=GoOnAirIn, response=OnAirOut, auth="user", tags=_TAGS),

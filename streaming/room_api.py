@@ -37,33 +37,46 @@ SDP errors of WHIP/WHEP (see :mod:`streaming.media_api`); for room control 409 `
 ``room.not_waiting``, 422 ``room.invalid_capacity``.
 
 Any server process answers: the ``{room}`` routes are forwarded, before their body is read, to the
-process that holds the room (:data:`streaming.rooms.HOLDERS_KEY`) when that is another one, over
-its private address (see :mod:`streaming.cluster`). The page and the realtime channel need no
-forwarding: the page is the same everywhere, and the channel's events go over the bus.
+process that holds the room when that is another one (see :mod:`streaming.room_http`). The page
+and the realtime channel need no forwarding: the page is the same everywhere, and the channel's
+events go over the bus.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
 from expo import realtime
 from expo.accounts.models import User
 from expo.auth import current_user, platform
-from expo.bus import BusError
 from expo.errors import Forbidden, NotFound, Unauthorized
-from expo.http.api import Endpoint, Handler, Schema, path_int
+from expo.http.api import Endpoint, path_int
 from expo.http.bodies import read_body
 from expo.http.pages import render
 from expo.realtime import Realtime
-from streaming import room_services
-from streaming.media_api import SDP, bearer, sdp_offer
+from streaming import room_host, room_services
+from streaming.media_api import SDP, sdp_offer
 from streaming.models import Room
+from streaming.room_bus import CHANNEL_PREFIX
+from streaming.room_http import ME, ROOM, SUBSCRIPTION, TAGS, participant_of, room_plane, routed, sdp_route
+from streaming.room_participants import NAME_MAX, Participant
+from streaming.room_schemas import (
+    HandIn,
+    JoinIn,
+    JoinOut,
+    KeyIn,
+    NameIn,
+    ParticipantList,
+    ParticipantOut,
+    RoomIn,
+    RoomOut,
+    SettingsIn,
+    SettingsOut,
+)
 from streaming.room_services import (
     RoomRole,
     RoomSettings,
@@ -76,97 +89,10 @@ from streaming.room_services import (
     room_settings,
     room_urls,
 )
-from streaming.rooms import CHANNEL_PREFIX, HOLDERS_KEY, NAME_MAX, Participant, RoomPlane
+from streaming.rooms import RoomPlane
 
 SECRET_MAX_BYTES = 256
 """Largest body of a leave beacon (a participant secret is 32 characters)."""
-
-
-class RoomIn(Schema):
-    title: str = Field(min_length=1, max_length=200)
-    expo: str | None = Field(
-        default=None,
-        max_length=100,
-        description="expo slug (default: the default expo, if you may present there)",
-    )
-
-
-class RoomOut(Schema):
-    id: int
-    host_url: str
-    guest_url: str
-
-
-class JoinIn(Schema):
-    key: str = Field(min_length=1, max_length=100)
-    name: str = Field(default="", max_length=NAME_MAX)
-    rejoin: str = Field(
-        default="", max_length=100, description="the ``rejoin`` token of an earlier join: the same seat"
-    )
-
-
-class ParticipantOut(Schema):
-    id: str
-    name: str = Field(description='What they called themselves, else "Host" or "Guest <number>".')
-    named: bool = Field(description="Whether they gave a name (pages show their own words for the rest).")
-    number: int = Field(description="Their order of arrival in the room.")
-    role: str
-    publishing: bool
-    media: str | None = Field(description="Their current sending session; changes when they reconnect.")
-    hand: bool = Field(description="Whether their hand is raised.")
-    muted: bool = Field(default=False, description="Whether their page muted their microphone.")
-    camera_off: bool = Field(default=False, description="Whether their page turned their camera off.")
-    screen: str | None = Field(default=None, description="Their shared screen, if they share one.")
-    reconnecting: bool = Field(default=False, description="Their connection dropped; their seat is kept.")
-
-
-class SettingsOut(Schema):
-    capacity: int = Field(description="How many people may be in the room at once.")
-    lobby: bool = Field(description="Whether guests wait in a lobby until the host lets them in.")
-    locked: bool = Field(description="Whether the host locked the room: no guest gets in.")
-    limit: int = Field(description="The largest capacity this server allows.")
-
-
-class SettingsIn(Schema):
-    key: str = Field(min_length=1, max_length=100, description="the host's key")
-    capacity: int | None = Field(default=None, ge=0, le=10_000)
-    lobby: bool | None = None
-    locked: bool | None = None
-
-
-class JoinOut(Schema):
-    id: str
-    secret: str
-    rejoin: str = Field(description="Join again with it after a dropped connection: the same seat.")
-    name: str
-    named: bool
-    role: str
-    waiting: bool = Field(description="In the lobby: wait for ``admitted`` (or ``turned_away``).")
-    channel: str
-    participants: list[ParticipantOut] = Field(description="Who is in the room (none while waiting).")
-    settings: SettingsOut
-
-
-class ParticipantList(Schema):
-    participants: list[ParticipantOut]
-    waiting: list[ParticipantOut] = Field(description="Who waits in the lobby (for the host's key only).")
-    settings: SettingsOut
-
-
-class HandIn(Schema):
-    raised: bool
-
-
-class NameIn(Schema):
-    name: str = Field(max_length=1000)
-
-
-class KeyIn(Schema):
-    key: str = Field(min_length=1, max_length=100)
-
-
-def _rooms(request: Request) -> RoomPlane:
-    return platform(request).get(RoomPlane)
 
 
 def _others(plane: RoomPlane, room_id: int, me: Participant | None = None) -> list[ParticipantOut]:
@@ -174,19 +100,12 @@ def _others(plane: RoomPlane, room_id: int, me: Participant | None = None) -> li
 
 
 def _settings(request: Request, room: Room) -> RoomSettings:
-    return room_settings(room, _rooms(request).max_participants)
+    return room_settings(room, room_plane(request).max_participants)
 
 
 def _other_id(request: Request) -> str:
     other: str = request.path_params["other_id"]
     return other
-
-
-def _me(request: Request) -> Participant:
-    room_id = path_int(request, "room_id")
-    participant_id: str = request.path_params["participant_id"]
-    secret = bearer(request, "your participant secret", "room.secret_required")
-    return _rooms(request).participant(room_id, participant_id, secret)
 
 
 async def open_room(request: Request, body: RoomIn, user: User) -> RoomOut:
@@ -205,7 +124,7 @@ async def join_room(request: Request, body: JoinIn) -> JoinOut:
     room_id = path_int(request, "room_id")
     async with platform(request).db.session() as session:
         room, role = await admit(session, room_id, body.key)
-    plane = _rooms(request)
+    plane = room_plane(request)
     settings = _settings(request, room)
     me = await plane.join(room, role, body.name, await current_user(request), settings, body.rejoin)
     return JoinOut(
@@ -228,7 +147,7 @@ async def room_participants(request: Request, query: KeyIn) -> ParticipantList:
     room_id = path_int(request, "room_id")
     async with platform(request).db.session() as session:
         room, role = await admit(session, room_id, query.key)
-    plane = _rooms(request)
+    plane = room_plane(request)
     waiting = plane.waiting(room_id) if role is RoomRole.HOST else []
     return ParticipantList(
         participants=_others(plane, room_id),
@@ -247,80 +166,80 @@ async def update_settings(request: Request, body: SettingsIn) -> SettingsOut:
         settings = await change_settings(
             session,
             room,
-            _rooms(request).max_participants,
+            room_plane(request).max_participants,
             capacity=body.capacity,
             lobby=body.lobby,
             locked=body.locked,
         )
-    await _rooms(request).settings_changed(room_id, settings)
+    await room_host.settings_changed(room_plane(request), room_id, settings)
     return SettingsOut(**settings.public())
 
 
 async def admit_guest(request: Request) -> ParticipantOut:
     """The host lets someone waiting in the lobby into the room."""
-    me = _me(request)
+    me = participant_of(request)
     async with platform(request).db.session() as session:
         room = await get_room(session, me.room_id)
-    admitted = await _rooms(request).admit(me, _other_id(request), _settings(request, room))
+    admitted = await room_host.admit(room_plane(request), me, _other_id(request), _settings(request, room))
     return ParticipantOut(**admitted.public())
 
 
 async def turn_away_guest(request: Request) -> None:
     """The host turns away someone waiting in the lobby."""
-    await _rooms(request).turn_away(_me(request), _other_id(request))
+    await room_host.turn_away(room_plane(request), participant_of(request), _other_id(request))
 
 
 async def remove_participant(request: Request) -> None:
     """The host removes someone from the room at once."""
-    await _rooms(request).remove(_me(request), _other_id(request))
+    await room_host.remove(room_plane(request), participant_of(request), _other_id(request))
 
 
 async def ask_to_mute(request: Request) -> None:
     """The host asks someone to mute: their page turns their microphone off."""
-    await _rooms(request).ask_to_mute(_me(request), _other_id(request))
+    await room_host.ask_to_mute(room_plane(request), participant_of(request), _other_id(request))
 
 
 async def raise_hand(request: Request, body: HandIn) -> ParticipantOut:
     """Raise or lower your hand: everyone's tile for you shows it."""
-    me = await _rooms(request).raise_hand(_me(request), body.raised)
+    me = await room_plane(request).raise_hand(participant_of(request), body.raised)
     return ParticipantOut(**me.public())
 
 
 async def lower_hand(request: Request) -> None:
     """The host lowers someone's raised hand."""
-    await _rooms(request).lower_hand(_me(request), _other_id(request))
+    await room_host.lower_hand(room_plane(request), participant_of(request), _other_id(request))
 
 
 async def publish_media(request: Request) -> Response:
     """Send your camera and microphone: an SDP offer in, the answer out."""
-    me = _me(request)
-    answer = await _rooms(request).publish(me, await sdp_offer(request, sending=True))
+    me = participant_of(request)
+    answer = await room_plane(request).publish(me, await sdp_offer(request, sending=True))
     return Response(answer, status_code=201, media_type=SDP)
 
 
 async def subscribe_media(request: Request) -> Response:
     """Receive another participant: an SDP offer in, the answer out (their media, forwarded)."""
-    me = _me(request)
+    me = participant_of(request)
     other: str = request.path_params["other_id"]
-    answer = await _rooms(request).subscribe(me, other, await sdp_offer(request, sending=False))
+    answer = await room_plane(request).subscribe(me, other, await sdp_offer(request, sending=False))
     location = f"/api/rooms/{me.room_id}/participants/{me.id}/subscriptions/{other}"
     return Response(answer, status_code=201, media_type=SDP, headers={"Location": location})
 
 
 async def unsubscribe_media(request: Request) -> None:
     """Stop receiving that participant."""
-    await _rooms(request).unsubscribe(_me(request), request.path_params["other_id"])
+    await room_plane(request).unsubscribe(participant_of(request), request.path_params["other_id"])
 
 
 async def rename(request: Request, body: NameIn) -> ParticipantOut:
     """Change the name the others see on your tile (they hear ``renamed`` at once)."""
-    me = await _rooms(request).rename(_me(request), body.name)
+    me = await room_plane(request).rename(participant_of(request), body.name)
     return ParticipantOut(**me.public())
 
 
 async def leave_room(request: Request) -> None:
     """Leave the room: your connections close and the others are told."""
-    await _rooms(request).leave(_me(request))
+    await room_plane(request).leave(participant_of(request))
 
 
 async def leave_on_close(request: Request) -> None:
@@ -330,7 +249,7 @@ async def leave_on_close(request: Request) -> None:
     secret = (await read_body(request, SECRET_MAX_BYTES)).decode("utf-8", "replace").strip()
     if not secret:
         raise Unauthorized("Send your participant secret as the body.", code="room.secret_required")
-    plane = _rooms(request)
+    plane = room_plane(request)
     await plane.leave(plane.participant(room_id, request.path_params["participant_id"], secret))
 
 
@@ -342,7 +261,7 @@ async def finish_room(request: Request, body: KeyIn) -> dict[str, Any]:
         if role is not RoomRole.HOST:
             raise Forbidden("Only the host can end the room.", code="room.host_only")
         await end_room(session, room_id)
-    await _rooms(request).end(room_id)
+    await room_plane(request).end(room_id)
     return {"ended": True}
 
 
@@ -387,50 +306,12 @@ def register_channels(pages: Realtime) -> None:
     pages.allow_prefix(CHANNEL_PREFIX, may_listen)
 
 
-_ID = "/api/rooms/{room_id:int}"
-_ME = _ID + "/participants/{participant_id:str}"
-_SUBSCRIPTION = _ME + "/subscriptions/{other_id:str}"
-_WAITING = _ME + "/lobby/{other_id:str}"
-_OTHER = _ME + "/others/{other_id:str}"
-_TAGS = ["rooms"]
+_WAITING = ME + "/lobby/{other_id:str}"
+_OTHER = ME + "/others/{other_id:str}"
 
-
-def _sdp(path: str, handler: Handler) -> Endpoint:
-    """A POST taking an SDP offer and answering 201 with the SDP answer."""
-    return Endpoint(path, handler, method="POST", status=201, body_media=SDP, response_media=SDP, tags=_TAGS)
-
-
-async def _at_holder(request: Request) -> Response | None:
-    """The answer of the process that holds the room, if another one does; ``None``: this
-    process answers (it holds the room, or nobody does and it will once someone joins here)."""
-    plane = _rooms(request)
-    room_id = request.path_params["room_id"]
-    cluster = plane.media.cluster
-    if room_id in plane.rooms or not cluster.may_forward(request):
-        return None
-    try:
-        holder = await cluster.holder(HOLDERS_KEY, str(room_id))
-    except BusError:
-        return None  # cannot tell: answered here
-    return await cluster.forward(request, holder) if holder is not None else None
-
-
-def _routed(route: Endpoint) -> Endpoint:
-    """``route``, forwarded to the process holding its room when that is another one (before
-    anything, the body included, is read here)."""
-    inner = route.app
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        forwarded = await _at_holder(Request(scope, receive))
-        await (inner if forwarded is None else forwarded)(scope, receive, send)
-
-    route.app = app
-    return route
-
-
-# A room's requests go to the process that holds its people and media (the first to admit someone):
-# its WebRTC sessions cannot move, and one process forwarding a room's media to another would only
-# add a hop. Rooms are small (12 people), so one process's share of the rooms is what scales.
+# A room's requests go to the process that holds its people and media (streaming.room_http): one
+# process forwarding a room's media to another would only add a hop. Rooms are small (12 people),
+# so one process's share of the rooms is what scales.
 ROUTES: list[BaseRoute] = [
     Endpoint(
         "/api/rooms",
@@ -440,47 +321,45 @@ ROUTES: list[BaseRoute] = [
         response=RoomOut,
         status=201,
         auth="user",
-        tags=_TAGS,
+        tags=TAGS,
     ),
     *[
-        _routed(route)
+        routed(route)
         for route in [
             Endpoint(
-                f"{_ID}/participants",
+                f"{ROOM}/participants",
                 join_room,
                 method="POST",
                 body=JoinIn,
                 response=JoinOut,
                 status=201,
-                tags=_TAGS,
+                tags=TAGS,
             ),
             Endpoint(
-                f"{_ID}/participants", room_participants, query=KeyIn, response=ParticipantList, tags=_TAGS
+                f"{ROOM}/participants", room_participants, query=KeyIn, response=ParticipantList, tags=TAGS
             ),
-            Endpoint(f"{_ID}/end", finish_room, method="POST", body=KeyIn, tags=_TAGS),
+            Endpoint(f"{ROOM}/end", finish_room, method="POST", body=KeyIn, tags=TAGS),
             Endpoint(
-                f"{_ID}/settings",
+                f"{ROOM}/settings",
                 update_settings,
                 method="PUT",
                 body=SettingsIn,
                 response=SettingsOut,
-                tags=_TAGS,
+                tags=TAGS,
             ),
-            _sdp(f"{_ME}/publish", publish_media),
-            _sdp(_SUBSCRIPTION, subscribe_media),
-            Endpoint(_SUBSCRIPTION, unsubscribe_media, method="DELETE", status=204, tags=_TAGS),
-            Endpoint(f"{_ME}/name", rename, method="PUT", body=NameIn, response=ParticipantOut, tags=_TAGS),
-            Endpoint(_ME, leave_room, method="DELETE", status=204, tags=_TAGS),
-            Endpoint(f"{_WAITING}/admit", admit_guest, method="POST", response=ParticipantOut, tags=_TAGS),
-            Endpoint(f"{_WAITING}/turn-away", turn_away_guest, method="POST", status=204, tags=_TAGS),
-            Endpoint(f"{_OTHER}/remove", remove_participant, method="POST", status=204, tags=_TAGS),
-            Endpoint(f"{_OTHER}/mute", ask_to_mute, method="POST", status=204, tags=_TAGS),
-            Endpoint(f"{_OTHER}/hand", lower_hand, method="DELETE", status=204, tags=_TAGS),
+            sdp_route(f"{ME}/publish", publish_media),
+            sdp_route(SUBSCRIPTION, subscribe_media),
+            Endpoint(SUBSCRIPTION, unsubscribe_media, method="DELETE", status=204, tags=TAGS),
+            Endpoint(f"{ME}/name", rename, method="PUT", body=NameIn, response=ParticipantOut, tags=TAGS),
+            Endpoint(ME, leave_room, method="DELETE", status=204, tags=TAGS),
+            Endpoint(f"{_WAITING}/admit", admit_guest, method="POST", response=ParticipantOut, tags=TAGS),
+            Endpoint(f"{_WAITING}/turn-away", turn_away_guest, method="POST", status=204, tags=TAGS),
+            Endpoint(f"{_OTHER}/remove", remove_participant, method="POST", status=204, tags=TAGS),
+            Endpoint(f"{_OTHER}/mute", ask_to_mute, method="POST", status=204, tags=TAGS),
+            Endpoint(f"{_OTHER}/hand", lower_hand, method="DELETE", status=204, tags=TAGS),
+            Endpoint(f"{ME}/hand", raise_hand, method="PUT", body=HandIn, response=ParticipantOut, tags=TAGS),
             Endpoint(
-                f"{_ME}/hand", raise_hand, method="PUT", body=HandIn, response=ParticipantOut, tags=_TAGS
-            ),
-            Endpoint(
-                f"{_ME}/leave", leave_on_close, method="POST", status=204, body_media="text/plain", tags=_TAGS
+                f"{ME}/leave", leave_on_close, method="POST", status=204, body_media="text/plain", tags=TAGS
             ),
         ]
     ],

@@ -20,7 +20,8 @@ from starlette.routing import BaseRoute
 from expo.http.api import Endpoint, Schema
 from streaming import room_screens
 from streaming.media_api import SDP, sdp_offer
-from streaming.room_api import _ME, _SUBSCRIPTION, _TAGS, ParticipantOut, _me, _rooms, _routed, _sdp
+from streaming.room_http import ME, SUBSCRIPTION, TAGS, participant_of, room_plane, routed, sdp_route
+from streaming.room_schemas import ParticipantOut
 
 
 class MediaIn(Schema):
@@ -30,47 +31,45 @@ class MediaIn(Schema):
 
 async def media_state(request: Request, body: MediaIn) -> ParticipantOut:
     """Say that your microphone is muted or your camera off (or on again): tiles show it."""
-    me = await _rooms(request).set_media(_me(request), body.muted, body.camera_off)
+    me = await room_plane(request).set_media(participant_of(request), body.muted, body.camera_off)
     return ParticipantOut(**me.public())
 
 
 async def share_screen(request: Request) -> Response:
     """Share your screen beside your camera: an SDP offer that sends video in, the answer out."""
-    me = _me(request)
-    answer = await room_screens.share(_rooms(request), me, await sdp_offer(request, sending=True))
+    me = participant_of(request)
+    answer = await room_screens.share(room_plane(request), me, await sdp_offer(request, sending=True))
     location = f"/api/rooms/{me.room_id}/participants/{me.id}/screen"  # DELETE it to stop
     return Response(answer, status_code=201, media_type=SDP, headers={"Location": location})
 
 
 async def stop_screen(request: Request) -> None:
     """Stop sharing your screen."""
-    await room_screens.stop(_rooms(request), _me(request))
+    await room_screens.stop(room_plane(request), participant_of(request))
 
 
 async def watch_screen(request: Request) -> Response:
     """Receive another participant's shared screen: an SDP offer in, the answer out."""
-    me = _me(request)
+    me = participant_of(request)
     other: str = request.path_params["other_id"]
     offer = await sdp_offer(request, sending=False)
-    answer = await room_screens.watch(_rooms(request), me, other, offer)
+    answer = await room_screens.watch(room_plane(request), me, other, offer)
     location = f"/api/rooms/{me.room_id}/participants/{me.id}/subscriptions/{other}/screen"
     return Response(answer, status_code=201, media_type=SDP, headers={"Location": location})
 
 
 async def unwatch_screen(request: Request) -> None:
     """Stop receiving that participant's screen."""
-    await room_screens.unwatch(_rooms(request), _me(request), request.path_params["other_id"])
+    await room_screens.unwatch(room_plane(request), participant_of(request), request.path_params["other_id"])
 
 
 ROUTES: list[BaseRoute] = [
-    _routed(route)
+    routed(route)
     for route in [
-        Endpoint(
-            f"{_ME}/media", media_state, method="PUT", body=MediaIn, response=ParticipantOut, tags=_TAGS
-        ),
-        _sdp(f"{_ME}/screen", share_screen),
-        Endpoint(f"{_ME}/screen", stop_screen, method="DELETE", status=204, tags=_TAGS),
-        _sdp(f"{_SUBSCRIPTION}/screen", watch_screen),
-        Endpoint(f"{_SUBSCRIPTION}/screen", unwatch_screen, method="DELETE", status=204, tags=_TAGS),
+        Endpoint(f"{ME}/media", media_state, method="PUT", body=MediaIn, response=ParticipantOut, tags=TAGS),
+        sdp_route(f"{ME}/screen", share_screen),
+        Endpoint(f"{ME}/screen", stop_screen, method="DELETE", status=204, tags=TAGS),
+        sdp_route(f"{SUBSCRIPTION}/screen", watch_screen),
+        Endpoint(f"{SUBSCRIPTION}/screen", unwatch_screen, method="DELETE", status=204, tags=TAGS),
     ]
 ]

@@ -6,7 +6,7 @@ it touches nobody else's connection, and a page that cannot share still publishe
 before. Everyone hears ``{"type": "screen", "participant": {...}}``: ``participant["screen"]``
 names the shared screen, or is ``None`` once it stopped (their button, the browser's own "Stop
 sharing", or the connection dropping). Each viewer receives it on one more receiving connection,
-kept among their subscriptions under :func:`~streaming.rooms.screen_key`.
+kept among their subscriptions under :func:`~streaming.room_participants.screen_key`.
 
 One screen per participant (409 ``room.already_sharing``); a screen is not a person, so the
 room's capacity is unchanged.
@@ -18,28 +18,22 @@ import asyncio
 import contextlib
 
 from expo.errors import Conflict, NotFound
-from streaming.ice import rtc_configuration
-from streaming.rooms import Participant, RoomPlane, screen_key
-from streaming.whip import PublisherSession, accept_publisher, accept_viewer
+from streaming.room_participants import Participant, screen_key
+from streaming.rooms import RoomPlane
+from streaming.whip import PublisherSession
 
 
 async def share(plane: RoomPlane, participant: Participant, offer: str) -> str:
     """Take the participant's screen (an SDP offer that sends video); the answer."""
-    plane._require_inside(participant)
+    participant.require_inside()
     if participant.screen is not None and not participant.screen.ended.is_set():
         raise Conflict("You are already sharing your screen.", code="room.already_sharing")
-    config = rtc_configuration(plane.media.ice_servers)
     media_id = f"room:{participant.room_id}:{participant.id}:screen"
-    session, answer = await accept_publisher(
-        plane.media.router, config, participant.room_id, "", offer, media_id=media_id
-    )
-    if plane.rooms.get(participant.room_id, {}).get(participant.id) is not participant:
-        await plane._close_publisher(session)  # they left while negotiating
-        raise NotFound("There is no such participant in this room.", code="room.no_participant")
+    session, answer = await plane.accept_sending(participant, media_id, offer)
     previous, participant.screen = participant.screen, session
     if previous is not None:
-        await plane._close_publisher(previous)
-    session.tasks.append(plane._spawn(_supervise(plane, participant, session)))
+        await plane.close_publisher(previous)
+    session.tasks.append(plane.spawn(_supervise(plane, participant, session)))
     await _announce(plane, participant)
     return answer
 
@@ -49,30 +43,18 @@ async def stop(plane: RoomPlane, participant: Participant) -> None:
     session, participant.screen = participant.screen, None
     if session is None:
         raise NotFound("You are not sharing your screen.", code="room.not_sharing")
-    await plane._close_publisher(session)
+    await plane.close_publisher(session)
     await _announce(plane, participant)
 
 
 async def watch(plane: RoomPlane, participant: Participant, other_id: str, offer: str) -> str:
     """Receive ``other_id``'s shared screen (an offer that receives video); the answer. 404 for
     nobody, 409 ``room.not_sharing``. A previous subscription to the same screen is replaced."""
-    plane._require_inside(participant)
-    other = plane.rooms.get(participant.room_id, {}).get(other_id)
-    if other is None or other is participant or other.waiting:
-        raise NotFound("There is no such participant in this room.", code="room.no_participant")
-    screen = other.screen
+    screen = plane.other(participant, other_id).screen
     publications = [p for p in screen.publications if p.state == "live"] if screen else []
     if screen is None or screen.ended.is_set() or not publications:
         raise Conflict("That participant is not sharing a screen.", code="room.not_sharing")
-    config = rtc_configuration(plane.media.ice_servers)
-    session, answer = await accept_viewer(publications, config, participant.room_id, participant.id, offer)
-    key = screen_key(other_id)
-    previous = participant.subscriptions.pop(key, None)
-    if previous is not None:
-        await previous.close()
-    participant.subscriptions[key] = session
-    session.tasks.append(plane._spawn(plane._supervise_subscription(participant, key, session)))
-    return answer
+    return await plane.receive(participant, screen_key(other_id), publications, offer)
 
 
 async def unwatch(plane: RoomPlane, participant: Participant, other_id: str) -> None:
@@ -89,9 +71,9 @@ async def _supervise(plane: RoomPlane, participant: Participant, session: Publis
         await session.ended.wait()
     if participant.screen is session:
         participant.screen = None
-        await plane._close_publisher(session)
+        await plane.close_publisher(session)
         await _announce(plane, participant)
 
 
 async def _announce(plane: RoomPlane, participant: Participant) -> None:
-    await plane._announce(participant.room_id, {"type": "screen", "participant": participant.public()})
+    await plane.announce(participant.room_id, {"type": "screen", "participant": participant.public()})

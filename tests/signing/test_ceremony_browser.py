@@ -7,10 +7,8 @@ Chinese (``DIR/signing_*.png``)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
@@ -20,11 +18,11 @@ from expo.signing import services as signing
 from expo.uploads import Received, uploads_dir
 from streaming import room_services
 from streaming import services as streams
+from tests.browser.shots import SHOTS, shot
 from tests.conftest import LiveServer
 from tests.signing.conftest import make_pdf
 
 DEADLINE_MS = 30_000
-SHOTS = os.environ.get("EXPO_TEST_SHOTS", "")
 
 
 @dataclass
@@ -102,12 +100,6 @@ async def sign(page: Page, name: str) -> None:
     await form.locator('button[type="submit"]').click()
 
 
-async def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(Path(SHOTS) / f"signing_{name}.png"), full_page=True)
-
-
 async def test_two_parties_sign_and_the_broadcasts_viewers_see_the_moment(
     live_server: LiveServer, browser: Browser
 ) -> None:
@@ -133,7 +125,7 @@ async def test_two_parties_sign_and_the_broadcasts_viewers_see_the_moment(
     await form.locator('button[type="submit"]').click()
     await expect(form.locator('[data-error="name"]')).to_be_visible(timeout=DEADLINE_MS)
     await expect(form.locator('input[name="name"]')).to_have_attribute("aria-invalid", "true")
-    await shot(zhang, "room_error_zh_1280")
+    await shot(zhang, "signing_room_error_zh_1280")
     await sign(zhang, "张伟")
     await expect(zhang.locator(".signing-done")).to_be_visible(timeout=DEADLINE_MS)
     await expect(zhang.locator("#signing-progress")).to_contain_text("1")
@@ -142,7 +134,7 @@ async def test_two_parties_sign_and_the_broadcasts_viewers_see_the_moment(
     await expect(mary.locator("#signing-panel")).to_have_attribute("data-state", "open", timeout=DEADLINE_MS)
     # Zhang's page hears the room's channel once it sees Mary arrive.
     await expect(zhang.locator("video[data-participant]")).to_have_count(1, timeout=DEADLINE_MS)
-    await shot(mary, "room_en_390")
+    await shot(mary, "signing_room_en_390")
     await sign(mary, "mary chan")
 
     # The moment, at once, on the broadcast's page and in the room.
@@ -157,17 +149,17 @@ async def test_two_parties_sign_and_the_broadcasts_viewers_see_the_moment(
     await expect(zhang.locator("#signing-panel")).to_have_attribute(
         "data-state", "complete", timeout=DEADLINE_MS
     )
-    await shot(viewer, "watch_moment_en_1280")
-    await shot(zhang, "room_moment_zh_1280")
-    await shot(mary, "room_moment_en_390")
+    await shot(viewer, "signing_watch_moment_en_1280")
+    await shot(zhang, "signing_room_moment_zh_1280")
+    await shot(mary, "signing_room_moment_en_390")
 
     if SHOTS:
         certificate = f"{base}/signing/certificates/{staged.code}"
         for locale, width in (("en-US", 1280), ("zh-CN", 390), ("zh-CN", 1280), ("en-US", 390)):
             page = await open_page(browser, certificate, errors, locale=locale, width=width)
-            await shot(page, f"certificate_{locale[:2]}_{width}")
+            await shot(page, f"signing_certificate_{locale[:2]}_{width}")
         verify = await open_page(browser, f"{base}/signing/verify", errors, locale="zh-CN", width=390)
-        await shot(verify, "verify_zh_390")
+        await shot(verify, "signing_verify_zh_390")
         for locale, width in (("en-US", 1280), ("zh-CN", 390)):
             host = await open_page(browser, f"{base}/login", errors, locale=locale, width=width)
             await host.fill('input[name="email"]', "host@example.com")
@@ -175,7 +167,7 @@ async def test_two_parties_sign_and_the_broadcasts_viewers_see_the_moment(
             await host.locator('form[action="/login"] button[type="submit"]').click()
             await host.wait_for_url(lambda url: "/login" not in url)
             await host.goto(f"{base}/rooms/{staged.room_id}/signing")
-            await shot(host, f"setup_{locale[:2]}_{width}")
+            await shot(host, f"signing_setup_{locale[:2]}_{width}")
             await host.goto(f"{base}/rooms")
-            await shot(host, f"rooms_{locale[:2]}_{width}")
+            await shot(host, f"signing_rooms_{locale[:2]}_{width}")
     assert errors == []

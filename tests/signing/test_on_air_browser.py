@@ -8,12 +8,11 @@ The host control is photographed at 1280 and 390 px, in English and Chinese, int
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser.shots import SHOTS, shot
 from tests.conftest import LiveServer
-from tests.signing.test_ceremony_browser import DEADLINE_MS, SHOTS, open_page, sign, stage
+from tests.signing.test_ceremony_browser import DEADLINE_MS, open_page, sign, stage
 from tests.streaming.test_e2e_browser import assert_plays
 
 
@@ -30,13 +29,6 @@ async def signed_in_host(
     return page
 
 
-async def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        await page.locator("#room-on-air").scroll_into_view_if_needed()
-        await page.screenshot(path=str(Path(SHOTS) / f"on_air_{name}.png"), full_page=True)
-
-
 async def test_a_ceremony_on_air_is_watched_with_its_moment(
     live_server: LiveServer, browser: Browser
 ) -> None:
@@ -49,7 +41,7 @@ async def test_a_ceremony_on_air_is_watched_with_its_moment(
     # The host control offers the ceremony's broadcast first; going on air makes it live.
     control = host.locator("#room-on-air")
     await expect(host.locator("#on-air-stream")).to_have_value(str(staged.stream_id), timeout=DEADLINE_MS)
-    await shot(host, "off_en_1280")
+    await shot(host, "on_air_off_en_1280", showing="#room-on-air")
     await host.get_by_role("button", name="Go on air").click()
     await expect(control).to_have_attribute("data-state", "on", timeout=DEADLINE_MS)
     await expect(host.locator("#on-air-watch")).to_have_attribute("href", f"/watch/{staged.stream_id}")
@@ -64,12 +56,15 @@ async def test_a_ceremony_on_air_is_watched_with_its_moment(
 
     # A third page watches the broadcast: the room's picture plays there, forwarded.
     viewer = await open_page(browser, f"{base}/watch/{staged.stream_id}", errors)
+    await expect(viewer.locator("#watch")).to_have_attribute(
+        "data-channel", "subscribed", timeout=DEADLINE_MS
+    )  # it hears the moment from now on
     await assert_plays(viewer, "#player")
 
     # The host puts Zhang on air by name (the list follows who is in the room).
     feed = host.locator("#on-air-feed")
     await expect(feed.locator("option")).to_have_count(4, timeout=DEADLINE_MS)  # auto, host, two parties
-    await shot(host, "on_en_1280")
+    await shot(host, "on_air_on_en_1280", showing="#room-on-air")
 
     await sign(zhang, "张伟")
     await expect(zhang.locator(".signing-done")).to_be_visible(timeout=DEADLINE_MS)
@@ -92,5 +87,5 @@ async def test_a_ceremony_on_air_is_watched_with_its_moment(
             page = await signed_in_host(browser, live_server, host_url, errors, locale=locale, width=width)
             await expect(page.locator("#room-on-air")).to_have_attribute("data-state", "off")
             await expect(page.locator("#on-air-stream option")).not_to_have_count(0)
-            await shot(page, f"off_{locale[:2]}_{width}")
+            await shot(page, f"on_air_off_{locale[:2]}_{width}", showing="#room-on-air")
     assert [e for e in errors if "status of 409" not in e] == [], errors

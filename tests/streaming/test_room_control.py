@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import websockets
 from starlette.applications import Starlette
 
 from expo.config import Settings
@@ -25,7 +21,8 @@ from streaming.models import Room, RoomKind
 from streaming.rooms import RoomPlane
 from tests.booths.web import browser, make_account
 from tests.conftest import LiveServer, make_settings
-from tests.streaming import test_cluster
+from tests.streaming import test_cluster, test_rooms
+from tests.streaming.in_room import host_and_guest, listening
 from tests.streaming.teams import join_team
 from tests.streaming.test_multiprocess import ServerProcess
 from tests.streaming.test_rooms import Member, join, new_room, next_event, room_of
@@ -40,12 +37,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
-@pytest.fixture
-async def members() -> AsyncIterator[list[Member]]:
-    joined: list[Member] = []
-    yield joined
-    for member in joined:
-        await member.close()
+members = test_rooms.members  # the fixture: aiortc participants, closed after the test
 
 
 def room_of_kind(server: LiveServer, kind: RoomKind) -> Room:
@@ -65,16 +57,6 @@ async def save(server: LiveServer, room: Room) -> None:
     async with server.app.state.platform.db.session() as session:
         session.add(room)
         await session.commit()
-
-
-@asynccontextmanager
-async def listening(server: LiveServer, channel: str) -> AsyncIterator[Any]:
-    """A socket subscribed to a room's channel, as a participant's page is."""
-    ws_url = server.url.replace("http", "ws") + "/ws"
-    async with websockets.connect(ws_url, origin=server.url) as socket:  # type: ignore[arg-type]
-        await socket.send(json.dumps({"type": "subscribe", "channel": channel}))
-        assert json.loads(await socket.recv())["type"] == "subscribed"
-        yield socket
 
 
 async def put_settings(http: httpx.AsyncClient, room: Room, **change: Any) -> httpx.Response:
@@ -221,43 +203,39 @@ async def test_a_locked_room_lets_no_guest_in_until_the_host_unlocks_it(
 async def test_the_host_removes_asks_to_mute_and_lowers_hands(
     live_server: LiveServer, members: list[Member]
 ) -> None:
-    room = new_room(live_server)
     plane = live_server.app.state.platform.get(RoomPlane)
-    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
-        host = await join(http, room, room.host_key, members)
-        guest = await join(http, room, room.guest_key, members, name="Ada")
+    async with host_and_guest(live_server, members, guest_name="Ada") as inside:
+        http, room, host, guest, socket = inside
         other = await join(http, room, room.guest_key, members, name="Bob")
-        async with listening(live_server, host.joined["channel"]) as socket:
-            # A guest raises their hand: everyone hears it, and the list shows it.
-            raised = await http.put(f"{guest.url}/hand", json={"raised": True}, headers=guest.auth)
-            assert raised.status_code == 200 and raised.json()["hand"] is True
-            event = await next_event(socket)
-            assert event["type"] == "hand" and event["participant"]["hand"] is True
-            hands = {p["name"]: p["hand"] for p in (await listed(http, room, room.guest_key))["participants"]}
-            assert hands == {"Host": False, "Ada": True, "Bob": False}
-            # The host lowers it.
-            assert (
-                await http.delete(f"{host.url}/others/{guest.id}/hand", headers=host.auth)
-            ).status_code == 204
-            event = await next_event(socket)
-            assert event["type"] == "hand" and event["participant"]["hand"] is False
+        assert (await next_event(socket))["participant"]["name"] == "Bob"  # the host hears him come in
+        # A guest raises their hand: everyone hears it, and the list shows it.
+        raised = await http.put(f"{guest.url}/hand", json={"raised": True}, headers=guest.auth)
+        assert raised.status_code == 200 and raised.json()["hand"] is True
+        event = await next_event(socket)
+        assert event["type"] == "hand" and event["participant"]["hand"] is True
+        hands = {p["name"]: p["hand"] for p in (await listed(http, room, room.guest_key))["participants"]}
+        assert hands == {"Host": False, "Ada": True, "Bob": False}
+        # The host lowers it.
+        assert (await http.delete(f"{host.url}/others/{guest.id}/hand", headers=host.auth)).status_code == 204
+        event = await next_event(socket)
+        assert event["type"] == "hand" and event["participant"]["hand"] is False
 
-            # Asked to mute: only the page of that participant acts on it; no media is touched.
-            muted = await http.post(f"{host.url}/others/{guest.id}/mute", headers=host.auth)
-            assert muted.status_code == 204
-            assert await next_event(socket) == {"type": "mute", "id": guest.id}
+        # Asked to mute: only the page of that participant acts on it; no media is touched.
+        muted = await http.post(f"{host.url}/others/{guest.id}/mute", headers=host.auth)
+        assert muted.status_code == 204
+        assert await next_event(socket) == {"type": "mute", "id": guest.id}
 
-            # A guest controls nobody else; the host does not remove themselves.
-            for url in (f"{other.url}/others/{guest.id}/remove", f"{other.url}/others/{guest.id}/mute"):
-                assert error(await http.post(url, headers=other.auth)) == (403, "room.host_only")
-            refused = await http.delete(f"{other.url}/others/{guest.id}/hand", headers=other.auth)
-            assert error(refused) == (403, "room.host_only")
-            itself = await http.post(f"{host.url}/others/{host.id}/remove", headers=host.auth)
-            assert error(itself) == (404, "room.no_participant")
+        # A guest controls nobody else; the host does not remove themselves.
+        for url in (f"{other.url}/others/{guest.id}/remove", f"{other.url}/others/{guest.id}/mute"):
+            assert error(await http.post(url, headers=other.auth)) == (403, "room.host_only")
+        refused = await http.delete(f"{other.url}/others/{guest.id}/hand", headers=other.auth)
+        assert error(refused) == (403, "room.host_only")
+        itself = await http.post(f"{host.url}/others/{host.id}/remove", headers=host.auth)
+        assert error(itself) == (404, "room.no_participant")
 
-            removed = await http.post(f"{host.url}/others/{guest.id}/remove", headers=host.auth)
-            assert removed.status_code == 204
-            assert await next_event(socket) == {"type": "removed", "id": guest.id}
+        removed = await http.post(f"{host.url}/others/{guest.id}/remove", headers=host.auth)
+        assert removed.status_code == 204
+        assert await next_event(socket) == {"type": "removed", "id": guest.id}
         # Their seat is gone at once: the secret they held opens nothing.
         gone = await http.post(f"{guest.url}/publish", content="v=0", headers={**SDP, **guest.auth})
         assert error(gone) == (404, "room.no_participant")

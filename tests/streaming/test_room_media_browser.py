@@ -8,13 +8,12 @@ in English and Chinese."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from playwright.async_api import Browser, Page, expect
 
-from streaming.rooms import Participant, RoomPlane
+from streaming.room_participants import Participant
+from streaming.rooms import RoomPlane
 from streaming.whip import PublisherSession
+from tests.browser.shots import shot
 from tests.conftest import LiveServer
 from tests.signing.test_ceremony_browser import open_page
 from tests.streaming.test_e2e_browser import DEADLINE, eventually
@@ -23,13 +22,6 @@ from tests.streaming.test_rooms import new_room
 WAIT = DEADLINE * 1000
 PICTURE = "v => v.videoWidth || new Promise(r => v.addEventListener('resize', r, {once: true}))"
 """Resolves once a <video> shows a picture."""
-SHOTS = os.environ.get("EXPO_TEST_SHOTS", "")
-
-
-async def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(Path(SHOTS) / f"room_{name}.png"), full_page=True)
 
 
 async def seat_publisher(seat: Participant) -> PublisherSession | None:
@@ -87,7 +79,7 @@ async def test_tiles_show_names_speakers_screens_and_a_dropped_guest_comes_back(
     await host.get_by_role("button", name="Speaker view").click()
     await expect(host.locator("#room-grid")).to_have_attribute("data-layout", "speaker")
     await expect(host.locator('#room-grid > [data-featured="true"]')).to_have_count(1)
-    await shot(host, "speaker_en_1280")
+    await shot(host, "room_speaker_en_1280")
     await screen.get_by_role("button", name="Pin").click()
     await expect(screen).to_have_attribute("data-featured", "true")
     assert await host.evaluate("localStorage.getItem('expo.room.layout')") == "speaker"
@@ -126,10 +118,10 @@ async def test_tiles_show_names_speakers_screens_and_a_dropped_guest_comes_back(
     await guest.get_by_role("button", name="Turn camera off").click()
     await expect(other.locator(".room-avatar", has_text="BL")).to_be_visible(timeout=WAIT)
     await expect(other.locator("#toggle-layout")).to_have_text("演讲者视图")
-    await shot(host, "grid_en_1280")
-    await shot(other, "grid_zh_1280")
+    await shot(host, "room_grid_en_1280")
+    await shot(other, "room_grid_zh_1280")
     await host.set_viewport_size({"width": 390, "height": 844})
     await other.set_viewport_size({"width": 390, "height": 844})
-    await shot(host, "grid_en_390")
-    await shot(other, "grid_zh_390")
+    await shot(host, "room_grid_en_390")
+    await shot(other, "room_grid_zh_390")
     assert errors == []

@@ -71,3 +71,27 @@ export async function fetchJson(url, { method = "GET", body, headers = {}, keepa
   const text = await response.text();
   return text ? JSON.parse(text) : null;
 }
+
+/**
+ * `read` (an async function) run one at a time: a call while it runs brings exactly one more run
+ * after it, however many calls came meanwhile, so a burst of realtime events costs two reads of
+ * the API, not a pile of overlapping ones. The returned function resolves when the reads are done.
+ */
+export function oneAtATime(read) {
+  let running = null;
+  let again = false;
+  return function run() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await read();
+      } while (again);
+      running = null;
+    })();
+    return running;
+  };
+}

@@ -15,6 +15,7 @@
 
 import { fetchJson } from "./api.js";
 import { subscribe } from "./channel.js";
+import { button } from "./dom.js";
 import { HostControl } from "./room_control.js";
 import { Layout } from "./room_layout.js";
 import { Remotes } from "./room_remotes.js";
@@ -144,11 +145,11 @@ function hostActions(remote, participant) {
   if (!isHost) return;
   const actions = document.createElement("div");
   actions.className = "room-tile-actions";
-  const lower = tiles.button(t.lowerHand, () => control(`others/${participant.id}/hand`, "DELETE"));
+  const lower = button(t.lowerHand, () => control(`others/${participant.id}/hand`, "DELETE"));
   lower.dataset.action = "lower-hand";
-  const mute = tiles.button(t.askMute, () => control(`others/${participant.id}/mute`));
+  const mute = button(t.askMute, () => control(`others/${participant.id}/mute`));
   mute.dataset.action = "mute";
-  const remove = tiles.button(t.remove, () => control(`others/${participant.id}/remove`), "small danger");
+  const remove = button(t.remove, () => control(`others/${participant.id}/remove`), "small danger");
   remove.dataset.action = "remove";
   actions.append(lower, mute, remove);
   remote.tile.append(actions);
@@ -419,8 +420,12 @@ async function join() {
   closeChannel = subscribe(me.channel, {
     onevent: onEvent,
     // Whatever happened before the subscription was live (someone started sending between our
-    // join and now), or while the socket was down, is read from the participant list.
-    onsubscribed: () => resync(),
+    // join and now), or while the socket was down, is read from the participant list (and by the
+    // other parts of the page that follow the channel: the on-air control).
+    onsubscribed: () => {
+      document.dispatchEvent(new CustomEvent("expo:channel-subscribed"));
+      resync();
+    },
   });
   if (me.waiting) {
     for (const element of INSIDE_ONLY) element.hidden = true;

@@ -3,7 +3,7 @@
 // function here does nothing.
 
 import { fetchJson } from "./api.js";
-import { button } from "./room_tiles.js";
+import { button } from "./dom.js";
 
 const lobby = document.getElementById("room-lobby");
 const lobbyList = document.getElementById("lobby-list");

@@ -1,10 +1,12 @@
 // The host's "Go on air" control of a room page (API: streaming/on_air_api.py). The room feeds
 // one of the expo's broadcasts, shown to its WHEP and HLS viewers; the host picks whose picture
 // and sound are on air (or "automatic": whoever speaks) and takes the room off air, which ends the
-// broadcast. The state is read again after each action and every few seconds, so that who is in
-// the room (the choices of the feed) stays current.
+// broadcast. The state is read once at start, after each action, and again when the room's
+// realtime channel (followed by room.js, re-dispatched as "expo:channel-event") says the room went
+// on or off air or who sends media changed (the choices of the feed), or when that channel was
+// (re)subscribed and may have missed events.
 
-import { fetchJson } from "./api.js";
+import { fetchJson, oneAtATime } from "./api.js";
 
 const config = JSON.parse(document.getElementById("on-air-config").textContent);
 const t = config.t;
@@ -16,7 +18,8 @@ const live = document.getElementById("on-air-live");
 const streams = document.getElementById("on-air-stream");
 const feed = document.getElementById("on-air-feed");
 const watch = document.getElementById("on-air-watch");
-const REFRESH_MS = 5000;
+// Channel events after which the state (and the list of feeds) is read again.
+const CHANGES = new Set(["on_air", "published", "left", "removed", "renamed"]);
 const MESSAGES = {
   "on_air.empty": "empty",
   "on_air.busy": "busy",
@@ -27,7 +30,6 @@ const MESSAGES = {
 };
 
 let signedIn = config.signedIn;
-let current = null;
 
 function tell(text, kind = "ok") {
   status.textContent = text;
@@ -71,7 +73,6 @@ function showStreams(state) {
 }
 
 async function show(state) {
-  current = state;
   panel.dataset.state = state.on_air ? "on" : "off";
   start.hidden = state.on_air;
   live.hidden = !state.on_air;
@@ -85,13 +86,14 @@ async function show(state) {
   }
 }
 
-async function refresh() {
+// One read at a time; a change heard during a read brings one more read after it.
+const refresh = oneAtATime(async () => {
   try {
     await show(await fetchJson(`${api}?key=${encodeURIComponent(config.key)}`));
   } catch (error) {
     failed(error);
   }
-}
+});
 
 async function act(url, method, body) {
   status.dataset.state = "";
@@ -109,7 +111,8 @@ document.getElementById("on-air-go").addEventListener("click", () => {
 document.getElementById("on-air-end").addEventListener("click", () => act(`${api}/end`, "POST", {}));
 feed.addEventListener("change", () => act(`${api}/feed`, "PUT", { feed: feed.value }));
 
+document.addEventListener("expo:channel-event", (event) => {
+  if (CHANGES.has((event.detail || {}).type)) refresh();
+});
+document.addEventListener("expo:channel-subscribed", () => refresh());
 refresh();
-setInterval(() => {
-  if (!document.hidden && current !== null) refresh();
-}, REFRESH_MS);

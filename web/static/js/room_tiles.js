@@ -3,6 +3,8 @@
 // is down; shared screens get tiles of their own, labelled "<name> (screen)". Names are always set
 // as text, never as HTML. The remote participant's <video data-participant> is the public contract.
 
+import { button } from "./dom.js";
+
 /** What a participant's tile says: their name, else "Host" or "Guest 3" in this page's language. */
 export function label(participant, t) {
   if (participant.named) return participant.name;
@@ -17,15 +19,6 @@ export function initials(name) {
   const letters = [...words[0]];
   // A Chinese or Japanese name reads whole in two characters; a one-word Latin name by its first letter.
   return /[\u2e80-\u9fff\uac00-\ud7af]/u.test(letters[0]) ? letters.slice(0, 2).join("") : letters[0].toUpperCase();
-}
-
-export function button(text, onclick, className = "small") {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = className;
-  element.textContent = text;
-  element.addEventListener("click", onclick);
-  return element;
 }
 
 function badge(className, text) {

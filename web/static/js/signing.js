@@ -5,7 +5,7 @@
 // beside their field. Every signature, anyone's, arrives on the room's channel (re-dispatched by
 // room.js as "expo:channel-event") and the panel reads the ceremony again.
 
-import { fetchJson } from "./api.js";
+import { fetchJson, oneAtATime } from "./api.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const t = JSON.parse(document.getElementById("signing-strings").textContent);
@@ -18,8 +18,6 @@ const you = document.getElementById("signing-you");
 const certificate = document.getElementById("signing-certificate");
 const template = document.getElementById("signing-form-template");
 let state = null;
-let loading = null;
-let again = false;
 
 function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
@@ -148,28 +146,17 @@ function render() {
   certificate.href = state.certificate_url || "#";
 }
 
-async function load() {
-  // One read at a time; a signature heard during a read brings one more read after it.
-  if (loading) {
-    again = true;
-    return loading;
+// One read at a time; a signature heard during a read brings one more read after it.
+const load = oneAtATime(async () => {
+  try {
+    const query = new URLSearchParams({ key: config.key });
+    if (party) query.set("party", party);
+    state = await fetchJson(`${api}?${query}`);
+    render();
+  } catch {
+    // The room ended or the network failed: the room's own status line says so.
   }
-  loading = (async () => {
-    do {
-      again = false;
-      try {
-        const query = new URLSearchParams({ key: config.key });
-        if (party) query.set("party", party);
-        state = await fetchJson(`${api}?${query}`);
-        render();
-      } catch {
-        // The room ended or the network failed: the room's own status line says so.
-      }
-    } while (again);
-    loading = null;
-  })();
-  return loading;
-}
+});
 
 document.addEventListener("expo:channel-event", (event) => {
   const type = (event.detail || {}).type;

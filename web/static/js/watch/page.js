@@ -37,14 +37,7 @@ export function failureText(error) {
   return t.failed;
 }
 
-export function button(label, onclick, className = "small") {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = className;
-  element.textContent = label;
-  element.addEventListener("click", onclick);
-  return element;
-}
+export { button } from "../dom.js";
 
 /** The Chat / Q&A tabs: show the panel of the tab clicked. */
 export function wireTabs() {
