@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -123,6 +124,14 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def seconds_between(session: AsyncSession, start: Any, end: Any) -> sa.ColumnElement[float]:
+    """SQL for ``end - start`` in seconds, two time columns of ``session``'s store (the one
+    expression of elapsed time that SQLite and PostgreSQL do not share)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.extract("epoch", end - start), sa.Float)
+    return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
 
 
 def utcnow() -> datetime:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from booths.leads import safe_cell
 from expo.db import Database, utcnow
-from streaming.models import RoomAttendance
+from streaming.models import Room, RoomAttendance
 
 LEFT_HOW = ("left", "removed", "ended", "closed")
 """How a stay ends: they left (or their connection was lost), the host removed them, the room was
@@ -66,11 +66,12 @@ async def attendance(session: AsyncSession, room_id: int) -> list[RoomAttendance
     return list((await session.exec(query)).all())
 
 
-def attendance_csv(rows: Sequence[RoomAttendance]) -> str:
-    """The stays as CSV (a header row, one row a stay, UTC times), safe to open in a spreadsheet."""
+def attendance_csv(rows: Sequence[RoomAttendance], rooms: Mapping[int, Room] | None = None) -> str:
+    """The stays as CSV (a header row, one row a stay, UTC times), safe to open in a spreadsheet.
+    With ``rooms`` (by id), each row starts with its room's title and kind: stays of many rooms."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS if rooms is None else ("room", "kind", *CSV_COLUMNS))
     for row in rows:
         minutes = round((row.left_at - row.joined_at).total_seconds() / 60, 1) if row.left_at else ""
         cells: list[object] = [
@@ -81,5 +82,8 @@ def attendance_csv(rows: Sequence[RoomAttendance]) -> str:
             minutes,
             row.left_how,
         ]
+        if rooms is not None:
+            room = rooms[row.room_id]
+            cells = [room.title, room.kind, *cells]
         writer.writerow([safe_cell(cell) for cell in cells])
     return out.getvalue()

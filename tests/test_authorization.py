@@ -1218,6 +1218,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/organizer/expos/{slug}/dashboard"): e(perm(Perm.VIEW_DASHBOARD)),
     ("GET", "/organizer/expos/{slug}/dashboard/audience.csv"): e(perm(Perm.VIEW_DASHBOARD)),
     ("GET", "/organizer/expos/{slug}/dashboard/audience-minutes.csv"): e(perm(Perm.VIEW_DASHBOARD)),
+    ("GET", "/organizer/expos/{slug}/dashboard/rooms.csv"): e(perm(Perm.VIEW_DASHBOARD)),
     # The promotion dashboard is the investment bureau's, as the pipeline it sums up.
     ("GET", "/api/expos/{slug}/dashboard/promotion"): e(perm(Perm.CHANGE_EXPO)),
     ("GET", "/organizer/expos/{slug}/dashboard/promotion"): e(perm(Perm.CHANGE_EXPO)),
@@ -1228,6 +1229,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/my/dashboard/{slug}"): e(EXHIBITOR_DASHBOARD, late=True),
     ("GET", "/my/dashboard/{slug}/audience.csv"): e(EXHIBITOR_DASHBOARD, late=True),
     ("GET", "/my/dashboard/{slug}/audience-minutes.csv"): e(EXHIBITOR_DASHBOARD, late=True),
+    ("GET", "/my/dashboard/{slug}/rooms.csv"): e(EXHIBITOR_DASHBOARD, late=True),
 }
 
 EXEMPT: dict[str, str] = {

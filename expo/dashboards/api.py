@@ -20,6 +20,7 @@ from expo.dashboards.figures import (
     DayCount,
     LiveFigures,
     MeetingTotals,
+    RoomFigures,
     SessionFigures,
 )
 from expo.http.api import Endpoint, Schema
@@ -36,6 +37,7 @@ class ExpoDashboardOut(Schema):
     booths: list[BoothFigures] = Field(description="Most visited first.")
     meetings: MeetingTotals = Field(description="The expo's totals over all its booths.")
     sessions: list[SessionFigures] = Field(description="The agenda's programs in timetable order.")
+    rooms: list[RoomFigures] = Field(description="Rooms anyone entered, most recently entered first.")
 
 
 class ExhibitorDashboardOut(Schema):
@@ -43,10 +45,11 @@ class ExhibitorDashboardOut(Schema):
     broadcasts: list[BroadcastFigures]
     booths: list[BoothFigures]
     meetings: MeetingTotals = Field(description="Totals over the caller's booths.")
+    rooms: list[RoomFigures] = Field(description="Their booths' rooms anyone entered, latest first.")
 
 
 async def expo_dashboard(request: Request, user: User) -> ExpoDashboardOut:
-    """The expo's dashboard: live figures, registrations per day, broadcasts, booths, sessions."""
+    """The expo's dashboard: live figures, registrations per day, broadcasts, booths, sessions, rooms."""
     found = await overview.expo_dashboard(platform(request), request.path_params["slug"], user)
     return ExpoDashboardOut(
         slug=found.expo.slug,
@@ -56,6 +59,7 @@ async def expo_dashboard(request: Request, user: User) -> ExpoDashboardOut:
         booths=found.booths,
         meetings=MeetingTotals.of(found.booths),
         sessions=found.sessions,
+        rooms=found.rooms,
     )
 
 
@@ -72,6 +76,7 @@ async def exhibitor_dashboard(request: Request, user: User) -> ExhibitorDashboar
         broadcasts=found.broadcasts,
         booths=found.booths,
         meetings=MeetingTotals.of(found.booths),
+        rooms=found.rooms,
     )
 
 

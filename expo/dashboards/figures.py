@@ -72,6 +72,21 @@ class SessionFigures(Schema):
     attended: int = Field(description="People whose attendance was recorded.")
 
 
+class RoomFigures(Schema):
+    """Who came to one telepresence room (its stays, from :mod:`streaming.room_attendance`)."""
+
+    id: int
+    title: str
+    kind: str = Field(description="booth_meeting, negotiation or signing_ceremony.")
+    booth_id: int | None
+    stays: int = Field(description="Entries into the room (a reconnection within its grace is not one).")
+    people: int = Field(description="Accounts counted once each; a guest without an account once per stay.")
+    minutes: float = Field(description="Time spent in the room by everyone, over the stays that ended.")
+    in_room: int = Field(description="Stays not ended: in the room now (or cut off by a server stop).")
+    first_entry: datetime
+    last_exit: datetime | None
+
+
 class LiveBroadcast(Schema):
     id: int
     title: str

@@ -12,8 +12,15 @@ from sqlmodel import select
 
 from booths.models import Booth
 from expo.accounts.models import User
-from expo.dashboards import access, history, registrations, sessions
-from expo.dashboards.figures import BoothFigures, BroadcastFigures, DayCount, LiveFigures, SessionFigures
+from expo.dashboards import access, history, registrations, rooms, sessions
+from expo.dashboards.figures import (
+    BoothFigures,
+    BroadcastFigures,
+    DayCount,
+    LiveFigures,
+    RoomFigures,
+    SessionFigures,
+)
 from expo.dashboards.live import live_figures
 from expo.expos.models import Expo
 from expo.permissions import Standing
@@ -31,6 +38,7 @@ class ExpoDashboard:
     broadcasts: list[BroadcastFigures]
     booths: list[BoothFigures]
     sessions: list[SessionFigures]
+    rooms: list[RoomFigures]
 
 
 @dataclass
@@ -39,6 +47,7 @@ class ExhibitorDashboard:
     my_booths: list[Booth]
     broadcasts: list[BroadcastFigures]
     booths: list[BoothFigures]
+    rooms: list[RoomFigures]  # the rooms of their booths
 
 
 async def expo_dashboard(p: Platform, slug: str, user: User) -> ExpoDashboard:
@@ -50,8 +59,9 @@ async def expo_dashboard(p: Platform, slug: str, user: User) -> ExpoDashboard:
         broadcasts = await history.broadcasts(session, p.get(Audience), expo.id)
         booths = await history.booth_ranking(session, expo.id)
         programs = await sessions.session_attendance(session, expo.id)
+        in_rooms = await rooms.room_figures(session, expo.id)
     live = await live_figures(p.db, p.bus, p.get(Audience), expo)
-    return ExpoDashboard(expo, viewer, live, per_day, broadcasts, booths, programs)
+    return ExpoDashboard(expo, viewer, live, per_day, broadcasts, booths, programs, in_rooms)
 
 
 async def live_dashboard(p: Platform, slug: str, user: User) -> LiveFigures:
@@ -70,7 +80,8 @@ async def exhibitor_dashboard(p: Platform, slug: str, user: User) -> ExhibitorDa
         ids = [b.id for b in mine if b.id is not None]
         broadcasts = await history.broadcasts(session, p.get(Audience), expo.id, ids, owner_id=user.id)
         booths = await history.booth_ranking(session, expo.id, ids)
-    return ExhibitorDashboard(expo, mine, broadcasts, booths)
+        in_rooms = await rooms.room_figures(session, expo.id, ids)
+    return ExhibitorDashboard(expo, mine, broadcasts, booths, in_rooms)
 
 
 async def exhibitor_expos(p: Platform, user: User) -> list[Expo]:

@@ -20,7 +20,7 @@ from booths import floor
 from expo.accounts.models import Role
 from expo.accounts.services import count_by_role
 from expo.auth import platform
-from expo.dashboards import charts, exports, home, overview
+from expo.dashboards import access, charts, exports, home, overview, rooms
 from expo.dashboards.figures import BroadcastFigures
 from expo.dashboards.live import channel
 from expo.http.pages import page_locale, redirect, render
@@ -178,13 +178,33 @@ async def exhibitor_minutes_csv(request: Request) -> Response:
     return csv_response(exports.audience_minutes_csv(broadcasts), f"{slug}-my-audience-minutes.csv")
 
 
+async def organizer_rooms_csv(request: Request) -> Response:
+    """Every stay in the expo's rooms as CSV (the organizer's dashboard readers)."""
+    user = await require_page_user(request)
+    async with platform(request).db.session() as session:
+        expo, _ = await access.organized_expo(session, request.path_params["slug"], user)
+        body = await rooms.attendance_csv(session, expo.id or 0)
+    return csv_response(body, f"{expo.slug}-room-attendance.csv")
+
+
+async def exhibitor_rooms_csv(request: Request) -> Response:
+    """Every stay in the rooms of the caller's booths at the expo as CSV."""
+    user = await require_page_user(request)
+    async with platform(request).db.session() as session:
+        expo, mine = await access.exhibitor_expo(session, request.path_params["slug"], user)
+        body = await rooms.attendance_csv(session, expo.id or 0, [b.id for b in mine if b.id is not None])
+    return csv_response(body, f"{expo.slug}-my-room-attendance.csv")
+
+
 ROUTES: list[BaseRoute] = [
     Route("/organizer", organizer_home, methods=["GET"]),
     Route("/organizer/expos/{slug}/dashboard", expo_page, methods=["GET"]),
     Route("/organizer/expos/{slug}/dashboard/audience.csv", organizer_audience_csv, methods=["GET"]),
     Route("/organizer/expos/{slug}/dashboard/audience-minutes.csv", organizer_minutes_csv, methods=["GET"]),
+    Route("/organizer/expos/{slug}/dashboard/rooms.csv", organizer_rooms_csv, methods=["GET"]),
     Route("/my/dashboard", my_dashboards, methods=["GET"]),
     Route("/my/dashboard/{slug}", exhibitor_page, methods=["GET"]),
     Route("/my/dashboard/{slug}/audience.csv", exhibitor_audience_csv, methods=["GET"]),
     Route("/my/dashboard/{slug}/audience-minutes.csv", exhibitor_minutes_csv, methods=["GET"]),
+    Route("/my/dashboard/{slug}/rooms.csv", exhibitor_rooms_csv, methods=["GET"]),
 ]

@@ -3,7 +3,7 @@
 Counts and sums are ``GROUP BY`` queries; medians and 90th percentiles are nearest-rank, ranked
 with window functions (``ROW_NUMBER`` and ``COUNT`` over each group) and picked with a
 ``GROUP BY``, so no row is read into Python and the same SQL runs on SQLite and PostgreSQL. Only
-two expressions differ between the stores (:func:`seconds_between`, :func:`json_text`).
+two expressions differ between the stores (:func:`expo.db.seconds_between`, :func:`json_text`).
 
 Time in a stage comes from the projects' history in the audit log (:func:`expo.promotion.projects
 .history`): a project entered its current stage at its last filing or move event, and each move
@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from expo.audit import AuditEvent
+from expo.db import seconds_between
 from expo.promotion.models import ConsultingThread, PromotionInvitation, PromotionProject
 from expo.promotion.reminders import OPEN_STAGES
 
@@ -34,13 +35,6 @@ FILED, MOVED = "promotion.project_filed", "promotion.project_moved"
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
-
-
-def seconds_between(dialect: str, start: Any, end: Any) -> Column:
-    """``end - start`` in seconds, for two times of the store."""
-    if dialect == "postgresql":
-        return sa.cast(sa.extract("epoch", end - start), sa.Float)
-    return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
 
 
 def json_text(dialect: str, column: Any, key: str) -> Column:
@@ -137,7 +131,7 @@ async def time_in_current_stage(session: AsyncSession, expo_id: int, now: dateti
     values = (
         select(
             col(PromotionProject.stage).label("grp"),
-            seconds_between(_dialect(session), entered, moment).label("value"),
+            seconds_between(session, entered, moment).label("value"),
         )
         .select_from(PromotionProject)
         .outerjoin(
@@ -171,7 +165,7 @@ async def completed_stays(session: AsyncSession, expo_id: int) -> dict[str, Spre
     values = (
         select(
             events.c.left.label("grp"),
-            seconds_between(dialect, events.c.entered, events.c.created_at).label("value"),
+            seconds_between(session, events.c.entered, events.c.created_at).label("value"),
         )
         .where(events.c.action == MOVED, events.c.entered.is_not(None))
         .subquery()
@@ -223,9 +217,9 @@ async def first_responses(session: AsyncSession, expo_id: int, *, per_category: 
     values = (
         select(
             col(group).label("grp"),
-            seconds_between(
-                _dialect(session), ConsultingThread.created_at, ConsultingThread.first_answered_at
-            ).label("value"),
+            seconds_between(session, ConsultingThread.created_at, ConsultingThread.first_answered_at).label(
+                "value"
+            ),
         )
         .where(ConsultingThread.expo_id == expo_id, col(ConsultingThread.first_answered_at).is_not(None))
         .subquery()
