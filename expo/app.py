@@ -55,6 +55,7 @@ from expo.promotion import departments_api as promotion_departments_api
 from expo.promotion import departments_desk as promotion_departments_desk
 from expo.promotion import departments_pages as promotion_departments_pages
 from expo.promotion import editor_pages as promotion_editor_pages
+from expo.promotion import filing_questions_pages as promotion_filing_questions_pages
 from expo.promotion import pages as promotion_pages
 from expo.promotion import project_rooms_pages as promotion_project_rooms_pages
 from expo.promotion import projects_api as promotion_projects_api
@@ -139,6 +140,7 @@ def routes() -> list[BaseRoute]:
         # Before the promotion site's pages: /invest/projects is not a module page.
         *promotion_projects_pages.ROUTES,
         *promotion_projects_board.ROUTES,
+        *promotion_filing_questions_pages.ROUTES,
         *promotion_project_rooms_pages.ROUTES,
         *promotion_projects_api.ROUTES,
         *promotion_pages.ROUTES,

@@ -1015,6 +1015,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/expos/{slug}/invest/subtitles/{lang}.vtt"): e(EVERYONE, params={"lang": "en"}),
     ("GET", "/expos/{slug}/invest/{module}"): e(EVERYONE, params={"module": "advantages"}),
     ("GET", "/organizer/expos/{slug}/invest"): e(perm(Perm.CHANGE_EXPO)),
+    ("GET", "/organizer/expos/{slug}/invest/filing-questions"): e(perm(Perm.CHANGE_EXPO)),
+    ("POST", "/organizer/expos/{slug}/invest/filing-questions"): e(
+        perm(Perm.CHANGE_EXPO), {"new_label": "Local partner", "new_kind": "text"}
+    ),
     ("POST", "/organizer/expos/{slug}/invest/letter"): e(
         perm(Perm.CHANGE_EXPO), {"letter_title": "Dear investors", "letter_body": "Welcome."}
     ),

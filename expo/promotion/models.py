@@ -39,6 +39,9 @@ class PromotionSite(SQLModel, table=True):
     subtitles_en: str = Field(default="", sa_type=sa.Text)
     subtitles_zh: str = Field(default="", sa_type=sa.Text)
     updated_at: datetime = Field(default_factory=utcnow)
+    # The bureau's own questions on the filing form, stored as the registration form's custom
+    # questions are (expo.registration.forms.check_spec); see expo.promotion.filing_questions.
+    filing_questions: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
 
 
 class PromotionSection(SQLModel, table=True):
@@ -98,6 +101,8 @@ class PromotionProject(SQLModel, table=True):
     # The cloud-signing ceremony opened for it at the "signing" stage (expo.promotion.project_rooms_signing);
     # its completion moves the project to "signed", and its certificate is the signed record.
     ceremony_id: int | None = Field(default=None, foreign_key="signing_ceremony.id", ondelete="SET NULL")
+    # The investor's answers to the bureau's own questions, by question key (check_answers).
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
 class PromotionProjectFile(SQLModel, table=True):

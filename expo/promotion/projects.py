@@ -36,7 +36,7 @@ from expo.expos import services as expos
 from expo.expos.models import Expo, ExpoMember
 from expo.i18n import countries
 from expo.permissions import BUREAU, Standing, may_follow_investor_case, require, standing
-from expo.promotion import invitations
+from expo.promotion import filing_questions, invitations
 from expo.promotion.models import PromotionProject, PromotionProjectComment, PromotionProjectFile
 from expo.promotion.services import FormInvalid
 from expo.uploads import MediaKind, Stored
@@ -132,8 +132,13 @@ def _text(errors: dict[str, str], values: dict[str, str], name: str, limit: int,
     return value[:limit]
 
 
-def check_filing(values: dict[str, str]) -> dict[str, Any]:
-    """The fields of a project from its form; :class:`FormInvalid` names every bad field."""
+def check_filing(
+    values: dict[str, str],
+    asked: Sequence[dict[str, Any]] = (),
+    answers: Mapping[str, str | Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """The fields of a project from its form, with its ``answers`` to the bureau's own questions
+    (``asked``, :mod:`expo.promotion.filing_questions`); :class:`FormInvalid` names every bad field."""
     errors: dict[str, str] = {}
     fields: dict[str, Any] = {
         "company": _text(errors, values, "company", 200, required=True),
@@ -158,16 +163,23 @@ def check_filing(values: dict[str, str]) -> dict[str, Any]:
         office_sqm=_whole(errors, values, "office_sqm", MAX_AREA, required=False),
         jobs=_whole(errors, values, "jobs", MAX_JOBS, required=False) or 0,
     )
+    kept = filing_questions.check(asked, answers or {}, errors)
+    if kept:
+        fields["answers"] = kept
     if errors:
         raise FormInvalid(errors)
     return fields
 
 
 async def file_project(
-    session: AsyncSession, expo: Expo, values: dict[str, str], investor: User
+    session: AsyncSession,
+    expo: Expo,
+    values: dict[str, str],
+    investor: User,
+    answers: Mapping[str, str | Sequence[str]] | None = None,
 ) -> PromotionProject:
     """``investor`` files a project with the expo's bureau; it starts at ``filed``."""
-    fields = check_filing(values)
+    fields = check_filing(values, await filing_questions.questions(session, expo), answers)
     assert expo.id is not None and investor.id is not None
     if len(await my_projects(session, expo, investor)) >= MAX_PER_INVESTOR:
         raise Conflict(
@@ -467,14 +479,18 @@ async def export(session: AsyncSession, expo: Expo) -> str:
     found = await projects(session, expo)
     ids: set[int | None] = {p.owner_id for p in found}
     ids.update(p.investor_id for p in found)
-    return export_csv(found, await users_by_id(session, ids))
+    asked = await filing_questions.questions(session, expo)
+    return export_csv(found, await users_by_id(session, ids), asked)
 
 
-def export_csv(found: Sequence[PromotionProject], people: dict[int, User]) -> str:
-    """The projects as CSV (a header row, one row each), safe to open in a spreadsheet."""
+def export_csv(
+    found: Sequence[PromotionProject], people: dict[int, User], asked: Sequence[dict[str, Any]] = ()
+) -> str:
+    """The projects as CSV (a header row, one row each, then a column per question of the bureau's
+    own), safe to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([safe_cell(cell) for cell in (*CSV_COLUMNS, *filing_questions.csv_header(asked))])
     for p in found:
         investor = people.get(p.investor_id)
         owner = people.get(p.owner_id) if p.owner_id is not None else None
@@ -487,6 +503,7 @@ def export_csv(found: Sequence[PromotionProject], people: dict[int, User]) -> st
             investor.email if investor else "",
             (owner.name or owner.email) if owner else "",
             p.due_date.isoformat() if p.due_date else "",
+            *filing_questions.csv_cells(asked, p.answers),
         ]
         writer.writerow([safe_cell(cell) for cell in row])
     return out.getvalue()

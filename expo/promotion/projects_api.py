@@ -21,7 +21,7 @@ from expo.expos.services import get_expo
 from expo.http.api import Endpoint, Schema, path_int
 from expo.http.inputs import MAX_ID, Id
 from expo.permissions import may_run_promotion
-from expo.promotion import projects
+from expo.promotion import filing_questions, projects
 from expo.promotion.models import PromotionProject
 
 TAGS = ["promotion"]
@@ -43,6 +43,13 @@ class ProjectIn(Schema):
     jobs: int = Field(default=0, ge=0, le=projects.MAX_JOBS, description="Jobs the project creates.")
     timeline: str = Field(max_length=200)
     description: str = Field(default="", max_length=projects.MAX_DESCRIPTION)
+    answers: dict[str, filing_questions.Answer] = Field(
+        default_factory=dict,
+        max_length=filing_questions.MAX_QUESTIONS,
+        description="Answers to the bureau's own questions of the filing form, by question key: text, "
+        "a list of the chosen options for several choices, true or false for a checkbox. A question "
+        "answered wrong is named `answers.<key>` in the 422 error's `details`.",
+    )
 
 
 class ChangeOut(Schema):
@@ -87,6 +94,9 @@ class ProjectOut(Schema):
     created_at: datetime
     updated_at: datetime
     url: str
+    answers: dict[str, str | list[str] | bool] = Field(
+        default_factory=dict, description="Answers to the bureau's own questions, by question key."
+    )
 
     @classmethod
     def of(cls, project: PromotionProject, slug: str) -> ProjectOut:
@@ -129,10 +139,11 @@ class CommentIn(Schema):
 
 async def file_project(request: Request, body: ProjectIn, user: User) -> ProjectOut:
     """File a project with the expo's investment bureau (any signed-in investor)."""
-    values = {k: str(v) for k, v in body.model_dump().items() if v is not None}
+    values = {k: str(v) for k, v in body.model_dump(exclude={"answers"}).items() if v is not None}
+    answers = filing_questions.from_json(body.answers)
     async with platform(request).db.session() as session:
         expo = await get_expo(session, request.path_params["slug"])
-        project = await projects.file_project(session, expo, values, user)
+        project = await projects.file_project(session, expo, values, user, answers)
     return ProjectOut.of(project, expo.slug)
 
 

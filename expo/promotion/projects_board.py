@@ -25,7 +25,14 @@ from expo.errors import N_, ExpoError
 from expo.http.api import path_int
 from expo.http.pages import flash, page_locale, read_form, redirect, render
 from expo.permissions import require_page_user
-from expo.promotion import departments_views, project_rooms_signing, projects, reminders
+from expo.promotion import (
+    departments,
+    departments_views,
+    filing_questions,
+    project_rooms_signing,
+    projects,
+    reminders,
+)
 from expo.promotion.projects_api import csv_response
 from expo.promotion.projects_pages import helpers
 from expo.promotion.services import FormInvalid
@@ -91,6 +98,8 @@ async def _detail(
         people = await projects.users_by_id(session, ids)
         rooms = await project_rooms_signing.page_context(session, expo, project, user, bureau=True)
         circulation = await departments_views.detail_context(session, expo, project)
+        asked = await filing_questions.questions(session, expo)
+    locale = await page_locale(request)
     context: dict[str, Any] = {
         **rooms,
         **circulation,
@@ -109,7 +118,8 @@ async def _detail(
         "comment_values": {},
         "errors": {},
         "failed": None,  # which form failed: "move", "assign" or "comment"
-        **helpers(await page_locale(request)),
+        "filing_answers": filing_questions.shown(asked, project.answers, locale),
+        **helpers(locale),
         **(extra or {}),
     }
     return await render(request, "promotion/project_detail.html", context, status=status)

@@ -28,7 +28,7 @@ from expo.http.api import path_int
 from expo.http.pages import flash, page_locale, read_form, redirect, render
 from expo.i18n import country_choices
 from expo.permissions import may_run_promotion, require_page_user
-from expo.promotion import project_rooms_signing, projects
+from expo.promotion import departments_circulation, filing_questions, project_rooms_signing, projects
 from expo.promotion.pages import view_helpers
 from expo.promotion.services import FormInvalid
 
@@ -67,11 +67,15 @@ async def my_projects(request: Request) -> Response:
 async def _filing_form(request: Request, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
     async with platform(request).db.session() as session:
         expo = await expos.get_expo(session, request.path_params["slug"])
+        asked = await filing_questions.questions(session, expo)
     context: dict[str, Any] = {
         "expo": expo,
         "values": {"currency": "CNY"},
         "errors": {},
-        **helpers(await page_locale(request)),
+        "questions": asked,
+        "answers": {},
+        **filing_questions.page_helpers(locale),
+        **helpers(locale),
         **(extra or {}),
     }
     return await render(request, "promotion/project_form.html", context, status=status)
@@ -87,16 +91,13 @@ async def file_project(request: Request) -> Response:
     form = await read_form(request)
     user = await require_page_user(request)
     values = _values(form)
+    answers = filing_questions.submitted(form)
     try:
         async with platform(request).db.session() as session:
             expo = await expos.get_expo(session, request.path_params["slug"])
-            project = await projects.file_project(session, expo, values, user)
+            project = await projects.file_project(session, expo, values, user, answers)
     except ExpoError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = exc.errors if isinstance(exc, FormInvalid) else {}
-        extra = {"values": values, "errors": errors, "form_error": exc.message}
-        return await _filing_form(request, extra, exc.status)
+        return await _filing_form(request, form_failure(exc, values=values, answers=answers), exc.status)
     response = redirect(project_url(expo.slug, project.id))
     flash(response, request, N_("Your project was filed. The bureau will be in touch."), "success")
     return response
@@ -108,6 +109,7 @@ async def _project_page(
     async with platform(request).db.session() as session:
         expo = await expos.get_expo(session, request.path_params["slug"])
         project, st = await projects.visible_project(session, expo, path_int(request, "project_id"), user)
+        asked = await filing_questions.questions(session, expo)
         changes = await projects.history(session, project, moves_only=True)
         attached = await projects.files(session, project)
         rooms = await project_rooms_signing.page_context(session, expo, project, user, bureau=False)
@@ -119,7 +121,8 @@ async def _project_page(
         "files": attached,
         "bureau": may_run_promotion(st),
         "upload_mib": platform(request).settings.upload_max_bytes >> 20,
-        **helpers(await page_locale(request)),
+        "filing_answers": filing_questions.shown(asked, project.answers, locale),
+        **helpers(locale),
         **(extra or {}),
     }
     return await render(request, "promotion/project.html", context, status=status)

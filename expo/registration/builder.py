@@ -124,6 +124,35 @@ def parse(
         }
         ranked.append((_position(form, f"{key}_pos", index), len(ranked), row))
     custom = [q for q in stored.fields if q["key"] not in forms.BUILTIN_KINDS]
+    for position, row in custom_rows(form, custom, languages, first=100):
+        ranked.append((position, len(ranked), row))
+    rows = [row for _, _, row in sorted(ranked, key=lambda r: (r[0], r[1]))]
+    if sum(1 for r in rows if not r["builtin"]) > MAX_CUSTOM:
+        raise Invalid(N_("A form has at most 16 questions."), code="registration.invalid_form")
+    fields = questions_of([r for r in rows if r["mode"] != "off"])
+    try:
+        spec = forms.FormSpec(
+            opens_at=_moment(form, "opens_at", tz),
+            closes_at=_moment(form, "closes_at", tz),
+            approval_required=form.get("approval_required") == "on",
+            consent_text=_str(form, "consent_text"),
+            translations={
+                lang: forms.ConsentText(consent_text=_str(form, f"consent_text_{lang}")) for lang in languages
+            },
+            fields=fields,
+        )
+    except ValidationError as exc:
+        raise _refused(exc) from None
+    return spec, rows
+
+
+def custom_rows(
+    form: FormData, custom: Sequence[dict[str, Any]], languages: Sequence[str], first: int = 0
+) -> list[tuple[int, dict[str, Any]]]:
+    """The organizer's own questions as submitted, each with its typed position: the ``custom``
+    questions stored (``c_<key>_*`` fields) but those removed, then the one added (``new_*``).
+    ``first`` is the position a question gets when its position is not a number."""
+    out: list[tuple[int, dict[str, Any]]] = []
     for index, question in enumerate(custom):
         key = question["key"]
         if form.get(f"c_{key}_remove") == "on":
@@ -138,7 +167,7 @@ def parse(
             "mode": "",
             "translations": _translated(form, f"c_{key}", languages, label=True),
         }
-        ranked.append((_position(form, f"c_{key}_pos", 100 + index), len(ranked), row))
+        out.append((_position(form, f"c_{key}_pos", first + index), row))
     new_label = _str(form, "new_label", 200)
     if new_label:
         taken = {q["key"] for q in custom}
@@ -152,20 +181,17 @@ def parse(
             "mode": "",
             "translations": _translated(form, "new", languages, label=True),
         }
-        ranked.append((_position(form, "new_pos", 1000), len(ranked), row))
-    rows = [row for _, _, row in sorted(ranked, key=lambda r: (r[0], r[1]))]
-    if sum(1 for r in rows if not r["builtin"]) > MAX_CUSTOM:
-        raise Invalid(N_("A form has at most 16 questions."), code="registration.invalid_form")
-    try:
-        spec = forms.FormSpec(
-            opens_at=_moment(form, "opens_at", tz),
-            closes_at=_moment(form, "closes_at", tz),
-            approval_required=form.get("approval_required") == "on",
-            consent_text=_str(form, "consent_text"),
-            translations={
-                lang: forms.ConsentText(consent_text=_str(form, f"consent_text_{lang}")) for lang in languages
-            },
-            fields=[
+        out.append((_position(form, "new_pos", first + 900), row))
+    return out
+
+
+def questions_of(rows: Sequence[dict[str, Any]]) -> list[forms.Question]:
+    """The rows as questions; :class:`Invalid` naming the first question (``field`` is its key)
+    whose kind or texts are not valid, so the page shows the message beside that row."""
+    out: list[forms.Question] = []
+    for r in rows:
+        try:
+            out.append(
                 forms.Question(
                     key=r["key"],
                     label=r["label"],
@@ -174,15 +200,20 @@ def parse(
                     options=r["options"],
                     translations=r["translations"],
                 )
-                for r in rows
-                if r["mode"] != "off"
-            ],
-        )
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise Invalid(
-            N_("Check the questions: a label, kind or option is not valid."),
-            code="registration.invalid_form",
-            field=".".join(str(p) for p in first["loc"]),
-        ) from None
-    return spec, rows
+            )
+        except ValidationError:
+            raise Invalid(
+                N_("Check the questions: a label, kind or option is not valid."),
+                code="registration.invalid_form",
+                field=r["key"],
+            ) from None
+    return out
+
+
+def _refused(exc: ValidationError) -> Invalid:
+    first = exc.errors(include_url=False)[0]
+    return Invalid(
+        N_("Check the questions: a label, kind or option is not valid."),
+        code="registration.invalid_form",
+        field=".".join(str(p) for p in first["loc"]),
+    )
