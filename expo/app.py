@@ -26,6 +26,7 @@ from expo.accounts import admin_pages as account_admin_pages
 from expo.accounts import api as account_api
 from expo.accounts import pages as account_pages
 from expo.accounts import recovery_pages
+from expo.accounts.work_links import WorkLinks
 from expo.agenda import api as agenda_api
 from expo.agenda import organizer_pages as agenda_organizer_pages
 from expo.agenda import pages as agenda_pages
@@ -61,6 +62,7 @@ from expo.promotion import project_rooms_pages as promotion_project_rooms_pages
 from expo.promotion import projects_api as promotion_projects_api
 from expo.promotion import projects_board as promotion_projects_board
 from expo.promotion import projects_pages as promotion_projects_pages
+from expo.promotion.departments_desk import DeskLinks
 from expo.promotion.project_rooms_signing import on_ceremony_completed
 from expo.promotion.reminders import OverdueReminders
 from expo.registration import api as registration_api
@@ -198,6 +200,8 @@ def build_platform(settings: Settings) -> Platform:
     )
     # "Live now" and "Coming up" for the core's and the floor's pages (see expo.showcase).
     platform.add(StreamListings(audience), kind=LiveListings)
+    # "My department's projects" in the header of the account page (see expo.accounts.work_links).
+    platform.add(DeskLinks(), kind=WorkLinks)
     # Session seats: one group-committing desk per process (see expo.agenda.seats).
     seats = platform.add(SeatDesk(db, settings.public_url), stop=lambda: seats.close())
     # Live dashboard figures of the expos whose dashboards are open in this process.

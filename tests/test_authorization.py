@@ -389,17 +389,19 @@ async def _the_project(world: World) -> int:
     return _PROJECT_OF[id(world)]
 
 
-async def _project_file(world: World) -> int:
-    """A stored PDF attached to :func:`_the_project`."""
+async def _circulated_file(world: World) -> int:
+    """A stored PDF attached to :func:`_circulated` (a project Land planning works on)."""
+    return await _attach_pdf(world, await _circulated(world))
+
+
+async def _attach_pdf(world: World, project_id: int) -> int:
     pdf = b"%PDF-1.4\n%%EOF\n"
     digest = hashlib.sha256(pdf).hexdigest()
     path = uploads.uploads_dir(world.app.state.platform.settings) / digest[:2] / f"{digest}.pdf"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pdf)
     async with world.db.session() as s:
-        attached = PromotionProjectFile(
-            project_id=await _the_project(world), name=path.name, filename="p.pdf"
-        )
+        attached = PromotionProjectFile(project_id=project_id, name=path.name, filename="p.pdf")
         s.add(attached)
         await s.commit()
     assert attached.id is not None
@@ -1100,8 +1102,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/expos/{slug}/invest/projects/{project_id:int}/files"): e(
         INVESTOR | perm(Perm.CHANGE_EXPO), PROJECT_PDF, fresh={"project_id": _the_project}
     ),
+    # ... and its documents to the departments it was circulated to as well
     ("GET", "/expos/{slug}/invest/projects/{project_id:int}/files/{file_id:int}"): e(
-        INVESTOR | perm(Perm.CHANGE_EXPO), fresh={"project_id": _the_project, "file_id": _project_file}
+        INVESTOR | perm(Perm.CHANGE_EXPO) | DEPT_MEMBER,
+        fresh={"project_id": _circulated, "file_id": _circulated_file},
     ),
     ("GET", "/organizer/expos/{slug}/projects"): e(perm(Perm.CHANGE_EXPO)),
     ("GET", "/organizer/expos/{slug}/projects.csv"): e(perm(Perm.CHANGE_EXPO)),

@@ -33,7 +33,12 @@ from expo.expos.models import Expo
 from expo.meetings.models import AvailabilityWindow
 from expo.migrations import ensure_schema, head_revision
 from expo.permissions import BoothRole, is_admin
-from expo.promotion.models import PromotionProject, PromotionSection
+from expo.promotion.models import (
+    PromotionCirculation,
+    PromotionDepartment,
+    PromotionProject,
+    PromotionSection,
+)
 from streaming.models import Room, Stream, StreamStatus
 from tests.conftest import free_port
 
@@ -256,6 +261,8 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "meeting windows": AvailabilityWindow,
             "promotion sections": PromotionSection,
             "projects": PromotionProject,
+            "departments": PromotionDepartment,
+            "circulation steps": PromotionCirculation,
         }
         async with db.session() as session:
             return {
@@ -282,6 +289,8 @@ async def test_seed_demo_is_idempotent(tmp_path: Path) -> None:
             "meeting windows": 1,
             "promotion sections": 2,
             "projects": 1,
+            "departments": 2,
+            "circulation steps": 0,  # sent (and e-mailed) with settings only, like the question
         }
         assert second.logins == first.logins == DEMO_LOGINS
         assert second.expo.id == first.expo.id and second.room.id == first.room.id

@@ -24,6 +24,7 @@ from expo.accounts import services
 from expo.accounts.api import client_of, count_signup
 from expo.accounts.models import Role, TokenKind, User
 from expo.accounts.passwords import MIN_LENGTH
+from expo.accounts.work_links import WorkLinks
 from expo.auth import SESSION_COOKIE, current_token, current_user, forget_auth, platform
 from expo.errors import N_, ExpoError, Invalid, RateLimited
 from expo.expos.services import list_expos
@@ -288,10 +289,13 @@ def _set_language_cookie(response: Response, request: Request, locale: str) -> N
 async def account_page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
-    async with platform(request).db.session() as session:
+    p = platform(request)
+    async with p.db.session() as session:
         tokens = await services.list_tokens(session, user)
+        work = await p.get(WorkLinks).links(session, user)
     context: dict[str, Any] = {
         "tokens": tokens,
+        "work_links": work,  # in the header
         "min_password": MIN_LENGTH,
         "profile_name": user.name,
         "profile_locale": user.locale,

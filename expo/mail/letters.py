@@ -31,7 +31,15 @@ class Letters:
     ) -> None:
         """Queue ``subject`` and ``body`` (gettext ids with ``%(name)s`` parameters) to ``user``."""
         await self.send_to(
-            session, user.email, user.locale, expo, subject, body, user_id=user.id, name=user.name, **params
+            session,
+            user.email,
+            user.locale,
+            expo,
+            subject,
+            body,
+            user_id=user.id,
+            name=user.name or user.email,
+            **params,
         )
 
     async def send_to(

@@ -11,8 +11,6 @@ is tried again. Without SMTP, messages stay ``queued`` and organizers read them 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from expo.db import Database, utcnow
 from expo.mail.models import OutboxMessage, OutboxStatus
+from expo.periodic import Periodic
 
 log = logging.getLogger("expo.outbox")
 
@@ -207,7 +206,7 @@ async def deliver(target: SmtpTarget, sender: str, message: OutboxMessage) -> No
     await aiosmtplib.send(to_email(message, sender), **kwargs)
 
 
-class OutboxSender:
+class OutboxSender(Periodic):
     """Delivers queued messages while the platform runs; :meth:`start` and :meth:`stop` own its task.
 
     :meth:`run_once` sends everything due and returns how many were tried: the task loops over it,
@@ -215,26 +214,10 @@ class OutboxSender:
     """
 
     def __init__(self, db: Database, smtp_url: str, mail_from: str, interval: float = 5.0) -> None:
+        super().__init__("outbox-sender", interval, at_once=True)
         self.db = db
         self.target = SmtpTarget.parse(smtp_url)
         self.mail_from = mail_from
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    async def start(self) -> None:
-        self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="outbox-sender")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            # The flag as well as the cancellation: a driver that swallows CancelledError mid-query
-            # must not leave the loop running (and this await hanging).
-            self._stopping.set()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_once(self) -> int:
         tried = 0
@@ -253,15 +236,6 @@ class OutboxSender:
                 log.warning("outbox delivery failed", extra={"fields": {"id": message.id, "error": error}})
             async with self.db.session() as session:
                 await record_result(session, message, error)
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # a store hiccup must not end delivery for the life of the process
-                log.exception("outbox sender pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
 
 
 async def list_messages(

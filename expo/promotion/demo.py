@@ -1,23 +1,30 @@
 """The demo's investment promotion site: the letter to investors, a section on two module pages,
-a project the demo visitor filed that the bureau is screening, and a consulting question the bureau
-has answered, in English and Chinese.
+a project the demo visitor filed that the bureau is screening and has sent to its land planning
+department (the demo organizer works in it, so "My department's projects" has something to show),
+the bureau's two departments, and a consulting question the bureau has answered, in English and
+Chinese.
 
 Idempotent like the rest of ``expo demo``: the letter is written only while it is empty, a section
-is found by its heading, the project by its company and the question by its subject; what exists
-is left as it is (the organizer may have changed it).
+is found by its heading, a department by its name, the project by its company and the question by
+its subject; the project is sent on only while it has never circulated; what exists is left as it
+is (the organizer may have changed it).
 """
 
 # ruff: noqa: RUF001  (the Chinese texts use Chinese punctuation)
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from expo.accounts.models import User
 from expo.config import Settings
+from expo.db import utcnow
 from expo.expos.models import Expo
-from expo.promotion import consulting, projects, services
-from expo.promotion.models import ConsultingThread, PromotionProject
+from expo.promotion import consulting, departments, departments_circulation, projects, services
+from expo.promotion.departments_letters import CirculationLetters
+from expo.promotion.models import ConsultingThread, PromotionCirculation, PromotionProject
 from expo.promotion.services import OTHER
 
 LETTER = {
@@ -82,6 +89,13 @@ PROJECT = {
 }
 PROJECT_COMMENT = "Site visit proposed for next month; the land team is checking two plots."
 
+DEPARTMENTS = (
+    {"name": "Land planning", "name_zh": "规划局"},
+    {"name": "Tax bureau", "name_zh": "税务局"},
+)
+TASK = "Check the two plots proposed for the assembly centre and report which one fits."
+TASK_DAYS = 7  # the step is due a week after the demo is first seeded
+
 QUESTION = {
     "category": "tax",
     "subject": "Tax incentives for a research centre",
@@ -110,10 +124,14 @@ async def seed_promotion(
             col(PromotionProject.expo_id) == expo.id, col(PromotionProject.company) == PROJECT["company"]
         )
     )
-    if filed.first() is None:
+    project = filed.first()
+    if project is None:
         project = await projects.file_project(session, expo, dict(PROJECT), investor)
         await projects.move(session, project, "screening", project.version, organizer)
         await projects.add_comment(session, project, PROJECT_COMMENT, organizer)
+    land = await _departments(session, expo, organizer)
+    if settings is not None:
+        await _circulate(session, expo, project, land, organizer, CirculationLetters(settings))
     asked = await session.exec(
         select(ConsultingThread).where(
             col(ConsultingThread.expo_id) == expo.id, col(ConsultingThread.subject) == QUESTION["subject"]
@@ -123,3 +141,36 @@ async def seed_promotion(
         letters = consulting.ConsultingLetters(settings)
         thread = await consulting.ask(session, expo, investor, dict(QUESTION), letters)
         await consulting.add_message(session, expo, thread, organizer, {"body": ANSWER}, letters)
+
+
+async def _departments(session: AsyncSession, expo: Expo, organizer: User) -> int:
+    """The bureau's two departments, the organizer working in the first; the first's id."""
+    found = {d.name: d for d in await departments.departments(session, expo)}
+    for values in DEPARTMENTS:
+        if values["name"] not in found:
+            found[values["name"]] = await departments.create(session, expo, dict(values), organizer)
+    land = found[DEPARTMENTS[0]["name"]]
+    assert land.id is not None and organizer.id is not None
+    if organizer.id not in {m.id for m in await departments.members(session, land.id)}:
+        await departments.add_member(session, expo, land, organizer.email, organizer)
+    return land.id
+
+
+async def _circulate(
+    session: AsyncSession,
+    expo: Expo,
+    project: PromotionProject,
+    department_id: int,
+    organizer: User,
+    letters: CirculationLetters,
+) -> None:
+    """Send the project to the department with a task due in a week, unless it ever circulated."""
+    sent = await session.exec(
+        select(PromotionCirculation.id).where(PromotionCirculation.project_id == project.id)
+    )
+    if sent.first() is not None:
+        return
+    await session.refresh(project)
+    due = (utcnow() + timedelta(days=TASK_DAYS)).astimezone(expo.zone).date()
+    task = {"department_id": str(department_id), "note": TASK, "due_date": due.isoformat()}
+    await departments_circulation.circulate(session, expo, project, task, project.version, organizer, letters)

@@ -12,6 +12,7 @@ Every change is written to the audit log in the same transaction, against the ex
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -113,6 +114,15 @@ async def member_of(session: AsyncSession, user: User | None, expo_id: int | Non
     return set((await session.exec(query)).all())
 
 
+MY_DESK = ("/my/departments", N_("My department's projects"))  # a header link: path, label
+
+
+async def work_links(session: AsyncSession, user: User) -> list[tuple[str, str]]:
+    """The header's link to "My department's projects" when ``user`` works in a department: for
+    the pages that know their reader (the account page, the bureau's pages)."""
+    return [MY_DESK] if await member_of(session, user) else []
+
+
 async def require_member(session: AsyncSession, user: User | None) -> set[int]:
     """The departments ``user`` works in, when there are any; else 401 or 403."""
     mine = await member_of(session, user)
@@ -135,8 +145,22 @@ async def members(session: AsyncSession, department_id: int) -> list[User]:
 # Writing -------------------------------------------------------------------------------------------------
 
 
-def _taken() -> FormInvalid:
-    return FormInvalid({"name": N_("The expo has a department of this name already.")})
+async def _save_named(session: AsyncSession, department: PromotionDepartment) -> None:
+    """Flush a new or renamed department; a name the expo has already is a field error."""
+    session.add(department)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise FormInvalid({"name": N_("The expo has a department of this name already.")}) from None
+
+
+async def _commit(
+    session: AsyncSession, expo: Expo, event: str, actor: User, department_id: int | None, **fields: Any
+) -> None:
+    """Write the change's audit record against the expo and commit both."""
+    audit.record(session, event, actor_id=actor.id, target=_target(expo), department=department_id, **fields)
+    await session.commit()
 
 
 async def create(
@@ -148,20 +172,8 @@ async def create(
     if len(await departments(session, expo)) >= MAX_DEPARTMENTS:
         raise Conflict(N_("An expo has at most 100 departments."), code="promotion.too_many_departments")
     department = PromotionDepartment(expo_id=expo.id, name=name, translations=_names(name_zh))
-    session.add(department)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise _taken() from None
-    audit.record(
-        session,
-        "promotion.department_created",
-        actor_id=actor.id,
-        target=_target(expo),
-        department=department.id,
-    )
-    await session.commit()
+    await _save_named(session, department)
+    await _commit(session, expo, "promotion.department_created", actor, department.id)
     return department
 
 
@@ -175,20 +187,8 @@ async def rename(
     name, name_zh = check_department(values)
     department.name = name
     department.translations = _names(name_zh)
-    session.add(department)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise _taken() from None
-    audit.record(
-        session,
-        "promotion.department_renamed",
-        actor_id=actor.id,
-        target=_target(expo),
-        department=department.id,
-    )
-    await session.commit()
+    await _save_named(session, department)
+    await _commit(session, expo, "promotion.department_renamed", actor, department.id)
     return department
 
 
@@ -214,15 +214,7 @@ async def add_member(
     except IntegrityError:  # added by someone else at the same moment
         await session.rollback()
         raise FormInvalid({"email": N_("This person is in the department already.")}) from None
-    audit.record(
-        session,
-        "promotion.department_member_added",
-        actor_id=actor.id,
-        target=_target(expo),
-        department=department.id,
-        user=user.id,
-    )
-    await session.commit()
+    await _commit(session, expo, "promotion.department_member_added", actor, department.id, user=user.id)
     return user
 
 
@@ -235,12 +227,4 @@ async def remove_member(
     if row is None:
         raise NotFound(N_("This person is not in the department."), code="promotion.unknown_member")
     await session.delete(row)
-    audit.record(
-        session,
-        "promotion.department_member_removed",
-        actor_id=actor.id,
-        target=_target(expo),
-        department=department.id,
-        user=user_id,
-    )
-    await session.commit()
+    await _commit(session, expo, "promotion.department_member_removed", actor, department.id, user=user_id)

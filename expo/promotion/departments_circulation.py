@@ -45,7 +45,7 @@ from expo.promotion.models import (
     PromotionDepartment,
     PromotionProject,
 )
-from expo.promotion.services import FormInvalid
+from expo.promotion.services import FormInvalid, check_date
 
 MAX_NOTE = 2000
 MAX_STEPS = 50  # per project
@@ -57,6 +57,24 @@ def _unknown() -> NotFound:
     return NotFound(N_("This expo has no such project."), code="promotion.unknown_project")
 
 
+async def _expo_project(session: AsyncSession, expo: Expo, project_id: int) -> PromotionProject:
+    project = await session.get(PromotionProject, project_id)
+    if project is None or project.expo_id != expo.id:
+        raise _unknown()
+    return project
+
+
+async def readable_project(
+    session: AsyncSession, expo: Expo, project_id: int, user: User | None
+) -> PromotionProject:
+    """The project when ``user`` may read its documents: its investor, or whoever works on it
+    (:func:`workable_project`: the bureau and the departments it was circulated to)."""
+    project = await _expo_project(session, expo, project_id)
+    if may_follow_investor_case(await standing(session, user, expo.id or 0), project.investor_id):
+        return project
+    return (await workable_project(session, expo, project_id, user))[0]
+
+
 async def workable_project(
     session: AsyncSession, expo: Expo, project_id: int, user: User | None
 ) -> tuple[PromotionProject, Standing, set[int]]:
@@ -64,9 +82,7 @@ async def workable_project(
     with their standing and departments. Its investor is told no (403); to anyone else it does
     not exist (404)."""
     assert expo.id is not None
-    project = await session.get(PromotionProject, project_id)
-    if project is None or project.expo_id != expo.id:
-        raise _unknown()
+    project = await _expo_project(session, expo, project_id)
     st = await standing(session, user, expo.id)
     mine = await departments.member_of(session, user, expo.id)
     reached = await _departments_of(session, project)
@@ -115,13 +131,7 @@ def check_task(
         errors["note"] = N_("Say what the department should do.")
     elif len(note) > MAX_NOTE:
         errors["note"] = N_("This is too long.")
-    due: date | None = None
-    raw_due = values.get("due_date", "").strip()
-    if raw_due:
-        try:
-            due = date.fromisoformat(raw_due)
-        except ValueError:
-            errors["due_date"] = N_("Give dates as year-month-day, like 2026-10-15.")
+    due = check_date(values, "due_date", errors)
     if errors:
         raise FormInvalid(errors)
     return department_id, note, due
@@ -173,7 +183,7 @@ async def _advance(
 
 async def _check_room(session: AsyncSession, project: PromotionProject, department_id: int) -> None:
     """Refuse a step for a department the project is with already, or one step too many, before
-    anything is written."""
+    the caller commits anything."""
     assert project.id is not None
     taken = await open_steps(session, [project.id])
     if any(s.department_id == department_id for s, _ in taken.get(project.id, [])):
@@ -221,16 +231,7 @@ async def circulate(
     await projects.claim(session, project, version)
     step = await _open_step(session, project, task, actor)
     department = await departments.department_of(session, expo, step.department_id)
-    audit.record(
-        session,
-        "promotion.project_circulated",
-        actor_id=actor.id,
-        target=projects.target(project),
-        step=step.id,
-        department=department.name,
-        department_id=department.id,
-        due=step.due_date,
-    )
+    await _record(session, "circulated", project, step, actor, due=step.due_date)
     await letters.assigned(session, expo, project, step, department)
     await session.commit()
     return step
@@ -282,8 +283,10 @@ async def hand_over(
     """Close the step and give the project to another department with a task; its members are
     e-mailed. Of two hand-overs of one step at once, the second is answered 409."""
     task = check_task(values, await departments.departments(session, expo), exclude=step.department_id)
-    await _check_room(session, project, task[0])
+    # The step first: of two hand-overs at once, the second is told the step changed (409), not
+    # that the project is with that department already (it is, by the first one).
     await _advance(session, step, version, "handed_over", OPEN)
+    await _check_room(session, project, task[0])
     following = await _open_step(session, project, task, actor, from_step=step)
     department = await departments.department_of(session, expo, following.department_id)
     await _record(

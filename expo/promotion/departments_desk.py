@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from expo.accounts.models import User
+from expo.accounts.work_links import NavLink, WorkLinks
 from expo.auth import platform
 from expo.db import utcnow
 from expo.errors import N_, ExpoError, Forbidden
@@ -30,15 +32,25 @@ from expo.http.api import path_int
 from expo.http.pages import flash, page_locale, read_form, redirect, render
 from expo.i18n import localized
 from expo.permissions import may_run_promotion, require_page_user
-from expo.promotion import departments, departments_circulation, departments_views
+from expo.promotion import departments, departments_circulation, departments_views, projects
 from expo.promotion.departments_letters import CirculationLetters, desk_url
 from expo.promotion.projects_pages import helpers
-from expo.promotion.services import FormInvalid
+from expo.promotion.services import form_failure
 
-MINE = "/my/departments"
+MINE = departments.MY_DESK[0]
 PROJECT = "/expos/{slug}/departments/projects/{project_id:int}"
 STEP = "/expos/{slug}/departments/steps/{step_id:int}"
 TASK_FIELDS = ("department_id", "note", "due_date")
+
+
+MINE_LINK = departments.MY_DESK
+
+
+class DeskLinks(WorkLinks):
+    """The header link to "My department's projects", for an account in a department."""
+
+    async def links(self, session: AsyncSession, user: User) -> list[NavLink]:
+        return await departments.work_links(session, user)
 
 
 def _version(form: Any) -> int:
@@ -52,7 +64,7 @@ async def mine_page(request: Request) -> Response:
     async with platform(request).db.session() as session:
         await departments.require_member(session, user)
         found = await departments_views.assigned_to(session, user)
-    context = {"assigned": found, "step_statuses": departments_views.STATUSES}
+    context = {"assigned": found, "step_statuses": departments_views.STATUSES, "work_links": [MINE_LINK]}
     return await render(request, "promotion/departments_mine.html", context)
 
 
@@ -64,12 +76,15 @@ async def _project(
         project, st, mine = await departments_circulation.workable_project(session, expo, project_id, user)
         steps = await departments_views.steps(session, project)
         choices = await departments.departments(session, expo)
+        attached = await projects.files(session, project)
     bureau = may_run_promotion(st)
     locale = await page_locale(request)
     context: dict[str, Any] = {
         "expo": expo,
         "project": project,
         "steps": steps,
+        "files": attached,
+        "work_links": [MINE_LINK] if mine else [],
         "bureau": bureau,
         "mine": mine,
         "department_choices": [(str(d.id), localized(d, "name", locale)) for d in choices],
@@ -87,11 +102,6 @@ async def _project(
 async def project_page(request: Request) -> Response:
     """``/expos/{slug}/departments/projects/{id}``."""
     return await _project(request, await require_page_user(request), path_int(request, "project_id"))
-
-
-def _failed(exc: ExpoError, failed: str, values: dict[str, str]) -> dict[str, Any]:
-    errors = exc.errors if isinstance(exc, FormInvalid) else {}
-    return {"form_error": exc.message, "failed": failed, "errors": errors, "values": values}
 
 
 async def circulate(request: Request) -> Response:
@@ -115,9 +125,7 @@ async def circulate(request: Request) -> Response:
                 session, expo, project, values, _version(form), user, letters
             )
     except ExpoError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        extra = _failed(exc, "circulate", values)
+        extra = form_failure(exc, failed="circulate", values=values)
         return await _project(request, user, path_int(request, "project_id"), extra, exc.status)
     response = redirect(desk_url(expo.slug, project.id) + "#circulation")
     flash(response, request, N_("The project was sent to the department."), "success")
@@ -148,9 +156,7 @@ async def _step_action(request: Request, kind: str) -> Response:
             else:
                 await departments_circulation.mark_done(session, project, step, _version(form), user)
     except ExpoError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        extra = _failed(exc, f"{kind}-{step_id}", values)
+        extra = form_failure(exc, failed=f"{kind}-{step_id}", values=values)
         return await _project(request, user, project.id or 0, extra, exc.status)
     response = redirect(desk_url(expo.slug, project.id) + f"#step-{step_id}")
     flash(response, request, _DONE[kind], "success")

@@ -42,9 +42,35 @@ class CirculationLetters(Letters):
             "Hello %(name)s,\n\nthe project %(project)s of %(expo)s is now with %(department)s.\n\n"
             "What to do: %(task)s\nDue: %(due)s\n\nOpen it:\n%(url)s\n"
         )
+        await self._to_members(session, expo, project, step, subject, text, department)
+
+    async def overdue(
+        self, session: AsyncSession, expo: Expo, project: PromotionProject, step: PromotionCirculation
+    ) -> None:
+        """Remind the department's members of a step whose due date passed while it is open."""
+        subject = N_("Overdue: %(project)s was due with %(department)s on %(due)s")
+        text = N_(
+            "Hello %(name)s,\n\nthe project %(project)s of %(expo)s was due with %(department)s on "
+            "%(due)s and is still open.\n\nWhat to do: %(task)s\n\nFinish it or hand it over:\n%(url)s\n"
+        )
+        await self._to_members(session, expo, project, step, subject, text)
+
+    async def _to_members(
+        self,
+        session: AsyncSession,
+        expo: Expo,
+        project: PromotionProject,
+        step: PromotionCirculation,
+        subject: str,
+        text: str,
+        department: PromotionDepartment | None = None,
+    ) -> None:
+        """Send a letter about ``step`` to each member of its department, in their language."""
+        department = department or await departments.department_of(session, expo, step.department_id)
         url = self.settings.url(desk_url(expo.slug, project.id))
         due = step.due_date.isoformat() if step.due_date else "—"
         for member in await departments.members(session, step.department_id):
+            locale = member.locale or self.settings.default_locale
             await self.send(
                 session,
                 member,
@@ -52,7 +78,7 @@ class CirculationLetters(Letters):
                 subject,
                 text,
                 project=project.company,
-                department=localized(department, "name", member.locale or self.settings.default_locale),
+                department=localized(department, "name", locale),
                 task=step.note,
                 due=due,
                 url=url,

@@ -23,7 +23,7 @@ from expo.http.api import path_int
 from expo.http.pages import flash, read_form, redirect, render
 from expo.permissions import require_page_user
 from expo.promotion import departments, departments_views, projects
-from expo.promotion.services import FormInvalid
+from expo.promotion.services import FormInvalid, form_failure
 
 PAGE = "/organizer/expos/{slug}/departments"
 DEPARTMENT = PAGE + "/{department_id:int}"
@@ -58,21 +58,20 @@ async def list_page(request: Request) -> Response:
     return await _list(request, await require_page_user(request))
 
 
-async def create(request: Request) -> Response:
+async def _name_form(request: Request) -> tuple[User, dict[str, str]]:
+    """Who sent a department's name form, and the names it holds."""
     form = await read_form(request)
-    user = await require_page_user(request)
-    values = _values(form, "name", "name_zh")
+    return await require_page_user(request), _values(form, "name", "name_zh")
+
+
+async def create(request: Request) -> Response:
+    user, values = await _name_form(request)
     try:
         async with platform(request).db.session() as session:
             expo = await projects.bureau_expo(session, request.path_params["slug"], user)
             department = await departments.create(session, expo, values, user)
     except ExpoError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = exc.errors if isinstance(exc, FormInvalid) else {}
-        return await _list(
-            request, user, {"values": values, "errors": errors, "form_error": exc.message}, exc.status
-        )
+        return await _list(request, user, form_failure(exc, values=values), exc.status)
     response = redirect(departments_url(expo.slug, department.id))
     flash(response, request, N_("The department was added. Now add its members."), "success")
     return response
@@ -111,17 +110,14 @@ async def department_page(request: Request) -> Response:
 
 
 async def rename(request: Request) -> Response:
-    form = await read_form(request)
-    user = await require_page_user(request)
-    values = _values(form, "name", "name_zh")
+    user, values = await _name_form(request)
     try:
         async with platform(request).db.session() as session:
             expo = await projects.bureau_expo(session, request.path_params["slug"], user)
             department = await departments.department_of(session, expo, path_int(request, "department_id"))
             await departments.rename(session, expo, department, values, user)
     except FormInvalid as exc:
-        extra = {"values": values, "errors": exc.errors, "failed": "rename", "form_error": exc.message}
-        return await _department(request, user, extra, exc.status)
+        return await _department(request, user, form_failure(exc, values=values, failed="rename"), exc.status)
     response = redirect(departments_url(expo.slug, department.id))
     flash(response, request, N_("The department was renamed."), "success")
     return response
@@ -137,10 +133,7 @@ async def add_member(request: Request) -> Response:
             department = await departments.department_of(session, expo, path_int(request, "department_id"))
             await departments.add_member(session, expo, department, values["email"], user)
     except ExpoError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = exc.errors if isinstance(exc, FormInvalid) else {}
-        extra = {"member_values": values, "errors": errors, "failed": "member", "form_error": exc.message}
+        extra = form_failure(exc, member_values=values, failed="member")
         return await _department(request, user, extra, exc.status)
     response = redirect(departments_url(expo.slug, department.id) + "#members")
     flash(response, request, N_("The member was added to the department."), "success")

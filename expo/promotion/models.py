@@ -236,7 +236,8 @@ class PromotionDepartmentMember(SQLModel, table=True):
 class PromotionCirculation(SQLModel, table=True):
     """One step of a project's circulation: the project is with ``department_id`` to do ``note``
     by ``due_date``. ``status`` is a key of :data:`expo.promotion.departments_views.STATUSES`;
-    a step handed over names the step it came from (``from_step_id``).
+    a step handed over names the step it came from (``from_step_id``). ``reminded_due_date`` is the
+    due date its members were reminded of (:mod:`expo.promotion.reminders`).
 
     ``version`` grows with every change of the step: of two people handing the same step over at
     once, one wins and the other is told (409).
@@ -258,6 +259,7 @@ class PromotionCirculation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    reminded_due_date: date | None = None  # the due date its members were last reminded of
 
 
 class PromotionCirculationNote(SQLModel, table=True):

@@ -31,6 +31,7 @@ from expo.errors import N_, Conflict, NotFound
 from expo.expos.models import Expo
 from expo.i18n import translations
 from expo.mail.outbox import Attachment, enqueue, withdraw
+from expo.promotion import projects
 from expo.promotion.models import ProjectMeeting, PromotionProject
 from expo.promotion.projects import target
 from expo.promotion.services import FormInvalid
@@ -107,10 +108,8 @@ async def meetings_of(session: AsyncSession, project: PromotionProject) -> list[
 
 
 async def meeting_of(session: AsyncSession, project: PromotionProject, meeting_id: int) -> ProjectMeeting:
-    found = await session.get(ProjectMeeting, meeting_id)
-    if found is None or found.project_id != project.id:
-        raise NotFound(N_("This project has no such meeting."), code="promotion.unknown_meeting")
-    return found
+    missing = NotFound(N_("This project has no such meeting."), code="promotion.unknown_meeting")
+    return await projects.part_of(session, ProjectMeeting, project, meeting_id, missing)
 
 
 @dataclass(frozen=True)

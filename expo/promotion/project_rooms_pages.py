@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from expo.accounts.models import User
 from expo.auth import platform
+from expo.config import Settings
 from expo.errors import N_, ExpoError
 from expo.expos import services as expos
 from expo.expos.models import Expo
@@ -30,9 +31,9 @@ from expo.http.api import path_int
 from expo.http.pages import flash, page_locale, read_form, redirect
 from expo.permissions import may_run_promotion, require_page_user
 from expo.promotion import project_rooms, project_rooms_signing, projects
-from expo.promotion.models import PromotionProject
+from expo.promotion.models import ProjectMeeting, PromotionProject
 from expo.promotion.projects_board import PROJECT, _detail, board_url
-from expo.promotion.services import FormInvalid
+from expo.promotion.services import form_failure
 from streaming import room_services
 from streaming.room_services import RoomRole
 
@@ -65,69 +66,81 @@ async def _change(
             project = await projects.managed_project(session, expo, project_id)
             await change(session, expo, project)
     except ExpoError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = exc.errors if isinstance(exc, FormInvalid) else {}
-        extra = {"form_error": exc.message, "failed": failed, "errors": errors, values_key: values}
-        return await _detail(request, user, extra, exc.status)
+        return await _detail(
+            request, user, form_failure(exc, failed=failed, **{values_key: values}), exc.status
+        )
     response = redirect(board_url(slug, project_id) + done[0])
     flash(response, request, done[1], "success")
     return response
 
 
-async def schedule(request: Request) -> Response:
+ProjectForm = Callable[
+    [AsyncSession, Settings, Expo, PromotionProject, dict[str, str], User], Awaitable[object]
+]
+
+
+async def _project_form(
+    request: Request, fields: tuple[str, ...], failed: str, act: ProjectForm, done: tuple[str, str]
+) -> Response:
+    """Run ``act`` with the form's ``fields`` on the project (a mistake is shown in the ``failed``
+    form, with what was typed in ``{failed}_values``)."""
     form = await read_form(request)
     user = await require_page_user(request)
-    values = _values(form, MEETING_FIELDS)
+    values = _values(form, fields)
     settings = platform(request).settings
 
     async def change(session: AsyncSession, expo: Expo, project: PromotionProject) -> None:
-        await project_rooms.schedule(session, settings, expo, project, values, user)
+        await act(session, settings, expo, project, values, user)
 
+    return await _change(request, user, failed, f"{failed}_values", values, change, done)
+
+
+async def schedule(request: Request) -> Response:
     done = ("#meetings", N_("The meeting was scheduled and the investor invited."))
-    return await _change(request, user, "meeting", "meeting_values", values, change, done)
+    return await _project_form(request, MEETING_FIELDS, "meeting", project_rooms.schedule, done)
 
 
-async def move(request: Request) -> Response:
+MeetingChange = Callable[
+    [AsyncSession, Settings, Expo, PromotionProject, ProjectMeeting, dict[str, str], User], Awaitable[object]
+]
+
+
+async def _meeting_change(
+    request: Request, fields: tuple[str, ...], act: MeetingChange, message: str
+) -> Response:
+    """Run ``act`` on the meeting of the address (its form is ``move-{id}``)."""
     form = await read_form(request)
     user = await require_page_user(request)
-    values = _values(form, MEETING_FIELDS)
+    values = _values(form, fields)
     meeting_id = path_int(request, "meeting_id")
     settings = platform(request).settings
 
     async def change(session: AsyncSession, expo: Expo, project: PromotionProject) -> None:
         meeting = await project_rooms.meeting_of(session, project, meeting_id)
-        await project_rooms.reschedule(session, settings, expo, project, meeting, values, user)
+        await act(session, settings, expo, project, meeting, values, user)
 
-    done = ("#meetings", N_("The meeting was moved and the investor told."))
+    done = ("#meetings", message)
     return await _change(request, user, f"move-{meeting_id}", "move_values", values, change, done)
 
 
+async def move(request: Request) -> Response:
+    message = N_("The meeting was moved and the investor told.")
+    return await _meeting_change(request, MEETING_FIELDS, project_rooms.reschedule, message)
+
+
 async def cancel(request: Request) -> Response:
-    await read_form(request)
-    user = await require_page_user(request)
-    meeting_id = path_int(request, "meeting_id")
-    settings = platform(request).settings
-
-    async def change(session: AsyncSession, expo: Expo, project: PromotionProject) -> None:
-        meeting = await project_rooms.meeting_of(session, project, meeting_id)
-        await project_rooms.cancel(session, settings, expo, project, meeting, user)
-
-    done = ("#meetings", N_("The meeting was cancelled and the investor told."))
-    return await _change(request, user, f"move-{meeting_id}", "move_values", {}, change, done)
+    message = N_("The meeting was cancelled and the investor told.")
+    # The form has no fields: the values are not passed on.
+    return await _meeting_change(
+        request, (), lambda s, st, e, p, m, _v, u: project_rooms.cancel(s, st, e, p, m, u), message
+    )
 
 
 async def open_ceremony(request: Request) -> Response:
-    form = await read_form(request)
-    user = await require_page_user(request)
-    values = _values(form, CEREMONY_FIELDS)
-    settings = platform(request).settings
-
-    async def change(session: AsyncSession, expo: Expo, project: PromotionProject) -> None:
-        await project_rooms_signing.open_ceremony(session, settings, expo, project, values, user)
-
     done = ("#signing", N_("The signing ceremony is open. Upload the contract on its set-up page."))
-    return await _change(request, user, "ceremony", "ceremony_values", values, change, done)
+    return await _project_form(
+        request, CEREMONY_FIELDS, "ceremony", project_rooms_signing.open_ceremony, done
+    )
 
 
 async def invitation_file(request: Request) -> Response:

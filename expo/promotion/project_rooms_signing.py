@@ -31,8 +31,7 @@ from expo.config import Settings
 from expo.db import utcnow
 from expo.errors import N_, Conflict, Invalid
 from expo.expos.models import Expo
-from expo.i18n import translations
-from expo.mail.outbox import enqueue
+from expo.mail.letters import Letters
 from expo.promotion import project_rooms, projects
 from expo.promotion.models import PromotionProject
 from expo.promotion.services import FormInvalid
@@ -152,14 +151,6 @@ async def _tell_investor(
     party = await signing.party_for(session, ceremony, user=investor)
     if party is None:
         return
-    tr = translations(investor.locale or settings.default_locale)
-    params = {
-        "name": investor.name or investor.email,
-        "expo": expo.title,
-        "company": project.company,
-        "link": signing_url(settings, room, party),
-        "url": settings.url(f"/expos/{expo.slug}/invest/projects/{project.id}"),
-    }
     subject = N_("Signing ceremony for %(company)s")
     body = N_(
         "Hello %(name)s,\n\nthe investment bureau of %(expo)s opened the cloud-signing ceremony of "
@@ -167,13 +158,15 @@ async def _tell_investor(
         "there:\n%(link)s\n\nThe signed record and its certificate will be on your project's page: "
         "%(url)s\n"
     )
-    await enqueue(
+    await Letters(settings).send(
         session,
-        to=investor.email,
-        subject=tr.gettext(subject) % params,
-        body=tr.gettext(body) % params,
-        expo_id=expo.id,
-        user_id=investor.id,
+        investor,
+        expo,
+        subject,
+        body,
+        company=project.company,
+        link=signing_url(settings, room, party),
+        url=settings.url(f"/expos/{expo.slug}/invest/projects/{project.id}"),
     )
 
 

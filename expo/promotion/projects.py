@@ -18,10 +18,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +38,7 @@ from expo.i18n import countries
 from expo.permissions import BUREAU, Standing, may_follow_investor_case, require, standing
 from expo.promotion import filing_questions, invitations
 from expo.promotion.models import PromotionProject, PromotionProjectComment, PromotionProjectFile
-from expo.promotion.services import FormInvalid
+from expo.promotion.services import FormInvalid, check_date
 from expo.uploads import MediaKind, Stored
 
 CURRENCIES = ("CNY", "USD", "EUR", "HKD", "JPY", "GBP", "KRW", "SGD", "CHF", "AUD", "CAD")
@@ -283,11 +283,27 @@ async def files(session: AsyncSession, project: PromotionProject) -> list[Promot
     return list((await session.exec(query.order_by(col(PromotionProjectFile.id)))).all())
 
 
-async def file_of(session: AsyncSession, project: PromotionProject, file_id: int) -> PromotionProjectFile:
-    found = await session.get(PromotionProjectFile, file_id)
+class OfProject(Protocol):
+    project_id: int
+
+
+Part = TypeVar("Part", bound=OfProject)
+
+
+async def part_of(
+    session: AsyncSession, model: type[Part], project: PromotionProject, item_id: int, missing: NotFound
+) -> Part:
+    """The ``model`` row ``item_id`` when it belongs to ``project``; else ``missing`` (404): an id
+    of another project's file or meeting is no way into it."""
+    found = await session.get(model, item_id)
     if found is None or found.project_id != project.id:
-        raise NotFound(N_("This project has no such file."), code="promotion.unknown_file")
+        raise missing
     return found
+
+
+async def file_of(session: AsyncSession, project: PromotionProject, file_id: int) -> PromotionProjectFile:
+    missing = NotFound(N_("This project has no such file."), code="promotion.unknown_file")
+    return await part_of(session, PromotionProjectFile, project, file_id, missing)
 
 
 async def comments(session: AsyncSession, project: PromotionProject) -> list[PromotionProjectComment]:
@@ -392,13 +408,7 @@ def check_assignment(values: dict[str, str], members: Sequence[User]) -> tuple[i
             errors["owner_id"] = N_("Choose a member of the expo's team.")
         else:
             owner_id = int(raw_owner)
-    due: date | None = None
-    raw_due = values.get("due_date", "").strip()
-    if raw_due:
-        try:
-            due = date.fromisoformat(raw_due)
-        except ValueError:
-            errors["due_date"] = N_("Give dates as year-month-day, like 2026-10-15.")
+    due = check_date(values, "due_date", errors)
     if errors:
         raise FormInvalid(errors)
     return owner_id, due

@@ -35,7 +35,7 @@ from expo.promotion import (
 )
 from expo.promotion.projects_api import csv_response
 from expo.promotion.projects_pages import helpers
-from expo.promotion.services import FormInvalid
+from expo.promotion.services import FormInvalid, form_failure
 
 BOARD = "/organizer/expos/{slug}/projects"
 
@@ -59,8 +59,10 @@ async def _board(
             session, expo, found, request.query_params.get("department", "")
         )
         people = await projects.users_by_id(session, {p.owner_id for p in found})
+        work = await departments.work_links(session, user)
     context: dict[str, Any] = {
         **circulation,
+        "work_links": work,
         "expo": expo,
         "columns": projects.board(found),
         "people": people,
@@ -166,10 +168,7 @@ async def assign(request: Request) -> Response:
             project = await projects.managed_project(session, expo, project_id)
             await projects.assign(session, expo, project, values, _version(form), user)
     except ExpoError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = exc.errors if isinstance(exc, FormInvalid) else {}
-        extra = {"form_error": exc.message, "failed": "assign", "errors": errors}
+        extra = form_failure(exc, failed="assign")
         if isinstance(exc, FormInvalid):
             extra["assignment"] = values
         return await _detail(request, user, extra, exc.status)

@@ -5,8 +5,8 @@ are sent to the login page):
 - ``/expos/{slug}/invest/projects/new``: the filing form (errors beside the fields);
 - ``/expos/{slug}/invest/projects/{id}``: one project, its moves along the pipeline, its PDFs and
   a form to attach another (through the checked upload path, :mod:`expo.uploads`);
-- ``/expos/{slug}/invest/projects/{id}/files/{file_id}``: an attachment, to its investor and the
-  bureau only.
+- ``/expos/{slug}/invest/projects/{id}/files/{file_id}``: an attachment, to its investor, the
+  bureau and the departments the project was circulated to.
 
 The bureau's team opens the same project pages; its board is :mod:`expo.promotion.projects_board`.
 """
@@ -30,7 +30,7 @@ from expo.i18n import country_choices
 from expo.permissions import may_run_promotion, require_page_user
 from expo.promotion import departments_circulation, filing_questions, project_rooms_signing, projects
 from expo.promotion.pages import view_helpers
-from expo.promotion.services import FormInvalid
+from expo.promotion.services import form_failure
 
 PAGE = "/expos/{slug}/invest/projects"
 
@@ -65,6 +65,7 @@ async def my_projects(request: Request) -> Response:
 
 
 async def _filing_form(request: Request, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
+    locale = await page_locale(request)
     async with platform(request).db.session() as session:
         expo = await expos.get_expo(session, request.path_params["slug"])
         asked = await filing_questions.questions(session, expo)
@@ -106,6 +107,7 @@ async def file_project(request: Request) -> Response:
 async def _project_page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
+    locale = await page_locale(request)
     async with platform(request).db.session() as session:
         expo = await expos.get_expo(session, request.path_params["slug"])
         project, st = await projects.visible_project(session, expo, path_int(request, "project_id"), user)
@@ -164,11 +166,13 @@ async def attach_file(request: Request) -> Response:
 
 
 async def download_file(request: Request) -> Response:
-    """An attachment, to the project's investor and the bureau only (never cached by others)."""
+    """An attachment, to the project's investor, the bureau and the departments the project was
+    circulated to (never cached by others)."""
     user = await require_page_user(request)
     async with platform(request).db.session() as session:
         expo = await expos.get_expo(session, request.path_params["slug"])
-        project, _ = await projects.visible_project(session, expo, path_int(request, "project_id"), user)
+        project_id = path_int(request, "project_id")
+        project = await departments_circulation.readable_project(session, expo, project_id, user)
         attached = await projects.file_of(session, project, path_int(request, "file_id"))
     path = uploads.media_path(platform(request).settings, attached.name)
     return FileResponse(

@@ -10,16 +10,18 @@ to the project's owner, or, when it has none (or the owner's account is gone), t
 bureau. Each reminder is claimed with a conditional ``UPDATE`` of ``reminded_due_date`` in the
 transaction that queues the letter, so of several server processes sweeping at once exactly one
 reminds, and a project is reminded once per due date: giving it a new due date re-arms it.
+
+A step of a project's circulation (:mod:`expo.promotion.departments_circulation`) is overdue in the
+same way: its due date passed while it is open (assigned or accepted). The same sweep reminds the
+department's members of it, each in their language, once per due date, claimed the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,11 +32,11 @@ from expo.errors import N_
 from expo.expos.models import Expo
 from expo.expos.team import members_with
 from expo.mail.letters import Letters
+from expo.periodic import Periodic
 from expo.permissions import BUREAU
-from expo.promotion import projects
-from expo.promotion.models import PromotionProject
-
-log = logging.getLogger("expo.promotion.reminders")
+from expo.promotion import departments_views, projects
+from expo.promotion.departments_letters import CirculationLetters
+from expo.promotion.models import PromotionCirculation, PromotionProject
 
 FINAL_STAGES = ("landed", "declined")
 OPEN_STAGES = tuple(s.key for s in projects.STAGES if s.key not in FINAL_STAGES)
@@ -87,94 +89,101 @@ async def _recipients(session: AsyncSession, project: PromotionProject) -> list[
     return await members_with(session, project.expo_id, BUREAU)
 
 
-async def _claim(session: AsyncSession, project_id: int, due: date) -> bool:
-    """Mark the project reminded of ``due`` if it still is overdue with that date and nobody did."""
+# A project and a circulation step are reminded alike: the same columns, their own open states.
+Reminded = type[PromotionProject] | type[PromotionCirculation]
+Candidate = tuple[int | None, int, date | None]  # (id, expo id, due date) of a project or step
+Remind = Callable[[AsyncSession, Expo, int], Awaitable[None]]  # queue the letters of one row
+
+
+def _open(model: Reminded) -> ColumnElement[bool]:
+    if model is PromotionProject:
+        return col(PromotionProject.stage).in_(OPEN_STAGES)
+    return col(PromotionCirculation.status).in_(departments_views.OPEN)
+
+
+def _not_reminded(model: Reminded) -> ColumnElement[bool]:
+    return or_(col(model.reminded_due_date).is_(None), col(model.reminded_due_date) != col(model.due_date))
+
+
+async def _candidates(db: Database, model: Reminded, now: datetime) -> list[Candidate]:
+    """Open rows whose due date may have passed somewhere and that were not reminded of it."""
+    query = select(col(model.id), PromotionProject.expo_id, col(model.due_date))
+    if model is PromotionCirculation:  # a step of a project that landed or was declined is moot
+        query = query.join(
+            PromotionProject, col(PromotionProject.id) == col(PromotionCirculation.project_id)
+        ).where(_open(PromotionProject))
+    query = query.where(_open(model), col(model.due_date) < (now + _AHEAD).date(), _not_reminded(model))
+    async with db.session() as session:
+        found = await session.exec(query.order_by(col(model.due_date), col(model.id)).limit(BATCH))
+        return list(found.all())
+
+
+async def _claim(session: AsyncSession, model: Reminded, item_id: int, due: date) -> bool:
+    """Mark the row reminded of ``due`` if it still is open with that date and nobody did."""
     claimed = await session.exec(
-        update(PromotionProject)
-        .where(
-            col(PromotionProject.id) == project_id,
-            col(PromotionProject.due_date) == due,
-            col(PromotionProject.stage).in_(OPEN_STAGES),
-            or_(
-                col(PromotionProject.reminded_due_date).is_(None),
-                col(PromotionProject.reminded_due_date) != due,
-            ),
-        )
+        update(model)
+        .where(col(model.id) == item_id, col(model.due_date) == due, _open(model), _not_reminded(model))
         .values(reminded_due_date=due)
     )
     return claimed.rowcount == 1
 
 
-async def remind_overdue(db: Database, letters: ReminderLetters, now: datetime | None = None) -> int:
-    """Queue a reminder for each overdue project not yet reminded of its due date; how many were
-    reminded. Each project in its own short transaction (claim and letter together)."""
-    now = now or utcnow()
-    async with db.session() as session:
-        found = await session.exec(
-            select(col(PromotionProject.id), PromotionProject.expo_id, col(PromotionProject.due_date))
-            .where(
-                col(PromotionProject.stage).in_(OPEN_STAGES),
-                col(PromotionProject.due_date) < (now + _AHEAD).date(),
-                or_(
-                    col(PromotionProject.reminded_due_date).is_(None),
-                    col(PromotionProject.reminded_due_date) != col(PromotionProject.due_date),
-                ),
-            )
-            .order_by(col(PromotionProject.due_date), col(PromotionProject.id))
-            .limit(BATCH)
-        )
-        candidates = list(found.all())
+async def _sweep(db: Database, now: datetime, model: Reminded, remind: Remind) -> int:
+    """Remind each candidate whose due date has passed in its expo's time zone, each in its own
+    short transaction: ``remind`` queues its letters once :func:`_claim` has won it."""
     reminded = 0
-    for project_id, expo_id, due in candidates:
-        if project_id is None or due is None:
+    for item_id, expo_id, due in await _candidates(db, model, now):
+        if item_id is None or due is None:
             continue
         async with db.session() as session:
             expo = await session.get(Expo, expo_id)
-            if expo is None or due >= expo_today(expo, now) or not await _claim(session, project_id, due):
+            if expo is None or due >= expo_today(expo, now) or not await _claim(session, model, item_id, due):
                 continue
-            project = await session.get(PromotionProject, project_id, populate_existing=True)
-            assert project is not None
-            for recipient in await _recipients(session, project):
-                await letters.overdue(session, expo, project, recipient)
+            await remind(session, expo, item_id)
             await session.commit()
             reminded += 1
     return reminded
 
 
-class OverdueReminders:
-    """Sends the pipeline's overdue reminders while the platform runs; :meth:`start` and
-    :meth:`stop` own its task, which runs :func:`remind_overdue` every ``interval`` seconds."""
+async def remind_overdue(db: Database, letters: ReminderLetters, now: datetime | None = None) -> int:
+    """Queue a reminder for each overdue project not yet reminded of its due date (to its owner,
+    else the bureau); how many were reminded."""
+
+    async def remind(session: AsyncSession, expo: Expo, project_id: int) -> None:
+        project = await session.get(PromotionProject, project_id, populate_existing=True)
+        assert project is not None
+        for recipient in await _recipients(session, project):
+            await letters.overdue(session, expo, project, recipient)
+
+    return await _sweep(db, now or utcnow(), PromotionProject, remind)
+
+
+async def remind_overdue_steps(db: Database, letters: CirculationLetters, now: datetime | None = None) -> int:
+    """Queue a reminder to the department's members for each open circulation step past its due
+    date and not yet reminded of it; how many steps were reminded."""
+
+    async def remind(session: AsyncSession, expo: Expo, step_id: int) -> None:
+        step = await session.get(PromotionCirculation, step_id, populate_existing=True)
+        assert step is not None
+        project = await session.get(PromotionProject, step.project_id)
+        assert project is not None
+        await letters.overdue(session, expo, project, step)
+
+    return await _sweep(db, now or utcnow(), PromotionCirculation, remind)
+
+
+class OverdueReminders(Periodic):
+    """Sends the overdue reminders of the pipeline and of the departments' steps while the platform
+    runs: every ``interval`` seconds, the first pass after a full interval (a process starting sends
+    nothing at once)."""
 
     def __init__(self, db: Database, settings: Settings, interval: float = 300.0) -> None:
+        super().__init__("promotion-reminders", interval, at_once=False)
         self.db = db
         self.letters = ReminderLetters(settings)
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self.step_letters = CirculationLetters(settings)
 
     async def run_once(self, now: datetime | None = None) -> int:
-        return await remind_overdue(self.db, self.letters, now)
-
-    async def start(self) -> None:
-        self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="promotion-reminders")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping.set()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        # Each pass after a full interval, the first too: a process starting sends nothing at once.
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.run_once()
-            except Exception:  # a store hiccup must not end the reminders for the life of the process
-                log.exception("overdue reminder pass failed")
+        """How many projects and steps were reminded."""
+        projects_reminded = await remind_overdue(self.db, self.letters, now)
+        return projects_reminded + await remind_overdue_steps(self.db, self.step_letters, now)

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from expo import audit
 from expo.accounts.models import User
 from expo.db import utcnow
-from expo.errors import N_, Invalid, NotFound
+from expo.errors import N_, ExpoError, Invalid, NotFound
 from expo.expos import services as expos
 from expo.expos.models import Expo
 from expo.permissions import Perm
@@ -56,6 +56,28 @@ class FormInvalid(Invalid):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(N_("Check the fields marked below."), code="promotion.invalid", details=errors)
         self.errors = errors
+
+
+def form_failure(exc: ExpoError, **extra: Any) -> dict[str, Any]:
+    """What a page shows with a form that failed: each field's mistake, the message and ``extra``
+    (what was typed, which form). A missing sign-in, a refusal or an unknown address is raised
+    again: the error page, not the form, answers those."""
+    if exc.status in (401, 403, 404):
+        raise exc
+    errors = exc.errors if isinstance(exc, FormInvalid) else {}
+    return {"errors": errors, "form_error": exc.message, **extra}
+
+
+def check_date(values: dict[str, str], field: str, errors: dict[str, str]) -> date | None:
+    """The optional year-month-day date in ``values[field]``; a mistake goes into ``errors``."""
+    raw = values.get(field, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = N_("Give dates as year-month-day, like 2026-10-15.")
+        return None
 
 
 def module(key: str) -> Module:

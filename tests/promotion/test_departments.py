@@ -20,12 +20,14 @@ from expo.db import utcnow
 from expo.errors import Conflict
 from expo.expos.services import find_expo
 from expo.mail.models import OutboxMessage
-from expo.promotion import departments, departments_circulation, projects
+from expo.promotion import departments, departments_circulation, departments_views, projects
+from expo.promotion.demo import seed_promotion
 from expo.promotion.departments_letters import CirculationLetters
+from expo.promotion.reminders import OverdueReminders
 from expo.promotion.services import FormInvalid
 from tests.booths.web import browser, make_account, post_form
 from tests.promotion.conftest import seed_expos
-from tests.promotion.test_projects import FILING, bearer
+from tests.promotion.test_projects import FILING, PDF, bearer
 
 BOTH = pytest.mark.parametrize("settings", ["sqlite", "postgresql"], indirect=True)
 EN = {"Accept-Language": "en"}
@@ -390,3 +392,104 @@ def test_a_task_names_a_department_what_to_do_and_a_real_date() -> None:
         "Go",
         None,
     )
+
+
+@BOTH
+async def test_an_overdue_step_reminds_its_department_once_in_their_language(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    world = await circulating(app, client)
+    async with app.state.platform.db.session() as session:
+        tax = (await session.exec(select(User).where(User.email == "tax@example.com"))).one()
+        tax.locale = "zh_Hans"
+        session.add(tax)
+        await session.commit()
+    now = utcnow()
+    due = (now + timedelta(days=2)).date().isoformat()
+    assert (await send(client, world, due_date=due)).status_code == 200
+    sweep = OverdueReminders(app.state.platform.db, app.state.platform.settings)
+    assert await sweep.run_once(now) == 0  # not due yet
+    assert await sweep.run_once(now + timedelta(days=4)) == 1
+    _, reminder = await letters_to(app, "land@example.com")
+    assert "Overdue" in reminder.subject and "Land planning" in reminder.subject and due in reminder.subject
+    assert "Check the plot in Pingshan." in reminder.body
+    assert f"/expos/city/departments/projects/{world.project}" in reminder.body
+    assert await sweep.run_once(now + timedelta(days=5)) == 0  # once per due date
+    # Handed over to Tax with its own due date: the closed step is never reminded again; the new
+    # one reminds Tax's member, in Chinese.
+    step_id = (await client.get("/api/me/department-steps", headers=world.land_member)).json()["items"][0]
+    handed = await client.post(
+        f"/api/expos/city/circulation/{step_id['id']}/handover",
+        json={"department_id": world.tax, "note": "Confirm the tax holiday.", "version": 1, "due_date": due},
+        headers=world.land_member,
+    )
+    assert handed.status_code == 200, handed.text
+    assert await sweep.run_once(now + timedelta(days=6)) == 1
+    assert len(await letters_to(app, "land@example.com")) == 2
+    (_, tax_reminder) = await letters_to(app, "tax@example.com")
+    assert "逾期" in tax_reminder.subject and "税务局" in tax_reminder.subject
+    assert "Confirm the tax holiday." in tax_reminder.body
+
+
+async def test_members_download_the_documents_of_a_project_sent_to_them(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    world = await circulating(app, client)
+    page = f"/expos/city/invest/projects/{world.project}"
+    async with browser(app, "visitor@example.com") as investor:
+        files = {"file": ("plan.pdf", PDF, "application/pdf")}
+        assert (await post_form(investor, page, page + "/files", files=files)).status_code == 303
+    link = f"{page}/files/1"
+    async with browser(app, "land@example.com") as land:
+        assert (await land.get(link)).status_code == 404  # not sent to Land planning yet
+        assert (await send(client, world)).status_code == 200
+        desk = (await land.get(f"/expos/city/departments/projects/{world.project}", headers=EN)).text
+        assert f'href="{link}"' in desk and "plan.pdf" in desk
+        got = await land.get(link)
+        assert got.status_code == 200 and got.content == PDF
+    async with browser(app, "tax@example.com") as tax:
+        assert (await tax.get(link)).status_code == 404
+
+
+async def test_the_header_leads_department_members_to_their_desk(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    world = await circulating(app, client)
+    assert (await send(client, world)).status_code == 200
+    link = 'href="/my/departments"'
+    async with browser(app, "land@example.com") as land:
+        assert link in (await land.get("/account", headers=EN)).text
+        assert "本部门的项目</a>" in (await land.get("/account", headers=ZH)).text
+        desk = (await land.get("/my/departments", headers=EN)).text
+        assert '<a href="/my/departments" aria-current="page">' in desk
+    async with browser(app, "visitor@example.com") as investor:
+        assert link not in (await investor.get("/account", headers=EN)).text
+    async with browser(app, "org@example.com") as org:
+        assert link not in (await org.get("/organizer/expos/city/projects", headers=EN)).text
+        tax = f"{DEPARTMENTS}/{world.tax}"
+        assert (await post_form(org, tax, tax + "/members", {"email": "org@example.com"})).status_code == 303
+        assert link in (await org.get("/organizer/expos/city/projects", headers=EN)).text
+
+
+async def test_the_demo_sends_its_project_to_a_department_once(app: Starlette) -> None:
+    await seed_expos(app)
+    settings = app.state.platform.settings
+    for _ in range(2):
+        async with app.state.platform.db.session() as session:
+            expo = await find_expo(session, "city")
+            org = (await session.exec(select(User).where(User.email == "org@example.com"))).one()
+            visitor = (await session.exec(select(User).where(User.email == "visitor@example.com"))).one()
+            assert expo is not None
+            await seed_promotion(session, expo, org, visitor, settings)
+    async with browser(app, "org@example.com") as org_browser:
+        listed = (await org_browser.get(DEPARTMENTS, headers=ZH)).text
+        assert "规划局" in listed and "税务局" in listed
+        mine = (await org_browser.get("/my/departments", headers=EN)).text
+        assert "Brightwave Europe GmbH" in mine and "Check the two plots" in mine
+    async with app.state.platform.db.session() as session:
+        expo = await find_expo(session, "city")
+        assert expo is not None
+        [project] = await projects.projects(session, expo)
+        steps = await departments_views.steps(session, project)
+    assert [(s.department.name, s.step.status) for s in steps] == [("Land planning", "assigned")]
+    assert steps[0].step.due_date == (utcnow() + timedelta(days=7)).astimezone(expo.zone).date()

@@ -89,6 +89,10 @@ async def test_a_project_goes_round_the_departments(live_server: LiveServer, bro
     await land.goto(f"{base}/my/departments")
     await expect(land.get_by_role("heading", level=1)).to_have_text("本部门的项目")
     await shot(land, "mine_zh")
+    await land.goto(f"{base}/account")  # the header leads a member to their desk
+    await expect(land.locator('.site-nav a[href="/my/departments"]')).to_have_text("本部门的项目")
+    await shot(land, "account_zh")
+    await land.locator('.site-nav a[href="/my/departments"]').click()
     await land.get_by_role("link", name="Nordlicht Batteries GmbH").click()
     step = land.locator(".circulation-step").first
     await expect(step).to_contain_text("Find a 8 ha plot in Pingshan.", timeout=DEADLINE_MS)

@@ -295,7 +295,7 @@ async def test_the_board_assigns_comments_and_exports(app: Starlette, client: ht
     assert other.status_code == 403
 
 
-async def test_pdf_attachments_reach_only_the_investor_and_the_bureau(app: Starlette) -> None:
+async def test_pdf_attachments_reach_the_investor_and_the_bureau_only(app: Starlette) -> None:
     await seed_expos(app)
     await make_account(app, "rival@example.com", "visitor")
     async with browser(app, "visitor@example.com") as investor:
@@ -317,7 +317,7 @@ async def test_pdf_attachments_reach_only_the_investor_and_the_bureau(app: Starl
     async with browser(app, "org@example.com") as org:
         assert (await org.get(link)).status_code == 200
     async with browser(app, "rival@example.com") as rival:
-        assert (await rival.get(link)).status_code == 403
+        assert (await rival.get(link)).status_code == 404  # neither theirs nor worked on: no such file
         stranger_upload = await post_form(rival, "/expos/city/invest/projects", page + "/files", files=files)
         assert stranger_upload.status_code == 403
 
