@@ -22,65 +22,42 @@ from tests.dashboards.test_pages import bearer
 async def seed_rooms(app: Starlette, show: Show) -> dict[str, Room]:
     """A meeting room of the exhibitor's booth (two stays of the organizer, one still going, and a
     guest's), a negotiation room of the expo (one stay) and a room nobody entered."""
-    now = utcnow()
+    expo_id, now = show.expo.id or 0, utcnow()
     rooms = {
         "booth": Room(
-            expo_id=show.expo.id or 0,
+            expo_id=expo_id,
             booth_id=show.booths["lamps"].id,
             title="=cmd|' /C calc'!A0",
             kind=RoomKind.BOOTH_MEETING.value,
             host_key="h1",
             guest_key="g1",
         ),
-        "talks": Room(expo_id=show.expo.id or 0, title="Port talks", host_key="h2", guest_key="g2"),
-        "empty": Room(expo_id=show.expo.id or 0, title="Nobody came", host_key="h3", guest_key="g3"),
+        "talks": Room(expo_id=expo_id, title="Port talks", host_key="h2", guest_key="g2"),
+        "empty": Room(expo_id=expo_id, title="Nobody came", host_key="h3", guest_key="g3"),
     }
     async with app.state.platform.db.session() as s:
         s.add_all(rooms.values())
         await s.flush()
-        ago = lambda minutes: now - timedelta(minutes=minutes)  # noqa: E731
-        booth, talks = rooms["booth"].id or 0, rooms["talks"].id or 0
-        s.add_all(
-            [
+        # (room, user, name, role, entered and left so many minutes ago, how)
+        stays = [
+            ("booth", show.organizer.id, "Olga", "host", 30, 10, "left"),
+            ("booth", show.organizer.id, "Olga", "host", 5, None, ""),
+            ("booth", None, "Guest 2", "guest", 40, 35, "removed"),
+            ("talks", show.visitor.id, "Vera", "guest", 90, 60, "ended"),
+        ]
+        for n, (key, user_id, name, role, entered, left, how) in enumerate(stays):
+            s.add(
                 RoomAttendance(
-                    room_id=booth,
-                    participant="p1",
-                    user_id=show.organizer.id,
-                    name="Olga",
-                    role="host",
-                    joined_at=ago(30),
-                    left_at=ago(10),
-                    left_how="left",
-                ),
-                RoomAttendance(
-                    room_id=booth,
-                    participant="p2",
-                    user_id=show.organizer.id,
-                    name="Olga",
-                    role="host",
-                    joined_at=ago(5),
-                ),
-                RoomAttendance(
-                    room_id=booth,
-                    participant="p3",
-                    name="Guest 2",
-                    role="guest",
-                    joined_at=ago(40),
-                    left_at=ago(35),
-                    left_how="removed",
-                ),
-                RoomAttendance(
-                    room_id=talks,
-                    participant="p4",
-                    user_id=show.visitor.id,
-                    name="Vera",
-                    role="guest",
-                    joined_at=ago(90),
-                    left_at=ago(60),
-                    left_how="ended",
-                ),
-            ]
-        )
+                    room_id=rooms[key].id or 0,
+                    participant=f"p{n}",
+                    user_id=user_id,
+                    name=name,
+                    role=role,
+                    joined_at=now - timedelta(minutes=entered),
+                    left_at=None if left is None else now - timedelta(minutes=left),
+                    left_how=how,
+                )
+            )
         await s.commit()
         for room in rooms.values():
             await s.refresh(room)
