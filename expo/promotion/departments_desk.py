@@ -35,7 +35,7 @@ from expo.permissions import may_run_promotion, require_page_user
 from expo.promotion import departments, departments_circulation, departments_views, projects
 from expo.promotion.departments_letters import CirculationLetters, desk_url
 from expo.promotion.projects_pages import helpers
-from expo.promotion.services import form_failure
+from expo.promotion.services import form_failure, form_version
 
 MINE = departments.MY_DESK[0]
 PROJECT = "/expos/{slug}/departments/projects/{project_id:int}"
@@ -51,11 +51,6 @@ class DeskLinks(WorkLinks):
 
     async def links(self, session: AsyncSession, user: User) -> list[NavLink]:
         return await departments.work_links(session, user)
-
-
-def _version(form: Any) -> int:
-    raw = str(form.get("version", ""))
-    return int(raw) if raw.isdigit() and len(raw) < 10 else 0
 
 
 async def mine_page(request: Request) -> Response:
@@ -122,7 +117,7 @@ async def circulate(request: Request) -> Response:
                 )
             letters = CirculationLetters(p.settings)
             await departments_circulation.circulate(
-                session, expo, project, values, _version(form), user, letters
+                session, expo, project, values, form_version(form), user, letters
             )
     except ExpoError as exc:
         extra = form_failure(exc, failed="circulate", values=values)
@@ -145,16 +140,16 @@ async def _step_action(request: Request, kind: str) -> Response:
             expo = await get_expo(session, request.path_params["slug"])
             step, project = await departments_circulation.workable_step(session, expo, step_id, user)
             if kind == "accept":
-                await departments_circulation.accept(session, project, step, _version(form), user)
+                await departments_circulation.accept(session, project, step, form_version(form), user)
             elif kind == "comment":
                 await departments_circulation.comment(session, project, step, values["body"], user)
             elif kind == "handover":
                 letters = CirculationLetters(p.settings)
                 await departments_circulation.hand_over(
-                    session, expo, project, step, values, _version(form), user, letters
+                    session, expo, project, step, values, form_version(form), user, letters
                 )
             else:
-                await departments_circulation.mark_done(session, project, step, _version(form), user)
+                await departments_circulation.mark_done(session, project, step, form_version(form), user)
     except ExpoError as exc:
         extra = form_failure(exc, failed=f"{kind}-{step_id}", values=values)
         return await _project(request, user, project.id or 0, extra, exc.status)

@@ -23,7 +23,7 @@ from expo.http.api import path_int
 from expo.http.pages import flash, read_form, redirect, render
 from expo.permissions import require_page_user
 from expo.promotion import departments, departments_views, projects
-from expo.promotion.services import FormInvalid, form_failure
+from expo.promotion.services import FormInvalid, form_failure, form_values
 
 PAGE = "/organizer/expos/{slug}/departments"
 DEPARTMENT = PAGE + "/{department_id:int}"
@@ -31,10 +31,6 @@ DEPARTMENT = PAGE + "/{department_id:int}"
 
 def departments_url(slug: str, department_id: int | None = None) -> str:
     return f"/organizer/expos/{slug}/departments" + (f"/{department_id}" if department_id else "")
-
-
-def _values(form: Any, *names: str) -> dict[str, str]:
-    return {name: str(form.get(name, "")) for name in names}
 
 
 async def _list(
@@ -61,7 +57,7 @@ async def list_page(request: Request) -> Response:
 async def _name_form(request: Request) -> tuple[User, dict[str, str]]:
     """Who sent a department's name form, and the names it holds."""
     form = await read_form(request)
-    return await require_page_user(request), _values(form, "name", "name_zh")
+    return await require_page_user(request), form_values(form, ("name", "name_zh"))
 
 
 async def create(request: Request) -> Response:
@@ -126,7 +122,7 @@ async def rename(request: Request) -> Response:
 async def add_member(request: Request) -> Response:
     form = await read_form(request)
     user = await require_page_user(request)
-    values = _values(form, "email")
+    values = form_values(form, ("email",))
     try:
         async with platform(request).db.session() as session:
             expo = await projects.bureau_expo(session, request.path_params["slug"], user)

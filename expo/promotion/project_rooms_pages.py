@@ -14,7 +14,6 @@ is the investor's (with the guest link) or the team's (with the host link), nobo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
@@ -33,17 +32,13 @@ from expo.permissions import may_run_promotion, require_page_user
 from expo.promotion import project_rooms, project_rooms_signing, projects
 from expo.promotion.models import ProjectMeeting, PromotionProject
 from expo.promotion.projects_board import PROJECT, _detail, board_url
-from expo.promotion.services import form_failure
+from expo.promotion.services import form_failure, form_values
 from streaming import room_services
 from streaming.room_services import RoomRole
 
 MEETING_FIELDS = ("title", "agenda", "starts_at", "minutes")
 CEREMONY_FIELDS = ("party", "signer_name", "email", "investor_signer")
 Change = Callable[[AsyncSession, Expo, PromotionProject], Awaitable[None]]
-
-
-def _values(form: Any, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: str(form.get(name, "")) for name in names}
 
 
 async def _change(
@@ -86,7 +81,7 @@ async def _project_form(
     form, with what was typed in ``{failed}_values``)."""
     form = await read_form(request)
     user = await require_page_user(request)
-    values = _values(form, fields)
+    values = form_values(form, fields)
     settings = platform(request).settings
 
     async def change(session: AsyncSession, expo: Expo, project: PromotionProject) -> None:
@@ -111,7 +106,7 @@ async def _meeting_change(
     """Run ``act`` on the meeting of the address (its form is ``move-{id}``)."""
     form = await read_form(request)
     user = await require_page_user(request)
-    values = _values(form, fields)
+    values = form_values(form, fields)
     meeting_id = path_int(request, "meeting_id")
     settings = platform(request).settings
 

@@ -35,18 +35,13 @@ from expo.promotion import (
 )
 from expo.promotion.projects_api import csv_response
 from expo.promotion.projects_pages import helpers
-from expo.promotion.services import FormInvalid, form_failure
+from expo.promotion.services import FormInvalid, form_failure, form_version
 
 BOARD = "/organizer/expos/{slug}/projects"
 
 
 def board_url(slug: str, project_id: int | None = None) -> str:
     return f"/organizer/expos/{slug}/projects" + (f"/{project_id}" if project_id is not None else "")
-
-
-def _version(form: Any) -> int:
-    raw = str(form.get("version", ""))
-    return int(raw) if raw.isdigit() and len(raw) < 10 else 0
 
 
 async def _board(
@@ -142,7 +137,7 @@ async def move(request: Request) -> Response:
         async with platform(request).db.session() as session:
             expo = await projects.bureau_expo(session, slug, user)
             project = await projects.managed_project(session, expo, project_id)
-            await projects.move(session, project, str(form.get("stage", "")), _version(form), user)
+            await projects.move(session, project, str(form.get("stage", "")), form_version(form), user)
     except ExpoError as exc:
         if exc.status in (401, 403, 404):
             raise
@@ -166,7 +161,7 @@ async def assign(request: Request) -> Response:
         async with platform(request).db.session() as session:
             expo = await projects.bureau_expo(session, slug, user)
             project = await projects.managed_project(session, expo, project_id)
-            await projects.assign(session, expo, project, values, _version(form), user)
+            await projects.assign(session, expo, project, values, form_version(form), user)
     except ExpoError as exc:
         extra = form_failure(exc, failed="assign")
         if isinstance(exc, FormInvalid):

@@ -7,6 +7,7 @@ beside its field (and an API would answer them as ``details``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -56,6 +57,18 @@ class FormInvalid(Invalid):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(N_("Check the fields marked below."), code="promotion.invalid", details=errors)
         self.errors = errors
+
+
+def form_values(form: Any, names: Iterable[str]) -> dict[str, str]:
+    """The text of a submitted form's fields ``names`` ("" for one left out), as a page redraws them."""
+    return {name: str(form.get(name, "")) for name in names}
+
+
+def form_version(form: Any) -> int:
+    """The ``version`` a form says its change was made from; 0 (never a stored one, so a 409) when
+    it is missing or not a number."""
+    raw = str(form.get("version", ""))
+    return int(raw) if raw.isdigit() and len(raw) < 10 else 0
 
 
 def form_failure(exc: ExpoError, **extra: Any) -> dict[str, Any]:
