@@ -1,14 +1,16 @@
 """What one relay link costs on its own, both ends, in one process: run by bench_fanout.py --workers.
 
-    _relay_link_cost.py [--seconds 10] [--kbps 1000]
+    _relay_link_cost.py [--seconds 10] [--kbps 1000] [--rounds 1]
 
 A broadcast's two publications (H.264 video at 30 fps, a keyframe every 2 s, ``--kbps``; Opus at
 50 frames a second) are fed with frames of those sizes, first with no link (the baseline: the
 feeding itself), then with a relay link on loopback: the origin's side (``streaming.relay.serve_link``
 behind uvicorn with expo's WebSocket protocol) and the receiving side (``RelayLink`` feeding
-publications of a router) in this one process. The process's CPU time over each window gives the
-link's cost per stream, both ends; the time from opening the link to the first relayed frame is
-its part of a relayed viewer's first frame. Prints one JSON object.
+publications of a router) in this one process; then with a link whose origin writes every frame on
+its own (``AUDIO_HOLD`` 0, as before audio waited for the next video frame), the windows taking
+turns for ``--rounds`` rounds. The process's CPU time over each window gives the link's cost per
+stream, both ends; the time from opening the link to the first relayed frame is its part of a
+relayed viewer's first frame. Prints a short table, then one JSON object.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from starlette.websockets import WebSocket
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from expo.wsprotocol import uvicorn_websocket_options
+from streaming import relay
 from streaming.publication import Publication
 from streaming.relay import RelayLink, serve_link
 from streaming.router import MediaRouter
@@ -43,6 +46,7 @@ H264 = RTCRtpCodecParameters(
     parameters={"packetization-mode": "1", "level-asymmetry-allowed": "1", "profile-level-id": "42e01f"},
 )
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+HOLD = relay.AUDIO_HOLD
 
 
 class _Nobody:
@@ -51,8 +55,7 @@ class _Nobody:
 
 
 def cpu() -> float:
-    times = os.times()
-    return times.user + times.system
+    return time.process_time()  # the process's CPU time, all threads, to the nanosecond
 
 
 async def feed(video: Publication, audio: Publication, kbps: int) -> None:
@@ -86,7 +89,28 @@ async def measure(seconds: float) -> float:
     return (cpu() - before) / (time.monotonic() - at)
 
 
-async def main(seconds: float, kbps: int) -> None:
+async def relayed_window(port: int, router: MediaRouter, seconds: float, hold: float) -> dict[str, float]:
+    """Open a link with ``hold`` as the origin's audio hold, wait for both tracks, measure, close."""
+    relay.AUDIO_HOLD = hold  # read by serve_link when the link opens
+    link = RelayLink(1, router, lambda _link, _said: None)
+    opened_at = time.monotonic()
+    await link.open(f"ws://127.0.0.1:{port}/link", {})
+    opened = time.monotonic() - opened_at
+    running = asyncio.create_task(link.run())
+    await until(lambda: link.frames > 0)
+    first = time.monotonic() - opened_at
+    # Video starts on a keyframe (one every 2 s here): the window starts once both tracks flow.
+    await until(lambda: all(p.frames_received for p in link.publications))
+    await asyncio.sleep(1)
+    frames_before = link.frames
+    core = await measure(seconds)
+    relayed = (link.frames - frames_before) / seconds
+    await link.close()
+    await asyncio.gather(running, return_exceptions=True)
+    return {"core": core, "frames_per_s": relayed, "open_s": opened, "first_frame_s": first}
+
+
+async def main(seconds: float, kbps: int, rounds: int) -> None:
     router = MediaRouter()  # the receiving side's; its options for the origin's publications too
     video = router.publish_relayed("video", H264, _Nobody(), stream_id="1")
     audio = router.publish_relayed("audio", OPUS, _Nobody(), stream_id="1")
@@ -107,35 +131,43 @@ async def main(seconds: float, kbps: int) -> None:
     await until(lambda: server.started)
     feeder = asyncio.create_task(feed(video, audio, kbps))
     await asyncio.sleep(1)
-    baseline = await measure(seconds)
+    # Windows taking turns: no link, audio held for the video (expo), every frame its own write.
+    baselines: list[float] = []
+    held: list[dict[str, float]] = []
+    unheld: list[dict[str, float]] = []
+    for _ in range(rounds):
+        baselines.append(await measure(seconds))
+        held.append(await relayed_window(port, router, seconds, HOLD))
+        unheld.append(await relayed_window(port, router, seconds, 0.0))
+    relay.AUDIO_HOLD = HOLD
 
-    link = RelayLink(1, router, lambda _link, _said: None)
-    opened_at = time.monotonic()
-    await link.open(f"ws://127.0.0.1:{port}/link", {})
-    opened = time.monotonic() - opened_at
-    running = asyncio.create_task(link.run())
-    await until(lambda: link.frames > 0)
-    first = time.monotonic() - opened_at
-    await asyncio.sleep(1)
-    frames_before = link.frames
-    with_link = await measure(seconds)
-    relayed = (link.frames - frames_before) / seconds
-
-    await link.close()
-    running.cancel()
     feeder.cancel()
-    await asyncio.gather(running, feeder, return_exceptions=True)
+    await asyncio.gather(feeder, return_exceptions=True)
     server.should_exit = True
     await serving
+    baseline = statistics.median(baselines)
+
+    def median(windows: list[dict[str, float]], key: str) -> float:
+        return statistics.median(w[key] for w in windows)
+
+    link_core = median(held, "core") - baseline
+    unheld_core = median(unheld, "core") - baseline
+    print(f"one relay link, both ends, {rounds} rounds of {seconds:g} s (medians; no link: {baseline:.2%})")
+    print(f"  {'':<34}{'CPU, % of a core':>18}{'frames/s':>10}")
+    print(f"  {'audio held for video (expo)':<34}{link_core:>18.2%}{median(held, 'frames_per_s'):>10.1f}")
+    print(f"  {'every frame its own write':<34}{unheld_core:>18.2%}{median(unheld, 'frames_per_s'):>10.1f}")
     print(
         json.dumps(
             {
                 "baseline_core": round(baseline, 5),
-                "with_link_core": round(with_link, 5),
-                "link_core": round(with_link - baseline, 5),
-                "frames_per_s": round(relayed, 1),
-                "open_s": round(opened, 4),
-                "first_frame_s": round(first, 4),
+                "with_link_core": round(median(held, "core"), 5),
+                "link_core": round(link_core, 5),
+                "unheld_link_core": round(unheld_core, 5),
+                "frames_per_s": round(median(held, "frames_per_s"), 1),
+                "open_s": round(median(held, "open_s"), 4),
+                "first_frame_s": round(median(held, "first_frame_s"), 4),
+                "audio_hold_s": HOLD,
+                "rounds": rounds,
             }
         ),
         flush=True,
@@ -147,5 +179,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--kbps", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.kbps))
+    asyncio.run(main(args.seconds, args.kbps, args.rounds))

@@ -39,13 +39,12 @@ from typing import Any, TypeVar
 
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
 from starlette.websockets import WebSocket
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from expo.bus import BusError
 from expo.wsprotocol import WRITE_FRAME
 from streaming.cluster import SIGNATURE_HEADER, Cluster
 from streaming.forwarder import OutgoingFrame
+from streaming.link_socket import LinkSocket
 from streaming.publication import Publication
 from streaming.router import MediaRouter
 
@@ -63,6 +62,14 @@ _BINARY_FIN = 0x82
 _LENGTH_16, _LENGTH_64, _LENGTH_64_MARK = 126, 1 << 16, 127
 _HEADER_16, _HEADER_64 = Struct("!BBH"), Struct("!BBQ")
 _KEYFRAME_FLAG = 0x01
+#: How long an audio frame may wait on the origin for the stream's next video frame, to go over the
+#: link in the same write. The receiving process then wakes once per video frame instead of for
+#: every frame (30 times a second instead of 80: on a virtual machine each wake-up of an idle
+#: process costs a few hundred microseconds, more than the frame's own handling, see
+#: ``scripts/_relay_link_cost.py``), and sends the audio to its viewers in the same wake-up. The
+#: relayed viewers' sound comes up to this much later; their players keep lips in sync by
+#: delaying the picture to match (RTCP sender reports), within the ≤ 50 ms a relay may add.
+AUDIO_HOLD = 0.04
 
 
 def describe_codec(kind: str, codec: RTCRtpCodecParameters) -> dict[str, Any]:
@@ -100,33 +107,46 @@ class Outbox:
     message per frame. Otherwise, or while the socket cannot take more (or earlier messages still
     wait, so that order is kept), messages queue here, bounded in bytes, for
     :func:`serve_link`'s writer.
+
+    A message put with ``hold`` waits up to ``hold`` seconds for the next message put without it,
+    and goes out in the same write (see :data:`AUDIO_HOLD`).
     """
 
-    def __init__(self, write_frame: Callable[[bytes], bool] | None = None, limit: int = MAX_BACKLOG) -> None:
+    def __init__(
+        self, write_frame: Callable[[bytes], bool] | None = None, limit: int = MAX_BACKLOG, hold: float = 0.0
+    ) -> None:
         self._write_frame = write_frame
         self._messages: deque[bytes] = deque()
         self._bytes = 0
         self._limit = limit
         self._ready = asyncio.Event()
+        self._hold = hold
+        self._held: list[bytes] = []
+        self._flush: asyncio.TimerHandle | None = None
         self.sending = False  # the writer has a message in flight
         self.ended = False
+        self.writes = 0  # writes of one or more messages straight to the socket
 
-    def put(self, message: bytes) -> bool:
-        """Send or queue ``message``; ``False`` (dropped) if the link is that far behind."""
+    def put(self, message: bytes, *, hold: bool = False) -> bool:
+        """Send or queue ``message`` (with ``hold``: hold it back a little, see above); ``False``
+        (dropped, with the messages held for it) if the link is that far behind."""
         if self.ended:
             return False
-        write = self._write_frame
-        if write is not None and not self._messages and not self.sending and write(binary_frame(message)):
+        if hold and self._hold > 0:
+            if not self._held:
+                self._flush = asyncio.get_running_loop().call_later(self._hold, self.flush)
+            self._held.append(message)
             return True
-        if self._bytes + len(message) > self._limit:
-            return False
-        self._messages.append(message)
-        self._bytes += len(message)
-        self._ready.set()
-        return True
+        return self._put([*self._take_held(), message])
+
+    def flush(self) -> None:
+        """Send the messages held back, now."""
+        if self._held:
+            self._put(self._take_held())
 
     def end(self) -> None:
         """Nothing more comes: the writer sends :data:`END` after the queued messages."""
+        self.flush()
         self.ended = True
         self._ready.set()
 
@@ -140,6 +160,31 @@ class Outbox:
         message = self._messages.popleft()
         self._bytes -= len(message)
         return message
+
+    def _take_held(self) -> list[bytes]:
+        held, self._held = self._held, []
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        return held
+
+    def _put(self, messages: list[bytes]) -> bool:
+        write = self._write_frame
+        if write is not None and not self._messages and not self.sending and write(joined_frames(messages)):
+            self.writes += 1
+            return True
+        size = sum(map(len, messages))
+        if self._bytes + size > self._limit:
+            return False
+        self._messages.extend(messages)
+        self._bytes += size
+        self._ready.set()
+        return True
+
+
+def joined_frames(messages: list[bytes]) -> bytes:
+    """``messages`` as binary frames one after the other, for one write."""
+    return b"".join(map(binary_frame, messages))
 
 
 def binary_frame(payload: bytes) -> bytes:
@@ -176,7 +221,7 @@ class LinkSender:
         flags = _KEYFRAME_FLAG if frame.keyframe else 0
         timestamp = int(frame.packet.pts or 0) & 0xFFFFFFFF
         message = _FRAME.pack(FRAME, self._index, flags, timestamp) + bytes(frame.packet)
-        if self._outbox.put(message):
+        if self._outbox.put(message, hold=not self._video):
             self.frames_sent += 1
             self.waiting_for_keyframe = False
             return False
@@ -191,9 +236,10 @@ class LinkSender:
 async def serve_link(websocket: WebSocket, publications: list[Publication]) -> None:
     """Serve one relay link on an accepted ``websocket`` from ``publications`` (origin side),
     until they end (then :data:`END` is sent) or the other process goes away."""
-    outbox = Outbox(websocket.scope.get("extensions", {}).get(WRITE_FRAME))
     tracks = [describe_codec(p.kind, p.codec) for p in publications if p.codec is not None]
     live = [p for p in publications if p.codec is not None]
+    hold = AUDIO_HOLD if any(p.kind == "video" for p in live) else 0.0
+    outbox = Outbox(websocket.scope.get("extensions", {}).get(WRITE_FRAME), hold=hold)
     await websocket.send_bytes(DESCRIBE + json.dumps({"tracks": tracks}).encode())
     senders = [LinkSender(index, p.kind, outbox) for index, p in enumerate(live)]
     for publication, sender in zip(live, senders, strict=True):
@@ -249,9 +295,10 @@ class RelayLink:
     with the frames the origin sends.
 
     States: *opening* (:meth:`open`: connected, tracks described, publications made), *open*
-    (:meth:`run` feeds them), *ended* (the origin said :data:`END`, or the link dropped: the
-    publications ended, ``on_end`` was called with whether the origin said so) and *closed*
-    (:meth:`close`: the publications were removed from the router).
+    (:meth:`run` waits while the socket feeds them, each frame as it arrives), *ended* (the origin
+    said :data:`END`, or the link dropped: the publications ended, ``on_end`` was called with
+    whether the origin said so) and *closed* (:meth:`close`: the publications were removed from
+    the router).
 
     :param on_end: called once when the link ends; its argument is ``True`` if the origin ended
         it (the publisher is gone), ``False`` if the link dropped (the origin process may be dead).
@@ -264,25 +311,27 @@ class RelayLink:
         self.publications: list[Publication] = []
         self._router = router
         self._on_end = on_end
-        self._websocket: ClientConnection | None = None
+        self._socket: LinkSocket | None = None
+        self._description: asyncio.Future[bytes] | None = None
         self._codecs: list[RTCRtpCodecParameters] = []
+        self._said_end = False
         self.ended = False
         self.frames = 0
 
     async def open(self, url: str, headers: dict[str, str], timeout: float = OPEN_TIMEOUT) -> None:
         """Connect to the origin and make a publication per track it describes. ``ConnectionError``
         if the origin cannot be reached or has no publisher for the stream."""
+        described = self._description = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(timeout):
-                self._websocket = await connect(
-                    url, additional_headers=headers, max_size=MAX_MESSAGE, compression=None, open_timeout=None
-                )
-                description = await self._websocket.recv(decode=False)
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
-            await self._drop()
+                self._socket = await LinkSocket.connect(url, headers, self._received, max_size=MAX_MESSAGE)
+                self._socket.closed.add_done_callback(self._undescribed)
+                description = await described
+        except (OSError, TimeoutError) as exc:
+            self._drop()
             raise ConnectionError(f"no relay link to {url}: {exc!r}") from None
         if description[:1] != DESCRIBE:
-            await self._drop()
+            self._drop()
             raise ConnectionError(f"the origin at {url} has no publisher for this stream")
         tracks = json.loads(description[1:])["tracks"]
         for index, track in enumerate(tracks):
@@ -296,62 +345,56 @@ class RelayLink:
             )
 
     async def run(self) -> None:
-        """Feed the publications until the link ends; then end them and call ``on_end``."""
-        said_end = False
-        websocket = self._websocket
+        """Wait while the socket feeds the publications, until the link ends; then end them and
+        call ``on_end``."""
         try:
-            if websocket is not None:
-                said_end = await self._feed(websocket)
-        except ConnectionClosed:
-            pass
+            if self._socket is not None:
+                await asyncio.shield(self._socket.closed)
         finally:
             self.ended = True
             for publication in self.publications:
                 publication.stop_receiving()
-            await self._drop()
-            self._on_end(self, said_end)
+            self._drop()
+            self._on_end(self, self._said_end)
 
-    async def _feed(self, websocket: ClientConnection) -> bool:
-        publications, codecs = self.publications, self._codecs
-        header = _FRAME.size
-        async for message in websocket:
-            if not isinstance(message, bytes):
-                continue
-            kind = message[:1]
-            if kind == FRAME:
-                _, index, flags, timestamp = _FRAME.unpack_from(message)
-                if index < len(publications):
-                    self.frames += 1
-                    publications[index].deliver(
-                        codecs[index], message[header:], timestamp, bool(flags & _KEYFRAME_FLAG)
-                    )
-            elif kind == END:
-                return True
-        return False
+    def _undescribed(self, _closed: object) -> None:
+        """The socket closed: if that was before the first message, there is no description."""
+        if self._description is not None and not self._description.done():
+            self._description.set_result(b"")
+
+    def _received(self, message: bytes) -> None:
+        """One message from the origin, on the event loop as soon as it is read."""
+        kind = message[:1]
+        if kind == FRAME:
+            _, index, flags, timestamp = _FRAME.unpack_from(message)
+            publications = self.publications
+            if index < len(publications):
+                self.frames += 1
+                publications[index].deliver(
+                    self._codecs[index], message[_FRAME.size :], timestamp, bool(flags & _KEYFRAME_FLAG)
+                )
+        elif self._description is not None and not self._description.done():
+            self._description.set_result(message)
+        elif kind == END:
+            self._said_end = True
+            self._drop()
 
     async def send(self, message: bytes) -> bool:
         """Send ``message`` to the origin; ``False`` if the link is gone."""
-        websocket = self._websocket
-        if websocket is None or self.ended:
-            return False
-        try:
-            await websocket.send(message)
-        except ConnectionClosed:
-            return False
-        return True
+        socket = self._socket
+        return socket is not None and not self.ended and socket.send(message)
 
     async def close(self) -> None:
         """Remove the publications from the router (their viewers end) and close the link."""
         self.ended = True
         for publication in self.publications:
             await self._router.unpublish(publication)
-        await self._drop()
+        self._drop()
 
-    async def _drop(self) -> None:
-        websocket, self._websocket = self._websocket, None
-        if websocket is not None:
-            with contextlib.suppress(Exception):
-                await websocket.close()
+    def _drop(self) -> None:
+        socket = self._socket
+        if socket is not None:
+            socket.close()
 
 
 class RelayHub:
