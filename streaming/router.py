@@ -31,6 +31,7 @@ from expo.errors import Conflict, NotFound
 from streaming.publication import Publication, Upstream
 
 DEFAULT_KEYFRAME_INTERVAL = 0.5
+RELAYED_KEYFRAME_INTERVAL = 0.05  # see MediaRouter.publish_relayed
 DEFAULT_MAX_VIDEO_FRAMES = 60  # two seconds at 30 fps
 DEFAULT_MAX_AUDIO_FRAMES = 100  # two seconds of 20 ms Opus frames
 
@@ -78,10 +79,17 @@ class MediaRouter:
     ) -> Publication:
         """A publication fed by a relay link from the process that holds the publisher (see
         :mod:`streaming.relay`): the link calls its ``deliver`` and ``stop_receiving``, and
-        ``upstream`` takes its keyframe requests. Subscribers attach to it as to any other."""
+        ``upstream`` takes its keyframe requests. Subscribers attach to it as to any other.
+
+        Its keyframe requests go upstream merged over :data:`RELAYED_KEYFRAME_INTERVAL` only:
+        the publication at the other end of the link (or the on-air switch's source) holds them
+        to ``keyframe_interval`` for the publisher. Held back on both sides, a relayed viewer
+        could wait for up to two intervals where a viewer of the origin waits for one."""
         if self.closed:
             raise Conflict("The media router is shutting down.", code="stream.router_closed")
-        return self._add(Publication(kind, upstream, codec=codec, **self._options(stream_id)))
+        options = self._options(stream_id)
+        options["keyframe_interval"] = min(self._keyframe_interval, RELAYED_KEYFRAME_INTERVAL)
+        return self._add(Publication(kind, upstream, codec=codec, **options))
 
     def _options(self, stream_id: str) -> dict[str, Any]:
         return {

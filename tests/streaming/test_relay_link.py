@@ -19,7 +19,9 @@ from starlette.websockets import WebSocket
 
 from expo.wsprotocol import uvicorn_websocket_options
 from streaming.link_socket import HandshakeError, LinkSocket
+from streaming.on_air_switch import default_codec
 from streaming.relay import Outbox, binary_frame
+from streaming.router import MediaRouter
 from tests.streaming.peers import until
 
 SIZES = [0, 1, 125, 126, 65_535, 65_536, 300_000]  # every length encoding of RFC 6455, 5.2
@@ -146,3 +148,22 @@ async def test_held_audio_keeps_its_place_when_the_socket_cannot_take_more() -> 
     outbox.put(b"video")
     outbox.end()
     assert [await outbox.get(), await outbox.get(), await outbox.get()] == [b"audio", b"video", None]
+
+
+async def test_a_relayed_publication_passes_keyframe_requests_on_without_the_origins_interval() -> None:
+    asked: list[int] = []
+
+    class Origin:
+        """The link's far end, which holds requests to the interval for the publisher itself."""
+
+        async def request_keyframe(self) -> bool:
+            asked.append(len(asked))
+            return True
+
+    router = MediaRouter(keyframe_interval=3600)  # a local publication would ask once an hour
+    relayed = router.publish_relayed("video", default_codec("video"), Origin(), stream_id="1")
+    relayed.request_keyframe()
+    await until(lambda: len(asked) == 1)
+    relayed.request_keyframe()  # a second viewer arrives on this process
+    await until(lambda: len(asked) == 2)
+    await router.close()
