@@ -64,11 +64,11 @@ _HEADER_16, _HEADER_64 = Struct("!BBH"), Struct("!BBQ")
 _KEYFRAME_FLAG = 0x01
 #: How long an audio frame may wait on the origin for the stream's next video frame, to go over the
 #: link in the same write. The receiving process then wakes once per video frame instead of for
-#: every frame (30 times a second instead of 80: on a virtual machine each wake-up of an idle
-#: process costs a few hundred microseconds, more than the frame's own handling, see
-#: ``scripts/_relay_link_cost.py``), and sends the audio to its viewers in the same wake-up. The
-#: relayed viewers' sound comes up to this much later; their players keep lips in sync by
-#: delaying the picture to match (RTCP sender reports), within the ≤ 50 ms a relay may add.
+#: every frame (30 times a second instead of 80): on a virtual machine, waking an idle process and
+#: the event loop's round that follows cost more of its CPU than the frame's own handling (see
+#: ``scripts/_relay_link_cost.py``), and its viewers get the audio in the same round. The relayed
+#: viewers' sound comes up to this much later than their picture: within the ≤ 50 ms a relay may
+#: add, and far from the 125 ms at which late sound becomes noticeable (ITU-R BT.1359).
 AUDIO_HOLD = 0.04
 
 
@@ -125,7 +125,6 @@ class Outbox:
         self._flush: asyncio.TimerHandle | None = None
         self.sending = False  # the writer has a message in flight
         self.ended = False
-        self.writes = 0  # writes of one or more messages straight to the socket
 
     def put(self, message: bytes, *, hold: bool = False) -> bool:
         """Send or queue ``message`` (with ``hold``: hold it back a little, see above); ``False``
@@ -171,7 +170,6 @@ class Outbox:
     def _put(self, messages: list[bytes]) -> bool:
         write = self._write_frame
         if write is not None and not self._messages and not self.sending and write(joined_frames(messages)):
-            self.writes += 1
             return True
         size = sum(map(len, messages))
         if self._bytes + size > self._limit:
@@ -312,7 +310,7 @@ class RelayLink:
         self._router = router
         self._on_end = on_end
         self._socket: LinkSocket | None = None
-        self._description: asyncio.Future[bytes] | None = None
+        self._described: asyncio.Future[None] | None = None
         self._codecs: list[RTCRtpCodecParameters] = []
         self._said_end = False
         self.ended = False
@@ -321,19 +319,25 @@ class RelayLink:
     async def open(self, url: str, headers: dict[str, str], timeout: float = OPEN_TIMEOUT) -> None:
         """Connect to the origin and make a publication per track it describes. ``ConnectionError``
         if the origin cannot be reached or has no publisher for the stream."""
-        described = self._description = asyncio.get_running_loop().create_future()
+        described = self._described = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(timeout):
                 self._socket = await LinkSocket.connect(url, headers, self._received, max_size=MAX_MESSAGE)
                 self._socket.closed.add_done_callback(self._undescribed)
-                description = await described
+                await described
         except (OSError, TimeoutError) as exc:
             self._drop()
-            raise ConnectionError(f"no relay link to {url}: {exc!r}") from None
-        if description[:1] != DESCRIBE:
+            raise ConnectionError(f"no relay link to {url}: {exc or exc!r}") from None
+        except Exception:
             self._drop()
-            raise ConnectionError(f"the origin at {url} has no publisher for this stream")
-        tracks = json.loads(description[1:])["tracks"]
+            raise
+
+    def _describe(self, message: bytes) -> None:
+        """Make the publications the origin's first message describes (before any frame is read:
+        frames may come in the same read)."""
+        if message[:1] != DESCRIBE:
+            raise ConnectionError("the origin has no publisher for this stream")
+        tracks = json.loads(message[1:])["tracks"]
         for index, track in enumerate(tracks):
             codec = codec_from(track)
             self._codecs.append(codec)
@@ -358,9 +362,8 @@ class RelayLink:
             self._on_end(self, self._said_end)
 
     def _undescribed(self, _closed: object) -> None:
-        """The socket closed: if that was before the first message, there is no description."""
-        if self._description is not None and not self._description.done():
-            self._description.set_result(b"")
+        if self._described is not None and not self._described.done():
+            self._described.set_exception(ConnectionError("the link closed before the tracks were described"))
 
     def _received(self, message: bytes) -> None:
         """One message from the origin, on the event loop as soon as it is read."""
@@ -373,8 +376,13 @@ class RelayLink:
                 publications[index].deliver(
                     self._codecs[index], message[_FRAME.size :], timestamp, bool(flags & _KEYFRAME_FLAG)
                 )
-        elif self._description is not None and not self._description.done():
-            self._description.set_result(message)
+        elif self._described is not None and not self._described.done():
+            try:
+                self._describe(message)
+            except Exception as exc:  # open() raises it
+                self._described.set_exception(exc)
+            else:
+                self._described.set_result(None)
         elif kind == END:
             self._said_end = True
             self._drop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -17,10 +18,10 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from expo.wsprotocol import uvicorn_websocket_options
+from expo.wsprotocol import WRITE_FRAME, uvicorn_websocket_options
 from streaming.link_socket import HandshakeError, LinkSocket
 from streaming.on_air_switch import default_codec
-from streaming.relay import Outbox, binary_frame
+from streaming.relay import DESCRIBE, FRAME, Outbox, RelayLink, binary_frame, describe_codec, joined_frames
 from streaming.router import MediaRouter
 from tests.streaming.peers import until
 
@@ -166,4 +167,25 @@ async def test_a_relayed_publication_passes_keyframe_requests_on_without_the_ori
     await until(lambda: len(asked) == 1)
     relayed.request_keyframe()  # a second viewer arrives on this process
     await until(lambda: len(asked) == 2)
+    await router.close()
+
+
+async def test_frames_read_together_with_the_track_description_are_not_lost() -> None:
+    codec = default_codec("video")
+    description = DESCRIBE + json.dumps({"tracks": [describe_codec("video", codec)]}).encode()
+    keyframe = FRAME + bytes((0, 1)) + (3000).to_bytes(4, "big") + b"\x00\x00\x00\x01\x65keyframe"
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        # Both in one write, so that the relaying side reads them at once.
+        assert websocket.scope["extensions"][WRITE_FRAME](joined_frames([description, keyframe]))
+        await websocket.receive()
+
+    router = MediaRouter()
+    async with serving(endpoint) as url:
+        link = RelayLink(1, router, lambda _link, _said: None)
+        await link.open(url, {})
+        [video] = link.publications
+        assert (video.frames_received, video.keyframes_received) == (1, 1)
+        await link.close()
     await router.close()
