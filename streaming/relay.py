@@ -17,8 +17,12 @@ Binary messages, each starting with one byte that says what it is:
   endian) + the encoded frame, origin to receiver.
 * ``E``, origin to receiver: the publisher is gone (ended, lost, or rehearsal over); the origin
   closes the link after it.
-* ``K`` + track index, receiver to origin: a viewer needs a keyframe (throttled on both sides
-  like a PLI).
+* ``K`` + track index, receiver to origin: a viewer needs a keyframe (merged over 50 ms on the
+  receiving side, throttled like a PLI at the origin).
+
+The origin sends a stream's audio frames together with its next video frame (see
+:data:`AUDIO_HOLD`); the receiving side reads the link with :class:`~streaming.link_socket.LinkSocket`,
+which hands each message over as it is read.
 
 A video track that falls more than :data:`MAX_BACKLOG` bytes behind on the origin side loses its
 backlog and resumes on the next keyframe, like a slow viewer. If the link drops without ``E`` (the
