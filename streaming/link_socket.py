@@ -95,7 +95,8 @@ class LinkSocket(asyncio.Protocol):
         protocol._request(parts.netloc, parts.path or "/", headers)
         try:
             await asyncio.shield(protocol._upgraded)
-        except BaseException:
+        except BaseException:  # refused, or cancelled (a timeout): nobody waits for the handshake now
+            protocol._upgraded.cancel()
             protocol.abort()
             raise
         return protocol
