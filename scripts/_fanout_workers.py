@@ -22,7 +22,10 @@ Derived figures:
   no link) and divided by the viewers the relaying workers served. Also printed: CPU per viewer
   on a relaying worker minus on the origin, measured at once (noisier: a difference of two
   differences).
-* time to first frame through the relay against direct (viewers on the origin), same run.
+* time to first frame through the relay against direct (viewers on the origin), same run. The
+  viewers join one by one, each once the one before has a picture (``--no-one-by-one``: all at
+  once, as up to 2026-12-03), so that each first frame is one viewer's, not that of sixteen
+  processes starting together on two cores.
 """
 
 from __future__ import annotations
@@ -173,18 +176,24 @@ def serve_and_measure(
         )
         print(f"{name}: publisher live; measuring {args.seconds:.0f} s without viewers ...", flush=True)
         idle = shares(pids, args.seconds, cpu_seconds)
+        # Joining one by one, a viewer's own process starts (imports, keys) while the others play,
+        # not at the same moment as fifteen others on the same two cores.
         duration = 25 + 2 + args.seconds + 3
         decoding = [] if args.viewers_decode else ["--no-decode"]
-        viewers = [
-            peer.start("view", stream["whep_url"], "--seconds", str(duration), *decoding)
-            for _ in range(args.viewers)
-        ]
-        peers += viewers
-        firsts = [v.next(35) for v in viewers]
+        viewers, firsts = [], []
+        for n in range(args.viewers):
+            # Each plays until the window is over: later joins take a few seconds each.
+            joins_after = 4 * (args.viewers - 1 - n) if args.one_by_one else 0
+            seconds = str(duration + joins_after)
+            viewers.append(peer.start("view", stream["whep_url"], "--seconds", seconds, *decoding))
+            peers.append(viewers[-1])
+            if args.one_by_one:
+                firsts.append(viewers[-1].next(35))
+        firsts = firsts or [v.next(35) for v in viewers]
         print(f"{name}: {len(viewers)} viewers playing; measuring {args.seconds:.0f} s ...", flush=True)
         time.sleep(2)
         busy = shares(pids, args.seconds, cpu_seconds)
-        ends = [v.next(duration + 10) for v in viewers]
+        ends = [v.next(duration + 4 * args.viewers + 10) for v in viewers]
     finally:
         for started in peers:
             started.stop()

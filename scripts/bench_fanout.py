@@ -249,6 +249,12 @@ def main() -> None:
         default=False,
         help="with --workers: viewers decode (default: they count encoded frames, leaving the cores free)",
     )
+    parser.add_argument(
+        "--one-by-one",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --workers: each viewer joins once the one before has a picture (else all at once)",
+    )
     args = parser.parse_args()
     if args.workers > 1:
         import _fanout_workers
