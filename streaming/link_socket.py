@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 _MAX_HEAD = 16 * 1024  # the handshake's response head
-_CONTINUATION, _TEXT, _BINARY, _CLOSE, _PING, _PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_TEXT, BINARY, _CLOSE, _PING, _PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 _LENGTH_16, _LENGTH_64 = Struct("!H"), Struct("!Q")
+_HEADER_16, _HEADER_64 = Struct("!BBH"), Struct("!BBQ")
 _CLOSE_CODE = Struct("!H")
 PROTOCOL_ERROR, TOO_BIG = 1002, 1009
 
@@ -43,15 +44,21 @@ def accept_key(key: bytes) -> bytes:
     return base64.b64encode(hashlib.sha1(key + _GUID, usedforsecurity=False).digest())
 
 
+def frame_header(opcode: int, length: int, *, mask_bit: int = 0) -> bytes:
+    """The header of one final frame of ``opcode`` with ``length`` payload bytes (RFC 6455,
+    section 5.2); ``mask_bit`` 0x80 for a client's masked frame, whose key follows the header."""
+    first = 0x80 | opcode
+    if length < 126:
+        return bytes((first, mask_bit | length))
+    if length < 1 << 16:
+        return _HEADER_16.pack(first, mask_bit | 126, length)
+    return _HEADER_64.pack(first, mask_bit | 127, length)
+
+
 def client_frame(opcode: int, payload: bytes) -> bytes:
     """One final, masked client-to-server frame (RFC 6455, section 5.3)."""
     length = len(payload)
-    if length < 126:
-        header = bytes((0x80 | opcode, 0x80 | length))
-    elif length < 1 << 16:
-        header = bytes((0x80 | opcode, 0x80 | 126)) + _LENGTH_16.pack(length)
-    else:
-        header = bytes((0x80 | opcode, 0x80 | 127)) + _LENGTH_64.pack(length)
+    header = frame_header(opcode, length, mask_bit=0x80)
     mask = os.urandom(4)
     repeated = (mask * (length // 4 + 1))[:length]
     masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(length, "big")
@@ -105,7 +112,7 @@ class LinkSocket(asyncio.Protocol):
 
     def send(self, message: bytes) -> bool:
         """Send ``message`` as one binary message; ``False`` if the connection is closing or gone."""
-        return self._write(_BINARY, message)
+        return self._write(BINARY, message)
 
     def close(self, code: int = 1000) -> None:
         """Start the closing handshake; the server's close frame (or its going away) ends it."""
@@ -205,7 +212,7 @@ class LinkSocket(asyncio.Protocol):
             payload = bytes(buffer[start:end])
             del buffer[:end]
             opcode = first & 0x0F
-            if opcode in (_BINARY, _TEXT):
+            if opcode in (BINARY, _TEXT):
                 if not self._close_sent:
                     self._on_message(payload)
             elif opcode == _PING:

@@ -48,7 +48,7 @@ from expo.bus import BusError
 from expo.wsprotocol import WRITE_FRAME
 from streaming.cluster import SIGNATURE_HEADER, Cluster
 from streaming.forwarder import OutgoingFrame
-from streaming.link_socket import LinkSocket
+from streaming.link_socket import BINARY, LinkSocket, frame_header
 from streaming.publication import Publication
 from streaming.router import MediaRouter
 
@@ -62,9 +62,6 @@ MAX_BACKLOG = 4 * 1024 * 1024
 MAX_MESSAGE = 16 * 1024 * 1024  # a 4K keyframe is a few hundred kilobytes
 DESCRIBE, FRAME, END, KEYFRAME = b"D", b"F", b"E", b"K"
 _FRAME = Struct("!cBBI")
-_BINARY_FIN = 0x82
-_LENGTH_16, _LENGTH_64, _LENGTH_64_MARK = 126, 1 << 16, 127
-_HEADER_16, _HEADER_64 = Struct("!BBH"), Struct("!BBQ")
 _KEYFRAME_FLAG = 0x01
 #: How long an audio frame may wait on the origin for the stream's next video frame, to go over the
 #: link in the same write. The receiving process then wakes once per video frame instead of for
@@ -191,14 +188,7 @@ def joined_frames(messages: list[bytes]) -> bytes:
 
 def binary_frame(payload: bytes) -> bytes:
     """``payload`` as one complete, unmasked WebSocket binary frame (RFC 6455, section 5.2)."""
-    length = len(payload)
-    if length < _LENGTH_16:
-        header = bytes((_BINARY_FIN, length))
-    elif length < _LENGTH_64:
-        header = _HEADER_16.pack(_BINARY_FIN, _LENGTH_16, length)
-    else:
-        header = _HEADER_64.pack(_BINARY_FIN, _LENGTH_64_MARK, length)
-    return header + payload
+    return frame_header(BINARY, len(payload)) + payload
 
 
 class LinkSender:
