@@ -189,7 +189,8 @@ def serve_and_measure(
             peers.append(viewers[-1])
             if args.one_by_one:
                 firsts.append(viewers[-1].next(35))
-        firsts = firsts or [v.next(35) for v in viewers]
+        if not args.one_by_one:
+            firsts = [v.next(35) for v in viewers]
         print(f"{name}: {len(viewers)} viewers playing; measuring {args.seconds:.0f} s ...", flush=True)
         time.sleep(2)
         busy = shares(pids, args.seconds, cpu_seconds)
