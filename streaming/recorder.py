@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import av
 from av.container.output import OutputContainer
@@ -92,6 +93,10 @@ class Recorder:
             return
         with av.open(io.BytesIO(segment), "r", format="mpegts") as source:
             if self._output is None:
+                if not all(_described(s) for s in source.streams):
+                    # Too short to tell a track's format (one video frame: the AAC track has no
+                    # sample rate yet), which the MP4 header needs: the recording starts later.
+                    return
                 self._start(source)
             assert self._output is not None
             wanted = {s.index: s.type for s in source.streams if s.type in self._streams}
@@ -158,6 +163,16 @@ class Recorder:
                 self._output.close()
         self.part_path.unlink(missing_ok=True)
         self.copy_path.unlink(missing_ok=True)
+
+
+def _described(stream: Stream) -> bool:
+    """Whether the segment tells enough of ``stream``'s format to write it into an MP4 header."""
+    context: Any = stream.codec_context
+    if stream.type == "video":
+        return bool(context.width and context.height)
+    if stream.type == "audio":
+        return bool(context.sample_rate)
+    return True
 
 
 def _copy_with_index_first(source: Path, target: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -130,6 +131,17 @@ def test_nothing_recorded_leaves_nothing(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path, 3)
     assert recorder.finish() is None
     assert not (tmp_path / "recordings").exists()
+
+
+async def test_a_period_of_one_frame_records_nothing_and_fails_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A publisher that hangs up as its first frame arrives: the segment's AAC track has no
+    # sample rate yet, and an MP4 header written from it was refused (EINVAL, logged as a failure).
+    packager = await record(tmp_path, interleave(h264_packets(1)[:1], []))
+    assert packager.recording is None
+    assert not list(tmp_path.rglob("*.part"))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_a_killed_recorder_leaves_only_a_part_file(tmp_path: Path) -> None:
