@@ -1,13 +1,19 @@
 """Take encoded frames out of an aiortc ``RTCRtpReceiver`` before they reach its decoder.
 
 aiortc's receiver depacketises RTP, sends NACKs, reassembles frames in its jitter buffer and then
-hands each complete frame to a decoder thread through a ``queue.Queue``. Everything up to that
-queue is what a forwarding server wants (loss repair towards the publisher, RTCP reports); the
-decoding after it is what it must not pay for. :class:`EncodedFrameTap` takes the place of that
-queue: frames are given to a callback on the event loop instead, and the decoder thread is told to
-exit before it ever creates a decoder.
+hands each complete frame to a decoder thread through a ``queue.Queue``. The loss repair towards
+the publisher and the RTCP reports are what a forwarding server wants; the jitter buffer and the
+decoding after it are not:
 
-This relies on two attributes of aiortc 1.16's receiver (checked in :func:`install_tap`, which
+* The decoder: :class:`EncodedFrameTap` takes the place of its queue. Frames are given to a
+  callback on the event loop instead, and the decoder thread is told to exit before it ever
+  creates a decoder.
+* The jitter buffer: aiortc's knows a frame is complete only when the next frame's first packet
+  arrives, and holds audio four frames more for its decoder. A server forwarding through it adds
+  a frame interval to video (33 ms at 30 fps) and 80 ms to audio, at every hop.
+  :class:`FrameAssembler` takes its place and lets a frame go with its last packet.
+
+This relies on private attributes of aiortc 1.16's receiver (checked in :func:`install_tap`, which
 fails loudly if a later aiortc renames them) rather than on a copy of its code.
 """
 
@@ -20,11 +26,16 @@ from typing import Any
 from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
 
 logger = logging.getLogger(__name__)
 
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
 _THREAD_ATTR = "_RTCRtpReceiver__decoder_thread"
+_BUFFER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+_CODECS_ATTR = "_RTCRtpReceiver__codecs"
+_MAPPER_ATTR = "_RTCRtpReceiver__timestamp_mapper"
+_RECEIVER_ATTRS = (_QUEUE_ATTR, _THREAD_ATTR, _BUFFER_ATTR, _CODECS_ATTR, _MAPPER_ATTR)
 
 FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
 
@@ -70,18 +81,181 @@ class EncodedFrameTap:
 
 
 def install_tap(receiver: RTCRtpReceiver, tap: EncodedFrameTap) -> None:
-    """Route ``receiver``'s encoded frames to ``tap`` instead of its decoder.
+    """Route ``receiver``'s encoded frames to ``tap`` instead of its decoder, each as soon as its
+    last packet is in (a :class:`FrameAssembler` instead of aiortc's jitter buffer).
 
     Best called before the connection starts receiving (right after ``setRemoteDescription``):
     then the decoder thread exits at once. If the receiver already runs, its decoder thread is
-    released, having decoded only the frames queued before this call.
+    released, having decoded only the frames queued before this call; the packets its jitter
+    buffer held are dropped (the stream goes on from the next frame).
     """
     previous: Any = getattr(receiver, _QUEUE_ATTR, None)
-    if previous is None or not hasattr(receiver, _THREAD_ATTR):
+    if previous is None or not all(hasattr(receiver, name) for name in _RECEIVER_ATTRS):
         raise RuntimeError("this aiortc version's RTCRtpReceiver has no decoder queue to tap")
     if isinstance(previous, EncodedFrameTap):
         raise ValueError("this receiver is already routed")
+    mapper: Any = getattr(receiver, _MAPPER_ATTR)
+
+    def deliver(payload_type: int, frame: JitterFrame) -> None:
+        # What aiortc does with the frame its jitter buffer returns: the codec of the packets'
+        # payload type (RTX already unwrapped), the timestamp counted from the stream's first.
+        codec = getattr(receiver, _CODECS_ATTR).get(payload_type)
+        if codec is not None:
+            frame.timestamp = mapper.map(frame.timestamp)
+            tap.put((codec, frame))
+
+    setattr(receiver, _BUFFER_ATTR, FrameAssembler(receiver.track.kind, deliver))
     setattr(receiver, _QUEUE_ATTR, tap)
     if getattr(receiver, _THREAD_ATTR) is not None:
         # The thread is blocked on the old queue; the sentinel lets it finish.
         previous.put(None)
+
+
+# RTP sequence numbers are 16 bits: a packet this far behind the next one expected means the source
+# started a new sequence, not that it arrived late (aiortc's jitter buffer uses the same bound).
+MAX_MISORDER = 100
+# A gap in a video stream waits for its retransmission (aiortc NACKs it) while at most this many
+# frames complete behind it (half a second at 30 fps); then the broken frame is given up, the
+# frames after it go on and a keyframe is asked for, instead of the picture freezing until the
+# buffer overflows.
+MAX_FRAMES_BEHIND_GAP = 15
+
+Deliver = Callable[[int, JitterFrame], None]
+
+
+class FrameAssembler:
+    """Stands in for an aiortc receiver's jitter buffer: a frame leaves with its last packet.
+
+    aiortc calls :meth:`add` with every depayloaded packet (its bytes in ``packet._data``) and
+    sends a PLI when it returns ``True``; frames never come back through ``add`` but go to
+    ``deliver(payload_type, frame)``, in order, as soon as they are whole:
+
+    * Audio: every packet is a frame, passed on as it arrives. One that arrives behind the last
+      passed on is dropped (the viewers' sequence numbers are this server's, so passing it on late
+      would play it out of order; Opus conceals a missing 20 ms).
+    * Video: packets wait by sequence number until an unbroken run from the next expected one ends
+      with the marker bit, which senders set on a frame's last packet (RFC 6184 for H.264, RFC 7741
+      for VP8), or, from a sender that never sets it, is followed by a packet of a new timestamp.
+      A gap waits for its retransmission, see :data:`MAX_FRAMES_BEHIND_GAP`.
+
+    Packets of padding alone (a sender probing the bandwidth sends them between frames, with the
+    last frame's timestamp) are no frame: nothing is passed on for them.
+
+    A stream that jumps ``capacity`` packets ahead or starts a new sequence is taken up again at
+    its next frame boundary, with a keyframe requested (``True`` from :meth:`add`) for video.
+    """
+
+    def __init__(self, kind: str, deliver: Deliver, capacity: int = 512) -> None:
+        self._video = kind == "video"
+        self._deliver = deliver
+        self.capacity = capacity
+        self._next: int | None = None  # the first sequence number not yet passed on
+        self._pending: dict[int, RtpPacket] = {}
+        self._run = 0  # packets from _next on known present, of one timestamp, none a frame's last
+        self._ends = 0  # frames' last packets among the pending ones
+        self._resync = False  # dropping packets until a frame boundary
+        self.frames = 0
+        self.dropped = 0  # packets late, duplicated, or given up behind a gap
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        sequence = packet.sequence_number
+        if self._next is None:
+            self._next = sequence
+        ahead = (sequence - self._next) & 0xFFFF
+        restarted = False
+        if ahead >= 0x8000:
+            if 0x10000 - ahead < MAX_MISORDER:
+                self.dropped += 1  # late, or a duplicate of what went already
+                return False, None
+            restarted = True  # a new sequence
+        elif ahead >= self.capacity:
+            restarted = True  # too far ahead to wait for what is missing
+        if not self._video:
+            self._next = (sequence + 1) & 0xFFFF
+            if packet._data:  # type: ignore[attr-defined]
+                self.frames += 1
+                self._deliver(packet.payload_type, JitterFrame(packet._data, packet.timestamp))  # type: ignore[attr-defined]
+            return False, None
+        if restarted:
+            self._clear()
+            self._resync = True
+        if self._resync:
+            # Nothing before a frame boundary is worth passing on: wait for a new timestamp (this
+            # packet starts a frame) or a frame's last packet (the next one starts a frame).
+            previous = self._pending.get((sequence - 1) & 0xFFFF)
+            self._clear()
+            self._next = sequence
+            if previous is not None and previous.timestamp != packet.timestamp:
+                self._resync = False
+            elif packet.marker:
+                self.dropped += 1
+                self._resync = False
+                self._next = (sequence + 1) & 0xFFFF
+                return restarted, None
+            else:
+                self._pending[sequence] = packet  # kept only to compare with the next one
+                return restarted, None
+        if packet.marker and sequence not in self._pending:
+            self._ends += 1
+        self._pending[sequence] = packet
+        return self._pass_on() or restarted, None
+
+    def _pass_on(self) -> bool:
+        """Pass on every frame now whole; ``True`` if a gap was given up (a keyframe is wanted)."""
+        gave_up = False
+        pending = self._pending
+        while True:
+            assert self._next is not None
+            first = pending.get(self._next)
+            end = None if first is None else self._frame_end(first.timestamp)
+            if first is None or end is None:
+                # The frame at _next is not whole yet: wait for what is missing, within bounds.
+                if self._ends <= MAX_FRAMES_BEHIND_GAP:
+                    return gave_up
+                self._give_up_gap()
+                gave_up = True
+                continue
+            parts = []
+            sequence = self._next
+            while sequence != end:
+                taken = pending.pop(sequence)
+                parts.append(taken._data)  # type: ignore[attr-defined]
+                sequence = (sequence + 1) & 0xFFFF
+            self._ends -= taken.marker  # only a frame's last packet can have it
+            self._next, self._run = end, 0
+            data = b"".join(parts)
+            if data:  # not padding alone (a sender probing the bandwidth)
+                self.frames += 1
+                self._deliver(first.payload_type, JitterFrame(data, first.timestamp))
+
+    def _frame_end(self, timestamp: int) -> int | None:
+        """The sequence number after the frame at ``_next`` if it is whole, else ``None``."""
+        assert self._next is not None
+        sequence = (self._next + self._run) & 0xFFFF
+        while (packet := self._pending.get(sequence)) is not None:
+            if packet.timestamp != timestamp:
+                return sequence  # the next frame began: this one had no marker
+            if packet.marker:
+                return (sequence + 1) & 0xFFFF
+            self._run += 1
+            sequence = (sequence + 1) & 0xFFFF
+        return None
+
+    def _clear(self) -> None:
+        self.dropped += len(self._pending)
+        self._pending.clear()
+        self._run = self._ends = 0
+
+    def _give_up_gap(self) -> None:
+        """Drop the frame the gap broke: everything up to the first frame end behind the gap."""
+        assert self._next is not None
+        sequence = self._next
+        for _ in range(self.capacity):
+            packet = self._pending.pop(sequence, None)
+            sequence = (sequence + 1) & 0xFFFF
+            if packet is not None:
+                self.dropped += 1
+                if packet.marker:
+                    self._ends -= 1
+                    break
+        self._next, self._run = sequence, 0
