@@ -1,0 +1,133 @@
+"""SRTP packets handled in the socket's callback instead of a task woken for each one.
+
+aiortc receives through a task per DTLS transport: aioice puts every datagram into an
+``asyncio.Queue`` and the transport's task, woken for it, takes it out, unprotects it and hands it
+to its receiver or sender. On a server that receives hundreds of packets a second per publisher,
+that wake-up (a future, a scheduled callback, the task's step through four nested coroutines,
+then a new future to wait on) costs more than the packet's own handling. :func:`receive_directly`
+makes the ICE connection's datagram callback do that handling itself for SRTP and SRTCP once the
+transport is connected: the same aiortc methods in the same order (unprotect, parse, route, the
+receiver's statistics, NACKs, bitrate estimation and the frame assembler), the same counters, just
+without the queue.
+
+Everything else still takes the queue (DTLS records, anything before the keys exist), and so does
+every packet behind one still queued, so that the order packets arrived in is the order they are
+handled. aiortc's handlers are coroutines that in practice never wait (their RTCP replies are
+written to the socket at once); one that does is carried on by a task from where it stopped.
+
+Like :mod:`streaming.receiver`, this relies on private attributes of aiortc 1.16 and aioice 0.13,
+checked before anything is changed: a release that renamed them keeps aiortc's own path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+import pylibsrtp
+from aiortc import RTCDtlsTransport, clock
+from aiortc.rtcdtlstransport import State
+from aiortc.rtp import is_rtcp
+
+logger = logging.getLogger(__name__)
+
+_RX_BYTES = "_RTCDtlsTransport__rx_bytes"
+_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
+_INSTALLED = "_expo_direct_receive"
+CONNECTED = State.CONNECTED
+
+
+def receive_directly(transport: RTCDtlsTransport) -> bool:
+    """Handle ``transport``'s SRTP and SRTCP in its ICE connection's datagram callback.
+
+    Idempotent (audio and video bundled on one transport install it once); ``False`` if this
+    aiortc or aioice lacks what it relies on, in which case nothing was changed.
+    """
+    ice: Any = transport.transport
+    connection: Any = getattr(ice, "_connection", None)
+    queue: Any = getattr(connection, "_queue", None)
+    needed = (
+        isinstance(queue, asyncio.Queue)
+        and callable(getattr(connection, "data_received", None))
+        and hasattr(transport, "_rx_srtp")
+        and isinstance(getattr(transport, "_state", None), State)
+        and hasattr(transport, _RX_BYTES)
+        and hasattr(transport, _RX_PACKETS)
+        and callable(getattr(transport, "_handle_rtp_data", None))
+        and callable(getattr(transport, "_handle_rtcp_data", None))
+    )
+    if not needed:
+        return False
+    if getattr(connection, _INSTALLED, False):
+        return True
+    queued = connection.data_received  # aioice's: into the queue the transport's task reads
+
+    def data_received(data: bytes, component: int) -> None:
+        srtp = transport._rx_srtp
+        if srtp is None or not queue.empty() or not 127 < data[0] < 192 or transport._state is not CONNECTED:
+            queued(data, component)
+            return
+        setattr(transport, _RX_BYTES, getattr(transport, _RX_BYTES) + len(data))
+        setattr(transport, _RX_PACKETS, getattr(transport, _RX_PACKETS) + 1)
+        try:
+            if is_rtcp(data):
+                handling = transport._handle_rtcp_data(srtp.unprotect_rtcp(data))
+            else:
+                arrival_time_ms = clock.current_ms()
+                handling = transport._handle_rtp_data(srtp.unprotect(data), arrival_time_ms=arrival_time_ms)
+        except pylibsrtp.Error:
+            return  # as aiortc: a packet that does not authenticate is dropped
+        run_now(handling)
+
+    connection.data_received = data_received
+    setattr(connection, _INSTALLED, True)
+    return True
+
+
+def run_now(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` here until it ends or waits; if it waits, a task carries it on."""
+    try:
+        waiting = coroutine.send(None)
+    except StopIteration:
+        return
+    except Exception:
+        # aiortc's transport task would have ended on it; here only this packet is lost.
+        logger.exception("handling a received packet failed")
+        return
+    task = asyncio.ensure_future(_Resumed(coroutine, waiting).run())
+    _carried.add(task)  # the loop keeps only a weak reference to a task
+    task.add_done_callback(_carried.discard)
+
+
+_carried: set[asyncio.Future[None]] = set()
+
+
+class _Resumed:
+    """A coroutine that already ran up to its first wait, for a task to go on with.
+
+    The task gets what the coroutine yielded (the future it waits on) as if the coroutine had
+    yielded it to the task itself, and resumes it when that is done.
+    """
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coroutine = coroutine
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        waiting = self._waiting
+        try:
+            while True:
+                yield waiting
+                waiting = self._coroutine.send(None)
+        except StopIteration:
+            return
+        finally:
+            self._coroutine.close()
+
+    async def run(self) -> None:
+        try:
+            await self
+        except Exception:
+            logger.exception("handling a received packet failed")

@@ -1,0 +1,153 @@
+"""A publisher's SRTP is handled in the socket's callback, not by a task woken per packet
+(streaming.direct_receive), in the order it arrived, with nothing lost on the way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pylibsrtp
+import pytest
+from aiortc.rtcdtlstransport import State
+
+from streaming.direct_receive import receive_directly
+from tests.streaming.peers import Broadcast, until
+
+RTP = bytes([0x80, 96]) + bytes(10)
+RTCP = bytes([0x80, 200]) + bytes(6)
+DTLS = bytes([22, 254, 253]) + bytes(10)
+
+
+class Srtp:
+    def unprotect(self, data: bytes) -> bytes:
+        if data.endswith(b"forged"):
+            raise pylibsrtp.Error("authentication failed")
+        return b"clear:" + data
+
+    def unprotect_rtcp(self, data: bytes) -> bytes:
+        return b"clear rtcp:" + data
+
+
+class Connection:
+    """aioice's connection as far as the transport's task sees it: a queue of datagrams."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+
+    def data_received(self, data: bytes, component: int) -> None:
+        self._queue.put_nowait((data, component))
+
+
+class Transport:
+    """aiortc's DTLS transport as far as receiving SRTP goes."""
+
+    def __init__(self) -> None:
+        self.transport = type("Ice", (), {})()
+        self.transport._connection = Connection()
+        self._rx_srtp: Srtp | None = None
+        self._state = State.CONNECTING
+        self._RTCDtlsTransport__rx_bytes = 0
+        self._RTCDtlsTransport__rx_packets = 0
+        self.handled: list[bytes] = []
+        self.gate: asyncio.Future[None] | None = None
+
+    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
+        if data.endswith(b"broken"):
+            raise ValueError("a handler bug")
+        if data.endswith(b"wait") and self.gate is not None:
+            await self.gate  # as if an RTCP reply had to wait for the socket
+        self.handled.append(data)
+
+    async def _handle_rtcp_data(self, data: bytes) -> None:
+        self.handled.append(data)
+
+    @property
+    def connection(self) -> Connection:
+        return self.transport._connection  # type: ignore[no-any-return]
+
+    def receive(self, data: bytes) -> None:
+        self.connection.data_received(data, 1)
+
+
+def connected() -> Transport:
+    transport = Transport()
+    assert receive_directly(transport)  # type: ignore[arg-type]
+    transport._rx_srtp, transport._state = Srtp(), State.CONNECTED
+    return transport
+
+
+async def test_srtp_and_srtcp_are_handled_at_once_and_counted() -> None:
+    transport = connected()
+    transport.receive(RTP)
+    transport.receive(RTCP)
+    assert transport.handled == [b"clear:" + RTP, b"clear rtcp:" + RTCP]
+    assert transport.connection._queue.empty()
+    assert transport._RTCDtlsTransport__rx_packets == 2
+    assert transport._RTCDtlsTransport__rx_bytes == len(RTP) + len(RTCP)
+
+
+async def test_dtls_and_anything_before_the_keys_take_the_tasks_queue_and_so_does_what_follows() -> None:
+    transport = Transport()
+    assert receive_directly(transport)  # type: ignore[arg-type]
+    assert receive_directly(transport)  # type: ignore[arg-type]  # once per transport: audio and video share it
+    transport.receive(RTP)  # no keys yet
+    transport._rx_srtp, transport._state = Srtp(), State.CONNECTED
+    transport.receive(DTLS)
+    transport.receive(RTP + b"2")  # behind queued packets: queued too, so that order holds
+    queue = transport.connection._queue
+    assert [queue.get_nowait()[0] for _ in range(queue.qsize())] == [RTP, DTLS, RTP + b"2"]
+    assert transport.handled == []
+    transport.receive(RTP + b"3")  # the task has read them all: direct again
+    assert transport.handled == [b"clear:" + RTP + b"3"]
+
+
+async def test_a_forged_packet_is_dropped_and_a_failing_handler_costs_only_its_packet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = connected()
+    transport.receive(RTP + b"forged")
+    transport.receive(RTP + b"broken")
+    transport.receive(RTP + b"ok")
+    assert transport.handled == [b"clear:" + RTP + b"ok"]
+    assert "handling a received packet failed" in caplog.text
+
+
+async def test_a_handler_that_waits_is_carried_on_by_a_task() -> None:
+    transport = connected()
+    transport.gate = asyncio.get_running_loop().create_future()
+    transport.receive(RTP + b"wait")
+    transport.receive(RTP + b"next")
+    assert transport.handled == [b"clear:" + RTP + b"next"]
+    transport.gate.set_result(None)
+    await until(lambda: len(transport.handled) == 2)
+    assert transport.handled[1] == b"clear:" + RTP + b"wait"
+
+
+async def test_a_transport_without_what_it_relies_on_is_left_as_it_is() -> None:
+    transport = Transport()
+    del transport._RTCDtlsTransport__rx_bytes
+    original = transport.connection.data_received
+    assert not receive_directly(transport)  # type: ignore[arg-type]
+    assert transport.connection.data_received == original
+
+
+async def test_a_real_publishers_media_stops_going_through_the_queue_once_connected(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    broadcast = await make_broadcast()
+    connection: Any = broadcast.server_pc.getTransceivers()[0].receiver.transport.transport._connection
+    queued: list[int] = []
+    put = connection._queue.put_nowait
+
+    def counting_put(item: Any) -> None:
+        if item is not None and 127 < item[0][0] < 192:
+            queued.append(broadcast.video.frames_received)
+        put(item)
+
+    connection._queue.put_nowait = counting_put
+    await until(lambda: broadcast.video.frames_received >= 30 and broadcast.audio.frames_received >= 30)
+    settled = broadcast.video.frames_received
+    await until(lambda: broadcast.video.frames_received >= settled + 30)
+    # Whatever queued while the connection was being set up, nothing does once media flows.
+    assert [n for n in queued if n >= settled] == []
