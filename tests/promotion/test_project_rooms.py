@@ -35,6 +35,9 @@ BOARD = "/organizer/expos/city/projects"
 ORG = "org@example.com"
 INVESTOR = "visitor@example.com"
 
+# A date and time as pages show them (a meeting's with its end), and the zone after it if any.
+SHOWN_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?(?:\u2013\d\d:\d\d)?( UTC| \(\w+/\w+\))?"
+
 
 async def filed_project(app: Starlette, stage: str = "filed") -> PromotionProject:
     """The investor's project with ``city`` (whose timezone is Shanghai), moved by its organizer
@@ -281,4 +284,10 @@ async def test_when_both_sign_the_project_is_signed_with_its_certificate_and_has
         mine = (await investor.get(f"/expos/city/invest/projects/{project.id}")).text
     assert 'data-stage="signed"' in mine and certificate in mine and digest in mine
     assert "Vera Investor" in mine and "Lin Bo" in mine
+    # Every time on both pages names its zone: the history's UTC, the ceremony's the expo's (a
+    # project filed and signed in the same minute showed 17:17 and 01:17 the next day, unlabelled).
+    for shown in (bureau_page, mine):
+        words = re.sub(r"<[^>]+>", "", shown)
+        times = re.findall(SHOWN_TIME, words)
+        assert times and all(times), times
     assert (await client.get(certificate)).status_code == 200
