@@ -90,8 +90,8 @@ def run_now(coroutine: Coroutine[Any, Any, None]) -> None:
     """Run ``coroutine`` here until it ends or waits; if it waits, a task carries it on."""
     try:
         waiting = coroutine.send(None)
-    except StopIteration:
-        return
+    except (StopIteration, ConnectionError):
+        return  # done, or the connection closed under it (aiortc's task ends quietly on that)
     except Exception:
         # aiortc's transport task would have ended on it; here only this packet is lost.
         logger.exception("handling a received packet failed")
@@ -129,5 +129,7 @@ class _Resumed:
     async def run(self) -> None:
         try:
             await self
+        except ConnectionError:
+            pass
         except Exception:
             logger.exception("handling a received packet failed")

@@ -55,6 +55,8 @@ class Transport:
     async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
         if data.endswith(b"broken"):
             raise ValueError("a handler bug")
+        if data.endswith(b"closing"):
+            raise ConnectionError("the connection closed meanwhile")
         if data.endswith(b"wait") and self.gate is not None:
             await self.gate  # as if an RTCP reply had to wait for the socket
         self.handled.append(data)
@@ -107,6 +109,8 @@ async def test_a_forged_packet_is_dropped_and_a_failing_handler_costs_only_its_p
 ) -> None:
     transport = connected()
     transport.receive(RTP + b"forged")
+    transport.receive(RTP + b"closing")
+    assert caplog.text == ""  # as aiortc: a closing connection is no failure
     transport.receive(RTP + b"broken")
     transport.receive(RTP + b"ok")
     assert transport.handled == [b"clear:" + RTP + b"ok"]
