@@ -154,7 +154,6 @@ class FrameAssembler:
         self._run = 0  # packets from _next on known present, of one timestamp, none a frame's last
         self._ends = 0  # frames' last packets among the pending ones
         self._resync = False  # dropping packets until a frame boundary
-        self.frames = 0
         self.dropped = 0  # packets late, duplicated, or given up behind a gap
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
@@ -173,7 +172,6 @@ class FrameAssembler:
         if not self._video:
             self._next = (sequence + 1) & 0xFFFF
             if packet._data:  # type: ignore[attr-defined]
-                self.frames += 1
                 self._deliver(packet.payload_type, JitterFrame(packet._data, packet.timestamp))  # type: ignore[attr-defined]
             return False, None
         if restarted:
@@ -225,7 +223,6 @@ class FrameAssembler:
             self._next, self._run = end, 0
             data = b"".join(parts)
             if data:  # not padding alone (a sender probing the bandwidth)
-                self.frames += 1
                 self._deliver(first.payload_type, JitterFrame(data, first.timestamp))
 
     def _frame_end(self, timestamp: int) -> int | None:
