@@ -65,6 +65,8 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
     queued = connection.data_received  # aioice's: into the queue the transport's task reads
 
     def data_received(data: bytes, component: int) -> None:
+        if not data:
+            return  # aiortc's task would end on it (no first byte to read), and the connection with it
         srtp = transport._rx_srtp
         if srtp is None or not queue.empty() or not 127 < data[0] < 192 or transport._state is not CONNECTED:
             queued(data, component)

@@ -104,10 +104,12 @@ async def test_dtls_and_anything_before_the_keys_take_the_tasks_queue_and_so_doe
     assert transport.handled == [b"clear:" + RTP + b"3"]
 
 
-async def test_a_forged_packet_is_dropped_and_a_failing_handler_costs_only_its_packet(
+async def test_empty_and_forged_packets_are_dropped_and_a_failing_handler_costs_only_its_packet(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     transport = connected()
+    transport.receive(b"")  # an empty datagram (anyone can send one to the port) goes nowhere
+    assert transport.connection._queue.empty()
     transport.receive(RTP + b"forged")
     transport.receive(RTP + b"closing")
     assert caplog.text == ""  # as aiortc: a closing connection is no failure
@@ -155,3 +157,32 @@ async def test_a_real_publishers_media_stops_going_through_the_queue_once_connec
     await until(lambda: broadcast.video.frames_received >= settled + 30)
     # Whatever queued while the connection was being set up, nothing does once media flows.
     assert [n for n in queued if n >= settled] == []
+
+
+async def test_a_viewers_rtcp_is_handled_at_once_too(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    broadcast = await make_broadcast()
+    viewer = await broadcast.add_viewer()
+    tracks: list[Any] = [s.track for s in viewer.senders]
+    await until(lambda: all(t.forwarder is not None and t.forwarder.negotiated for t in tracks))
+    dtls: Any = viewer.senders[0].transport
+    queued: list[bytes] = []
+    put = dtls.transport._connection._queue.put_nowait
+    handled: list[bytes] = []
+    handle = dtls._handle_rtcp_data
+
+    def counting_put(item: Any) -> None:
+        if item is not None and 127 < item[0][0] < 192:
+            queued.append(item[0])
+        put(item)
+
+    async def counting_handle(data: bytes) -> None:
+        handled.append(data)
+        await handle(data)
+
+    dtls.transport._connection._queue.put_nowait = counting_put
+    dtls._handle_rtcp_data = counting_handle
+    # The viewer's receiver reports come about once a second: two of them, straight from the socket.
+    await until(lambda: len(handled) >= 2)
+    assert queued == []
