@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -186,3 +187,17 @@ async def test_a_viewers_rtcp_is_handled_at_once_too(
     # The viewer's receiver reports come about once a second: two of them, straight from the socket.
     await until(lambda: len(handled) >= 2)
     assert queued == []
+
+
+async def test_an_empty_datagram_from_anyone_leaves_the_broadcast_running(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    broadcast = await make_broadcast()
+    await until(lambda: broadcast.video.frames_received >= 10)
+    dtls: Any = broadcast.server_pc.getTransceivers()[0].receiver.transport
+    pair = next(iter(dtls.transport._connection._nominated.values()))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.sendto(b"", (pair.local_candidate.host, pair.local_candidate.port))
+    received = broadcast.video.frames_received
+    await until(lambda: broadcast.video.frames_received >= received + 30)
+    assert dtls.state == "connected"
