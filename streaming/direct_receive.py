@@ -27,7 +27,7 @@ from collections.abc import Coroutine, Generator
 from typing import Any
 
 import pylibsrtp
-from aiortc import RTCDtlsTransport, clock
+from aiortc import RTCDtlsTransport, RTCPeerConnection, clock
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import is_rtcp
 
@@ -37,6 +37,13 @@ _RX_BYTES = "_RTCDtlsTransport__rx_bytes"
 _RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _INSTALLED = "_expo_direct_receive"
 CONNECTED = State.CONNECTED
+
+
+def receive_directly_on(pc: RTCPeerConnection) -> None:
+    """:func:`receive_directly` for each of ``pc``'s transports: call once the offer is applied
+    (bundling has chosen them), before any media can arrive."""
+    for transceiver in pc.getTransceivers():
+        receive_directly(transceiver.receiver.transport)
 
 
 def receive_directly(transport: RTCDtlsTransport) -> bool:

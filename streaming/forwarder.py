@@ -45,7 +45,6 @@ from aiortc.rtp import pack_header_extensions
 from av.stream import Stream
 
 from streaming import srtp_batch
-from streaming.direct_receive import receive_directly
 from streaming.srtp_batch import Plan, plan_frame
 
 logger = logging.getLogger(__name__)
@@ -394,7 +393,6 @@ class RtpForwarder:
             # Started once negotiation chose the transports (bundling may replace the first one).
             self._dtls = self._sender.transport
             self._nominated = self._dtls.transport._connection._nominated
-            receive_directly(self._dtls)  # the viewer's RTCP, without a task woken for each
             negotiated = self._negotiated = _negotiated(parameters)
             self._payload_type = negotiated.payload_type
             await start(parameters)

@@ -22,7 +22,6 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from expo.errors import Conflict
 from streaming.codecs import capability_for, is_keyframe
-from streaming.direct_receive import receive_directly
 from streaming.forwarder import OutgoingFrame
 from streaming.receiver import EncodedFrameTap, install_tap
 from streaming.tracks import EncodedRelayTrack, SharedPacketizer
@@ -128,13 +127,11 @@ class Publication:
 
     @classmethod
     def from_transceiver(cls, transceiver: RTCRtpTransceiver, **options: Any) -> Publication:
-        """The publication of what ``transceiver`` receives; its receiver is tapped at once, and
-        its transport's SRTP handled as it arrives (:mod:`streaming.direct_receive`)."""
+        """The publication of what ``transceiver`` receives; its receiver is tapped at once."""
         codec = next((c for c in transceiver._codecs if c.name.lower() != "rtx"), None)
         publication = cls(transceiver.kind, ReceiverUpstream(transceiver.receiver), codec=codec, **options)
         publication.tap = EncodedFrameTap(publication._on_frame, publication.stop_receiving)
         install_tap(transceiver.receiver, publication.tap)
-        receive_directly(transceiver.receiver.transport)
         return publication
 
     @property

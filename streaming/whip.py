@@ -27,6 +27,7 @@ from aiortc.exceptions import OperationError
 from aiortc.rtcdtlstransport import X509_DIGEST_ALGORITHMS
 
 from expo.errors import BadRequest
+from streaming.direct_receive import receive_directly_on
 from streaming.dtls import PeerConnection, serve_dtls_when_asked
 from streaming.publication import Publication
 from streaming.router import MediaRouter
@@ -95,7 +96,8 @@ async def negotiate(pc: RTCPeerConnection, offer: str, before_answer: Callable[[
     """Apply ``offer``, call ``before_answer`` (route or attach tracks), answer; returns the answer.
 
     WHEP attaches its senders before the offer is applied; for symmetry ``before_answer`` runs
-    after it (WHIP publishes the receivers then, before any media can arrive).
+    after it (WHIP publishes the receivers then, before any media can arrive). The connection's
+    SRTP is handled as it arrives, not by a task woken for each packet (:mod:`.direct_receive`).
     """
     try:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
@@ -104,6 +106,7 @@ async def negotiate(pc: RTCPeerConnection, offer: str, before_answer: Callable[[
     except Exception as exc:
         raise BadRequest(f"The SDP offer was refused: {exc!r}", code="sdp.invalid") from None
     serve_dtls_when_asked(pc, sdp.SessionDescription.parse(offer))
+    receive_directly_on(pc)
     before_answer()
     try:
         await pc.setLocalDescription(await pc.createAnswer())

@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpSe
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 
 from streaming.codecs import preferred_codecs
+from streaming.direct_receive import receive_directly_on
 from streaming.publication import Publication
 from streaming.router import MediaRouter
 
@@ -76,6 +77,7 @@ class Broadcast:
         # As a WHEP handler would: subscribe before reading the viewer's offer.
         senders = [self.video.attach(server_pc), self.audio.attach(server_pc)]
         await server_pc.setRemoteDescription(pc.localDescription)
+        receive_directly_on(server_pc)
         await server_pc.setLocalDescription(await server_pc.createAnswer())
         await pc.setRemoteDescription(server_pc.localDescription)
         return Viewer(pc, server_pc, senders)
@@ -88,7 +90,9 @@ async def start_broadcast(codec: str, router: MediaRouter) -> Broadcast:
     publisher.addTransceiver(AudioStreamTrack(), direction="sendonly")
     await publisher.setLocalDescription(await publisher.createOffer())
     await server_pc.setRemoteDescription(publisher.localDescription)
-    # As a WHIP handler would: route the tracks before any media arrives.
+    # As a WHIP handler would: take the transports' SRTP directly, route the tracks before any
+    # media arrives.
+    receive_directly_on(server_pc)
     publications = {t.kind: router.publish(t, stream_id="demo") for t in server_pc.getTransceivers()}
     await server_pc.setLocalDescription(await server_pc.createAnswer())
     await publisher.setRemoteDescription(server_pc.localDescription)

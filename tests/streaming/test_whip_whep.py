@@ -7,6 +7,8 @@ are aiortc peer connections that decode what the server forwards. Nothing is moc
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -364,6 +366,32 @@ async def test_a_publisher_that_drops_can_resume_within_the_grace_period(
         while await status() != "ended":
             assert time.monotonic() < deadline
             await asyncio.sleep(0.1)
+
+
+async def test_empty_datagrams_to_the_servers_ports_do_not_end_a_broadcast(
+    live_server: LiveServer, peers: list[RTCPeerConnection]
+) -> None:
+    # Anyone who learns a port can send one; aiortc alone closed the connection on it.
+    stream_id, key = new_stream(live_server)
+    plane = live_server.app.state.platform.get(MediaPlane)
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
+        publisher = await publish(http, stream_id, key)
+        peers.append(publisher.pc)
+        viewer = await play(http, stream_id)
+        peers.append(viewer.pc)
+        await first_frames(viewer, "video", 5)
+        ports = re.findall(r"a=candidate:\S+ 1 udp \d+ (\S+) (\d+) typ host", publisher.response.text)
+        ports += re.findall(r"a=candidate:\S+ 1 udp \d+ (\S+) (\d+) typ host", viewer.response.text)
+        assert ports
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            for host, port in ports:
+                if ":" not in host:
+                    stranger.sendto(b"", (host, int(port)))
+        video = next(p for p in plane.publishers[stream_id].publications if p.kind == "video")
+        received = video.frames_received
+        await until(lambda: video.frames_received >= received + 30)
+        await first_frames(viewer, "video", 30)
+        assert publisher.pc.connectionState == "connected" and viewer.pc.connectionState == "connected"
 
 
 async def test_a_delete_right_after_the_connection_closed_still_ends_the_broadcast(
