@@ -13,7 +13,9 @@ without the queue.
 Everything else still takes the queue (DTLS records, anything before the keys exist), and so does
 every packet behind one still queued, so that the order packets arrived in is the order they are
 handled. aiortc's handlers are coroutines that in practice never wait (their RTCP replies are
-written to the socket at once); one that does is carried on by a task from where it stopped.
+written to the socket at once); one that does is carried on by a task from where it stopped. An
+empty datagram, which anyone can send to the port and on which aiortc's task ends (closing the
+connection), is dropped.
 
 Like :mod:`streaming.receiver`, this relies on private attributes of aiortc 1.16 and aioice 0.13,
 checked before anything is changed: a release that renamed them keeps aiortc's own path.
