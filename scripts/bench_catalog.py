@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from benchlib import free_port, wait_ready
+from benchlib import free_port, percentiles, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,21 +81,6 @@ def queries(rng: random.Random, n: int, categories: list[int], halls: list[int])
             params["page"] = str(rng.randrange(2, 6))
         out.append(params)
     return out
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(at(0.95), 2),
-        "p99_ms": round(at(0.99), 2),
-        "max_ms": round(ordered[-1], 2),
-    }
 
 
 def timed(client: httpx.Client, url: str) -> tuple[float, httpx.Response]:

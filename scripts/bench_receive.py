@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _fanout_peer import LOOPBACK
 from _room_peers import AUDIO_CLOCK, FPS, OPUS_SAMPLES, VIDEO_CLOCK, PacketTrack, encode_audio, encode_video
-from benchlib import print_side_by_side
+from benchlib import percentiles, print_side_by_side
 
 from streaming.codecs import preferred_codecs
 from streaming.receiver import EncodedFrameTap, install_tap
@@ -136,11 +135,11 @@ class Pair:
 def figures(pairs: list[Pair]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kind in ("video", "audio"):
-        delays = sorted(d * 1000 for p in pairs for d in p.delays[kind])
+        delays = [d * 1000 for p in pairs for d in p.delays[kind]]
         out[f"{kind}_frames"] = len(delays)
         if delays:
-            out[f"{kind}_p50_ms"] = round(statistics.median(delays), 2)
-            out[f"{kind}_p95_ms"] = round(delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))], 2)
+            held = percentiles(delays)
+            out[f"{kind}_p50_ms"], out[f"{kind}_p95_ms"] = held["p50_ms"], held["p95_ms"]
         seconds = sum(p.buffers[kind].seconds - p.buffers[kind].tap_seconds for p in pairs)
         packets = sum(p.buffers[kind].packets for p in pairs)
         out[f"{kind}_packets"] = packets

@@ -1,9 +1,10 @@
-"""Helpers the benchmark scripts share: free loopback ports, waiting for a server to answer, and
-printing two runs' figures side by side."""
+"""Helpers the benchmark scripts share: free loopback ports, waiting for a server to answer,
+latency percentiles, and printing two runs' figures side by side."""
 
 from __future__ import annotations
 
 import socket
+import statistics
 import subprocess
 import time
 from typing import Any
@@ -44,6 +45,22 @@ def wait_ready(
             pass
         time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """Count, median, p95, p99 and maximum of ``samples`` (milliseconds), rounded to 0.01."""
+    ordered = sorted(samples)
+
+    def at(p: float) -> float:
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(at(0.95), 2),
+        "p99_ms": round(at(0.99), 2),
+        "max_ms": round(ordered[-1], 2),
+    }
 
 
 def print_side_by_side(
