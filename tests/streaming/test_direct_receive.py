@@ -139,20 +139,28 @@ async def test_a_transport_without_what_it_relies_on_is_left_as_it_is() -> None:
     assert transport.connection.data_received == original
 
 
+def srtp_queued(dtls: Any, mark: Callable[[], Any]) -> list[Any]:
+    """What ``mark()`` said each time an SRTP or SRTCP packet went through the task's queue of the
+    real transport ``dtls`` from now on."""
+    queue = dtls.transport._connection._queue
+    marks: list[Any] = []
+    put = queue.put_nowait
+
+    def counting_put(item: Any) -> None:
+        if item is not None and 127 < item[0][0] < 192:
+            marks.append(mark())
+        put(item)
+
+    queue.put_nowait = counting_put
+    return marks
+
+
 async def test_a_real_publishers_media_stops_going_through_the_queue_once_connected(
     make_broadcast: Callable[..., Awaitable[Broadcast]],
 ) -> None:
     broadcast = await make_broadcast()
-    connection: Any = broadcast.server_pc.getTransceivers()[0].receiver.transport.transport._connection
-    queued: list[int] = []
-    put = connection._queue.put_nowait
-
-    def counting_put(item: Any) -> None:
-        if item is not None and 127 < item[0][0] < 192:
-            queued.append(broadcast.video.frames_received)
-        put(item)
-
-    connection._queue.put_nowait = counting_put
+    dtls: Any = broadcast.server_pc.getTransceivers()[0].receiver.transport
+    queued = srtp_queued(dtls, lambda: broadcast.video.frames_received)
     await until(lambda: broadcast.video.frames_received >= 30 and broadcast.audio.frames_received >= 30)
     settled = broadcast.video.frames_received
     await until(lambda: broadcast.video.frames_received >= settled + 30)
@@ -168,21 +176,14 @@ async def test_a_viewers_rtcp_is_handled_at_once_too(
     tracks: list[Any] = [s.track for s in viewer.senders]
     await until(lambda: all(t.forwarder is not None and t.forwarder.negotiated for t in tracks))
     dtls: Any = viewer.senders[0].transport
-    queued: list[bytes] = []
-    put = dtls.transport._connection._queue.put_nowait
+    queued = srtp_queued(dtls, lambda: None)
     handled: list[bytes] = []
     handle = dtls._handle_rtcp_data
-
-    def counting_put(item: Any) -> None:
-        if item is not None and 127 < item[0][0] < 192:
-            queued.append(item[0])
-        put(item)
 
     async def counting_handle(data: bytes) -> None:
         handled.append(data)
         await handle(data)
 
-    dtls.transport._connection._queue.put_nowait = counting_put
     dtls._handle_rtcp_data = counting_handle
     # The viewer's receiver reports come about once a second: two of them, straight from the socket.
     await until(lambda: len(handled) >= 2)
