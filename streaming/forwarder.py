@@ -38,13 +38,13 @@ import av
 import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender
-from aiortc.clock import current_ntp_time
 from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import pack_header_extensions
 from av.stream import Stream
 
 from streaming import srtp_batch
+from streaming.ntp import now_ntp
 from streaming.srtp_batch import Plan, plan_frame
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class OutgoingFrame:
     keyframe: bool
     payloads: list[bytes] | None = None
     timestamp: int = 0
-    ntp_time: int = field(default_factory=current_ntp_time)
+    ntp_time: int = field(default_factory=now_ntp)
     _extension_blocks: dict[tuple[int, int, str], bytes] = field(default_factory=dict)
     _plans: dict[tuple[int, int, str], Plan] = field(default_factory=dict)
     _payload_bytes: int = -1
@@ -365,7 +365,7 @@ class RtpForwarder:
         if entry is None or entry[0] != sequence_number or negotiated is None:
             return
         _, timestamp, marker, payload = entry
-        extension = extension_block(negotiated.extension_ids, current_ntp_time())
+        extension = extension_block(negotiated.extension_ids, now_ntp())
         first_byte = 0x90 if extension else 0x80
         if negotiated.rtx_payload_type is not None:
             # RFC 4588: the original sequence number, then the payload, on the RTX stream.
