@@ -29,9 +29,11 @@ from collections.abc import Coroutine, Generator
 from typing import Any
 
 import pylibsrtp
-from aiortc import RTCDtlsTransport, RTCPeerConnection, clock
+from aiortc import RTCDtlsTransport, RTCPeerConnection
 from aiortc.rtcdtlstransport import State
-from aiortc.rtp import is_rtcp
+from aiortc.rtp import RtpPacket, is_rtcp
+
+from streaming.ntp import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ _RX_BYTES = "_RTCDtlsTransport__rx_bytes"
 _RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _INSTALLED = "_expo_direct_receive"
 CONNECTED = State.CONNECTED
+RTP_HANDLER = "expo_handle_rtp"
+"""The attribute of a receiver whose packets need no coroutine: a plain function
+``(packet, arrival_time_ms) -> None`` set by :func:`streaming.receiver.install_tap`, called here for
+each of its packets (and wrapped by :func:`streaming.room_speakers.meter_audio`)."""
 
 
 def receive_directly_on(pc: RTCPeerConnection) -> None:
@@ -66,6 +72,8 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
         and hasattr(transport, _RX_PACKETS)
         and callable(getattr(transport, "_handle_rtp_data", None))
         and callable(getattr(transport, "_handle_rtcp_data", None))
+        and hasattr(transport, "_rtp_router")
+        and hasattr(transport, "_rtp_header_extensions_map")
     )
     if not needed:
         return False
@@ -84,13 +92,30 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
         setattr(transport, _RX_PACKETS, getattr(transport, _RX_PACKETS) + 1)
         try:
             if is_rtcp(data):
-                handling = transport._handle_rtcp_data(srtp.unprotect_rtcp(data))
-            else:
-                arrival_time_ms = clock.current_ms()
-                handling = transport._handle_rtp_data(srtp.unprotect(data), arrival_time_ms=arrival_time_ms)
+                run_now(transport._handle_rtcp_data(srtp.unprotect_rtcp(data)))
+                return
+            plain = srtp.unprotect(data)
         except pylibsrtp.Error:
             return  # as aiortc: a packet that does not authenticate is dropped
-        run_now(handling)
+        # What the transport's _handle_rtp_data does (parse, route), then the receiver's handler.
+        arrival_time_ms = now_ms()
+        try:
+            packet = RtpPacket.parse(plain, transport._rtp_header_extensions_map)
+        except ValueError:
+            return
+        receiver = transport._rtp_router.route_rtp(packet)
+        if receiver is None:
+            return
+        handle = vars(receiver).get(RTP_HANDLER)  # a tapped receiver's plain function
+        if handle is None:
+            run_now(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+            return
+        try:
+            handle(packet, arrival_time_ms)
+        except ConnectionError:
+            pass
+        except Exception:
+            logger.exception("handling a received packet failed")
 
     connection.data_received = data_received
     setattr(connection, _INSTALLED, True)

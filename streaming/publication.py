@@ -240,16 +240,19 @@ class Publication:
 
     def _on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
         if self.state == "live":
-            self._forward(codec, frame, is_keyframe(codec.name, frame.data))
+            self._forward(codec, frame, self.kind != "video" or is_keyframe(codec.name, frame.data))
 
     def _forward(self, codec: RTCRtpCodecParameters, frame: JitterFrame, keyframe: bool) -> None:
         if self.state != "live":
             return
-        if self._time_base is None or self._codec is None or codec.name != self._codec.name:
+        time_base = self._time_base
+        if time_base is None or (
+            codec is not self._codec and (self._codec is None or codec.name != self._codec.name)
+        ):
             if self._codec is None or codec.mimeType != self._codec.mimeType:
                 self._packetizer = None  # senders attached from now on packetise the new codec
             self._codec = codec
-            self._time_base = fractions.Fraction(1, codec.clockRate)
+            time_base = self._time_base = fractions.Fraction(1, codec.clockRate)
         self.frames_received += 1
         if keyframe and self.kind == "video":
             self.keyframes_received += 1
@@ -257,7 +260,7 @@ class Publication:
         # One packet object for all subscribers: aiortc's senders only read it.
         packet = av.Packet(frame.data)
         packet.pts = frame.timestamp
-        packet.time_base = self._time_base
+        packet.time_base = time_base
         outgoing = OutgoingFrame(packet, keyframe)
         packetizer = self._shared_packetizer()
         if packetizer is not None and self._subscribers:

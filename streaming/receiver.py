@@ -23,10 +23,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCRtpReceiver
+from aiortc import RTCRtpReceiver, clock
+from aiortc.codecs import depayload, is_rtx
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
+
+from streaming.direct_receive import RTP_HANDLER, run_now
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,26 @@ _THREAD_ATTR = "_RTCRtpReceiver__decoder_thread"
 _BUFFER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _CODECS_ATTR = "_RTCRtpReceiver__codecs"
 _MAPPER_ATTR = "_RTCRtpReceiver__timestamp_mapper"
-_RECEIVER_ATTRS = (_QUEUE_ATTR, _THREAD_ATTR, _BUFFER_ATTR, _CODECS_ATTR, _MAPPER_ATTR)
+_ESTIMATOR_ATTR = "_RTCRtpReceiver__remote_bitrate_estimator"
+_RTCP_SSRC_ATTR = "_RTCRtpReceiver__rtcp_ssrc"
+_SOURCES_ATTR = "_RTCRtpReceiver__active_ssrc"
+_STREAMS_ATTR = "_RTCRtpReceiver__remote_streams"
+_RTX_SSRC_ATTR = "_RTCRtpReceiver__rtx_ssrc"
+_NACK_ATTR = "_RTCRtpReceiver__nack_generator"
+_RECEIVER_ATTRS = (
+    _QUEUE_ATTR,
+    _THREAD_ATTR,
+    _BUFFER_ATTR,
+    _CODECS_ATTR,
+    _MAPPER_ATTR,
+    _ESTIMATOR_ATTR,
+    _RTCP_SSRC_ATTR,
+    _SOURCES_ATTR,
+    _STREAMS_ATTR,
+    _RTX_SSRC_ATTR,
+    _NACK_ATTR,
+)
+SOURCE_REFRESH_MS = 1000
 
 FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
 
@@ -104,11 +127,98 @@ def install_tap(receiver: RTCRtpReceiver, tap: EncodedFrameTap) -> None:
             frame.timestamp = mapper.map(frame.timestamp)
             tap.put((codec, frame))
 
-    setattr(receiver, _BUFFER_ATTR, FrameAssembler(receiver.track.kind, deliver))
+    assembler = FrameAssembler(receiver.track.kind, deliver)
+    setattr(receiver, _BUFFER_ATTR, assembler)
     setattr(receiver, _QUEUE_ATTR, tap)
+    setattr(receiver, RTP_HANDLER, packet_handler(receiver, assembler))
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        # The path of packets that still come through the DTLS transport's task (see
+        # streaming.direct_receive): the same handler, looked up now in case it was wrapped.
+        getattr(receiver, RTP_HANDLER)(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
     if getattr(receiver, _THREAD_ATTR) is not None:
         # The thread is blocked on the old queue; the sentinel lets it finish.
         previous.put(None)
+
+
+def packet_handler(receiver: RTCRtpReceiver, assembler: FrameAssembler) -> Callable[[RtpPacket, int], None]:
+    """What aiortc's ``RTCRtpReceiver._handle_rtp_packet`` does for a tapped receiver, as a plain
+    function: bitrate estimation (REMB), statistics for the receiver reports, RTX unwrapping,
+    NACKs, depayloading, then ``assembler`` (which passes whole frames on) and keyframe requests.
+
+    aiortc's is a coroutine, entered through two more (the DTLS transport's parse-and-route, and
+    the task step that awaits it) for every packet a publisher sends; this one is called directly
+    from the socket's callback (:mod:`streaming.direct_receive`) and does per packet only what the
+    packet changes. It reads the receiver's state where aiortc keeps it, so reports, stats and
+    renegotiated codecs stay aiortc's. What it leaves out: the decoder's error flag (there is no
+    decoder) and, for ``getSynchronizationSources``, a new timestamp for every packet (refreshed
+    once a second: that report only asks whether a source was heard in the last ten).
+    RTCP it sends (REMB, NACK, PLI) is written at once, as aiortc's would be.
+    """
+    state = vars(receiver)
+    heard: dict[int, int] = {}  # source -> when its timestamp in the sources was last refreshed
+    rtx_codecs: dict[int, bool] = {}  # payload type -> whether it is RTX, for the codecs below
+    rtx_codecs_of: list[object] = [None]
+
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not receiver._enabled:
+            return
+        estimator = state[_ESTIMATOR_ATTR]
+        if estimator is not None:
+            abs_send_time = packet.extensions.abs_send_time
+            if abs_send_time is not None:
+                remb = estimator.add(
+                    abs_send_time=abs_send_time,
+                    arrival_time_ms=arrival_time_ms,
+                    payload_size=len(packet.payload) + packet.padding_size,
+                    ssrc=packet.ssrc,
+                )
+                rtcp_ssrc = state[_RTCP_SSRC_ATTR]
+                if rtcp_ssrc is not None and remb is not None:
+                    fci = pack_remb_fci(*remb)
+                    feedback = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)
+                    run_now(receiver._send_rtcp(feedback))
+        ssrc = packet.ssrc
+        if arrival_time_ms - heard.get(ssrc, -SOURCE_REFRESH_MS) >= SOURCE_REFRESH_MS:
+            heard[ssrc] = arrival_time_ms
+            state[_SOURCES_ATTR][ssrc] = clock.current_datetime()
+        codecs = state[_CODECS_ATTR]
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        streams = state[_STREAMS_ATTR]
+        statistics = streams.get(ssrc)
+        if statistics is None:
+            statistics = streams[ssrc] = StreamStatistics(codec.clockRate)
+        statistics.add(packet)
+        if rtx_codecs_of[0] is not codecs:  # renegotiated: the payload types may mean other codecs
+            rtx_codecs.clear()
+            rtx_codecs_of[0] = codecs
+        rtx = rtx_codecs.get(packet.payload_type)
+        if rtx is None:
+            rtx = rtx_codecs[packet.payload_type] = is_rtx(codec)
+        if rtx:
+            original_ssrc = state[_RTX_SSRC_ATTR].get(ssrc)
+            apt = codec.parameters.get("apt")
+            if original_ssrc is None or len(packet.payload) < 2 or not isinstance(apt, int):
+                return
+            if apt not in codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+            codec = codecs[apt]
+        nack = state[_NACK_ATTR]
+        if nack is not None and nack.add(packet):
+            run_now(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+        try:
+            packet._data = depayload(codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+        except ValueError:
+            return  # as aiortc: a payload its depayloader cannot parse is dropped
+        if assembler.add(packet)[0]:
+            run_now(receiver._send_rtcp_pli(packet.ssrc))
+
+    return handle
 
 
 # RTP sequence numbers are 16 bits: a packet this far behind the next one expected means the source

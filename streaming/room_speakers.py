@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
+
+from streaming.direct_receive import RTP_HANDLER
 
 logger = logging.getLogger(__name__)
 
@@ -67,24 +69,26 @@ class SpeakingMeter:
 def meter_audio(receiver: RTCRtpReceiver, meter: SpeakingMeter) -> None:
     """Count the audio level of every packet ``receiver`` gets, before aiortc handles it.
 
-    The DTLS transport calls ``receiver._handle_rtp_packet(packet, arrival_time_ms=...)`` for each
-    packet routed to it; an instance attribute of that name is found first. The hook is a plain
-    function that returns aiortc's own coroutine, so a packet costs one extra call, no extra
-    coroutine. Fails loudly if a later aiortc renames the method.
+    A tapped receiver (:func:`streaming.receiver.install_tap`) gets each packet through its plain
+    handler, which is wrapped; any other through ``_handle_rtp_packet(packet, arrival_time_ms)``,
+    which the DTLS transport calls (an instance attribute of that name is found first) and whose
+    coroutine the hook returns. Either way a packet costs one extra call, no extra coroutine.
+    Fails loudly if a later aiortc renames the method.
     """
-    handle = getattr(receiver, "_handle_rtp_packet", None)
+    name = RTP_HANDLER if hasattr(receiver, RTP_HANDLER) else "_handle_rtp_packet"
+    handle = getattr(receiver, name, None)
     if handle is None:
         raise RuntimeError("this aiortc version's RTCRtpReceiver has no packet handler to meter")
 
-    def counted(packet: RtpPacket, arrival_time_ms: int) -> Coroutine[Any, Any, None]:
+    def counted(packet: RtpPacket, arrival_time_ms: int) -> Any:
         level = packet.extensions.audio_level  # (voice activity, -dBov) when the sender sends it
         if level is not None:
             meter.packets += 1
             if level[1] <= LOUD:
                 meter.loud += 1
-        return handle(packet, arrival_time_ms)  # type: ignore[no-any-return]
+        return handle(packet, arrival_time_ms)
 
-    receiver._handle_rtp_packet = counted  # type: ignore[method-assign]
+    setattr(receiver, name, counted)
 
 
 class RoomSpeakers:

@@ -10,12 +10,14 @@ from typing import Any
 
 import pylibsrtp
 import pytest
+from aiortc import clock
 from aiortc.rtcdtlstransport import State
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from streaming.direct_receive import receive_directly
+from streaming.direct_receive import RTP_HANDLER, receive_directly
 from tests.streaming.peers import Broadcast, until
 
-RTP = bytes([0x80, 96]) + bytes(10)
+RTP = bytes([0x80, 96]) + bytes(10)  # an RTP header; each test's payload follows it
 RTCP = bytes([0x80, 200]) + bytes(6)
 DTLS = bytes([22, 254, 253]) + bytes(10)
 
@@ -24,7 +26,7 @@ class Srtp:
     def unprotect(self, data: bytes) -> bytes:
         if data.endswith(b"forged"):
             raise pylibsrtp.Error("authentication failed")
-        return b"clear:" + data
+        return data
 
     def unprotect_rtcp(self, data: bytes) -> bytes:
         return b"clear rtcp:" + data
@@ -40,6 +42,32 @@ class Connection:
         self._queue.put_nowait((data, component))
 
 
+class Receiver:
+    """aiortc's receiver as the transport calls it: a coroutine per packet."""
+
+    def __init__(self, handled: list[bytes], transport: Transport) -> None:
+        self.handled = handled
+        self.transport = transport
+
+    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        payload = packet.payload
+        if payload.endswith(b"broken"):
+            raise ValueError("a handler bug")
+        if payload.endswith(b"closing"):
+            raise ConnectionError("the connection closed meanwhile")
+        if payload.endswith(b"wait") and self.transport.gate is not None:
+            await self.transport.gate  # as if an RTCP reply had to wait for the socket
+        self.handled.append(payload)
+
+
+class Router:
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver: Receiver | None = receiver
+
+    def route_rtp(self, packet: RtpPacket) -> Receiver | None:
+        return self.receiver
+
+
 class Transport:
     """aiortc's DTLS transport as far as receiving SRTP goes."""
 
@@ -50,17 +78,13 @@ class Transport:
         self._state = State.CONNECTING
         self._RTCDtlsTransport__rx_bytes = 0
         self._RTCDtlsTransport__rx_packets = 0
-        self.handled: list[bytes] = []
+        self.handled: list[bytes] = []  # RTP payloads, and RTCP as it was handed on
         self.gate: asyncio.Future[None] | None = None
+        self._rtp_header_extensions_map = HeaderExtensionsMap()
+        self._rtp_router = Router(Receiver(self.handled, self))
 
     async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
-        if data.endswith(b"broken"):
-            raise ValueError("a handler bug")
-        if data.endswith(b"closing"):
-            raise ConnectionError("the connection closed meanwhile")
-        if data.endswith(b"wait") and self.gate is not None:
-            await self.gate  # as if an RTCP reply had to wait for the socket
-        self.handled.append(data)
+        raise AssertionError("the direct path parses and routes RTP itself")
 
     async def _handle_rtcp_data(self, data: bytes) -> None:
         self.handled.append(data)
@@ -82,12 +106,44 @@ def connected() -> Transport:
 
 async def test_srtp_and_srtcp_are_handled_at_once_and_counted() -> None:
     transport = connected()
-    transport.receive(RTP)
+    transport.receive(RTP + b"media")
     transport.receive(RTCP)
-    assert transport.handled == [b"clear:" + RTP, b"clear rtcp:" + RTCP]
+    assert transport.handled == [b"media", b"clear rtcp:" + RTCP]
     assert transport.connection._queue.empty()
     assert transport._RTCDtlsTransport__rx_packets == 2
-    assert transport._RTCDtlsTransport__rx_bytes == len(RTP) + len(RTCP)
+    assert transport._RTCDtlsTransport__rx_bytes == len(RTP + b"media") + len(RTCP)
+
+
+async def test_a_receiver_with_a_plain_handler_gets_each_packet_without_a_coroutine(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = connected()
+    receiver: Any = transport._rtp_router.receiver
+    got: list[tuple[bytes, int]] = []
+
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if packet.payload == b"broken":
+            raise ValueError("a handler bug")
+        got.append((packet.payload, arrival_time_ms))
+
+    setattr(receiver, RTP_HANDLER, handle)
+    transport.receive(RTP + b"one")
+    transport.receive(RTP + b"broken")  # logged; only that packet is lost
+    transport.receive(RTP + b"two")
+    assert [payload for payload, _ in got] == [b"one", b"two"]
+    assert transport.handled == []  # not through the coroutine
+    # Arrival times as aiortc's clock gives them: milliseconds since 1900.
+    assert abs(got[0][1] - clock.current_ms()) < 1000
+    assert "handling a received packet failed" in caplog.text
+
+
+async def test_what_does_not_parse_or_has_no_receiver_is_dropped() -> None:
+    transport = connected()
+    transport.receive(bytes([0x80, 96, 0, 1]))  # too short for an RTP header
+    transport._rtp_router.receiver = None  # a source nobody negotiated
+    transport.receive(RTP + b"stray")
+    assert transport.handled == []
+    assert transport.connection._queue.empty()
 
 
 async def test_dtls_and_anything_before_the_keys_take_the_tasks_queue_and_so_does_what_follows() -> None:
@@ -102,7 +158,7 @@ async def test_dtls_and_anything_before_the_keys_take_the_tasks_queue_and_so_doe
     assert [queue.get_nowait()[0] for _ in range(queue.qsize())] == [RTP, DTLS, RTP + b"2"]
     assert transport.handled == []
     transport.receive(RTP + b"3")  # the task has read them all: direct again
-    assert transport.handled == [b"clear:" + RTP + b"3"]
+    assert transport.handled == [b"3"]
 
 
 async def test_empty_and_forged_packets_are_dropped_and_a_failing_handler_costs_only_its_packet(
@@ -116,7 +172,7 @@ async def test_empty_and_forged_packets_are_dropped_and_a_failing_handler_costs_
     assert caplog.text == ""  # as aiortc: a closing connection is no failure
     transport.receive(RTP + b"broken")
     transport.receive(RTP + b"ok")
-    assert transport.handled == [b"clear:" + RTP + b"ok"]
+    assert transport.handled == [b"ok"]
     assert "handling a received packet failed" in caplog.text
 
 
@@ -125,10 +181,10 @@ async def test_a_handler_that_waits_is_carried_on_by_a_task() -> None:
     transport.gate = asyncio.get_running_loop().create_future()
     transport.receive(RTP + b"wait")
     transport.receive(RTP + b"next")
-    assert transport.handled == [b"clear:" + RTP + b"next"]
+    assert transport.handled == [b"next"]
     transport.gate.set_result(None)
     await until(lambda: len(transport.handled) == 2)
-    assert transport.handled[1] == b"clear:" + RTP + b"wait"
+    assert transport.handled[1] == b"wait"
 
 
 async def test_a_transport_without_what_it_relies_on_is_left_as_it_is() -> None:
