@@ -6,13 +6,14 @@ to its receiver or sender. On a server that receives hundreds of packets a secon
 that wake-up (a future, a scheduled callback, the task's step through four nested coroutines,
 then a new future to wait on) costs more than the packet's own handling. :func:`receive_directly`
 makes the ICE connection's datagram callback do that handling itself for SRTP and SRTCP once the
-transport is connected: the same aiortc methods in the same order (unprotect, parse, route, the
-receiver's statistics, NACKs, bitrate estimation and the frame assembler), the same counters, just
-without the queue.
+transport is connected: unprotect, parse and route as aiortc's transport does, with the same
+counters, then hand the packet to its receiver. A receiver tapped by :mod:`streaming.receiver`
+has a plain function for that (:data:`RTP_HANDLER`: aiortc's statistics, NACKs, bitrate
+estimation, then the frame assembler, without a coroutine); any other gets aiortc's coroutine.
 
 Everything else still takes the queue (DTLS records, anything before the keys exist), and so does
 every packet behind one still queued, so that the order packets arrived in is the order they are
-handled. aiortc's handlers are coroutines that in practice never wait (their RTCP replies are
+handled. aiortc's RTCP handlers are coroutines that in practice never wait (their RTCP replies are
 written to the socket at once); one that does is carried on by a task from where it stopped. An
 empty datagram, which anyone can send to the port and on which aiortc's task ends (closing the
 connection), is dropped.

@@ -58,7 +58,7 @@ _RECEIVER_ATTRS = (
     _RTX_SSRC_ATTR,
     _NACK_ATTR,
 )
-SOURCE_REFRESH_MS = 1000
+SOURCE_REFRESH_MS = 1000  # how often a source's "last heard" time is renewed (see packet_handler)
 
 FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
 
@@ -159,8 +159,9 @@ def packet_handler(receiver: RTCRtpReceiver, assembler: FrameAssembler) -> Calla
     """
     state = vars(receiver)
     heard: dict[int, int] = {}  # source -> when its timestamp in the sources was last refreshed
-    rtx_codecs: dict[int, bool] = {}  # payload type -> whether it is RTX, for the codecs below
-    rtx_codecs_of: list[object] = [None]
+    # payload type -> (its codec, whether that is RTX); the codec is compared at each use, since
+    # a renegotiation may give the payload type another one
+    kinds: dict[int, tuple[RTCRtpCodecParameters, bool]] = {}
 
     def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
@@ -193,13 +194,10 @@ def packet_handler(receiver: RTCRtpReceiver, assembler: FrameAssembler) -> Calla
         if statistics is None:
             statistics = streams[ssrc] = StreamStatistics(codec.clockRate)
         statistics.add(packet)
-        if rtx_codecs_of[0] is not codecs:  # renegotiated: the payload types may mean other codecs
-            rtx_codecs.clear()
-            rtx_codecs_of[0] = codecs
-        rtx = rtx_codecs.get(packet.payload_type)
-        if rtx is None:
-            rtx = rtx_codecs[packet.payload_type] = is_rtx(codec)
-        if rtx:
+        kind = kinds.get(packet.payload_type)
+        if kind is None or kind[0] is not codec:
+            kind = kinds[packet.payload_type] = (codec, is_rtx(codec))
+        if kind[1]:
             original_ssrc = state[_RTX_SSRC_ATTR].get(ssrc)
             apt = codec.parameters.get("apt")
             if original_ssrc is None or len(packet.payload) < 2 or not isinstance(apt, int):

@@ -107,6 +107,19 @@ async def test_a_gap_never_filled_asks_for_a_keyframe(server: Server) -> None:
     assert len(server.frames) == 1 + MAX_FRAMES_BEHIND_GAP
 
 
+async def test_a_payload_type_given_another_codec_is_read_as_that_codec(server: Server) -> None:
+    server.receive(wrap_rtx(media(1, 0, IDR), payload_type=97, sequence_number=1, ssrc=3333))
+    assert server.frames == []  # RTX from a source nobody announced: dropped
+    # A renegotiation gives 97 to H.264 itself (aiortc updates its codecs in place).
+    server.receiver._RTCRtpReceiver__codecs[97] = RTCRtpCodecParameters(
+        mimeType="video/H264", clockRate=90000, payloadType=97
+    )
+    packet = media(1, 0, IDR)
+    packet.payload_type = 97
+    server.receive(packet)
+    assert [name for name, _ in server.frames] == ["H264"]
+
+
 async def test_what_aiortc_would_drop_is_dropped(server: Server) -> None:
     stranger = media(1, 0, IDR)
     stranger.payload_type = 100  # a payload type nobody negotiated
