@@ -6,6 +6,8 @@ subscriber may only start on one, and a subscriber that fell behind resumes on o
 
 from __future__ import annotations
 
+import re
+
 from aiortc import RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 
@@ -16,6 +18,8 @@ VIDEO_PREFERENCE = ("video/h264", "video/vp8")
 AUDIO_PREFERENCE = ("audio/opus",)
 
 _H264_NAL_IDR = 5
+_OPUS_RTPMAP = re.compile(r"a=rtpmap:(\d+) opus/", re.IGNORECASE)
+_FMTP = re.compile(r"a=fmtp:(\d+) ?(.*)")
 
 
 def preferred_codecs(kind: str) -> list[RTCRtpCodecCapability]:
@@ -30,6 +34,34 @@ def preferred_codecs(kind: str) -> list[RTCRtpCodecCapability]:
         chosen.extend(c for c in capabilities if c.mimeType.lower() == mime)
     chosen.extend(c for c in capabilities if c.mimeType.lower() == "video/rtx")
     return chosen
+
+
+def request_dtx(answer: str) -> str:
+    """``answer`` asking the sender of each Opus track for discontinuous transmission.
+
+    ``usedtx=1`` in the answerer's format parameters (RFC 7587 §6.1) tells the offerer's Opus
+    encoder that this receiver prefers DTX: during silence it sends a comfort-noise frame every
+    400 ms instead of a packet every 20 ms. In a meeting most microphones are silent most of the
+    time, so every participant receives (and the server forwards) a fraction of the audio
+    packets; the speaking meter reads the level of the packets that do come. aiortc's answers
+    carry no Opus parameters, so the line is added (or extended, should one be there).
+    """
+    lines = answer.split("\r\n")
+    opus = {m.group(1) for line in lines if (m := _OPUS_RTPMAP.match(line))}
+    described: set[str] = set()
+    out: list[str] = []
+    for line in lines:
+        fmtp = _FMTP.match(line)
+        if fmtp and fmtp.group(1) in opus:
+            described.add(fmtp.group(1))
+            kept = [p for p in map(str.strip, fmtp.group(2).split(";")) if p and not p.startswith("usedtx=")]
+            line = f"a=fmtp:{fmtp.group(1)} " + ";".join([*kept, "usedtx=1"])
+        out.append(line)
+    for index in range(len(out) - 1, -1, -1):
+        rtpmap = _OPUS_RTPMAP.match(out[index])
+        if rtpmap and rtpmap.group(1) not in described:
+            out.insert(index + 1, f"a=fmtp:{rtpmap.group(1)} usedtx=1")
+    return "\r\n".join(out)
 
 
 def capability_for(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:

@@ -41,6 +41,7 @@ from expo.accounts.models import User
 from expo.bus import Bus
 from expo.errors import N_, Conflict, Invalid, NotFound
 from streaming import room_seats
+from streaming.codecs import request_dtx
 from streaming.ice import rtc_configuration
 from streaming.models import Room
 from streaming.plane import MediaPlane
@@ -269,7 +270,8 @@ class RoomPlane:
         self, participant: Participant, media_id: str, offer: str
     ) -> tuple[PublisherSession, str]:
         """A sending connection of ``participant``'s, published on the router as ``media_id``,
-        and the SDP answer; 404 ``room.no_participant`` if they left while it was negotiated."""
+        and the SDP answer (asking for Opus DTX: :func:`~streaming.codecs.request_dtx`); 404
+        ``room.no_participant`` if they left while it was negotiated."""
         config = rtc_configuration(self.media.ice_servers)
         session, answer = await accept_publisher(
             self.media.router, config, participant.room_id, "", offer, media_id=media_id
@@ -277,7 +279,7 @@ class RoomPlane:
         if self.rooms.get(participant.room_id, {}).get(participant.id) is not participant:
             await self.close_publisher(session)  # they left while negotiating
             raise NotFound("There is no such participant in this room.", code="room.no_participant")
-        return session, answer
+        return session, request_dtx(answer)  # silent microphones send next to nothing
 
     async def receive(
         self, participant: Participant, key: str, publications: list[Publication], offer: str

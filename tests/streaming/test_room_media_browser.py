@@ -8,8 +8,12 @@ in English and Chinese."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from playwright.async_api import Browser, Page, expect
 
+from streaming.forwarder import OutgoingFrame
+from streaming.publication import Publication
 from streaming.room_participants import Participant
 from streaming.rooms import RoomPlane
 from streaming.whip import PublisherSession
@@ -22,6 +26,33 @@ from tests.streaming.test_rooms import new_room
 WAIT = DEADLINE * 1000
 PICTURE = "v => v.videoWidth || new Promise(r => v.addEventListener('resize', r, {once: true}))"
 """Resolves once a <video> shows a picture."""
+
+
+class RtpTimes:
+    """A sink of a publication (see ``Publication.add_sink``) noting each frame's RTP time."""
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+
+    def push(self, frame: OutgoingFrame) -> bool:
+        self.times.append(frame.packet.pts or 0)
+        return False
+
+    def end(self) -> None:
+        pass
+
+    async def last_gaps(self) -> list[int]:
+        """The RTP time between each two of the last nine frames."""
+        last = self.times[-9:]
+        return [b - a for a, b in pairwise(last)]
+
+
+async def listen(publication: Publication, sink: RtpTimes) -> None:
+    publication.add_sink(sink)
+
+
+async def unlisten(publication: Publication, sink: RtpTimes) -> None:
+    publication.remove_sink(sink)
 
 
 async def seat_publisher(seat: Participant) -> PublisherSession | None:
@@ -61,6 +92,18 @@ async def test_tiles_show_names_speakers_screens_and_a_dropped_guest_comes_back(
     await guest.get_by_role("button", name="Mute microphone").click()
     await guest.get_by_role("button", name="Turn camera off").click()
     await expect(remote.locator(".room-muted")).to_be_visible(timeout=WAIT)
+    # Muted, their microphone sends a packet every 400 ms, not every 20 ms: the server's answer
+    # asked for Opus DTX. Read on the RTP clock of what reaches the server, not on the wall clock:
+    # once the encoder has heard the silence, frames come 100 ms apart or more on average (Chromium
+    # sends them in pairs every 400 ms), where they would come every 20 ms (960 ticks).
+    plane = live_server.app.state.platform.get(RoomPlane)
+    sound = RtpTimes()
+    (audio,) = [
+        p for p in plane.media.router.publications(f"room:{room.id}:{participant}") if p.kind == "audio"
+    ]
+    live_server.call(listen(audio, sound))
+    await eventually(sound.last_gaps, lambda gaps: len(gaps) == 8 and sum(gaps) >= 8 * 4_800, "DTX")
+    live_server.call(unlisten(audio, sound))
     await expect(remote.locator(".room-avatar")).to_have_text("BL")
     await expect(remote.locator(".room-avatar")).to_be_visible()
     await guest.get_by_role("button", name="Turn camera on").click()
@@ -91,7 +134,6 @@ async def test_tiles_show_names_speakers_screens_and_a_dropped_guest_comes_back(
 
     # The guest's connection drops (the server loses it): the host sees them reconnecting on the
     # same tile, then their picture again; never a second tile, never a "left".
-    plane = live_server.app.state.platform.get(RoomPlane)
     seat = plane.rooms[room.id][participant or ""]
     publisher = seat.publisher
     assert publisher is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,7 +211,11 @@ async def test_two_participants_see_each_other_through_the_server_and_hear_who_l
                 },
             }
 
-            assert (await host.publish()).status_code == 201
+            sending = await host.publish()
+            assert sending.status_code == 201
+            # The answer asks the microphone's encoder for DTX: nearly silent while nobody speaks.
+            opus = re.search(r"a=rtpmap:(\d+) opus/", sending.text)
+            assert opus and f"a=fmtp:{opus.group(1)} usedtx=1\r\n" in sending.text
             assert (await guest.publish()).status_code == 201
             published = await next_event(socket)
             assert published["type"] == "published" and published["participant"]["id"] == host.id
