@@ -21,8 +21,16 @@ if [ ! -x .venv/bin/python ]; then
   "$(pick_python)" -m venv .venv
 fi
 stamp=".venv/.installed${extras:+-$extras}"
-# Reinstall only when the dependency list changed since the last install.
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# The install compiles the forwarder's send loop (streaming/_rtpsend.c): it needs a C compiler and
+# Python's headers. Without them it still succeeds, and the forwarder loops in Python instead.
+has_headers='import os, sysconfig, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'
+if ! { command -v cc >/dev/null 2>&1 && .venv/bin/python -c "$has_headers"; } &&
+  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "Installing a C compiler and Python's headers for streaming/_rtpsend.c..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc python3-dev) >/dev/null
+fi
+# Reinstall only when the dependency list or the C extension (built by the install) changed.
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ streaming/_rtpsend.c -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
   touch "$stamp"

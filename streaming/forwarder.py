@@ -32,6 +32,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from struct import Struct
+from types import ModuleType
 from typing import Any
 
 import av
@@ -46,6 +47,12 @@ from av.stream import Stream
 from streaming import srtp_batch
 from streaming.ntp import now_ntp
 from streaming.srtp_batch import Plan, plan_frame
+
+_rtpsend: ModuleType | None
+try:
+    from streaming import _rtpsend  # the send loop in C (streaming/_rtpsend.c), built at install
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _rtpsend = None
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +166,9 @@ class RtpForwarder:
     #: sizes (:mod:`streaming.srtp_batch`); off, one ``protect`` and one ``sendto`` per packet,
     #: as before batching (``scripts/bench_forward.py`` measures one against the other).
     batching = True
+    #: Run each batch's loop (headers, protection, history, the send) in C (``streaming/_rtpsend.c``)
+    #: rather than in Python; the same datagrams either way. Off when the extension was not built.
+    native = _rtpsend is not None and srtp_batch.PROTECT_ADDRESS is not None
 
     def __init__(self, sender: RTCRtpSender, pack: Packer) -> None:
         self._sender = sender
@@ -182,6 +192,9 @@ class RtpForwarder:
         # on the pair's socket, and the thread's scratch buffer.
         self._srtp_session: object = None
         self._context: Any | None = None
+        self._context_address = 0
+        # For the C loop: the socket's descriptor and the viewer's address as a packed sockaddr.
+        self._native: tuple[int, bytes] | None = None
         self._socket: socket.socket | None = None
         self._socket_finalizer: weakref.finalize[Any, Any] | None = None
         self._scratch: srtp_batch.Scratch | None = None
@@ -230,6 +243,7 @@ class RtpForwarder:
         session = dtls._tx_srtp
         if session is not self._srtp_session:
             self._srtp_session, self._context = session, srtp_batch.srtp_context(session)
+            self._context_address = srtp_batch.address_of(self._context)
         if queued or not self.batching or self._context is None or not (self._socket or self._adopt()):
             # Behind datagrams the transport queued: go through it too, or they would be overtaken.
             sent_bytes = self._send_each(frame, payloads, session, timestamp)
@@ -274,6 +288,8 @@ class RtpForwarder:
     def _send_batched(self, plan: Plan, timestamp: int) -> int:
         """Protect each batch of ``plan`` in place in the thread's scratch buffer and send it in
         one system call (see :mod:`streaming.srtp_batch`); returns the bytes sent."""
+        if self._native is not None and self.native:
+            return self._send_natively(plan, timestamp, *self._native)
         sock = self._socket
         assert sock is not None  # taken by send()
         buffer = self._scratch or self._take_scratch()
@@ -311,6 +327,30 @@ class RtpForwarder:
             sent += offset
         self._sequence = sequence
         return sent
+
+    def _send_natively(self, plan: Plan, timestamp: int, fd: int, address: bytes) -> int:
+        """:meth:`_send_batched`'s loop in C, one call per frame (see ``native``)."""
+        assert _rtpsend is not None and srtp_batch.PROTECT_ADDRESS is not None
+        sequence, sent, self._gso, batches, unsent, status = _rtpsend.send_plan(
+            fd,
+            srtp_batch.PROTECT_ADDRESS,
+            self._context_address,
+            plan,
+            self._payload_type,
+            self._sequence,
+            timestamp,
+            self._sender._ssrc,
+            self._history,
+            address,
+            self._gso,
+        )
+        self._sequence = sequence
+        self.batches_sent += batches
+        for datagram in unsent:  # the socket's buffer was full: the transport queues the rest
+            self._transport.sendto(datagram, self._address)
+        if status:
+            raise pylibsrtp.Error(f"SRTP protect failed ({status})")
+        return int(sent)
 
     def _send_each(self, frame: OutgoingFrame, payloads: list[bytes], session: Any, timestamp: int) -> int:
         """Protect and send ``payloads`` one by one, through the transport (the path before
@@ -351,12 +391,14 @@ class RtpForwarder:
             logger.warning("no socket for RTP batches (%s): sending packet by packet", exc)
             return False
         self._socket_finalizer = weakref.finalize(self, srtp_batch.release_socket, self._transport)
+        address = srtp_batch.pack_sockaddr(self._socket.family, self._address)
+        self._native = None if address is None else (self._socket.fileno(), address)
         return True
 
     def _release_socket(self) -> None:
         if self._socket_finalizer is not None:
             self._socket_finalizer()
-        self._socket = self._socket_finalizer = None
+        self._socket = self._socket_finalizer = self._native = None
 
     async def _retransmit(self, sequence_number: int) -> None:
         """Answer a viewer's NACK for ``sequence_number`` if the packet is still remembered."""

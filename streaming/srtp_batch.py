@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Sequence
@@ -60,6 +61,13 @@ try:
     from pylibsrtp._binding import ffi, lib  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - a pylibsrtp without its cffi binding module
     ffi = lib = None
+
+# Where libsrtp's srtp_protect is, for the forwarder's loop in C (streaming/_rtpsend.c).
+PROTECT_ADDRESS: int | None = (
+    int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_protect")))
+    if lib is not None and hasattr(lib, "srtp_protect")
+    else None
+)
 
 
 def plan_frame(extension: bytes, payloads: Sequence[bytes]) -> Plan:
@@ -114,6 +122,34 @@ def srtp_context(session: Session) -> Any | None:
         return srtp[0] if srtp is not None else None
     except (TypeError, IndexError):
         return None
+
+
+def address_of(context: Any | None) -> int:
+    """The address of a libsrtp ``context`` (from :func:`srtp_context`), 0 for none."""
+    return 0 if context is None else int(ffi.cast("uintptr_t", context))
+
+
+def pack_sockaddr(family: int, address: Any) -> bytes | None:
+    """``address`` (as Python's socket module gives it) as the kernel's ``sockaddr_in`` or
+    ``sockaddr_in6``, for sending from C; ``None`` if it is not a plain IP address and port."""
+    try:
+        if family == socket.AF_INET:
+            host, port = address
+            ip = socket.inet_pton(family, host)
+            return _SOCKADDR_FAMILY.pack(family) + _SOCKADDR_IN.pack(port, ip, b"")
+        if family == socket.AF_INET6:
+            host, port, flow, scope = (*address, 0, 0)[:4]
+            ip = socket.inet_pton(family, host)
+            return _SOCKADDR_FAMILY.pack(family) + _SOCKADDR_IN6.pack(port, flow, ip) + _SCOPE.pack(scope)
+    except (OSError, TypeError, ValueError, struct.error):
+        return None
+    return None
+
+
+_SOCKADDR_FAMILY = Struct("=H")  # sa_family_t, in the host's order
+_SOCKADDR_IN = Struct("!H4s8s")  # port, address, zeros
+_SOCKADDR_IN6 = Struct("!HI16s")  # port, flow information, address
+_SCOPE = Struct("=I")
 
 
 class Scratch:
