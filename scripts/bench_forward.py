@@ -10,10 +10,12 @@ the viewers come and after they leave: the mean of both), and, once all viewers 
 over alternating windows of ``--seconds`` each:
 
 * batched: ``RtpForwarder.batching`` on (streaming/srtp_batch.py: each frame's packets protected
-  in place in one buffer and sent with one ``sendmsg`` per run of equal sizes, UDP GSO);
-* one by one: the same server with batching off, the path before it (one ``Session.protect``
-  and one ``sendto`` per packet), switched by a signal, so that both modes serve the same
-  viewers of the same stream in the same run, in turns: batched, one by one, batched, ...
+  in place in one buffer and sent with one ``sendmsg`` per run of equal sizes, UDP GSO), its loop
+  in C (``RtpForwarder.native``, streaming/_rtpsend.c) where that was built;
+* batched, Python loop: the same with ``native`` off (the loop before streaming/_rtpsend.c);
+* one by one: batching off, the path before it (one ``Session.protect`` and one ``sendto`` per
+  packet). The modes are switched by a signal, so that all serve the same viewers of the same
+  stream in the same run, in turns: batched, batched in Python, one by one, batched, ...
 
 Packets per second per core = the RTP packets the viewers received per second (their own
 counters, over the whole run; the stream and the viewers are the same in every window) divided
@@ -57,13 +59,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TARGET = 100_000
 # ``expo serve`` whose forwarders batch after SIGUSR1 and send one by one after SIGUSR2.
+# Each mode: the signal that switches ``expo serve``'s forwarders to it, and their ``batching``
+# and ``native`` (see the docstring).
+MODES = {
+    "batched": (signal.SIGUSR1, True, True),
+    "batched, Python loop": (signal.SIGWINCH, True, False),
+    "one by one": (signal.SIGUSR2, False, False),
+}
+# ``expo serve`` whose forwarders switch modes on those signals (``native`` only where it was built).
 SERVE = (
     "import signal, sys; from streaming.forwarder import RtpForwarder; "
-    "signal.signal(signal.SIGUSR1, lambda *_: setattr(RtpForwarder, 'batching', True)); "
-    "signal.signal(signal.SIGUSR2, lambda *_: setattr(RtpForwarder, 'batching', False)); "
-    "from expo.cli import main; sys.argv[0] = 'expo'; main()"
+    "built = RtpForwarder.native; "
+    "switch = lambda batching, native: lambda *_: (setattr(RtpForwarder, 'batching', batching), "
+    "setattr(RtpForwarder, 'native', native and built)); "
+    + "".join(f"signal.signal({int(sig)}, switch({b}, {n})); " for sig, b, n in MODES.values())
+    + "from expo.cli import main; sys.argv[0] = 'expo'; main()"
 )
-MODES = {"batched": signal.SIGUSR1, "one by one": signal.SIGUSR2}
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -117,7 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             viewer.next(JOIN_TIMEOUT + 10)
         time.sleep(SETTLE)
         for round_ in range(args.rounds):
-            for mode, signum in MODES.items():
+            for mode, (signum, _, _) in MODES.items():
                 server.send_signal(signum)
                 time.sleep(SETTLE)  # frames already on their way finish in the previous mode
                 busy = core_share(server.pid, args.seconds)
@@ -176,9 +187,11 @@ async def forwarding_path(viewers: int, frames: int, rounds: int) -> dict[str, d
         h264 = get_encoder(RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102))
         nal, opus = b"\x00\x00\x00\x01\x41" + os.urandom(4200), os.urandom(120)
         cpu: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
+        built = RtpForwarder.native
         for index in range(rounds * len(MODES) * 3):
             mode = list(MODES)[index % len(MODES)]
-            RtpForwarder.batching = mode == "batched"
+            _, RtpForwarder.batching, native = MODES[mode]
+            RtpForwarder.native = native and built
             video_s = audio_s = 0.0
             packets = 0
             for n in range(frames):
@@ -198,7 +211,7 @@ async def forwarding_path(viewers: int, frames: int, rounds: int) -> dict[str, d
                 if n % 10 == 9:
                     await asyncio.sleep(0)  # the viewers read their sockets
             cpu[mode].append((video_s / (frames * viewers * packets), audio_s / (frames * viewers)))
-        RtpForwarder.batching = True
+        RtpForwarder.batching, RtpForwarder.native = True, built
         figures: dict[str, dict[str, Any]] = {}
         for mode, samples in cpu.items():
             video_us = statistics.median(v for v, _ in samples) * 1e6
@@ -234,7 +247,7 @@ def main() -> None:
     figures: dict[str, Any] = {mode: {} for mode in MODES} if args.path_only else run(args)
     for mode in MODES:
         figures[mode].update(path[mode])
-    batched, each = figures["batched"], figures["one by one"]
+    batched, python_loop, each = figures["batched"], figures["batched, Python loop"], figures["one by one"]
     print_side_by_side(
         [
             ("path: µs per video packet", "path_video_us_per_packet", "{:.2f}"),
@@ -250,15 +263,18 @@ def main() -> None:
             ("... RTP packets/s per its core", "loop_packets_per_s_per_core", "{:,}"),
             ("viewer fps, slowest", "viewer_fps_min", "{}"),
         ],
-        [("batched", batched), ("one by one", each)],
+        [("batched", batched), ("batched, Python", python_loop), ("one by one", each)],
         label_width=30,
     )
     key = "path_packets_per_s_per_core" if args.path_only else "packets_per_s_per_core"
-    rate, before = batched.get(key), each.get(key)
+    rate, before, python_rate = batched.get(key), each.get(key), python_loop.get(key)
     gain = rate / before if rate and before else None
+    c_gain = rate / python_rate if rate and python_rate else None
     print(f"\n{args.viewers} viewers, load average {load:.1f} at the start")
     if gain:
         print(f"batched / one by one: {gain:.2f}x")
+    if c_gain:
+        print(f"batched, C loop / Python loop: {c_gain:.2f}x")
     ok = rate is not None and rate >= TARGET
     print(f"  packets/s per core >= {TARGET:,}  {'PASS' if ok else 'FAIL'}")
     print(
@@ -271,6 +287,7 @@ def main() -> None:
                 "kbps": args.kbps,
                 "load_average": round(load, 2),
                 "ratio_batched_over_one_by_one": round(gain, 2) if gain else None,
+                "ratio_c_loop_over_python_loop": round(c_gain, 2) if c_gain else None,
                 "pass": ok,
             }
         )
