@@ -62,12 +62,23 @@ try:
 except ImportError:  # pragma: no cover - a pylibsrtp without its cffi binding module
     ffi = lib = None
 
-# Where libsrtp's srtp_protect is, for the forwarder's loop in C (streaming/_rtpsend.c).
-PROTECT_ADDRESS: int | None = (
-    int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_protect")))
-    if lib is not None and hasattr(lib, "srtp_protect")
-    else None
-)
+# How streaming/_rtpsend.c calls srtp_protect: libsrtp 2's (context, packet, &length).
+PROTECT_SIGNATURE = ["struct srtp_ctx_t_ *", "void *", "int *"]
+
+
+def protect_address() -> int | None:
+    """Where libsrtp's ``srtp_protect`` is, for the forwarder's loop in C; ``None`` when the
+    binding has none, or one the C loop would call wrongly (libsrtp 3's takes six arguments)."""
+    if lib is None or not hasattr(lib, "srtp_protect"):
+        return None
+    function = ffi.addressof(lib, "srtp_protect")
+    if [arg.cname for arg in ffi.typeof(function).args] != PROTECT_SIGNATURE:
+        logger.warning("pylibsrtp's srtp_protect is not libsrtp 2's: the forwarder loops in Python")
+        return None
+    return int(ffi.cast("uintptr_t", function))
+
+
+PROTECT_ADDRESS = protect_address()
 
 
 def plan_frame(extension: bytes, payloads: Sequence[bytes]) -> Plan:

@@ -178,3 +178,10 @@ def test_addresses_are_packed_as_the_kernel_reads_them() -> None:
     # Not an IP address and port: the forwarder keeps to the Python loop.
     assert srtp_batch.pack_sockaddr(socket.AF_INET, ("example.org", 5004)) is None
     assert srtp_batch.pack_sockaddr(socket.AF_UNIX, "/tmp/socket") is None
+
+
+def test_an_srtp_protect_of_another_signature_is_never_called_from_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    # libsrtp 3's srtp_protect takes six arguments: called as libsrtp 2's it would write anywhere.
+    assert srtp_batch.protect_address() == srtp_batch.PROTECT_ADDRESS is not None
+    monkeypatch.setattr(srtp_batch, "PROTECT_SIGNATURE", ["struct srtp_ctx_t_ *", "void *", "size_t"])
+    assert srtp_batch.protect_address() is None
