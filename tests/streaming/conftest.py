@@ -1,7 +1,8 @@
 """Fixtures for the streaming tests: real aiortc broadcasts, and the real Chromium of tests/browser
 for the watch and go-live pages."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -26,3 +27,12 @@ async def make_broadcast() -> AsyncIterator[Callable[..., Awaitable[Broadcast]]]
         await broadcast.router.close()
         for pc in [broadcast.publisher, broadcast.server_pc, *broadcast.pcs]:
             await pc.close()
+
+
+@pytest.fixture
+def udp_receiver() -> Iterator[socket.socket]:
+    """A UDP socket on loopback that reads what a viewer would, waiting up to 5 s."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        yield sock

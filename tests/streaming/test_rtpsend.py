@@ -40,14 +40,6 @@ def session(direction: int) -> Session:
 
 
 @pytest.fixture
-def viewer() -> Iterator[socket.socket]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(5)
-        yield sock
-
-
-@pytest.fixture
 def sender() -> Iterator[socket.socket]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
@@ -56,7 +48,7 @@ def sender() -> Iterator[socket.socket]:
 
 def send(
     sender: socket.socket,
-    viewer: socket.socket,
+    udp_receiver: socket.socket,
     plan: Plan,
     sequence: int,
     history: list[Any],
@@ -65,7 +57,7 @@ def send(
     outbound = session(Policy.SSRC_ANY_OUTBOUND)
     context = srtp_batch.srtp_context(outbound)
     assert context is not None and srtp_batch.PROTECT_ADDRESS is not None
-    address = srtp_batch.pack_sockaddr(socket.AF_INET, viewer.getsockname())
+    address = srtp_batch.pack_sockaddr(socket.AF_INET, udp_receiver.getsockname())
     assert address is not None
     result: tuple[int, int, bool, int, list[bytes], int] = _rtpsend.send_plan(
         sender.fileno(),
@@ -96,7 +88,7 @@ def expected_datagrams(plan: Plan, sequence: int) -> list[bytes]:
 
 
 def test_a_frame_leaves_as_pylibsrtp_would_protect_it_one_packet_at_a_time(
-    sender: socket.socket, viewer: socket.socket
+    sender: socket.socket, udp_receiver: socket.socket
 ) -> None:
     # Three full packets and a shorter one (one GSO batch), then one too long to join it.
     payloads = [os.urandom(1100) for _ in range(3)] + [os.urandom(1099), os.urandom(1150)]
@@ -105,10 +97,10 @@ def test_a_frame_leaves_as_pylibsrtp_would_protect_it_one_packet_at_a_time(
     history: list[Any] = [None] * HISTORY_SIZE
 
     # The sequence numbers wrap inside the frame.
-    sequence, sent, gso, batches, unsent, status = send(sender, viewer, plan, 0xFFFE, history)
+    sequence, sent, gso, batches, unsent, status = send(sender, udp_receiver, plan, 0xFFFE, history)
 
     expected = expected_datagrams(plan, 0xFFFE)
-    received = [viewer.recv(2048) for _ in expected]
+    received = [udp_receiver.recv(2048) for _ in expected]
     assert received == expected
     assert (sequence, sent, gso, batches, unsent, status) == (3, sum(map(len, expected)), True, 1, [], 0)
     # What the viewer reads once unprotected: its header, the payload, the marker on the last.
@@ -124,7 +116,7 @@ def test_a_frame_leaves_as_pylibsrtp_would_protect_it_one_packet_at_a_time(
 
 
 def test_a_kernel_that_refuses_segmentation_gets_the_batch_datagram_by_datagram(
-    sender: socket.socket, viewer: socket.socket
+    sender: socket.socket, udp_receiver: socket.socket
 ) -> None:
     # More segments than any kernel segments at once (UDP_MAX_SEGMENTS: 64, 128 from Linux 6.4):
     # sendmsg fails with EINVAL, and the same buffer goes out one datagram at a time.
@@ -132,22 +124,22 @@ def test_a_kernel_that_refuses_segmentation_gets_the_batch_datagram_by_datagram(
     plan: Plan = ((tuple((0x80, 0, payload, payload) for payload in payloads)),)
     history: list[Any] = [None] * HISTORY_SIZE
 
-    sequence, _, gso, batches, unsent, status = send(sender, viewer, plan, 7, history)
+    sequence, _, gso, batches, unsent, status = send(sender, udp_receiver, plan, 7, history)
 
-    assert [viewer.recv(2048) for _ in payloads] == expected_datagrams(plan, 7)
+    assert [udp_receiver.recv(2048) for _ in payloads] == expected_datagrams(plan, 7)
     assert (sequence, gso, batches, unsent, status) == (147, False, 0, [], 0)
 
 
 def test_without_segmentation_every_packet_is_sent_on_its_own(
-    sender: socket.socket, viewer: socket.socket
+    sender: socket.socket, udp_receiver: socket.socket
 ) -> None:
     payloads = [os.urandom(900), os.urandom(900), os.urandom(60)]
     plan = plan_frame(b"", payloads)
     history: list[Any] = [None] * HISTORY_SIZE
 
-    _, _, gso, batches, _, _ = send(sender, viewer, plan, 100, history, gso=False)
+    _, _, gso, batches, _, _ = send(sender, udp_receiver, plan, 100, history, gso=False)
 
-    assert [viewer.recv(2048) for _ in payloads] == expected_datagrams(plan, 100)
+    assert [udp_receiver.recv(2048) for _ in payloads] == expected_datagrams(plan, 100)
     assert (gso, batches) == (False, 0)
 
 
@@ -161,13 +153,13 @@ def test_without_segmentation_every_packet_is_sent_on_its_own(
     ],
 )
 def test_a_malformed_plan_is_refused_before_anything_is_sent(
-    sender: socket.socket, viewer: socket.socket, plan: Any, error: type[Exception]
+    sender: socket.socket, udp_receiver: socket.socket, plan: Any, error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        send(sender, viewer, plan, 0, [None] * HISTORY_SIZE)
-    viewer.settimeout(0.2)
+        send(sender, udp_receiver, plan, 0, [None] * HISTORY_SIZE)
+    udp_receiver.settimeout(0.2)
     with pytest.raises(TimeoutError):
-        viewer.recv(2048)
+        udp_receiver.recv(2048)
 
 
 def test_addresses_are_packed_as_the_kernel_reads_them() -> None:

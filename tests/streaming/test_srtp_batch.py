@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 
 import pytest
 from aiortc.rtp import RtpPacket
@@ -36,23 +35,15 @@ def test_a_frame_is_planned_in_batches_of_equal_sizes_with_the_marker_on_its_las
     assert [bool(first_byte & 0x20) for first_byte, *_ in packets] == [False, False, True, True, False, False]
 
 
-@pytest.fixture
-def receiver() -> Iterator[socket.socket]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(5)
-        yield sock
-
-
 @pytest.mark.parametrize("gso", [True, False])
-def test_a_batch_arrives_as_one_datagram_per_packet(receiver: socket.socket, gso: bool) -> None:
+def test_a_batch_arrives_as_one_datagram_per_packet(udp_receiver: socket.socket, gso: bool) -> None:
     packets = [os.urandom(1216) for _ in range(3)] + [os.urandom(700)]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         sender.setblocking(False)
 
-        again = send_batch(sender, memoryview(b"".join(packets)), 1216, receiver.getsockname(), gso)
+        again = send_batch(sender, memoryview(b"".join(packets)), 1216, udp_receiver.getsockname(), gso)
 
     # The viewer's socket reads each packet on its own, whole, in order (segmented by the kernel
     # with GSO, or sent one by one without; a kernel that refuses GSO turns it off for next time).
-    assert [receiver.recv(2048) for _ in packets] == packets
+    assert [udp_receiver.recv(2048) for _ in packets] == packets
     assert again in (gso, False)
