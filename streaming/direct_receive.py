@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 import pylibsrtp
+from aioice.ice import StunProtocol
 from aiortc import RTCDtlsTransport, RTCPeerConnection
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import RtpPacket, is_rtcp
@@ -81,14 +82,20 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
     if getattr(connection, _INSTALLED, False):
         return True
     queued = connection.data_received  # aioice's: into the queue the transport's task reads
+    demultiplexed = False
 
     def data_received(data: bytes, component: int) -> None:
+        nonlocal demultiplexed
         if not data:
             return  # aiortc's task would end on it (no first byte to read), and the connection with it
         srtp = transport._rx_srtp
         if srtp is None or not queue.empty() or not 127 < data[0] < 192 or transport._state is not CONNECTED:
             queued(data, component)
             return
+        if not demultiplexed:  # the first SRTP packet: the connection's sockets all exist by now
+            demultiplexed = True
+            for protocol in getattr(connection, "_protocols", ()):
+                route_media_first(protocol, data_received)
         setattr(transport, _RX_BYTES, getattr(transport, _RX_BYTES) + len(data))
         setattr(transport, _RX_PACKETS, getattr(transport, _RX_PACKETS) + 1)
         try:
@@ -121,6 +128,24 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
     connection.data_received = data_received
     setattr(connection, _INSTALLED, True)
     return True
+
+
+def route_media_first(protocol: Any, data_received: Callable[[bytes, int], None]) -> None:
+    """Let ``protocol`` (one of an ICE connection's sockets) hand RTP and RTCP straight to
+    ``data_received``, by their first byte (RFC 7983: 128 to 191), instead of first trying to parse
+    each of them as a STUN message, which raises for every packet a publisher sends. STUN (first
+    byte 0 to 3) and anything else still go aioice's way. Only plain UDP sockets (not TURN)."""
+    if type(protocol) is not StunProtocol or "datagram_received" in vars(protocol):
+        return
+    stun_way = protocol.datagram_received
+
+    def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+        if data and 127 < data[0] < 192:
+            data_received(data, protocol.local_candidate.component)
+        else:
+            stun_way(data, addr)
+
+    protocol.datagram_received = datagram_received  # type: ignore[method-assign,assignment]
 
 
 def run_now(coroutine: Coroutine[Any, Any, None]) -> None:

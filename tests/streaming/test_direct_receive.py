@@ -8,8 +8,10 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aioice.stun
 import pylibsrtp
 import pytest
+from aioice.ice import StunProtocol
 from aiortc import clock
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
@@ -255,6 +257,36 @@ async def test_an_empty_datagram_from_anyone_leaves_the_broadcast_running(
     pair = next(iter(dtls.transport._connection._nominated.values()))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
         stranger.sendto(b"", (pair.local_candidate.host, pair.local_candidate.port))
+    received = broadcast.video.frames_received
+    await until(lambda: broadcast.video.frames_received >= received + 30)
+    assert dtls.state == "connected"
+
+
+async def test_media_reaches_the_connection_without_aioice_parsing_it_as_stun_and_stun_still_does(
+    make_broadcast: Callable[..., Awaitable[Broadcast]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broadcast = await make_broadcast()
+    await until(lambda: broadcast.video.frames_received >= 10)
+    dtls: Any = broadcast.server_pc.getTransceivers()[0].receiver.transport
+    protocols = [p for p in dtls.transport._connection._protocols if type(p) is StunProtocol]
+    assert protocols and all("datagram_received" in vars(p) for p in protocols)
+    parsed: list[bytes] = []
+    parse = aioice.stun.parse_message
+
+    def counting(data: bytes) -> Any:
+        parsed.append(data)
+        return parse(data)
+
+    monkeypatch.setattr(aioice.stun, "parse_message", counting)
+    protocol, stranger = protocols[0], ("127.0.0.1", 9)
+    received = dtls._RTCDtlsTransport__rx_packets
+    # An SRTP packet (RFC 7983: first byte 128 to 191) goes straight to the connection, where it
+    # is counted and, failing authentication, dropped; it is never parsed as a STUN message.
+    protocol.datagram_received(RTP + b"forged", stranger)
+    assert parsed == [] and dtls._RTCDtlsTransport__rx_packets == received + 1
+    # A STUN message (first byte 0 to 3) still goes aioice's way.
+    protocol.datagram_received(bytes(20), stranger)
+    assert parsed == [bytes(20)]
     received = broadcast.video.frames_received
     await until(lambda: broadcast.video.frames_received >= received + 30)
     assert dtls.state == "connected"
