@@ -58,7 +58,6 @@ from benchlib import free_port, print_side_by_side, stop, wait_ready
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TARGET = 100_000
-# ``expo serve`` whose forwarders batch after SIGUSR1 and send one by one after SIGUSR2.
 # Each mode: the signal that switches ``expo serve``'s forwarders to it, and their ``batching``
 # and ``native`` (see the docstring).
 MODES = {
