@@ -32,7 +32,6 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from struct import Struct
-from types import ModuleType
 from typing import Any
 
 import av
@@ -48,11 +47,10 @@ from streaming import srtp_batch
 from streaming.ntp import now_ntp
 from streaming.srtp_batch import Plan, plan_frame
 
-_rtpsend: ModuleType | None
 try:
     from streaming import _rtpsend  # the send loop in C (streaming/_rtpsend.c), built at install
 except ImportError:  # pragma: no cover - installed without a C compiler
-    _rtpsend = None
+    _rtpsend = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
