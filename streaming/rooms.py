@@ -320,7 +320,7 @@ class RoomPlane:
             await self.room_bus.vacated(participant.room_id)
         await room_seats.left(self.media.db, [participant], "removed" if event == "removed" else "left")
         await self._disconnect(participant)
-        for other in people.values():
+        for other in list(people.values()):  # others may join or leave while a session closes
             for key in (participant.id, screen_key(participant.id)):
                 session = other.subscriptions.pop(key, None)
                 if session is not None:
