@@ -25,6 +25,7 @@ anything is sent, so the stream never jumps between two sequence-number spaces.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import socket
@@ -49,8 +50,10 @@ from streaming.srtp_batch import Plan, plan_frame
 
 try:
     from streaming import _rtpsend  # the send loop in C (streaming/_rtpsend.c), built at install
+    from streaming._rtpsend import Outlet as Outlet  # re-exported: the publication keeps them
 except ImportError:  # pragma: no cover - installed without a C compiler
     _rtpsend = None  # type: ignore[assignment]
+    Outlet = None  # type: ignore[assignment,misc]
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +132,43 @@ class OutgoingFrame:
         return plan
 
 
+class _Counters:
+    """A forwarder's sequence number and counters where the C loop was not built (else an
+    :class:`~streaming._rtpsend.Outlet` holds them)."""
+
+    __slots__ = ("batches_sent", "gso", "octets", "packets", "packets_sent", "sequence")
+
+    def __init__(self) -> None:
+        self.sequence = 0
+        self.gso = False
+        self.packets = self.octets = self.packets_sent = self.batches_sent = 0
+
+    def disable(self) -> None:
+        pass
+
+
+def send_to_all(frame: OutgoingFrame, outlets: list[Outlet]) -> list[tuple[Outlet, list[bytes] | None, int]]:
+    """Send ``frame`` (shared payloads) to every viewer in ``outlets`` in one call, in C: what
+    :meth:`RtpForwarder.send` does for each, without Python per viewer. Returns those that need
+    Python: ``(outlet, None, 0)`` for a viewer the frame was not sent to (its connection changed:
+    it goes the forwarder's way), else the datagrams its socket had no room for or libsrtp's
+    error status (see ``_rtpsend.fan_out``)."""
+    assert _rtpsend is not None and srtp_batch.PROTECT_ADDRESS is not None and frame.payloads
+    return _rtpsend.fan_out(
+        srtp_batch.PROTECT_ADDRESS, State.CONNECTED, frame.payloads, frame.timestamp, frame.ntp_time, outlets
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def extension_template(ids: tuple[int, int, str]) -> tuple[bytes, int]:
+    """:func:`extension_block` with an abs-send-time of 0, and where that time's three bytes are
+    in it (-1 if it has none), for the C loop to write each frame's in."""
+    block = extension_block(ids, 0)
+    other = extension_block(ids, 0xFFFFFF << 14)
+    offset = next((i for i, (a, b) in enumerate(zip(block, other, strict=True)) if a != b), -1)
+    return block, offset
+
+
 def extension_block(ids: tuple[int, int, str], ntp_time: int) -> bytes:
     """The RTP header extension (profile, length, elements) carrying the mid and abs-send-time.
 
@@ -167,17 +207,22 @@ class RtpForwarder:
     #: Run each batch's loop (headers, protection, history, the send) in C (``streaming/_rtpsend.c``)
     #: rather than in Python; the same datagrams either way. Off when the extension was not built.
     native = _rtpsend is not None and srtp_batch.PROTECT_ADDRESS is not None
+    #: Let the publication send each frame to this viewer with all its other viewers in one C call
+    #: (:func:`send_to_all`) once the connection is up, instead of calling :meth:`send` for each.
+    fan_out = native
 
     def __init__(self, sender: RTCRtpSender, pack: Packer) -> None:
         self._sender = sender
         self._pack = pack
         self._negotiated: _Negotiated | None = None
-        self._sequence = random.getrandbits(16)
+        # The sequence number and counters, shared by every way of sending (an Outlet when the C
+        # loop is built, so the publication can send frames here with all others' in one call).
+        self._state: Outlet | _Counters = _rtpsend.Outlet() if _rtpsend is not None else _Counters()
+        self._state.sequence = random.getrandbits(16)
+        self._state.gso = srtp_batch.GSO_AVAILABLE
         self._rtx_sequence = random.getrandbits(16)
         self._timestamp_origin = random.getrandbits(32)
         self._history: list[tuple[int, int, int, bytes] | None] = [None] * HISTORY_SIZE
-        self._packets = 0
-        self._octets = 0
         # Set when the sender is started: the DTLS transport, its ICE pairs, the payload type.
         self._dtls: Any = None
         self._nominated: dict[int, Any] = {}
@@ -196,15 +241,22 @@ class RtpForwarder:
         self._socket: socket.socket | None = None
         self._socket_finalizer: weakref.finalize[Any, Any] | None = None
         self._scratch: srtp_batch.Scratch | None = None
-        self._gso = srtp_batch.GSO_AVAILABLE
         self.fallback = not self._can_drive(sender)
         self.direct = False
-        self.packets_sent = 0
-        self.batches_sent = 0  # sends of several packets at once (see ``batching``)
         self.retransmissions = 0
         if not self.fallback:
             self._wrap_send()
             sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    @property
+    def packets_sent(self) -> int:
+        """RTP packets written to the viewer's socket by this forwarder."""
+        return self._state.packets_sent
+
+    @property
+    def batches_sent(self) -> int:
+        """Sends of several packets at once (see ``batching``)."""
+        return self._state.batches_sent
 
     @property
     def negotiated(self) -> bool:
@@ -250,15 +302,16 @@ class RtpForwarder:
             plan = frame.plan(ids) if shared else plan_frame(frame.extension_block(ids), payloads)
             sent_bytes = self._send_batched(plan, timestamp)
         count = len(payloads)
-        self._octets += frame.payload_bytes if shared else sum(map(len, payloads))
-        self._packets += count
-        self.packets_sent += count
+        counters = self._state
+        counters.octets += frame.payload_bytes if shared else sum(map(len, payloads))
+        counters.packets += count
+        counters.packets_sent += count
         # What the sender's RTCP task puts in its next sender report, and the transport's stats.
         state = vars(self._sender)
         state[_SENDER_NTP] = frame.ntp_time
         state[_SENDER_RTP_TIMESTAMP] = timestamp
-        state[_SENDER_OCTETS] = self._octets
-        state[_SENDER_PACKETS] = self._packets
+        state[_SENDER_OCTETS] = counters.octets
+        state[_SENDER_PACKETS] = counters.packets
         dtls_state = vars(dtls)
         dtls_state[_DTLS_BYTES] += sent_bytes
         dtls_state[_DTLS_PACKETS] += count
@@ -267,6 +320,50 @@ class RtpForwarder:
     def close(self) -> None:
         """Release the socket this forwarder writes batches to (the subscriber left)."""
         self._release_socket()
+
+    def outlet(self, track: object) -> Outlet | None:
+        """This viewer's outlet, configured, if the publication may now send ``track``'s frames
+        with all others' in one call (:func:`send_to_all`): the last frame went out through the C
+        loop and the connection is up. ``None`` while frames must come through :meth:`send`."""
+        state, negotiated, dtls, pair = self._state, self._negotiated, self._dtls, self._pair
+        if (
+            not (self.fan_out and self.native and self.batching)
+            or self._native is None
+            or isinstance(state, _Counters)
+            or negotiated is None
+            or not self._context_address
+            or dtls._state is not State.CONNECTED
+            or self._nominated.get(1) is not pair
+        ):
+            return None
+        fd, address = self._native
+        extension, abs_offset = extension_template(negotiated.extension_ids)
+        state.configure(
+            fd,
+            address,
+            self._context_address,
+            self._payload_type,
+            self._sender._ssrc,
+            self._timestamp_origin,
+            self._history,
+            extension,
+            abs_offset,
+            track,
+            dtls,
+            self._srtp_session,
+            self._nominated,
+            pair,
+            self._transport,
+            vars(self._sender),
+            vars(dtls),
+            vars(track),
+        )
+        return state
+
+    def queue(self, datagrams: list[bytes]) -> None:
+        """Queue ``datagrams`` (protected, in order) on the transport: the socket had no room."""
+        for datagram in datagrams:
+            self._transport.sendto(datagram, self._address)
 
     def _take_route(self, pair: Any) -> bool:
         """Write to the newly nominated ICE ``pair`` from now on; whether frames can go there."""
@@ -296,7 +393,8 @@ class RtpForwarder:
         payload_type = self._payload_type
         ssrc = self._sender._ssrc
         history = self._history
-        sequence = self._sequence
+        counters = self._state
+        sequence = counters.sequence
         sent = 0
         for batch in plan:
             offset = segment = 0
@@ -315,37 +413,37 @@ class RtpForwarder:
                 if len(batch) == 1:  # a frame of one packet (audio): no segmentation to ask for
                     sock.sendto(view[:offset], address)
                 else:
-                    self._gso = srtp_batch.send_batch(sock, view[:offset], segment, address, self._gso)
-                    self.batches_sent += 1
+                    counters.gso = srtp_batch.send_batch(sock, view[:offset], segment, address, counters.gso)
+                    counters.batches_sent += 1
             except BlockingIOError as exc:  # the socket's buffer is full: the transport queues the rest
                 for start in range(getattr(exc, "characters_written", 0), offset, segment):
                     self._transport.sendto(bytes(view[start : min(start + segment, offset)]), address)
             except OSError as exc:  # ICMP unreachable from an earlier datagram: the viewer is leaving
                 logger.debug("RTP to %s not sent: %s", address, exc)
             sent += offset
-        self._sequence = sequence
+        counters.sequence = sequence
         return sent
 
     def _send_natively(self, plan: Plan, timestamp: int, fd: int, address: bytes) -> int:
         """:meth:`_send_batched`'s loop in C, one call per frame (see ``native``)."""
         assert _rtpsend is not None and srtp_batch.PROTECT_ADDRESS is not None
-        sequence, sent, self._gso, batches, unsent, status = _rtpsend.send_plan(
+        counters = self._state
+        sequence, sent, counters.gso, batches, unsent, status = _rtpsend.send_plan(
             fd,
             srtp_batch.PROTECT_ADDRESS,
             self._context_address,
             plan,
             self._payload_type,
-            self._sequence,
+            counters.sequence,
             timestamp,
             self._sender._ssrc,
             self._history,
             address,
-            self._gso,
+            counters.gso,
         )
-        self._sequence = sequence
-        self.batches_sent += batches
-        for datagram in unsent:  # the socket's buffer was full: the transport queues the rest
-            self._transport.sendto(datagram, self._address)
+        counters.sequence = sequence
+        counters.batches_sent += batches
+        self.queue(unsent)  # the socket's buffer was full: the transport queues the rest
         if status:
             raise pylibsrtp.Error(f"SRTP protect failed ({status})")
         return int(sent)
@@ -362,7 +460,7 @@ class RtpForwarder:
         protect = session.protect
         sendto, address = self._transport.sendto, self._address
         history = self._history
-        sequence = self._sequence
+        sequence = self._state.sequence
         last = len(payloads) - 1
         sent = 0
         for index, payload in enumerate(payloads):
@@ -373,7 +471,7 @@ class RtpForwarder:
             sent += len(data)
             history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload)
             sequence = (sequence + 1) & 0xFFFF
-        self._sequence = sequence
+        self._state.sequence = sequence
         return sent
 
     def _take_scratch(self) -> srtp_batch.Scratch:
@@ -394,6 +492,7 @@ class RtpForwarder:
         return True
 
     def _release_socket(self) -> None:
+        self._state.disable()  # the publication's C call must never write to the closed descriptor
         if self._socket_finalizer is not None:
             self._socket_finalizer()
         self._socket = self._socket_finalizer = self._native = None

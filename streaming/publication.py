@@ -22,7 +22,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from expo.errors import Conflict
 from streaming.codecs import capability_for, is_keyframe
-from streaming.forwarder import OutgoingFrame
+from streaming.forwarder import OutgoingFrame, Outlet, send_to_all
 from streaming.receiver import EncodedFrameTap, install_tap
 from streaming.tracks import EncodedRelayTrack, SharedPacketizer
 
@@ -114,6 +114,8 @@ class Publication:
         self._keyframe_interval = keyframe_interval
         self._max_frames = max_video_frames if self.kind == "video" else max_audio_frames
         self._subscribers: dict[EncodedRelayTrack, None] = {}
+        # Subscribers whose frames go out with all the others' in one call (send_to_all).
+        self._outlets: dict[EncodedRelayTrack, Outlet] = {}
         self._sinks: dict[Sink, None] = {}
         self._loop = asyncio.get_running_loop()
         self._last_pli = -math.inf
@@ -227,6 +229,7 @@ class Publication:
 
     def _unsubscribe(self, track: EncodedRelayTrack) -> None:
         self._subscribers.pop(track, None)
+        self._outlets.pop(track, None)
 
     def deliver(self, codec: RTCRtpCodecParameters, data: bytes, timestamp: int, keyframe: bool) -> None:
         """One encoded frame from a source other than a receiver tap (a relay link)."""
@@ -268,14 +271,40 @@ class Publication:
         waiting = False
         for sink in list(self._sinks):
             waiting = sink.push(outgoing) or waiting
+        outlets = self._outlets if outgoing.payloads else {}
+        handled = self._send_to_outlets(outgoing) if outlets else ()
         for track in list(self._subscribers):
+            if track in outlets or track in handled:
+                continue
             waiting = track.push(outgoing) or waiting
+            if outgoing.payloads and (outlet := track.outlet()) is not None:
+                outlets[track] = outlet  # the next frames go out with the others'
         if waiting:
             # Keeps asking (throttled) while anyone waits, so a lost PLI or a publisher that
             # ignored one does not leave a viewer on a black screen until the next GOP.
             self.request_keyframe()
 
+    def _send_to_outlets(self, outgoing: OutgoingFrame) -> set[EncodedRelayTrack]:
+        """Send ``outgoing`` to every subscriber with an outlet, in one call; those it was not
+        sent to lose their outlet (the caller pushes the frame to them). Returns the subscribers
+        whose frame did go, but not as usual (they lose their outlet too, and are not pushed it)."""
+        outlets = self._outlets
+        handled: set[EncodedRelayTrack] = set()
+        for outlet, unsent, status in send_to_all(outgoing, list(outlets.values())):
+            track = outlet.owner
+            if unsent is None or status:
+                del outlets[track]
+            if unsent is None:
+                continue
+            handled.add(track)
+            if status:
+                logger.error("SRTP protect failed (%s) for a subscriber of %s", status, self.stream_id)
+            elif track.forwarder is not None:
+                track.forwarder.queue(unsent)  # the socket was full: the transport queues the rest
+        return handled
+
     def _finish(self) -> None:
+        self._outlets.clear()
         for track in list(self._subscribers):
             track.end()
         self._subscribers.clear()

@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av.stream import Stream
 
-from streaming.forwarder import OutgoingFrame, RtpForwarder
+from streaming.forwarder import OutgoingFrame, Outlet, RtpForwarder
 
 # Codecs whose aiortc ``pack()`` is a pure function of the packet. VP8's is not: it numbers
 # pictures per sender, and a subscriber that skipped frames must not see another one's numbering.
@@ -199,6 +199,20 @@ class EncodedRelayTrack(MediaStreamTrack):
         self.frames_queued += 1
         self._wake()
         return False
+
+    def outlet(self) -> Outlet | None:
+        """Where the publication may send this track's frames with all other viewers' in one
+        call (:func:`~streaming.forwarder.send_to_all`) instead of through :meth:`push`: while
+        its forwarder's connection is up and no keyframe is awaited; else ``None``."""
+        forwarder = self._forwarder
+        if (
+            forwarder is None
+            or self.waiting_for_keyframe
+            or self._upstream_ended
+            or self.readyState != "live"
+        ):
+            return None
+        return forwarder.outlet(self)
 
     def end(self) -> None:
         """The publication ended: the reader gets what is queued, then ``MediaStreamError``."""

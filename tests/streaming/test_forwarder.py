@@ -169,13 +169,21 @@ class Noise(VideoStreamTrack):
         return frame
 
 
-@pytest.mark.parametrize("native", [True, False], ids=["c-loop", "python-loop"])
+@pytest.mark.parametrize(
+    ("native", "fan_out"),
+    [(True, True), (True, False), (False, False)],
+    ids=["fan-out", "c-loop", "python-loop"],
+)
 async def test_batched_frames_reach_the_viewer_whole_with_the_marker_on_their_last_packet(
-    make_broadcast: Callable[..., Awaitable[Broadcast]], monkeypatch: pytest.MonkeyPatch, native: bool
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+    monkeypatch: pytest.MonkeyPatch,
+    native: bool,
+    fan_out: bool,
 ) -> None:
     if native and not forwarder_module.RtpForwarder.native:
         pytest.skip("streaming._rtpsend not built (test_rtpsend fails for it in CI)")
     monkeypatch.setattr(forwarder_module.RtpForwarder, "native", native)
+    monkeypatch.setattr(forwarder_module.RtpForwarder, "fan_out", fan_out)
     monkeypatch.setattr(peers, "MovingPattern", Noise)  # frames of noise never fit one packet
     broadcast = await make_broadcast()
     viewer = await broadcast.add_viewer()
@@ -183,6 +191,8 @@ async def test_batched_frames_reach_the_viewer_whole_with_the_marker_on_their_la
     forwarder = relay(viewer.senders[0].track).forwarder
     assert forwarder is not None and forwarder.batching
     assert (forwarder._native is not None and forwarder.native) == native  # the loop under test
+    # With fan-out, the publication sends the viewer's frames with all others' in one call.
+    assert (relay(viewer.senders[0].track) in broadcast.video._outlets) == fan_out
     # The same frames, read as aiortc's sender reads them and packetised by aiortc's own code.
     reference, packetizer = broadcast.video.subscribe(), get_encoder(H264_CODEC)
     expected: dict[int, list[bytes]] = {}
@@ -364,6 +374,7 @@ async def test_a_frames_batches_are_planned_once_for_all_its_viewers(
         return plan_frame(extension, payloads)
 
     monkeypatch.setattr(forwarder_module, "plan_frame", counting)
+    monkeypatch.setattr(forwarder_module.RtpForwarder, "fan_out", False)  # one send() per viewer
     broadcast = await make_broadcast()
     viewers = [await broadcast.add_viewer() for _ in range(2)]
     for viewer in viewers:
@@ -371,3 +382,30 @@ async def test_a_frames_batches_are_planned_once_for_all_its_viewers(
     # Both viewers negotiated alike and share the H.264 payloads: one plan per frame, not per viewer.
     assert len(planned) >= 5
     assert len({id(payloads) for payloads in planned}) == len(planned)
+
+
+async def test_a_viewer_whose_connection_changes_leaves_the_fan_out_and_comes_back(
+    make_broadcast: Callable[..., Awaitable[Broadcast]],
+) -> None:
+    if not forwarder_module.RtpForwarder.fan_out:
+        pytest.skip("streaming._rtpsend not built (test_rtpsend fails for it in CI)")
+    broadcast = await make_broadcast()
+    viewers = [await broadcast.add_viewer() for _ in range(2)]
+    for viewer in viewers:
+        await decoded_frames(viewer.track("video"), 3)
+    tracks = [relay(viewer.senders[0].track) for viewer in viewers]
+    outlets = broadcast.video._outlets
+    assert set(tracks) <= set(outlets)  # both viewers' frames go out in one call per frame
+    # The first viewer's socket goes (as when its ICE pair changes): the call must not write to it.
+    forwarder = tracks[0].forwarder
+    assert forwarder is not None
+    forwarder._release_socket()
+    before = tracks[0].frames_forwarded
+    # Its frames go the forwarder's own way, which takes a new socket, and then it rejoins.
+    frames = await decoded_frames(viewers[0].track("video"), 10)
+    assert frames[-1].width == WIDTH
+    assert tracks[0].frames_forwarded > before and tracks[0] in outlets and outlets[tracks[0]].configured
+    await decoded_frames(viewers[1].track("video"), 10)
+    # A viewer that leaves leaves the fan-out at once.
+    tracks[1].stop()
+    assert tracks[1] not in outlets

@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from aiortc.rtp import RtpPacket
 from pylibsrtp import Policy, Session
 
 from streaming import srtp_batch
-from streaming.forwarder import HISTORY_SIZE, extension_block
+from streaming.forwarder import HISTORY_SIZE, extension_block, extension_template
 from streaming.srtp_batch import Plan, plan_frame
 from tests.conftest import IN_CI
 
@@ -177,3 +178,207 @@ def test_an_srtp_protect_of_another_signature_is_never_called_from_c(monkeypatch
     assert srtp_batch.protect_address() == srtp_batch.PROTECT_ADDRESS is not None
     monkeypatch.setattr(srtp_batch, "PROTECT_SIGNATURE", ["struct srtp_ctx_t_ *", "void *", "size_t"])
     assert srtp_batch.protect_address() is None
+
+
+# Sending one frame to every viewer in one call (``fan_out``), each viewer's state in an Outlet.
+
+CONNECTED = "connected"  # stands for aiortc's State.CONNECTED: fan_out compares identity
+
+
+class Transport:
+    """What fan_out asks of a viewer's datagram transport: whether datagrams wait in it."""
+
+    def __init__(self) -> None:
+        self.queued = 0
+
+    def get_write_buffer_size(self) -> int:
+        return self.queued
+
+
+class Viewer:
+    """One viewer's outlet, configured as the forwarder configures it, and its socket to read."""
+
+    def __init__(self, sender: socket.socket, receiver: socket.socket, ids: tuple[int, int, str], ssrc: int):
+        self.receiver = receiver
+        self.ids, self.ssrc = ids, ssrc
+        self.outbound = session(Policy.SSRC_ANY_OUTBOUND)
+        self.context = srtp_batch.srtp_context(self.outbound)
+        self.history: list[Any] = [None] * HISTORY_SIZE
+        self.pair, self.transport = object(), Transport()
+        self.nominated = {1: self.pair}
+        self.dtls = SimpleNamespace(_state=CONNECTED, _tx_srtp=self.outbound)
+        # Where aiortc and the track keep the counters fan_out writes.
+        self.sender_dict: dict[str, Any] = {"_RTCRtpSender__octet_count": 0, "_RTCRtpSender__packet_count": 0}
+        self.dtls_dict: dict[str, Any] = {
+            "_RTCDtlsTransport__tx_bytes": 7,
+            "_RTCDtlsTransport__tx_packets": 1,
+        }
+        self.track_dict: dict[str, Any] = {"frames_forwarded": 3}
+        self.outlet = _rtpsend.Outlet()
+        self.outlet.sequence = 0xFFFE
+        extension, abs_offset = extension_template(ids)
+        address = srtp_batch.pack_sockaddr(socket.AF_INET, receiver.getsockname())
+        assert address is not None and self.context is not None
+        self.outlet.configure(
+            sender.fileno(),
+            address,
+            srtp_batch.address_of(self.context),
+            PAYLOAD_TYPE,
+            ssrc,
+            ORIGIN,
+            self.history,
+            extension,
+            abs_offset,
+            self,
+            self.dtls,
+            self.outbound,
+            self.nominated,
+            self.pair,
+            self.transport,
+            self.sender_dict,
+            self.dtls_dict,
+            self.track_dict,
+        )
+
+    def expected(self, payloads: list[bytes], sequence: int) -> list[bytes]:
+        """The frame as the per-viewer path sends it: plan_frame, then pylibsrtp, packet by packet."""
+        plan = plan_frame(extension_block(self.ids, NTP_TIME), payloads)
+        reference = session(Policy.SSRC_ANY_OUTBOUND)
+        timestamp = (ORIGIN + TIMESTAMP) & 0xFFFFFFFF
+        out = []
+        for batch in plan:
+            for first_byte, marker, body, _ in batch:
+                header = srtp_batch.RTP_HEADER.pack(
+                    first_byte, marker | PAYLOAD_TYPE, sequence, timestamp, self.ssrc
+                )
+                out.append(reference.protect(header + body))
+                sequence = (sequence + 1) & 0xFFFF
+        return out
+
+
+ORIGIN = 0x10000000  # the viewer's random timestamp origin, added to the frame's
+NTP_TIME = (3_900_000_000 << 32) | 0x12345678
+
+
+def fan_out(payloads: list[bytes], viewers: list[Viewer]) -> list[tuple[Any, list[bytes] | None, int]]:
+    assert srtp_batch.PROTECT_ADDRESS is not None
+    return _rtpsend.fan_out(
+        srtp_batch.PROTECT_ADDRESS, CONNECTED, payloads, TIMESTAMP, NTP_TIME, [v.outlet for v in viewers]
+    )
+
+
+@pytest.fixture
+def viewers(sender: socket.socket) -> Iterator[list[Viewer]]:
+    receivers = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    for receiver in receivers:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(5)
+    # Viewers negotiate different extension ids and mids (or none), and have their own SSRCs.
+    yield [
+        Viewer(sender, receivers[0], (1, 2, "0"), 0x1111),
+        Viewer(sender, receivers[1], (3, 0, "video2"), 0x2222),
+    ]
+    for receiver in receivers:
+        receiver.close()
+
+
+def test_one_call_sends_each_viewer_what_the_per_viewer_path_would(viewers: list[Viewer]) -> None:
+    # A batch of four (the shorter fourth padded), then one too long to join it.
+    payloads = [os.urandom(1100) for _ in range(3)] + [os.urandom(1099), os.urandom(1150)]
+
+    assert fan_out(payloads, viewers) == []  # every viewer got the frame: nothing for Python
+
+    for viewer in viewers:
+        expected = viewer.expected(payloads, 0xFFFE)
+        assert [viewer.receiver.recv(2048) for _ in expected] == expected
+        outlet = viewer.outlet
+        assert outlet.sequence == 3 and outlet.packets == outlet.packets_sent == 5
+        assert outlet.octets == sum(map(len, payloads))
+        assert outlet.batches_sent == 1  # the batch of four in one send; the last alone
+        for number, payload, marker in zip(
+            [0xFFFE, 0xFFFF, 0, 1, 2], payloads, [0, 0, 0, 0, 0x80], strict=True
+        ):
+            assert viewer.history[number % HISTORY_SIZE] == (
+                number,
+                ORIGIN + TIMESTAMP - (1 << 32),
+                marker,
+                payload,
+            )
+        # The sender reports' inputs, the transport's stats and the track's count, as aiortc reads them.
+        assert viewer.sender_dict == {
+            "_RTCRtpSender__ntp_timestamp": NTP_TIME,
+            "_RTCRtpSender__rtp_timestamp": (ORIGIN + TIMESTAMP) & 0xFFFFFFFF,
+            "_RTCRtpSender__octet_count": sum(map(len, payloads)),
+            "_RTCRtpSender__packet_count": 5,
+        }
+        assert viewer.dtls_dict == {
+            "_RTCDtlsTransport__tx_bytes": 7 + sum(map(len, expected)),
+            "_RTCDtlsTransport__tx_packets": 6,
+        }
+        assert viewer.track_dict == {"frames_forwarded": 4}
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["disabled", "dtls closed", "pair renominated", "datagrams queued", "srtp session replaced"],
+)
+def test_a_viewer_whose_connection_changed_is_left_to_python_and_sent_nothing(
+    viewers: list[Viewer], change: str
+) -> None:
+    changed, other = viewers
+    if change == "disabled":
+        changed.outlet.disable()
+    elif change == "dtls closed":
+        changed.dtls._state = "closed"
+    elif change == "pair renominated":
+        changed.nominated[1] = object()
+    elif change == "datagrams queued":
+        changed.transport.queued = 1200  # they must leave before this frame, or it overtakes them
+    else:
+        changed.dtls._tx_srtp = session(Policy.SSRC_ANY_OUTBOUND)
+    payloads = [os.urandom(300)]
+
+    assert fan_out(payloads, viewers) == [(changed.outlet, None, 0)]
+
+    assert other.receiver.recv(2048) == other.expected(payloads, 0xFFFE)[0]
+    assert changed.outlet.sequence == 0xFFFE and changed.outlet.packets_sent == 0
+    assert changed.track_dict == {"frames_forwarded": 3}
+    changed.receiver.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        changed.receiver.recv(2048)
+
+
+def test_outlets_refuse_what_they_cannot_send(viewers: list[Viewer], sender: socket.socket) -> None:
+    assert srtp_batch.PROTECT_ADDRESS is not None
+    with pytest.raises(ValueError, match="no payloads"):
+        fan_out([], viewers)
+    with pytest.raises(TypeError):
+        fan_out(["text"], viewers)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="too large"):
+        fan_out([bytes(60_000)] * 80, viewers)
+    with pytest.raises(TypeError):
+        _rtpsend.fan_out(srtp_batch.PROTECT_ADDRESS, CONNECTED, [b"x"], 0, 0, [object()])  # type: ignore[list-item]
+    outlet = _rtpsend.Outlet()
+    assert not outlet.configured and outlet.owner is None
+    with pytest.raises(ValueError):  # an extension block that is not whole 32-bit words
+        outlet.configure(
+            sender.fileno(),
+            bytes(16),
+            1,
+            96,
+            1,
+            0,
+            [None],
+            b"\xbe\xde\x00",
+            -1,
+            None,
+            None,
+            None,
+            {},
+            None,
+            None,
+            {},
+            {},
+            {},
+        )
+    assert not outlet.configured
