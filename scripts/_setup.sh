@@ -21,16 +21,16 @@ if [ ! -x .venv/bin/python ]; then
   "$(pick_python)" -m venv .venv
 fi
 stamp=".venv/.installed${extras:+-$extras}"
-# The install compiles the forwarder's send loop (streaming/_rtpsend.c): it needs a C compiler and
-# Python's headers. Without them it still succeeds, and the forwarder loops in Python instead.
+# The install compiles the media path's C extensions (streaming/_rtp*.c): they need a C compiler and
+# Python's headers. Without them it still succeeds, and the media path runs in Python instead.
 has_headers='import os, sysconfig, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'
 if ! { command -v cc >/dev/null 2>&1 && .venv/bin/python -c "$has_headers"; } &&
   command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "Installing a C compiler and Python's headers for streaming/_rtpsend.c..."
+  echo "Installing a C compiler and Python's headers for streaming/_rtp*.c..."
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc python3-dev) >/dev/null
 fi
-# Reinstall only when the dependency list or the C extension (built by the install) changed.
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ streaming/_rtpsend.c -nt "$stamp" ]; then
+# Reinstall only when the dependency list or a C extension (built by the install) changed.
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ -n "$(find streaming -name "_rtp*.c" -newer "$stamp")" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
   touch "$stamp"

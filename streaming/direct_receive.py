@@ -33,15 +33,22 @@ import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCDtlsTransport, RTCPeerConnection
 from aiortc.rtcdtlstransport import State
-from aiortc.rtp import RtpPacket, is_rtcp
+from aiortc.rtp import HeaderExtensions, RtpPacket, is_rtcp
 
+from streaming import srtp_batch
 from streaming.ntp import now_ms
+
+try:
+    from streaming import _rtprecv  # unprotect and parse in one call (streaming/_rtprecv.c)
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _rtprecv = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
 _RX_BYTES = "_RTCDtlsTransport__rx_bytes"
 _RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _INSTALLED = "_expo_direct_receive"
+_IDS = "_HeaderExtensionsMap__ids"
 CONNECTED = State.CONNECTED
 RTP_HANDLER = "expo_handle_rtp"
 """The attribute of a receiver whose packets need no coroutine: a plain function
@@ -83,9 +90,16 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
         return True
     queued = connection.data_received  # aioice's: into the queue the transport's task reads
     demultiplexed = False
+    # For the C path: the negotiated extension ids (aiortc configures them in place), and the
+    # libsrtp context of the receiving session, looked up again if the session is replaced.
+    found = getattr(transport._rtp_header_extensions_map, _IDS, None)
+    in_c = C_PATH and isinstance(found, HeaderExtensions)
+    ids = found if isinstance(found, HeaderExtensions) else HeaderExtensions()
+    session: Any = None
+    context = 0
 
     def data_received(data: bytes, component: int) -> None:
-        nonlocal demultiplexed
+        nonlocal demultiplexed, session, context
         if not data:
             return  # aiortc's task would end on it (no first byte to read), and the connection with it
         srtp = transport._rx_srtp
@@ -102,13 +116,21 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
             if is_rtcp(data):
                 run_now(transport._handle_rtcp_data(srtp.unprotect_rtcp(data)))
                 return
-            plain = srtp.unprotect(data)
+            if in_c and srtp is not session:
+                session, context = srtp, srtp_batch.address_of(srtp_batch.srtp_context(srtp))
+            if not context:
+                plain = srtp.unprotect(data)
         except pylibsrtp.Error:
             return  # as aiortc: a packet that does not authenticate is dropped
         # What the transport's _handle_rtp_data does (parse, route), then the receiver's handler.
         arrival_time_ms = now_ms()
         try:
-            packet = RtpPacket.parse(plain, transport._rtp_header_extensions_map)
+            if context:
+                packet = _rtprecv.open_rtp(UNPROTECT_ADDRESS, context, data, ids, RtpPacket, HeaderExtensions)
+                if packet is None:
+                    return  # not authentic (or replayed): dropped, as above
+            else:
+                packet = RtpPacket.parse(plain, transport._rtp_header_extensions_map)
         except ValueError:
             return
         receiver = transport._rtp_router.route_rtp(packet)
@@ -128,6 +150,12 @@ def receive_directly(transport: RTCDtlsTransport) -> bool:
     connection.data_received = data_received
     setattr(connection, _INSTALLED, True)
     return True
+
+
+UNPROTECT_ADDRESS = srtp_batch.UNPROTECT_ADDRESS or 0
+C_PATH = _rtprecv is not None and bool(UNPROTECT_ADDRESS)
+"""Whether RTP is unprotected and parsed in C (streaming/_rtprecv.c: one copy, aiortc's objects
+out), else by pylibsrtp and aiortc in Python."""
 
 
 def route_media_first(protocol: Any, data_received: Callable[[bytes, int], None]) -> None:

@@ -62,23 +62,26 @@ try:
 except ImportError:  # pragma: no cover - a pylibsrtp without its cffi binding module
     ffi = lib = None
 
-# How streaming/_rtpsend.c calls srtp_protect: libsrtp 2's (context, packet, &length).
+# How streaming/_rtpsend.c calls srtp_protect and streaming/_rtprecv.c srtp_unprotect: libsrtp 2's
+# (context, packet, &length).
 PROTECT_SIGNATURE = ["struct srtp_ctx_t_ *", "void *", "int *"]
 
 
-def protect_address() -> int | None:
-    """Where libsrtp's ``srtp_protect`` is, for the forwarder's loop in C; ``None`` when the
-    binding has none, or one the C loop would call wrongly (libsrtp 3's takes six arguments)."""
-    if lib is None or not hasattr(lib, "srtp_protect"):
+def protect_address(name: str = "srtp_protect") -> int | None:
+    """Where libsrtp's ``srtp_protect`` (or ``name``: ``srtp_unprotect``) is, for the loops in C;
+    ``None`` when the binding has none, or one the C code would call wrongly (libsrtp 3's take six
+    arguments)."""
+    if lib is None or not hasattr(lib, name):
         return None
-    function = ffi.addressof(lib, "srtp_protect")
+    function = ffi.addressof(lib, name)
     if [arg.cname for arg in ffi.typeof(function).args] != PROTECT_SIGNATURE:
-        logger.warning("pylibsrtp's srtp_protect is not libsrtp 2's: the forwarder loops in Python")
+        logger.warning("pylibsrtp's %s is not libsrtp 2's: RTP is handled in Python", name)
         return None
     return int(ffi.cast("uintptr_t", function))
 
 
 PROTECT_ADDRESS = protect_address()
+UNPROTECT_ADDRESS = protect_address("srtp_unprotect")
 
 
 def plan_frame(extension: bytes, payloads: Sequence[bytes]) -> Plan:

@@ -16,7 +16,9 @@ from aiortc import clock
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
+from streaming import direct_receive
 from streaming.direct_receive import RTP_HANDLER, receive_directly
+from tests.conftest import IN_CI
 from tests.streaming.peers import Broadcast, until
 
 RTP = bytes([0x80, 96]) + bytes(10)  # an RTP header; each test's payload follows it
@@ -290,3 +292,33 @@ async def test_media_reaches_the_connection_without_aioice_parsing_it_as_stun_an
     received = broadcast.video.frames_received
     await until(lambda: broadcast.video.frames_received >= received + 30)
     assert dtls.state == "connected"
+
+
+async def test_a_real_publishers_rtp_is_unprotected_and_parsed_in_c(
+    make_broadcast: Callable[..., Awaitable[Broadcast]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not direct_receive.C_PATH:
+        if IN_CI:
+            raise AssertionError("streaming._rtprecv was not built (CI=true: the C path is required)")
+        pytest.skip("streaming._rtprecv not built")
+    broadcast = await make_broadcast()
+    await until(lambda: broadcast.video.frames_received >= 10)
+    # From now on pylibsrtp's unprotect and aiortc's parser are not called for media at all.
+    calls: list[str] = []
+    unprotect, parse = pylibsrtp.Session.unprotect, RtpPacket.parse.__func__  # type: ignore[attr-defined]
+
+    def counted_unprotect(self: pylibsrtp.Session, data: bytes) -> bytes:
+        calls.append("unprotect")
+        return unprotect(self, data)
+
+    def counted_parse(cls: type[RtpPacket], data: bytes, *args: Any) -> RtpPacket:
+        calls.append("parse")
+        return parse(cls, data, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(pylibsrtp.Session, "unprotect", counted_unprotect)
+    monkeypatch.setattr(RtpPacket, "parse", classmethod(counted_parse))
+    settled = broadcast.video.frames_received
+    await until(
+        lambda: broadcast.video.frames_received >= settled + 30 and broadcast.audio.frames_received >= 30
+    )
+    assert calls == []
