@@ -58,20 +58,22 @@ from benchlib import free_port, print_side_by_side, stop, wait_ready
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TARGET = 100_000
-# Each mode: the signal that switches ``expo serve``'s forwarders to it, and their ``batching``
-# and ``native`` (see the docstring).
+# Each mode: the signal that switches ``expo serve``'s forwarders to it, and their ``batching``,
+# ``native`` and ``fan_out`` (see the docstring).
 MODES = {
-    "batched": (signal.SIGUSR1, True, True),
-    "batched, Python loop": (signal.SIGWINCH, True, False),
-    "one by one": (signal.SIGUSR2, False, False),
+    "batched": (signal.SIGUSR1, True, True, True),
+    "batched, a call per viewer": (signal.SIGPWR, True, True, False),
+    "batched, Python loop": (signal.SIGWINCH, True, False, False),
+    "one by one": (signal.SIGUSR2, False, False, False),
 }
 # ``expo serve`` whose forwarders switch modes on those signals (``native`` only where it was built).
 SERVE = (
     "import signal, sys; from streaming.forwarder import RtpForwarder; "
     "built = RtpForwarder.native; "
-    "switch = lambda batching, native: lambda *_: (setattr(RtpForwarder, 'batching', batching), "
-    "setattr(RtpForwarder, 'native', native and built)); "
-    + "".join(f"signal.signal({int(sig)}, switch({b}, {n})); " for sig, b, n in MODES.values())
+    "switch = lambda batching, native, fan_out: lambda *_: (setattr(RtpForwarder, 'batching', batching), "
+    "setattr(RtpForwarder, 'native', native and built), "
+    "setattr(RtpForwarder, 'fan_out', fan_out and built)); "
+    + "".join(f"signal.signal({int(sig)}, switch({b}, {n}, {f})); " for sig, b, n, f in MODES.values())
     + "from expo.cli import main; sys.argv[0] = 'expo'; main()"
 )
 
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             viewer.next(JOIN_TIMEOUT + 10)
         time.sleep(SETTLE)
         for round_ in range(args.rounds):
-            for mode, (signum, _, _) in MODES.items():
+            for mode, (signum, *_) in MODES.items():
                 server.send_signal(signum)
                 time.sleep(SETTLE)  # frames already on their way finish in the previous mode
                 busy = core_share(server.pid, args.seconds)
@@ -170,7 +172,7 @@ async def forwarding_path(viewers: int, frames: int, rounds: int) -> dict[str, d
     from aiortc.codecs import get_encoder
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    from streaming.forwarder import OutgoingFrame, RtpForwarder
+    from streaming.forwarder import OutgoingFrame, RtpForwarder, send_to_all
     from streaming.router import MediaRouter
     from tests.streaming.peers import decoded_frames, start_broadcast
 
@@ -189,28 +191,43 @@ async def forwarding_path(viewers: int, frames: int, rounds: int) -> dict[str, d
         built = RtpForwarder.native
         for index in range(rounds * len(MODES) * 3):
             mode = list(MODES)[index % len(MODES)]
-            _, RtpForwarder.batching, native = MODES[mode]
+            _, RtpForwarder.batching, native, fan_out = MODES[mode]
             RtpForwarder.native = native and built
+            RtpForwarder.fan_out = fan_out and built
+            # As the publication does: each frame to all viewers in one call (their outlets).
+            outlets = (
+                [[t.outlet() for t in kinds] for kinds in zip(*tracks, strict=True)]
+                if fan_out and built
+                else []
+            )
             video_s = audio_s = 0.0
             packets = 0
             for n in range(frames):
                 packet = av.Packet(nal)
                 packet.pts, packet.time_base = n * 3000, fractions.Fraction(1, 90000)
-                video = OutgoingFrame(packet, keyframe=False)
+                video = OutgoingFrame.of(packet, keyframe=False)
                 video.payloads, video.timestamp = h264.pack(packet)
-                audio = OutgoingFrame(av.Packet(opus), keyframe=False, payloads=[opus], timestamp=n * 960)
+                audio = OutgoingFrame(
+                    opus, n * 960, fractions.Fraction(1, 48000), False, payloads=[opus], timestamp=n * 960
+                )
                 t0 = time.thread_time()
-                for video_track, _ in tracks:
-                    video_track.push(video)  # type: ignore[attr-defined]
+                if outlets:
+                    send_to_all(video, outlets[0])
+                else:
+                    for video_track, _ in tracks:
+                        video_track.push(video)  # type: ignore[attr-defined]
                 t1 = time.thread_time()
-                for _, audio_track in tracks:
-                    audio_track.push(audio)  # type: ignore[attr-defined]
+                if outlets:
+                    send_to_all(audio, outlets[1])
+                else:
+                    for _, audio_track in tracks:
+                        audio_track.push(audio)  # type: ignore[attr-defined]
                 video_s, audio_s = video_s + t1 - t0, audio_s + time.thread_time() - t1
                 packets = len(video.payloads)
                 if n % 10 == 9:
                     await asyncio.sleep(0)  # the viewers read their sockets
             cpu[mode].append((video_s / (frames * viewers * packets), audio_s / (frames * viewers)))
-        RtpForwarder.batching, RtpForwarder.native = True, built
+        RtpForwarder.batching, RtpForwarder.native, RtpForwarder.fan_out = True, built, built
         figures: dict[str, dict[str, Any]] = {}
         for mode, samples in cpu.items():
             video_us = statistics.median(v for v, _ in samples) * 1e6
@@ -247,6 +264,7 @@ def main() -> None:
     for mode in MODES:
         figures[mode].update(path[mode])
     batched, python_loop, each = figures["batched"], figures["batched, Python loop"], figures["one by one"]
+    per_viewer = figures["batched, a call per viewer"]
     print_side_by_side(
         [
             ("path: µs per video packet", "path_video_us_per_packet", "{:.2f}"),
@@ -262,18 +280,27 @@ def main() -> None:
             ("... RTP packets/s per its core", "loop_packets_per_s_per_core", "{:,}"),
             ("viewer fps, slowest", "viewer_fps_min", "{}"),
         ],
-        [("batched", batched), ("batched, Python", python_loop), ("one by one", each)],
+        [
+            ("C fan-out", batched),
+            ("C per viewer", per_viewer),
+            ("Python loop", python_loop),
+            ("one by one", each),
+        ],
         label_width=30,
     )
     key = "path_packets_per_s_per_core" if args.path_only else "packets_per_s_per_core"
     rate, before, python_rate = batched.get(key), each.get(key), python_loop.get(key)
     gain = rate / before if rate and before else None
     c_gain = rate / python_rate if rate and python_rate else None
+    per_viewer_rate = per_viewer.get(key)
+    fan_gain = rate / per_viewer_rate if rate and per_viewer_rate else None
     print(f"\n{args.viewers} viewers, load average {load:.1f} at the start")
     if gain:
         print(f"batched / one by one: {gain:.2f}x")
     if c_gain:
-        print(f"batched, C loop / Python loop: {c_gain:.2f}x")
+        print(f"batched, C fan-out / Python loop: {c_gain:.2f}x")
+    if fan_gain:
+        print(f"C fan-out / a C call per viewer: {fan_gain:.2f}x")
     ok = rate is not None and rate >= TARGET
     print(f"  packets/s per core >= {TARGET:,}  {'PASS' if ok else 'FAIL'}")
     print(
@@ -287,6 +314,7 @@ def main() -> None:
                 "load_average": round(load, 2),
                 "ratio_batched_over_one_by_one": round(gain, 2) if gain else None,
                 "ratio_c_loop_over_python_loop": round(c_gain, 2) if c_gain else None,
+                "ratio_fan_out_over_call_per_viewer": round(fan_gain, 2) if fan_gain else None,
                 "pass": ok,
             }
         )

@@ -25,6 +25,7 @@ anything is sent, so the stream never jumps between two sequence-number spaces.
 
 from __future__ import annotations
 
+import fractions
 import functools
 import logging
 import random
@@ -92,14 +93,18 @@ class _Negotiated:
 class OutgoingFrame:
     """One encoded frame as every subscriber of a publication sends it.
 
-    :param packet: the frame, for subscribers that packetise it themselves.
+    :param data: the frame's bytes.
+    :param pts: its timestamp, in ``time_base`` (the codec's clock, counted from the stream's first).
+    :param time_base: the clock of ``pts``.
     :param keyframe: whether a decoder can start on it.
     :param payloads: its RTP payloads when they are the same for every subscriber, else ``None``.
     :param timestamp: the RTP timestamp of ``payloads`` before each subscriber's random offset.
     :param ntp_time: when it is sent, for abs-send-time and the sender reports.
     """
 
-    packet: av.Packet[Stream]
+    data: bytes
+    pts: int
+    time_base: fractions.Fraction
     keyframe: bool
     payloads: list[bytes] | None = None
     timestamp: int = 0
@@ -107,6 +112,23 @@ class OutgoingFrame:
     _extension_blocks: dict[tuple[int, int, str], bytes] = field(default_factory=dict)
     _plans: dict[tuple[int, int, str], Plan] = field(default_factory=dict)
     _payload_bytes: int = -1
+    _packet: av.Packet[Stream] | None = None
+
+    @classmethod
+    def of(cls, packet: av.Packet[Stream], keyframe: bool, **fields: Any) -> OutgoingFrame:
+        """The frame of an ``av.Packet`` with ``pts`` and ``time_base`` set."""
+        assert packet.time_base is not None
+        return cls(bytes(packet), packet.pts or 0, packet.time_base, keyframe, _packet=packet, **fields)
+
+    @property
+    def packet(self) -> av.Packet[Stream]:
+        """The frame as an ``av.Packet`` (``pts`` and ``time_base`` set), for subscribers that
+        packetise it themselves: made on first use, as most frames are only ever sent as RTP."""
+        packet = self._packet
+        if packet is None:
+            packet = self._packet = av.Packet(self.data)
+            packet.pts, packet.time_base = self.pts, self.time_base
+        return packet
 
     @property
     def payload_bytes(self) -> int:
@@ -327,7 +349,7 @@ class RtpForwarder:
         loop and the connection is up. ``None`` while frames must come through :meth:`send`."""
         state, negotiated, dtls, pair = self._state, self._negotiated, self._dtls, self._pair
         if (
-            not (self.fan_out and self.native and self.batching)
+            not self.sends_together()
             or self._native is None
             or isinstance(state, _Counters)
             or negotiated is None
@@ -359,6 +381,12 @@ class RtpForwarder:
             vars(track),
         )
         return state
+
+    @classmethod
+    def sends_together(cls) -> bool:
+        """Whether frames go to all viewers in one C call now (``fan_out``, ``native`` and
+        ``batching`` all on: a benchmark may switch them while frames flow)."""
+        return cls.fan_out and cls.native and cls.batching
 
     def queue(self, datagrams: list[bytes]) -> None:
         """Queue ``datagrams`` (protected, in order) on the transport: the socket had no room."""

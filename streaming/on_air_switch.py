@@ -207,8 +207,8 @@ class OnAirSwitch:
         target = self.video if feed.kind == "video" else self.audio
         if codec is None or target.state != "live":
             return
-        timestamp = self._timelines[feed.kind].rewrite(int(frame.packet.pts or 0))
-        target.deliver(codec, bytes(frame.packet), timestamp, frame.keyframe)
+        timestamp = self._timelines[feed.kind].rewrite(frame.pts)
+        target.deliver(codec, frame.data, timestamp, frame.keyframe)
 
     def _input_ended(self, feed: _Input) -> None:
         for feeds in (self._current, self._next):

@@ -15,14 +15,13 @@ import math
 import uuid
 from typing import Any, Protocol
 
-import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from expo.errors import Conflict
 from streaming.codecs import capability_for, is_keyframe
-from streaming.forwarder import OutgoingFrame, Outlet, send_to_all
+from streaming.forwarder import OutgoingFrame, Outlet, RtpForwarder, send_to_all
 from streaming.receiver import EncodedFrameTap, install_tap
 from streaming.tracks import EncodedRelayTrack, SharedPacketizer
 
@@ -260,18 +259,17 @@ class Publication:
         if keyframe and self.kind == "video":
             self.keyframes_received += 1
             self._keyframe_wanted = False
-        # One packet object for all subscribers: aiortc's senders only read it.
-        packet = av.Packet(frame.data)
-        packet.pts = frame.timestamp
-        packet.time_base = time_base
-        outgoing = OutgoingFrame(packet, keyframe)
+        # One frame object for all subscribers: they only read it.
+        outgoing = OutgoingFrame(frame.data, frame.timestamp, time_base, keyframe)
         packetizer = self._shared_packetizer()
         if packetizer is not None and self._subscribers:
-            outgoing.payloads, outgoing.timestamp = packetizer.pack(packet)
+            outgoing.payloads, outgoing.timestamp = packetizer.pack_frame(outgoing)
         waiting = False
         for sink in list(self._sinks):
             waiting = sink.push(outgoing) or waiting
-        outlets = self._outlets if outgoing.payloads else {}
+        outlets = self._outlets
+        if outlets and not (outgoing.payloads and RtpForwarder.sends_together()):
+            outlets.clear()  # frames of other payloads (a new codec), or sending together was turned off
         handled = self._send_to_outlets(outgoing) if outlets else ()
         for track in list(self._subscribers):
             if track in outlets or track in handled:

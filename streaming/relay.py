@@ -211,8 +211,8 @@ class LinkSender:
             self.frames_dropped += 1
             return True
         flags = _KEYFRAME_FLAG if frame.keyframe else 0
-        timestamp = int(frame.packet.pts or 0) & 0xFFFFFFFF
-        message = _FRAME.pack(FRAME, self._index, flags, timestamp) + bytes(frame.packet)
+        timestamp = frame.pts & 0xFFFFFFFF
+        message = _FRAME.pack(FRAME, self._index, flags, timestamp) + frame.data
         if self._outbox.put(message, hold=not self._video):
             self.frames_sent += 1
             self.waiting_for_keyframe = False

@@ -16,13 +16,16 @@ packetiser keeps no state between frames (H.264, Opus) a publication's senders s
 from __future__ import annotations
 
 import asyncio
+import fractions
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 import av
 from aiortc import RTCRtpSender
 from aiortc.codecs import get_encoder
 from aiortc.codecs.base import Encoder
+from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av.stream import Stream
@@ -43,6 +46,14 @@ class KeyframeSource(Protocol):
     def _unsubscribe(self, track: EncodedRelayTrack) -> None: ...
 
 
+def _h264_payloads(data: bytes) -> list[bytes]:
+    return H264Encoder._packetize(H264Encoder._split_bitstream(data))
+
+
+def _opus_payloads(data: bytes) -> list[bytes]:
+    return [data]
+
+
 class SharedPacketizer:
     """Packetises each encoded frame once for all the senders of one publication.
 
@@ -58,6 +69,15 @@ class SharedPacketizer:
 
     def __init__(self, codec: RTCRtpCodecParameters, capacity: int = 8) -> None:
         self._encoder: Encoder = get_encoder(codec)
+        # aiortc's packetising of a frame's bytes, where its pack() only adds converting a pts
+        # from the codec's own clock (H.264's 90 kHz, Opus's 48 kHz) to that same clock.
+        self._clock = fractions.Fraction(1, codec.clockRate)
+        self._direct: Callable[[bytes], list[bytes]] | None = None
+        mime = codec.mimeType.lower()
+        if mime == "video/h264" and codec.clockRate == 90_000:
+            self._direct = _h264_payloads
+        elif mime == "audio/opus" and codec.clockRate == 48_000:
+            self._direct = _opus_payloads
         self._capacity = capacity
         # Keyed by id(): the entry keeps its packet alive, so the id cannot be reused meanwhile.
         self._recent: dict[int, tuple[av.Packet[Stream], tuple[list[bytes], int]]] = {}
@@ -67,6 +87,15 @@ class SharedPacketizer:
     def supports(codec: RTCRtpCodecParameters) -> bool:
         """Whether frames of ``codec`` packetise the same for every subscriber."""
         return codec.mimeType.lower() in _SHAREABLE_MIMES
+
+    def pack_frame(self, frame: OutgoingFrame) -> tuple[list[bytes], int]:
+        """:meth:`pack` of ``frame``'s packet, without making one where the frame's time base is
+        the codec's RTP clock (the RTP timestamp is then its ``pts``), as a publication's is."""
+        direct = self._direct
+        if direct is None or frame.time_base != self._clock:
+            return self.pack(frame.packet)
+        self.packed += 1
+        return direct(frame.data), frame.pts
 
     def pack(self, packet: av.Packet[Stream]) -> tuple[list[bytes], int]:
         """The RTP payloads of ``packet`` and its RTP timestamp, as aiortc's encoder returns them."""

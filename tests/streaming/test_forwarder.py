@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fractions
 import logging
 import os
 import socket
@@ -27,7 +28,7 @@ from aiortc.rtp import RtpPacket
 from streaming import forwarder as forwarder_module
 from streaming import srtp_batch
 from streaming.forwarder import OutgoingFrame, extension_block
-from streaming.tracks import EncodedRelayTrack
+from streaming.tracks import EncodedRelayTrack, SharedPacketizer
 from tests.streaming import peers
 from tests.streaming.peers import HEIGHT, WIDTH, Broadcast, decoded_frames, until
 
@@ -146,7 +147,9 @@ async def test_a_nack_for_a_forgotten_packet_is_ignored(
 
 
 def test_a_frames_extension_block_is_built_once_for_viewers_that_negotiated_alike() -> None:
-    frame = OutgoingFrame(av.Packet(b"\x00"), keyframe=True, ntp_time=(1_000 << 32) | (1 << 31))
+    frame = OutgoingFrame(
+        b"\x00", 0, fractions.Fraction(1, 90000), keyframe=True, ntp_time=(1_000 << 32) | (1 << 31)
+    )
     block = frame.extension_block((3, 2, "0"))
     assert frame.extension_block((3, 2, "0")) is block
     # One-byte header profile, two words: mid "0" under id 3, abs-send-time 1000.5 s under id 2.
@@ -409,3 +412,25 @@ async def test_a_viewer_whose_connection_changes_leaves_the_fan_out_and_comes_ba
     # A viewer that leaves leaves the fan-out at once.
     tracks[1].stop()
     assert tracks[1] not in outlets
+
+
+@pytest.mark.parametrize(
+    "codec",
+    [H264_CODEC, RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)],
+    ids=["h264", "opus"],
+)
+def test_a_frame_is_packetised_from_its_bytes_as_aiortc_packetises_its_packet(
+    codec: RTCRtpCodecParameters,
+) -> None:
+    # Two NAL units, one too long for a packet (FU-A), then a short one (STAP-A); or an Opus frame.
+    data = b"\x00\x00\x00\x01\x65" + os.urandom(3000) + b"\x00\x00\x00\x01\x41" + os.urandom(200)
+    clock = fractions.Fraction(1, codec.clockRate)
+    frame = OutgoingFrame(data, 123_456, clock, keyframe=True)
+    packetizer = SharedPacketizer(codec)
+    expected = get_encoder(codec).pack(OutgoingFrame(data, 123_456, clock, True).packet)
+
+    assert packetizer.pack_frame(frame) == expected
+    assert frame._packet is None  # no av.Packet was made for it
+    # A frame in another time base goes through aiortc's pack(), which converts its pts.
+    other = OutgoingFrame(data, 1_000, fractions.Fraction(1, 1000), keyframe=True)
+    assert packetizer.pack_frame(other) == (expected[0], codec.clockRate)
