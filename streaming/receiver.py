@@ -26,11 +26,13 @@ from typing import Any
 from aiortc import RTCRtpReceiver, clock
 from aiortc.codecs import depayload, is_rtx
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
 from streaming.direct_receive import RTP_HANDLER, run_now
+from streaming.remb import LeanBitrateEstimator
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,9 @@ def install_tap(receiver: RTCRtpReceiver, tap: EncodedFrameTap) -> None:
             tap.put((codec, frame))
 
     assembler = FrameAssembler(receiver.track.kind, deliver)
+    estimator = getattr(receiver, _ESTIMATOR_ATTR)
+    if type(estimator) is RemoteBitrateEstimator and not estimator.ssrcs:  # video, nothing received yet
+        setattr(receiver, _ESTIMATOR_ATTR, LeanBitrateEstimator())  # the same estimates, cheaper
     setattr(receiver, _BUFFER_ATTR, assembler)
     setattr(receiver, _QUEUE_ATTR, tap)
     setattr(receiver, RTP_HANDLER, packet_handler(receiver, assembler))

@@ -13,11 +13,20 @@ from aiortc import RTCPeerConnection, clock
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
-from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket, wrap_rtx
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    wrap_rtx,
+)
 
 from streaming.direct_receive import RTP_HANDLER
 from streaming.ntp import now_ms, now_ntp
 from streaming.receiver import MAX_FRAMES_BEHIND_GAP, EncodedFrameTap, install_tap
+from streaming.remb import LeanBitrateEstimator
 from streaming.room_speakers import SpeakingMeter, meter_audio
 
 H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=96)
@@ -157,3 +166,17 @@ async def test_an_audio_meter_wraps_the_plain_handler() -> None:
 def test_the_clocks_read_from_time_agree_with_aiortcs() -> None:
     assert abs(now_ms() - clock.current_ms()) < 50
     assert abs(now_ntp() - clock.current_ntp_time()) < 0.05 * 2**32
+
+
+async def test_the_publishers_bandwidth_is_estimated_and_reported_by_remb(server: Server) -> None:
+    estimator = server.receiver._RTCRtpReceiver__remote_bitrate_estimator
+    assert type(estimator) is LeanBitrateEstimator  # aiortc's estimates, cheaper (test_remb)
+    handle = getattr(server.receiver, RTP_HANDLER)
+    start = now_ms()
+    # Four seconds of a 30 fps stream, each frame one packet stamped with its abs-send-time.
+    for n in range(120):
+        packet = media(1000 + n, n * 3000, IDR if n == 0 else SLICE, bytes(900))
+        packet.extensions.abs_send_time = int(n / 30 * (1 << 18)) & 0xFFFFFF
+        handle(packet, start + n * 33)
+    rembs = [p for p in server.rtcp if isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_APP]
+    assert rembs and rembs[-1].fci.startswith(b"REMB")
