@@ -109,6 +109,7 @@ class Publication:
         # What was negotiated: the best guess at the codec until the first frame says for sure.
         self._codec = codec
         self._time_base: fractions.Fraction | None = None
+        self._codec_name: tuple[RTCRtpCodecParameters | None, str] = (None, "")
         self._packetizer: SharedPacketizer | None = None
         self._keyframe_interval = keyframe_interval
         self._max_frames = max_video_frames if self.kind == "video" else max_audio_frames
@@ -220,6 +221,8 @@ class Publication:
 
     def _shared_packetizer(self) -> SharedPacketizer | None:
         codec = self._codec
+        if self._packetizer is not None:
+            return self._packetizer  # made for this codec (a new codec resets it)
         if codec is None or not SharedPacketizer.supports(codec):
             return None
         if self._packetizer is None:
@@ -241,8 +244,15 @@ class Publication:
             self.state = "ended"
 
     def _on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
-        if self.state == "live":
-            self._forward(codec, frame, self.kind != "video" or is_keyframe(codec.name, frame.data))
+        if self.state != "live":
+            return
+        keyframe = True  # every audio frame
+        if self.kind == "video":
+            named = self._codec_name
+            if named[0] is not codec:  # aiortc computes a codec's name anew each time it is asked
+                named = self._codec_name = (codec, codec.name)
+            keyframe = is_keyframe(named[1], frame.data)
+        self._forward(codec, frame, keyframe)
 
     def _forward(self, codec: RTCRtpCodecParameters, frame: JitterFrame, keyframe: bool) -> None:
         if self.state != "live":

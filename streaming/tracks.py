@@ -91,9 +91,10 @@ class SharedPacketizer:
     def pack_frame(self, frame: OutgoingFrame) -> tuple[list[bytes], int]:
         """:meth:`pack` of ``frame``'s packet, without making one where the frame's time base is
         the codec's RTP clock (the RTP timestamp is then its ``pts``), as a publication's is."""
-        direct = self._direct
-        if direct is None or frame.time_base != self._clock:
+        direct, time_base = self._direct, frame.time_base
+        if direct is None or (time_base is not self._clock and time_base != self._clock):
             return self.pack(frame.packet)
+        self._clock = time_base  # the publication's own object: compared by identity from now on
         self.packed += 1
         return direct(frame.data), frame.pts
 
