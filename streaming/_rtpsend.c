@@ -35,6 +35,19 @@ typedef int (*protect_fn)(void *ctx, void *rtp, int *len);
 
 static unsigned char buffer[BUFFER_SIZE];
 
+/* The 12-byte RTP header: version and flags, marker and payload type, then the three numbers. */
+static void write_header(unsigned char *header, long first_byte, long second_byte, uint16_t sequence,
+                         uint32_t timestamp, uint32_t ssrc) {
+    header[0] = (unsigned char)first_byte;
+    header[1] = (unsigned char)(second_byte & 0xFF);
+    header[2] = (unsigned char)(sequence >> 8);
+    header[3] = (unsigned char)sequence;
+    for (int i = 0; i < 4; i++) {
+        header[4 + i] = (unsigned char)(timestamp >> (24 - 8 * i));
+        header[8 + i] = (unsigned char)(ssrc >> (24 - 8 * i));
+    }
+}
+
 static int no_gso_errno(int err) {
     return err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP;
 }
@@ -176,18 +189,7 @@ static PyObject *send_plan(PyObject *Py_UNUSED(module), PyObject *args) {
                 goto fail;
             }
             unsigned char *header = buffer + offset;
-            header[0] = (unsigned char)first_byte;
-            header[1] = (unsigned char)((marker | payload_type) & 0xFF);
-            header[2] = (unsigned char)(sequence >> 8);
-            header[3] = (unsigned char)sequence;
-            header[4] = (unsigned char)(timestamp >> 24);
-            header[5] = (unsigned char)(timestamp >> 16);
-            header[6] = (unsigned char)(timestamp >> 8);
-            header[7] = (unsigned char)timestamp;
-            header[8] = (unsigned char)(ssrc >> 24);
-            header[9] = (unsigned char)(ssrc >> 16);
-            header[10] = (unsigned char)(ssrc >> 8);
-            header[11] = (unsigned char)ssrc;
+            write_header(header, first_byte, marker | payload_type, sequence, timestamp, ssrc);
             memcpy(header + 12, PyBytes_AS_STRING(body), body_length);
             int length = (int)(12 + body_length);
             status = protect(context, header, &length);
@@ -263,36 +265,23 @@ static PyObject *key_sender_ntp, *key_sender_rtp_timestamp, *key_sender_octets, 
 static PyObject *key_dtls_bytes, *key_dtls_packets, *key_frames_forwarded;
 static PyObject *marker_objects[2];
 
+/* The outlet's references, listed once for the garbage collector's traverse and clear. */
+#define OUTLET_REFERENCES(X) \
+    X(address) X(history) X(extension) X(owner) X(dtls) X(session) X(nominated) X(pair) \
+    X(transport) X(sender_dict) X(dtls_dict) X(track_dict)
+
 static int Outlet_traverse(Outlet *self, visitproc visit, void *arg) {
-    Py_VISIT(self->address);
-    Py_VISIT(self->history);
-    Py_VISIT(self->extension);
-    Py_VISIT(self->owner);
-    Py_VISIT(self->dtls);
-    Py_VISIT(self->session);
-    Py_VISIT(self->nominated);
-    Py_VISIT(self->pair);
-    Py_VISIT(self->transport);
-    Py_VISIT(self->sender_dict);
-    Py_VISIT(self->dtls_dict);
-    Py_VISIT(self->track_dict);
+#define VISIT_REFERENCE(field) Py_VISIT(self->field);
+    OUTLET_REFERENCES(VISIT_REFERENCE)
+#undef VISIT_REFERENCE
     return 0;
 }
 
 static int Outlet_clear(Outlet *self) {
     self->fd = -1;
-    Py_CLEAR(self->address);
-    Py_CLEAR(self->history);
-    Py_CLEAR(self->extension);
-    Py_CLEAR(self->owner);
-    Py_CLEAR(self->dtls);
-    Py_CLEAR(self->session);
-    Py_CLEAR(self->nominated);
-    Py_CLEAR(self->pair);
-    Py_CLEAR(self->transport);
-    Py_CLEAR(self->sender_dict);
-    Py_CLEAR(self->dtls_dict);
-    Py_CLEAR(self->track_dict);
+#define CLEAR_REFERENCE(field) Py_CLEAR(self->field);
+    OUTLET_REFERENCES(CLEAR_REFERENCE)
+#undef CLEAR_REFERENCE
     return 0;
 }
 
@@ -562,18 +551,8 @@ static int send_frame(Outlet *outlet, protect_fn protect, PyObject *const *paylo
         size_t padding = last_of_batch ? 0 : lengths[i] - body;
         unsigned char *header = buffer + offset;
         int marker = i == count - 1 ? 0x80 : 0;
-        header[0] = (unsigned char)(padding ? first | 0x20 : first);
-        header[1] = (unsigned char)((marker | outlet->payload_type) & 0xFF);
-        header[2] = (unsigned char)(sequence >> 8);
-        header[3] = (unsigned char)sequence;
-        header[4] = (unsigned char)(timestamp >> 24);
-        header[5] = (unsigned char)(timestamp >> 16);
-        header[6] = (unsigned char)(timestamp >> 8);
-        header[7] = (unsigned char)timestamp;
-        header[8] = (unsigned char)(outlet->ssrc >> 24);
-        header[9] = (unsigned char)(outlet->ssrc >> 16);
-        header[10] = (unsigned char)(outlet->ssrc >> 8);
-        header[11] = (unsigned char)outlet->ssrc;
+        write_header(header, padding ? first | 0x20 : first, marker | outlet->payload_type, sequence, timestamp,
+                     outlet->ssrc);
         memcpy(header + 12, extension, extension_length);
         memcpy(header + 12 + extension_length, PyBytes_AS_STRING(payload), payload_length);
         if (padding) {
