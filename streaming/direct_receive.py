@@ -10,6 +10,8 @@ transport is connected: unprotect, parse and route as aiortc's transport does, w
 counters, then hand the packet to its receiver. A receiver tapped by :mod:`streaming.receiver`
 has a plain function for that (:data:`RTP_HANDLER`: aiortc's statistics, NACKs, bitrate
 estimation, then the frame assembler, without a coroutine); any other gets aiortc's coroutine.
+Where streaming/_rtprecv.c was built (:data:`C_PATH`), unprotecting and parsing an RTP packet are
+one call into C, which gives aiortc's own packet objects.
 
 Everything else still takes the queue (DTLS records, anything before the keys exist), and so does
 every packet behind one still queued, so that the order packets arrived in is the order they are

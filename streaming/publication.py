@@ -220,12 +220,10 @@ class Publication:
             await asyncio.gather(task, return_exceptions=True)
 
     def _shared_packetizer(self) -> SharedPacketizer | None:
-        codec = self._codec
-        if self._packetizer is not None:
-            return self._packetizer  # made for this codec (a new codec resets it)
-        if codec is None or not SharedPacketizer.supports(codec):
-            return None
-        if self._packetizer is None:
+        if self._packetizer is None:  # none yet for this codec (a new codec resets it)
+            codec = self._codec
+            if codec is None or not SharedPacketizer.supports(codec):
+                return None
             self._packetizer = SharedPacketizer(codec)
         return self._packetizer
 
@@ -295,7 +293,8 @@ class Publication:
     def _send_to_outlets(self, outgoing: OutgoingFrame) -> set[EncodedRelayTrack]:
         """Send ``outgoing`` to every subscriber with an outlet, in one call; those it was not
         sent to lose their outlet (the caller pushes the frame to them). Returns the subscribers
-        whose frame did go, but not as usual (they lose their outlet too, and are not pushed it)."""
+        it went to only in part, which the caller must not push it to: a full socket (the rest is
+        queued on the transport) or an SRTP failure (logged; they lose their outlet)."""
         outlets = self._outlets
         handled: set[EncodedRelayTrack] = set()
         for outlet, unsent, status in send_to_all(outgoing, list(outlets.values())):
