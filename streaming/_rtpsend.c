@@ -28,7 +28,7 @@
 #define SOL_UDP 17
 #endif
 #define EXPO_UDP_SEGMENT 103 /* linux/udp.h */
-#define BUFFER_SIZE (65536 + 2048)
+#define BUFFER_SIZE (80 * 1024) /* a batch: see the bounds asserted after fan_out's limits */
 #define SRTP_MAX_TRAILER 144 /* libsrtp's SRTP_MAX_TRAILER_LEN: tag and MKI it may append */
 
 typedef int (*protect_fn)(void *ctx, void *rtp, int *len);
@@ -235,6 +235,13 @@ fail:
 #define MAX_BATCH_BYTES 60000  /* streaming.srtp_batch.MAX_BATCH_BYTES */
 #define MAX_PADDING 16         /* streaming.srtp_batch.MAX_PADDING */
 #define MAX_EXTENSION 256
+#define MAX_PAYLOAD 65535
+/* The buffer holds any batch plan_lengths makes: one packet of the largest payload, or packets
+ * whose bodies (extension, payload, padding) add up to MAX_BATCH_BYTES at most. */
+_Static_assert(12 + MAX_EXTENSION + MAX_PAYLOAD + MAX_PADDING + SRTP_MAX_TRAILER <= BUFFER_SIZE,
+               "a packet of the largest payload fits the buffer");
+_Static_assert(MAX_BATCH_BYTES + MAX_SEGMENTS * (12 + SRTP_MAX_TRAILER) <= BUFFER_SIZE,
+               "a batch fits the buffer");
 
 typedef struct {
     PyObject_HEAD
@@ -653,12 +660,11 @@ static PyObject *fan_out(PyObject *Py_UNUSED(module), PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "fan_out: payloads must be bytes");
             goto fail;
         }
+        if (PyBytes_GET_SIZE(items[i]) > MAX_PAYLOAD) {
+            PyErr_SetString(PyExc_ValueError, "fan_out: a payload larger than a datagram");
+            goto fail; /* checked before anything is sent: then every batch fits the buffer */
+        }
         payload_bytes += PyBytes_GET_SIZE(items[i]);
-    }
-    if (payload_bytes + (long long)count * (12 + MAX_EXTENSION + MAX_PADDING + SRTP_MAX_TRAILER) >
-        MAX_BATCH_BYTES * 64LL) {
-        PyErr_SetString(PyExc_ValueError, "fan_out: frame too large");
-        goto fail;
     }
     unsigned char extension[MAX_EXTENSION];
     size_t planned_for = (size_t)-1; /* the extension length lengths/starts were planned for */

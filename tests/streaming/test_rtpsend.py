@@ -354,8 +354,11 @@ def test_outlets_refuse_what_they_cannot_send(viewers: list[Viewer], sender: soc
         fan_out([], viewers)
     with pytest.raises(TypeError):
         fan_out(["text"], viewers)  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="too large"):
-        fan_out([bytes(60_000)] * 80, viewers)
+    with pytest.raises(ValueError, match="larger than a datagram"):
+        fan_out([b"x", bytes(65_536)], viewers)  # refused before the first payload goes
+    viewers[0].receiver.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        viewers[0].receiver.recv(2048)
     with pytest.raises(TypeError):
         _rtpsend.fan_out(srtp_batch.PROTECT_ADDRESS, CONNECTED, [b"x"], 0, 0, [object()])  # type: ignore[list-item]
     outlet = _rtpsend.Outlet()
