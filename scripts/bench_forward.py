@@ -10,12 +10,16 @@ the viewers come and after they leave: the mean of both), and, once all viewers 
 over alternating windows of ``--seconds`` each:
 
 * batched: ``RtpForwarder.batching`` on (streaming/srtp_batch.py: each frame's packets protected
-  in place in one buffer and sent with one ``sendmsg`` per run of equal sizes, UDP GSO), its loop
-  in C (``RtpForwarder.native``, streaming/_rtpsend.c) where that was built;
-* batched, Python loop: the same with ``native`` off (the loop before streaming/_rtpsend.c);
+  in place in one buffer and sent with one ``sendmsg`` per run of equal sizes, UDP GSO), in C
+  (streaming/_rtpsend.c) where that was built, each frame to all viewers in one call
+  (``RtpForwarder.fan_out``: the publication's ``send_to_all``);
+* batched, a call per viewer: the same with ``fan_out`` off (``RtpForwarder.native``: one C call
+  per frame and viewer, the loop before the fan-out);
+* batched, Python loop: the same with ``native`` off too (the loop before streaming/_rtpsend.c);
 * one by one: batching off, the path before it (one ``Session.protect`` and one ``sendto`` per
   packet). The modes are switched by a signal, so that all serve the same viewers of the same
-  stream in the same run, in turns: batched, batched in Python, one by one, batched, ...
+  stream in the same run, in turns: batched, a call per viewer, batched in Python, one by one,
+  batched, ...
 
 Packets per second per core = the RTP packets the viewers received per second (their own
 counters, over the whole run; the stream and the viewers are the same in every window) divided
@@ -27,9 +31,9 @@ threads, whose CPU does not grow with viewers but moves by more than a viewer co
 
 First, in this process (``--path-only``: only that), the forwarding path alone: the media router
 of the tests (tests/streaming/peers.py) with K real aiortc viewers on loopback, fed frames of the
-same shape (4 RTP packets of H.264, 1 of Opus) straight into each subscriber, ``--frames`` of
-each per round and mode, alternating; thread CPU time per packet, from the subscriber's ``push``
-to the socket (SRTP and the ``sendto``/``sendmsg`` system calls included, the viewers' own work
+same shape (4 RTP packets of H.264, 1 of Opus) straight into each subscriber (with the fan-out,
+to all of them in one ``send_to_all``), ``--frames`` of each per round and mode, alternating;
+thread CPU time per packet, from the subscriber's ``push`` (or the one call) to the socket (SRTP and the ``sendto``/``sendmsg`` system calls included, the viewers' own work
 not: they read their sockets between rounds), weighted as a 30 fps stream with 20 ms Opus
 packets sends them.
 """
