@@ -33,9 +33,9 @@ First, in this process (``--path-only``: only that), the forwarding path alone: 
 of the tests (tests/streaming/peers.py) with K real aiortc viewers on loopback, fed frames of the
 same shape (4 RTP packets of H.264, 1 of Opus) straight into each subscriber (with the fan-out,
 to all of them in one ``send_to_all``), ``--frames`` of each per round and mode, alternating;
-thread CPU time per packet, from the subscriber's ``push`` (or the one call) to the socket (SRTP and the ``sendto``/``sendmsg`` system calls included, the viewers' own work
-not: they read their sockets between rounds), weighted as a 30 fps stream with 20 ms Opus
-packets sends them.
+thread CPU time per packet, from the subscriber's ``push`` (or the one call) to the socket (SRTP
+and the ``sendto``/``sendmsg`` system calls included, the viewers' own work not: they read their
+sockets between rounds), weighted as a 30 fps stream with 20 ms Opus packets sends them.
 """
 
 from __future__ import annotations
