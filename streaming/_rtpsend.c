@@ -120,6 +120,30 @@ static int send_batch(int fd, size_t length, size_t segment, size_t count, int *
     return 0;
 }
 
+/* Protect in place the packet laid out at buffer + *offset (``length`` bytes in the clear), step
+ * past it (the batch's segment size is its first packet's), and remember it in ``history`` as
+ * (sequence, timestamp, marker, payload) for NACKs, then count ``sequence`` on. Returns 0, libsrtp's
+ * status (positive: nothing remembered) if it refused, or -1 with a Python error set. */
+static int protect_and_remember(protect_fn protect, void *context, size_t length, size_t *offset,
+                                size_t *segment, PyObject *history, uint16_t *sequence, PyObject *timestamp,
+                                PyObject *marker, PyObject *payload) {
+    int protected_length = (int)length;
+    int status = protect(context, buffer + *offset, &protected_length);
+    if (status != 0) {
+        return status;
+    }
+    if (*segment == 0) {
+        *segment = (size_t)protected_length;
+    }
+    *offset += (size_t)protected_length;
+    PyObject *entry = Py_BuildValue("(HOOO)", *sequence, timestamp, marker, payload);
+    if (entry == NULL || PyList_SetItem(history, *sequence % PyList_GET_SIZE(history), entry) < 0) {
+        return -1; /* PyList_SetItem consumed entry */
+    }
+    *sequence = (uint16_t)(*sequence + 1);
+    return 0;
+}
+
 PyDoc_STRVAR(send_plan_doc,
     "send_plan(fd, protect, context, plan, payload_type, sequence, timestamp, ssrc, history,\n"
     "          address, gso) -> (sequence, sent, gso, batches, unsent, status)\n\n"
@@ -191,21 +215,14 @@ static PyObject *send_plan(PyObject *Py_UNUSED(module), PyObject *args) {
             unsigned char *header = buffer + offset;
             write_header(header, first_byte, marker | payload_type, sequence, timestamp, ssrc);
             memcpy(header + 12, PyBytes_AS_STRING(body), body_length);
-            int length = (int)(12 + body_length);
-            status = protect(context, header, &length);
+            status = protect_and_remember(protect, context, 12 + body_length, &offset, &segment, history,
+                                          &sequence, py_timestamp, marker_object, PyTuple_GET_ITEM(packet, 3));
+            if (status < 0) {
+                goto fail;
+            }
             if (status != 0) {
                 break; /* the caller raises: nothing of this batch is sent */
             }
-            if (segment == 0) {
-                segment = (size_t)length;
-            }
-            offset += (size_t)length;
-            PyObject *entry = Py_BuildValue("(HOOO)", sequence, py_timestamp, marker_object,
-                                            PyTuple_GET_ITEM(packet, 3));
-            if (entry == NULL || PyList_SetItem(history, sequence % history_size, entry) < 0) {
-                goto fail; /* PyList_SetItem consumed entry */
-            }
-            sequence = (uint16_t)(sequence + 1);
         }
         if (status != 0) {
             break;
@@ -537,7 +554,6 @@ static int send_frame(Outlet *outlet, protect_fn protect, PyObject *const *paylo
                       long long *sent, int *status) {
     const struct sockaddr *address = (const struct sockaddr *)PyBytes_AS_STRING(outlet->address);
     socklen_t address_length = (socklen_t)PyBytes_GET_SIZE(outlet->address);
-    Py_ssize_t history_size = PyList_GET_SIZE(outlet->history);
     PyObject *py_timestamp = PyLong_FromUnsignedLong(timestamp);
     if (py_timestamp == NULL) {
         return -1;
@@ -566,22 +582,17 @@ static int send_frame(Outlet *outlet, protect_fn protect, PyObject *const *paylo
             memset(header + 12 + body, 0, padding - 1);
             header[12 + body + padding - 1] = (unsigned char)padding;
         }
-        int length = (int)(12 + body + padding);
-        *status = protect(outlet->context, header, &length);
+        *status = protect_and_remember(protect, outlet->context, 12 + body + padding, &offset, &segment,
+                                       outlet->history, &sequence, py_timestamp, marker_objects[marker != 0],
+                                       payload);
+        if (*status < 0) {
+            Py_DECREF(py_timestamp);
+            return -1;
+        }
         if (*status != 0) {
             break; /* nothing more of this frame is sent */
         }
-        if (segment == 0) {
-            segment = (size_t)length;
-        }
-        offset += (size_t)length;
         in_batch++;
-        PyObject *entry = Py_BuildValue("(HOOO)", sequence, py_timestamp, marker_objects[marker != 0], payload);
-        if (entry == NULL || PyList_SetItem(outlet->history, sequence % history_size, entry) < 0) {
-            Py_DECREF(py_timestamp);
-            return -1; /* PyList_SetItem consumed entry */
-        }
-        sequence = (uint16_t)(sequence + 1);
         if (last_of_batch) {
             if (send_batch(outlet->fd, offset, segment, (size_t)in_batch, &outlet->gso, address,
                            address_length, unsent, &batches) < 0) {
