@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from booths import search_bits
 from booths.models import Booth, BoothStatus, Category, Product
 from expo.expos.models import Expo
 
@@ -60,6 +61,7 @@ RANK_WINDOW = MAX_PAGE * PAGE_SIZE
 # Long descriptions are indexed up to here: enough to find a product, bounded index size.
 MAX_BODY_CHARS = 4000
 SEARCH_TABLE = "search_doc"
+SEARCH_TABLES = (SEARCH_TABLE, "search_term", "search_bits")  # see search_bits
 # SQLite keeps separate doclists for every 2- and 3-character prefix of every token: a query being
 # typed ("pe", "lam") reads one doclist instead of merging those of every word it begins (all of
 # "pen", "pendant", "pepper"...), which it would otherwise do for the whole table, once for the
@@ -257,9 +259,30 @@ def install(conn: Connection) -> None:
     )
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_search_doc_tsv ON search_doc USING GIN (tsv)")
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_search_doc_expo_id ON search_doc (expo_id)")
+    install_bits(conn)
+
+
+def install_bits(conn: Connection) -> None:
+    """The tables of :mod:`booths.search_bits` (PostgreSQL only; idempotent)."""
+    if conn.dialect.name == "sqlite":
+        return
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS search_term (expo_id INTEGER NOT NULL, term TEXT NOT NULL, "
+        "PRIMARY KEY (expo_id, term))"
+    )
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS search_bits (expo_id INTEGER NOT NULL, term TEXT NOT NULL, "
+        "chunk INTEGER NOT NULL, bits BIT VARYING NOT NULL, PRIMARY KEY (expo_id, term, chunk))"
+    )
+
+
+def uninstall_bits(conn: Connection) -> None:
+    conn.exec_driver_sql("DROP TABLE IF EXISTS search_bits")
+    conn.exec_driver_sql("DROP TABLE IF EXISTS search_term")
 
 
 def uninstall(conn: Connection) -> None:
+    uninstall_bits(conn)
     conn.exec_driver_sql("DROP TABLE IF EXISTS search_doc")
 
 
@@ -321,7 +344,7 @@ def _rewrite_vectors(conn: Connection, value: str) -> None:
 def include_name(name: str | None, type_: str, parent_names: Mapping[Any, str | None]) -> bool:
     """Alembic ``include_name`` hook: the search structures are not models, autogenerate skips them."""
     if type_ == "table" and name is not None:
-        return not (name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_"))
+        return not (name in SEARCH_TABLES or name.startswith(SEARCH_TABLE + "_"))
     return True
 
 
@@ -332,38 +355,68 @@ def _sqlite(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-async def delete_docs(session: AsyncSession, doc_ids: Iterable[int]) -> None:
+async def _remove(session: AsyncSession, doc_ids: Iterable[int]) -> dict[int, str]:
+    """Delete these documents; on PostgreSQL, return their vectors as they were (doc id -> text)."""
     ids = list(doc_ids)
-    if not ids:
-        return
-    key = "rowid" if _sqlite(session) else "doc_id"
+    removed: dict[int, str] = {}
+    sqlite = _sqlite(session)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        # key is one of two column names chosen above; the ids are bound.
-        statement = text(f"DELETE FROM search_doc WHERE {key} IN :ids").bindparams(  # noqa: S608
-            bindparam("ids", expanding=True)
-        )
-        await session.exec(statement, params={"ids": chunk})  # type: ignore[call-overload]
+        if sqlite:
+            statement = text("DELETE FROM search_doc WHERE rowid IN :ids")
+        else:
+            statement = text("DELETE FROM search_doc WHERE doc_id IN :ids RETURNING doc_id, tsv::text")
+        statement = statement.bindparams(bindparam("ids", expanding=True))
+        result = await session.exec(statement, params={"ids": chunk})  # type: ignore[call-overload]
+        if not sqlite:
+            removed.update((int(doc_id), str(tsv)) for doc_id, tsv in result)
+    return removed
 
 
-async def write_docs(session: AsyncSession, docs: Sequence[Doc]) -> None:
-    """Replace these documents in the index (within the caller's transaction)."""
-    if not docs:
+async def _update_bits(session: AsyncSession, old: Mapping[int, str], new: Mapping[int, str]) -> None:
+    """Keep the PostgreSQL term bitmaps (:mod:`booths.search_bits`) in step, expo by expo."""
+    if _sqlite(session) or not (old or new):
         return
-    await delete_docs(session, [d.doc_id for d in docs])
-    if _sqlite(session):
-        statement = text(
-            "INSERT INTO search_doc(rowid, name, body, tags) VALUES (:rowid, :name, :body, :tags)"
+    connection = await session.connection()
+    for expo_id in sorted({doc_id >> EXPO_SHIFT for doc_id in (*old, *new)}):
+        mine = expo_doc_range(expo_id)
+        await search_bits.apply(
+            connection,
+            expo_id,
+            {d: v for d, v in old.items() if mine[0] <= d <= mine[1]},
+            {d: v for d, v in new.items() if mine[0] <= d <= mine[1]},
         )
-        rows = [d.sqlite_row() for d in docs]
-    else:
-        statement = text(
+
+
+async def delete_docs(session: AsyncSession, doc_ids: Iterable[int]) -> None:
+    await _update_bits(session, await _remove(session, doc_ids), {})
+
+
+async def write_docs(
+    session: AsyncSession, docs: Sequence[Doc], removed: Mapping[int, str] | None = None
+) -> None:
+    """Replace these documents in the index (within the caller's transaction). ``removed``: the
+    vectors of documents the caller already took out (see :func:`_remove`), for the bitmaps."""
+    old = {**(removed or {}), **await _remove(session, [d.doc_id for d in docs])}
+    if not docs:
+        await _update_bits(session, old, {})
+        return
+    connection = await session.connection()
+    if _sqlite(session):
+        await connection.execute(
+            text("INSERT INTO search_doc(rowid, name, body, tags) VALUES (:rowid, :name, :body, :tags)"),
+            [d.sqlite_row() for d in docs],
+        )
+        return
+    rows = [d.postgres_row() for d in docs]
+    await connection.execute(
+        text(
             "INSERT INTO search_doc(doc_id, expo_id, hall_id, country, categories, tsv) "
             "VALUES (:doc_id, :expo_id, :hall_id, :country, :categories, CAST(:tsv AS tsvector))"
-        )
-        rows = [d.postgres_row() for d in docs]
-    connection = await session.connection()
-    await connection.execute(statement, rows)
+        ),
+        rows,
+    )
+    await _update_bits(session, old, {row["doc_id"]: row["tsv"] for row in rows})
 
 
 async def category_parents(session: AsyncSession, expo_id: int) -> dict[int, int | None]:
@@ -376,7 +429,7 @@ async def category_parents(session: AsyncSession, expo_id: int) -> dict[int, int
 async def reindex_products(session: AsyncSession, expo_id: int, product_ids: Sequence[int]) -> None:
     """Bring these products' documents up to date (removed when gone or their booth is not public)."""
     ids = list(product_ids)
-    await delete_docs(session, [product_doc_id(expo_id, i) for i in ids])
+    removed = await _remove(session, [product_doc_id(expo_id, i) for i in ids])
     docs: list[Doc] = []
     parents_by_expo: dict[int, dict[int, int | None]] = {}
     for start in range(0, len(ids), 500):
@@ -395,7 +448,7 @@ async def reindex_products(session: AsyncSession, expo_id: int, product_ids: Seq
             docs.append(
                 product_doc(product, booth, ancestry(parents_by_expo[product.expo_id], product.category_id))
             )
-    await write_docs(session, docs)
+    await write_docs(session, docs, removed)
 
 
 async def reindex_booths(
@@ -403,13 +456,13 @@ async def reindex_booths(
 ) -> None:
     """Bring these booths' documents (and, with ``products``, their products') up to date."""
     ids = list(booth_ids)
-    await delete_docs(session, [booth_doc_id(expo_id, i) for i in ids])
+    removed = await _remove(session, [booth_doc_id(expo_id, i) for i in ids])
     booths = (
         await session.exec(
             select(Booth).where(col(Booth.id).in_(ids), Booth.status == BoothStatus.APPROVED.value)
         )
     ).all()
-    await write_docs(session, [booth_doc(b) for b in booths])
+    await write_docs(session, [booth_doc(b) for b in booths], removed)
     if products:
         product_ids = (await session.exec(select(Product.id).where(col(Product.booth_id).in_(ids)))).all()
         await reindex_products(session, expo_id, [p for p in product_ids if p is not None])
@@ -753,6 +806,27 @@ async def _search_postgres(
     params: dict[str, Any] = {"q": condition, "ranked": text_part, "low": low, "high": high}
     where = "tsv @@ CAST(:q AS tsquery) AND doc_id BETWEEN :low AND :high"
     await connection.execute(_SEARCH_SETTINGS)
+    page = {"limit": PAGE_SIZE, "offset": offset}
+    # A query whose every part is a common term is counted from the term bitmaps, which also give
+    # its first RANK_WINDOW matches in doc id order (SQLite's window); no GIN scan, whose prefix
+    # matches cost ~25 ms for a common word. Any other query matches few documents, which the GIN
+    # index counts and ranks quickly (see booths.search_bits).
+    terms = search_bits.query_terms(found, prefix, tags)
+    matched = (
+        await search_bits.matches(connection, expo_id, terms, RANK_WINDOW) if terms is not None else None
+    )
+    if matched is not None:
+        total, window = matched
+        if offset >= min(total, RANK_WINDOW):
+            return total, []
+        rows = await connection.execute(
+            text(
+                "SELECT doc_id FROM search_doc WHERE doc_id = ANY(:ids) "
+                "ORDER BY ts_rank(tsv, CAST(:ranked AS tsquery), 1) DESC, doc_id LIMIT :limit OFFSET :offset"
+            ),
+            {"ids": window, "ranked": text_part, **page},
+        )
+        return total, [int(r[0]) for r in rows]
     # where is a constant; every value is a bound parameter.
     counted = await connection.execute(text(f"SELECT count(*) FROM search_doc WHERE {where}"), params)  # noqa: S608
     total = int(counted.scalar_one())
@@ -764,6 +838,6 @@ async def _search_postgres(
             "LIMIT :window) AS w ORDER BY ts_rank(tsv, CAST(:ranked AS tsquery), 1) DESC, doc_id "
             "LIMIT :limit OFFSET :offset"
         ),
-        {**params, "window": RANK_WINDOW, "limit": PAGE_SIZE, "offset": offset},
+        {**params, "window": RANK_WINDOW, **page},
     )
     return total, [int(r[0]) for r in rows]

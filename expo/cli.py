@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from booths import search_bits
 from expo.accounts.models import Role
 from expo.config import SETTINGS, Settings, load_settings
 from expo.db import Database
@@ -470,6 +471,38 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_index(args: argparse.Namespace) -> int:
+    from expo.expos import services as expos
+
+    settings = load(args)
+    if args.min_docs < 1:
+        raise CommandFailed("--min-docs must be at least 1", USAGE_ERROR)
+
+    async def work(db: Database) -> search_bits.Rebuilt | None:
+        async with db.session() as session:
+            expo = await expos.get_expo(session, args.expo)
+            assert expo.id is not None
+            connection = await session.connection()
+            if connection.dialect.name == "sqlite":
+                return None
+            rebuilt = await search_bits.rebuild(connection, expo.id, args.min_docs)
+            await session.commit()
+            return rebuilt
+
+    try:
+        rebuilt = run_on_store(settings, work)
+    except ExpoError as exc:
+        raise CommandFailed(exc.message) from None
+    if rebuilt is None:
+        print("SQLite counts from its own index: nothing to do")
+    else:
+        print(
+            f"expo {args.expo!r}: {rebuilt.documents} documents, {rebuilt.terms} terms in "
+            f"{args.min_docs}+ of them, {rebuilt.chunks} bitmap chunks"
+        )
+    return 0
+
+
 # settings -----------------------------------------------------------------------------------------
 
 
@@ -580,6 +613,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     catalog_import.add_argument("--expo", required=True, metavar="SLUG", help="the expo to import into")
     catalog_import.add_argument("file", metavar="FILE.csv", help="the catalogue")
+    catalog_index = command(
+        catalog_commands,
+        "index",
+        cmd_catalog_index,
+        "PostgreSQL: choose an expo's common search terms and build their bitmaps, so that searches "
+        "for them are counted without reading the table. Run after large imports; writers wait meanwhile.",
+    )
+    catalog_index.add_argument("--expo", required=True, metavar="SLUG", help="the expo to index")
+    catalog_index.add_argument(
+        "--min-docs",
+        type=int,
+        default=search_bits.MIN_DOCS,
+        metavar="N",
+        help=f"a term is common when at least N documents match it (default {search_bits.MIN_DOCS})",
+    )
 
     command(commands, "settings", cmd_settings, "Print every setting with its effective value and help.")
     return parser

@@ -7,8 +7,9 @@ appends to heaps; they are rebuilt after the load, each in one sorted pass (far 
 with binary COPY (``copy_records_to_table``); the search documents with CSV COPY, because asyncpg
 encodes ``tsvector`` only as text: PostgreSQL parses the same ``tsvector`` literal the app writes
 (:meth:`booths.search.Doc.tsvector`). Python generates the next chunk in a thread while the two
-COPYs of the previous one run on two connections, so both cores work. VACUUM ANALYZE at the end
-sets the visibility map and the planner's statistics, as a long-lived store would have them.
+COPYs of the previous one run on two connections, so both cores work. Then the common search
+terms' bitmaps are built (as ``expo catalog index`` does) and VACUUM ANALYZE sets the visibility map
+and the planner's statistics, as a long-lived store would have them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from booths import search_bits
 from expo import migrations
 
 if TYPE_CHECKING:
@@ -107,6 +110,16 @@ async def copy_search(conn: asyncpg.Connection, docs: list[IndexDoc], expo_id: i
     )
 
 
+async def index_terms(url: str, expo_id: int) -> None:
+    """The expo's common-term bitmaps, as ``expo catalog index`` builds them (booths.search_bits)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await search_bits.rebuild(conn, expo_id)
+    finally:
+        await engine.dispose()
+
+
 async def fill(url: str, catalogue: Catalogue, force: bool) -> tuple[dict[str, float], int]:
     """Generate ``catalogue`` into a new database at ``url``; the timings and the database's size."""
     from gen_catalog import BOOTH_COLUMNS, EXPO_ID, PRODUCT_COLUMNS, progress
@@ -165,7 +178,12 @@ async def fill(url: str, catalogue: Catalogue, force: bool) -> tuple[dict[str, f
             await main.execute(statement)
         timings["indexes_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        await main.execute("VACUUM (ANALYZE) " + ", ".join(BULK_TABLES) + ", expo, hall, category")
+        await index_terms(url, EXPO_ID)
+        timings["term_bitmaps_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        await main.execute(
+            "VACUUM (ANALYZE) " + ", ".join(BULK_TABLES) + ", search_bits, expo, hall, category"
+        )
         timings["vacuum_analyze_s"] = time.perf_counter() - started
         size = int(await main.fetchval("SELECT pg_database_size(current_database())"))
     finally:
