@@ -1,7 +1,7 @@
 """The WebRTC peers of scripts/bench_fanout.py, one per process: a WHIP publisher or a WHEP viewer.
 
     _fanout_peer.py publish WHIP_URL KEY [--kbps 1000]
-    _fanout_peer.py view WHEP_URL --seconds S
+    _fanout_peer.py view WHEP_URL --seconds S [--no-decode] [--on INSTANCE]
 
 ``publish`` sends a 640x360 30 fps picture (the demo's clock pattern with a block of noise, so
 that x264 actually spends the bitrate) as H.264 at a fixed bitrate, and a tone as Opus, until
@@ -13,7 +13,9 @@ encoded frames, keyframe first) every video and audio frame it receives for
 soon as the first video frame is decoded (measured from just before the POST; the session's URL
 names the server process that holds it), and at the end ``{"frames": n,
 "fps": ..., "packets_per_s": ..., "first_frame_s": ...}`` (RTP packets received on both
-tracks). Each line is one JSON object, flushed at once.
+tracks). Each line is one JSON object, flushed at once. With ``--on INSTANCE`` it POSTs again
+(each time on a new connection, DELETEing the session it got) until the session's URL ends in
+``.INSTANCE``: a spread over the workers as even as a round-robin balancer's.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from streaming.receiver import EncodedFrameTap, install_tap
 
 LOOPBACK = RTCConfiguration(iceServers=[])
 SDP = {"Content-Type": "application/sdp"}
+# ``view --on``: tries before giving up on landing on the wanted process (1 in N each time).
+MAX_LANDINGS = 60
 NOISE = (192, 108)  # luma block of random bytes: keeps x264 at its target bitrate
 
 
@@ -141,7 +145,7 @@ def count_encoded(
         install_tap(transceiver.receiver, EncodedFrameTap(on_frame, lambda: None))
 
 
-async def view(whep_url: str, seconds: float, decode: bool = True) -> None:
+async def view(whep_url: str, seconds: float, decode: bool = True, on: str | None = None) -> None:
     pc = RTCPeerConnection(LOOPBACK)
     video = pc.addTransceiver("video", direction="recvonly")
     video.setCodecPreferences(preferred_codecs("video"))
@@ -160,10 +164,19 @@ async def view(whep_url: str, seconds: float, decode: bool = True) -> None:
 
     await pc.setLocalDescription(await pc.createOffer())
     async with httpx.AsyncClient(timeout=20) as http:
-        started = time.monotonic()
-        response = await http.post(whep_url, content=pc.localDescription.sdp, headers=SDP)
-        if response.status_code != 201:
-            raise SystemExit(f"WHEP refused: {response.status_code} {response.text[:200]}")
+        for _ in range(MAX_LANDINGS):
+            started = time.monotonic()
+            # A new connection for each try: the kernel chooses the worker per connection.
+            response = await http.post(
+                whep_url, content=pc.localDescription.sdp, headers={**SDP, "Connection": "close"}
+            )
+            if response.status_code != 201:
+                raise SystemExit(f"WHEP refused: {response.status_code} {response.text[:200]}")
+            if on is None or response.headers["location"].endswith("." + on):
+                break
+            await http.delete(urljoin(whep_url, response.headers["location"]))
+        else:
+            raise SystemExit(f"no session on {on} in {MAX_LANDINGS} tries")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
         if not decode:
             count_encoded(pc, {"video": video_frames, "audio": audio_frames}, first)
@@ -210,11 +223,12 @@ def main() -> None:
         default=True,
         help="decode (else count encoded frames)",
     )
+    viewer.add_argument("--on", help="the server process (session URL suffix) to play from")
     args = parser.parse_args()
     if args.role == "publish":
         asyncio.run(publish(args.url, args.key, args.kbps))
     else:
-        asyncio.run(view(args.url, args.seconds, args.decode))
+        asyncio.run(view(args.url, args.seconds, args.decode, args.on))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 
 Each server runs as ``expo serve [--workers N]`` on a fresh SQLite store and its own Redis
 database. The publisher lands on one worker (the origin); K viewers, each a new connection, are
-spread over the workers by the kernel (``SO_REUSEPORT``), those on other workers relayed from the
-origin. Which process holds each viewer is read from its session URL, and each worker's pid from
+spread over the workers in turn (``--spread even``, the default: a viewer that the kernel's
+``SO_REUSEPORT`` hash put elsewhere tries again on a new connection, as if a round-robin balancer
+were in front) or as the kernel puts them (``--spread kernel``), those on other workers relayed
+from the origin. Which process holds each viewer is read from its session URL, and each worker's pid from
 its private address on the bus (``ss``). Per process: CPU idle (publisher only) and busy (viewers
 playing), CPU per viewer, first-frame times. Viewers count the encoded frames they receive
 instead of decoding them (``--viewers-decode`` to decode): the server sends the same, and on a
@@ -180,12 +182,16 @@ def serve_and_measure(
         # not at the same moment as fifteen others on the same two cores.
         duration = 25 + 2 + args.seconds + 3
         decoding = [] if args.viewers_decode else ["--no-decode"]
+        instances = sorted(pids, key=lambda i: i != origin)
         viewers, firsts = [], []
         for n in range(args.viewers):
             # Each plays until the window is over: later joins take a few seconds each.
             joins_after = 4 * (args.viewers - 1 - n) if args.one_by_one else 0
             seconds = str(duration + joins_after)
-            viewers.append(peer.start("view", stream["whep_url"], "--seconds", seconds, *decoding))
+            # Evenly over the processes, as a round-robin balancer would (the kernel's hash can
+            # give one process 2 of 16, leaving its per-viewer figure resting on two viewers).
+            placed = ["--on", instances[n % len(instances)]] if args.spread == "even" else []
+            viewers.append(peer.start("view", stream["whep_url"], "--seconds", seconds, *decoding, *placed))
             peers.append(viewers[-1])
             if args.one_by_one:
                 firsts.append(viewers[-1].next(35))

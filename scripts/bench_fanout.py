@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_fanout.py [--viewers 8] [--baseline-viewers 4] [--seconds 15]
     .venv/bin/python scripts/bench_fanout.py --workers 2 [--viewers 8] [--redis redis://127.0.0.1:6379]
+        [--spread even|kernel]
 
 With ``--workers N`` it measures instead ``expo serve --workers N`` against one process, viewers
 spread over the workers and relayed from the one that holds the publisher: see
@@ -254,6 +255,13 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="with --workers: each viewer joins once the one before has a picture (else all at once)",
+    )
+    parser.add_argument(
+        "--spread",
+        choices=["even", "kernel"],
+        default="even",
+        help="with --workers: viewers in turn on each process (a round-robin balancer), or where "
+        "the kernel's SO_REUSEPORT hash puts them (as up to 2026-12-05)",
     )
     args = parser.parse_args()
     if args.workers > 1:
