@@ -24,12 +24,16 @@ Terms are read from a document's ``tsvector`` text (:func:`terms_of`), the one t
 so a bitmap and the GIN index agree on every document by construction. The bitmaps change in the
 same transaction as the documents (:func:`apply`, called by ``booths.search``), under a shared
 advisory lock per expo that :func:`rebuild` takes exclusively: a rebuild sees every committed
-document and no writer's change is lost across it. Writes cost one upsert per tracked term and
-chunk they touch (a product's save: its ~100-200 tracked words, prefixes and phrases).
+document and no writer's change is lost across it. Writes cost one upsert of an 8 KB value per
+tracked term and chunk whose bits they change: at Canton Fair scale (9,355 tracked terms) adding
+or removing a product ~80 ms (its ~150 tracked words, prefixes and phrases), an edit only the
+terms it changes, 500 products in one batch 1.8 s. A store nobody ran ``expo catalog index`` on
+tracks nothing and pays one indexed lookup per write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -132,20 +136,36 @@ class Change:
 
 
 def changes(
-    old: Mapping[int, str], new: Mapping[int, str], tracked: set[str]
+    old: Mapping[int, set[str]], new: Mapping[int, set[str]], tracked: set[str]
 ) -> dict[tuple[str, int], Change]:
-    """Per (term, chunk), the bits that documents going from ``old`` to ``new`` vectors (doc id ->
-    ``tsvector`` text; absent: no document) set and clear, for the tracked terms only."""
+    """Per (term, chunk), the bits that documents going from the terms ``old`` to ``new`` (doc id
+    -> terms; absent: no document) set and clear, for the tracked terms only."""
     out: dict[tuple[str, int], Change] = {}
     for doc_id in old.keys() | new.keys():
-        before = terms_of(old[doc_id]) & tracked if doc_id in old else set()
-        after = terms_of(new[doc_id]) & tracked if doc_id in new else set()
+        before = old.get(doc_id, set()) & tracked
+        after = new.get(doc_id, set()) & tracked
         chunk, position = chunk_of(doc_id)
         for term in after - before:
             out.setdefault((term, chunk), Change([], [])).set.append(position)
         for term in before - after:
             out.setdefault((term, chunk), Change([], [])).clear.append(position)
     return out
+
+
+def _upsert_rows(
+    expo_id: int, old: Mapping[int, set[str]], new: Mapping[int, set[str]], tracked: set[str]
+) -> list[dict[str, object]]:
+    # One order for every writer: two transactions never wait on each other's rows in a cycle.
+    return [
+        {
+            "expo": expo_id,
+            "term": term,
+            "chunk": chunk,
+            "set": _bits_literal(change.set),
+            "clear": _bits_literal(change.clear),
+        }
+        for (term, chunk), change in sorted(changes(old, new, tracked).items())
+    ]
 
 
 # A chunk's bits travel as hex text (driver-neutral), read by bit varying's "x..." input syntax.
@@ -160,16 +180,31 @@ _UPSERT = text(
 )
 
 
+def _terms_by_doc(vectors: Mapping[int, str]) -> dict[int, set[str]]:
+    return {doc_id: terms_of(tsv) for doc_id, tsv in vectors.items()}
+
+
 async def apply(
     connection: AsyncConnection, expo_id: int, old: Mapping[int, str], new: Mapping[int, str]
 ) -> None:
-    """Bring the expo's bitmaps from documents ``old`` to ``new`` (in the caller's transaction)."""
+    """Bring the expo's bitmaps from documents ``old`` to ``new`` (doc id -> ``tsvector`` text), in
+    the caller's transaction. The terms are worked out in a thread: an import's batch of 500
+    documents is ~60 ms of Python."""
     if not old and not new:
         return
+    # The lock first, then a fresh snapshot: a rebuild that committed meanwhile is seen.
     await connection.execute(
         text("SELECT pg_advisory_xact_lock_shared(:cls, :expo)"), {"cls": LOCK_CLASS, "expo": expo_id}
     )
-    candidates = set().union(*(terms_of(v) for v in (*old.values(), *new.values())))
+    tracks = await connection.execute(
+        text("SELECT EXISTS (SELECT 1 FROM search_term WHERE expo_id = :expo)"), {"expo": expo_id}
+    )
+    if not tracks.scalar():
+        return
+    before, after = await asyncio.gather(
+        asyncio.to_thread(_terms_by_doc, old), asyncio.to_thread(_terms_by_doc, new)
+    )
+    candidates = set().union(*before.values(), *after.values())
     tracked = set(
         (
             await connection.execute(
@@ -178,20 +213,7 @@ async def apply(
             )
         ).scalars()
     )
-    if not tracked:
-        return
-    pending = changes(old, new, tracked)
-    # One order for every writer: two transactions never wait on each other's rows in a cycle.
-    rows = [
-        {
-            "expo": expo_id,
-            "term": term,
-            "chunk": chunk,
-            "set": _bits_literal(change.set),
-            "clear": _bits_literal(change.clear),
-        }
-        for (term, chunk), change in sorted(pending.items())
-    ]
+    rows = await asyncio.to_thread(_upsert_rows, expo_id, before, after, tracked) if tracked else []
     if rows:
         await connection.execute(_UPSERT, rows)
 

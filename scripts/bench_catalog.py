@@ -3,6 +3,7 @@ on SQLite and PostgreSQL side by side.
 
     .venv/bin/python scripts/gen_catalog.py --data-dir /tmp/canton          # once per store
     .venv/bin/python scripts/gen_catalog.py --store postgresql+asyncpg://127.0.0.1:5432/expo_canton
+    # (a PostgreSQL store generated before 2026-12-05: expo db upgrade, then expo catalog index)
     .venv/bin/python scripts/bench_catalog.py --stores sqlite,postgres --data-dir /tmp/canton \
         --postgres postgresql+asyncpg://127.0.0.1:5432/expo_canton [--requests 400]
 

@@ -13,7 +13,8 @@ real migrations and the search documents from the normalisation the app uses
 * SQLite: executemany in large transactions with the bulk-load pragmas (no journal, no fsync),
   the FTS5 index merged into one segment at the end.
 * PostgreSQL (:mod:`catalog_postgres`): rows go in with COPY while the next chunk is generated,
-  constraints and indexes are built after the load, then VACUUM ANALYZE.
+  constraints and indexes are built after the load, then the common search terms' bitmaps (as
+  ``expo catalog index`` builds them), then VACUUM ANALYZE.
 
 Prints timings and the store's size; the last line is one JSON object.
 """
