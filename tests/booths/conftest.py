@@ -28,6 +28,15 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+@pytest.fixture
+async def pg(postgres_url: str) -> AsyncIterator[Database]:
+    """A fresh PostgreSQL store with the schema, for the tests of PostgreSQL's own search paths."""
+    await create_schema(postgres_url)
+    database = Database(postgres_url)
+    yield database
+    await database.dispose()
+
+
 async def make_user(db: Database, email: str, role: str) -> User:
     async with db.session() as session:
         return await accounts.create_user(session, email=email, password="correct horse battery", role=role)

@@ -4,7 +4,6 @@ is the GIN index's to the document, through every kind of write, and a rebuild l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -17,7 +16,6 @@ from expo.cli import main as cli_main
 from expo.db import Database
 from tests.booths.conftest import Floor, seed_floor
 from tests.booths.test_search import find
-from tests.conftest import create_schema
 
 # Words, prefixes being typed, CJK words and phrases of every length, filters: each query is
 # counted from the bitmaps (all its terms are tracked at min_docs=1) and through the GIN index.
@@ -39,14 +37,6 @@ QUERIES: list[tuple[str, Filters]] = [
     ("cable", Filters()),
     ("lantern", Filters()),
 ]
-
-
-@pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[Database]:
-    await create_schema(postgres_url)
-    database = Database(postgres_url)
-    yield database
-    await database.dispose()
 
 
 async def rebuild(db: Database, floor: Floor, min_docs: int = 1) -> search_bits.Rebuilt:

@@ -4,8 +4,6 @@ documents their filter lexemes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import text
 
@@ -15,15 +13,6 @@ from booths.services import ProductFields
 from expo.db import Database
 from tests.booths.conftest import seed_floor
 from tests.booths.test_search import find, names
-from tests.conftest import create_schema
-
-
-@pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[Database]:
-    await create_schema(postgres_url)
-    database = Database(postgres_url)
-    yield database
-    await database.dispose()
 
 
 async def test_filters_are_lexemes_of_the_vector_that_text_cannot_reach(pg: Database) -> None:
