@@ -21,7 +21,8 @@ two characters long, which a trigram index cannot find, and bigrams keep the ind
   (``_e<expo>``, ``_h<hall>``, ``_k<country>``, ``_c<category>``, no position: the underscore
   never occurs in a text token, see :func:`groups`), so the GIN index narrows a filtered search
   before any table row is read (see :func:`_search_postgres`). The filter columns stay, for
-  reading and maintenance.
+  reading and maintenance. A query made only of an expo's common terms is counted and windowed
+  from their bitmaps instead (:mod:`booths.search_bits`), kept in step by every write here.
 
 Rows are keyed ``doc_id = expo.id << 40 | 2 * booth.id`` (or ``2 * product.id + 1``): an expo's
 documents are one rowid range, which FTS5 seeks to directly (much cheaper than an "expo" token
@@ -339,6 +340,11 @@ def _rewrite_vectors(conn: Connection, value: str) -> None:
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_search_doc_tsv")
     conn.exec_driver_sql(f"UPDATE search_doc SET tsv = {value}")  # noqa: S608
     conn.exec_driver_sql("CREATE INDEX ix_search_doc_tsv ON search_doc USING GIN (tsv)")
+    if conn.exec_driver_sql("SELECT to_regclass('search_term') IS NOT NULL").scalar():
+        # The term bitmaps describe the old vectors: forget them, every search goes through the
+        # GIN index (exact) until `expo catalog index` builds them again.
+        conn.exec_driver_sql("DELETE FROM search_bits")
+        conn.exec_driver_sql("DELETE FROM search_term")
 
 
 def include_name(name: str | None, type_: str, parent_names: Mapping[Any, str | None]) -> bool:
@@ -789,7 +795,8 @@ async def _search_postgres(
     categories: list[int],
     offset: int,
 ) -> tuple[int, list[int]]:
-    """The exact total and one page of doc ids, best first, from the GIN index.
+    """The exact total and one page of doc ids, best first, from the term bitmaps (a query of
+    common terms only, see :mod:`booths.search_bits`) or else the GIN index.
 
     The text and the filters are one ``tsquery`` (see :func:`postgres_tags`): the index narrows a
     filtered search before the table is read. The expo is a range of doc ids instead, checked on

@@ -187,6 +187,16 @@ async def test_every_kind_of_write_keeps_the_bitmaps_exact(pg: Database) -> None
     await assert_bits_agree(pg, floor)
 
 
+async def test_rewriting_every_vector_forgets_the_bitmaps(pg: Database) -> None:
+    floor = await seed_floor(pg)
+    await rebuild(pg, floor)
+    assert (await counts(pg, floor, "lumen", Filters(country="DE")))[0] == 1
+    async with pg.engine.begin() as conn:
+        await conn.run_sync(search.drop_filter_lexemes)  # a migration step rewriting every vector
+    assert await counts(pg, floor, "lumen", Filters(country="DE")) == (None, 0)
+    assert (await find(pg, floor, "lumen", filters=Filters(country="DE"))).total == 0
+
+
 async def test_concurrent_writers_and_a_rebuild_lose_nothing(pg: Database) -> None:
     floor = await seed_floor(pg)
     await rebuild(pg, floor)
