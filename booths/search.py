@@ -70,7 +70,7 @@ SEARCH_TABLES = (SEARCH_TABLE, "search_term", "search_bits")  # see search_bits
 PREFIX_INDEX = "2 3"
 
 _WORD = re.compile(r"[^\W_]+")
-_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+)")
+_CJK = re.compile(f"([{search_bits.CJK_CHARACTERS}]+)")
 
 
 # Text normalisation -------------------------------------------------------------------------------
@@ -172,8 +172,8 @@ def _quote(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-EXPO_SHIFT = 40
-_LOCAL = (1 << EXPO_SHIFT) - 1
+EXPO_SHIFT = search_bits.EXPO_SHIFT
+_LOCAL = search_bits.LOCAL_MASK
 
 
 def booth_doc_id(expo_id: int, booth_id: int) -> int:

@@ -45,13 +45,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 CHUNK_SHIFT = 16
 CHUNK_BITS = 1 << CHUNK_SHIFT  # 8 KB a chunk: compressed when sparse, ~85 chunks at Canton Fair scale
-LOCAL_MASK = (1 << 40) - 1  # booths.search.EXPO_SHIFT: a doc id's place within its expo
+# booths.search lays doc ids out as ``expo_id << EXPO_SHIFT | local number`` and splits runs of
+# these scripts (written without spaces) into bigrams; both are defined here, below it, once.
+EXPO_SHIFT = 40
+LOCAL_MASK = (1 << EXPO_SHIFT) - 1  # a doc id's place within its expo
+CJK_CHARACTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 MIN_DOCS = 2_000  # a term matching fewer documents is counted through the GIN index (~10-20 ms)
 MAX_PHRASE = 3  # CJK phrases of up to this many tokens (4 characters) are terms
 # pg_advisory_xact_lock's first key: "search bits" (the second is the expo).
 LOCK_CLASS = 0x5B17
 _LEXEME = re.compile(r"'((?:[^'\\]|''|\\.)*)'(?::([0-9A-D,]+))?")
-_CJK_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_CJK_TOKEN = re.compile(f"[{CJK_CHARACTERS}]")
 
 
 def _unquote(quoted: str) -> str:
@@ -255,17 +259,11 @@ async def matches(
         total += int(n)
         if sent is None or len(first) >= window:
             continue
-        base = (expo_id << 40) | (int(chunk) << CHUNK_SHIFT)
+        base = (expo_id << EXPO_SHIFT) | (int(chunk) << CHUNK_SHIFT)
         for byte in _NONZERO.finditer(bytes(sent), _SEND_HEADER):
             at = base + (byte.start() - _SEND_HEADER) * 8
             first.extend(at + k for k in _SET_BITS[byte.group()[0]])
     return total, first[:window]
-
-
-async def count(connection: AsyncConnection, expo_id: int, terms: Sequence[str]) -> int | None:
-    """The number of the expo's documents matching every term, or None when a term is not tracked."""
-    found = await matches(connection, expo_id, terms, 0)
-    return found[0] if found is not None else None
 
 
 @dataclass
@@ -286,7 +284,7 @@ async def rebuild(connection: AsyncConnection, expo_id: int, min_docs: int = MIN
     await connection.execute(
         text("SELECT pg_advisory_xact_lock(:cls, :expo)"), {"cls": LOCK_CLASS, "expo": expo_id}
     )
-    low, high = expo_id << 40, (expo_id << 40) | LOCAL_MASK
+    low, high = expo_id << EXPO_SHIFT, (expo_id << EXPO_SHIFT) | LOCAL_MASK
     documents = 0
     frequency: Counter[str] = Counter()
     async for batch in _documents(connection, low, high):
