@@ -1,10 +1,13 @@
 """RTP packets forwarded per second per core of the server, batched sends against one by one.
 
     .venv/bin/python scripts/bench_forward.py [--viewers 12] [--seconds 10] [--rounds 2] [--path-only]
+        [--viewers-decode]
 
 One ``expo serve`` on a fresh store, one WHIP publisher and K WHEP viewers, the peers of
 scripts/bench_fanout.py (scripts/_fanout_peer.py: 640x360 at 30 fps, H.264 pinned at ``--kbps``
-plus Opus; every viewer an aiortc peer in its own process that decodes every frame). The server's
+plus Opus; every viewer an aiortc peer in its own process that counts the encoded frames it
+receives, or decodes them with ``--viewers-decode``: the server sends the same either way, and on
+this 2-core machine twelve decoding viewers take the cores from the server measured). The server's
 CPU (utime + stime of its process) is measured over ``--seconds`` with the publisher alone (before
 the viewers come and after they leave: the mean of both), and, once all viewers have a picture,
 over alternating windows of ``--seconds`` each:
@@ -125,8 +128,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"publisher live; measuring {args.seconds:.0f} s without viewers ...", flush=True)
         idle = core_share(server.pid, args.seconds)
         duration = JOIN_TIMEOUT + SETTLE + (args.seconds + SETTLE) * args.rounds * len(MODES) + 3
+        decoding = [] if args.viewers_decode else ["--no-decode"]
         viewers = [
-            Peer.start("view", stream["whep_url"], "--seconds", str(duration)) for _ in range(args.viewers)
+            Peer.start("view", stream["whep_url"], "--seconds", str(duration), *decoding)
+            for _ in range(args.viewers)
         ]
         peers += viewers
         for viewer in viewers:
@@ -254,7 +259,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--viewers", type=int, default=12, help="WHEP viewers, each a decoding aiortc peer")
+    parser.add_argument("--viewers", type=int, default=12, help="WHEP viewers, each an aiortc peer")
+    parser.add_argument(
+        "--viewers-decode",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="viewers decode every frame (default: they count the encoded frames)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="each CPU measurement window")
     parser.add_argument("--rounds", type=int, default=2, help="windows per mode, alternating")
     parser.add_argument("--kbps", type=int, default=1000, help="the publisher's H.264 bitrate")
