@@ -2,15 +2,19 @@
 --workers N`` against one process, in the same run (see bench_fanout.py for the peers).
 
 Each server runs as ``expo serve [--workers N]`` on a fresh SQLite store and its own Redis
-database. The publisher lands on one worker (the origin); K viewers, each a new connection, are
-spread over the workers in turn (``--spread even``, the default: a viewer that the kernel's
+database. The publisher lands on one worker (the origin). K viewers join each process
+(``--audience per-process``, the default: N workers get N times the viewers of one process, so
+that each process is measured at the load the single one had, since a viewer's cost falls as a
+process serves more of them), or K in all (``--audience total``). Each viewer is a new connection,
+placed on the workers in turn (``--spread even``, the default: a viewer that the kernel's
 ``SO_REUSEPORT`` hash put elsewhere tries again on a new connection, as if a round-robin balancer
-were in front) or as the kernel puts them (``--spread kernel``), those on other workers relayed
-from the origin. Which process holds each viewer is read from its session URL, and each worker's pid from
-its private address on the bus (``ss``). Per process: CPU idle (publisher only) and busy (viewers
-playing), CPU per viewer, first-frame times. Viewers count the encoded frames they receive
-instead of decoding them (``--viewers-decode`` to decode): the server sends the same, and on a
-2-core machine decoding viewers would take the cores from the servers being measured.
+were in front) or where the kernel puts it (``--spread kernel``); those on other workers are
+relayed from the origin. Which process holds each viewer is read from its session URL, and each
+worker's pid from its private address on the bus (``ss``). Per process: CPU idle (publisher
+only), with half the viewers playing and with all of them (busy), CPU per viewer, first-frame
+times. Viewers count the encoded frames they receive instead of decoding them
+(``--viewers-decode`` to decode): the server sends the same, and on a 2-core machine decoding
+viewers would take the cores from the servers being measured.
 
 Derived figures:
 
@@ -18,6 +22,12 @@ Derived figures:
   its workers of the same with each worker's own CPU per viewer (the relayed ones' cost included).
   A projection from measured costs: on this 2-core machine the viewers' own processes take the
   cores long before the servers would.
+* the same at one more viewer's cost (``+1``, ``holds+1``): (busy - half) / the viewers that
+  joined in between, on the event loop's thread, where a viewer's work is done (the HLS
+  packager's and the recorder's threads do the same work whatever the audience); a process holds
+  the viewers it has plus (1 core - busy, all threads) / that cost. It shows how a viewer's cost
+  falls with the viewers a process has, but rests on a difference of two windows: the target is
+  judged on "holds", every process at the same load. Needs the one-by-one joins.
 * relay cost per viewer: a relay link costs the same whatever the number of viewers it feeds
   (one message per frame of the stream, on each end), so it is measured on its own first
   (scripts/_relay_link_cost.py: both ends in one process, against feeding the same frames with
@@ -51,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from bench_forward import cpu_seconds  # the process's CPU seconds, and its event loop thread's
 from benchlib import free_port, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,14 +142,16 @@ def empty(client: redis.Redis) -> None:
         client.delete(*keys)
 
 
-def run_served(args: argparse.Namespace, workers: int, peer: Any, cpu_seconds: Any) -> dict[str, Any]:
-    """One server (``workers`` processes), one publisher, ``args.viewers`` viewers: per-process figures."""
+def run_served(args: argparse.Namespace, workers: int, peer: Any) -> dict[str, Any]:
+    """One server (``workers`` processes), one publisher, ``args.viewers`` viewers (on each
+    process with ``--audience per-process``): per-process figures."""
+    audience = args.viewers * workers if args.audience == "per-process" else args.viewers
     with redis_database(args.redis) as bus_url:
-        return serve_and_measure(args, workers, bus_url, peer, cpu_seconds)
+        return serve_and_measure(args, workers, audience, bus_url, peer)
 
 
 def serve_and_measure(
-    args: argparse.Namespace, workers: int, bus_url: str, peer: Any, cpu_seconds: Any
+    args: argparse.Namespace, workers: int, audience: int, bus_url: str, peer: Any
 ) -> dict[str, Any]:
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="expo-bench-workers-"))
@@ -177,16 +190,25 @@ def serve_and_measure(
             m.split("/", 1)[1] for m in members(bus_url, PUBLISHERS_KEY) if m.startswith(f"{stream['id']}/")
         )
         print(f"{name}: publisher live; measuring {args.seconds:.0f} s without viewers ...", flush=True)
-        idle = shares(pids, args.seconds, cpu_seconds)
+        idle = shares(pids, args.seconds)
         # Joining one by one, a viewer's own process starts (imports, keys) while the others play,
         # not at the same moment as fifteen others on the same two cores.
-        duration = 25 + 2 + args.seconds + 3
+        duration = 25 + 2 * (2 + args.seconds) + 3
         decoding = [] if args.viewers_decode else ["--no-decode"]
         instances = sorted(pids, key=lambda i: i != origin)
         viewers, firsts = [], []
-        for n in range(args.viewers):
+        half: dict[str, tuple[float, float]] = {}
+        half_firsts: list[dict[str, Any]] = []
+        for n in range(audience):
+            if n == audience // 2 and args.one_by_one:
+                # Half the audience playing (spread as the whole will be): a second point, so that
+                # what one more viewer costs is seen apart from what the first costs.
+                print(f"{name}: {n} viewers playing; measuring {args.seconds:.0f} s ...", flush=True)
+                time.sleep(2)
+                half = shares(pids, args.seconds)
+                half_firsts = list(firsts)
             # Each plays until the window is over: later joins take a few seconds each.
-            joins_after = 4 * (args.viewers - 1 - n) if args.one_by_one else 0
+            joins_after = 4 * (audience - 1 - n) if args.one_by_one else 0
             seconds = str(duration + joins_after)
             # Evenly over the processes, as a round-robin balancer would (the kernel's hash can
             # give one process 2 of 16, leaving its per-viewer figure resting on two viewers).
@@ -199,8 +221,8 @@ def serve_and_measure(
             firsts = [v.next(35) for v in viewers]
         print(f"{name}: {len(viewers)} viewers playing; measuring {args.seconds:.0f} s ...", flush=True)
         time.sleep(2)
-        busy = shares(pids, args.seconds, cpu_seconds)
-        ends = [v.next(duration + 4 * args.viewers + 10) for v in viewers]
+        busy = shares(pids, args.seconds)
+        ends = [v.next(duration + 4 * audience + 10) for v in viewers]
     finally:
         for started in peers:
             started.stop()
@@ -209,15 +231,35 @@ def serve_and_measure(
     for instance in sorted(pids, key=lambda i: i != origin):
         mine = [f["first_frame_s"] for f in firsts if str(f["location"]).endswith("." + instance)]
         n = len(mine)
-        per_viewer = (busy[instance] - idle[instance]) / n if n else None
+        (idle_core, idle_loop), (busy_core, busy_loop) = idle[instance], busy[instance]
+        per_viewer = (busy_core - idle_core) / n if n else None
+        n_half = sum(1 for f in half_firsts if str(f["location"]).endswith("." + instance)) if half else 0
+        # One more viewer's cost, from half the audience to all of it on this process, on the
+        # event loop's thread, where a viewer's work is done; what the process holds at that
+        # cost: the viewers it has plus what its spare core buys.
+        added = n - n_half if half else 0
+        marginal = (busy_loop - half[instance][1]) / added if added > 0 else None
+        marginal_process = (busy_core - half[instance][0]) / added if added > 0 else None
         processes.append(
             {
                 "role": "origin" if instance == origin else "relay",
                 "viewers": n,
-                "idle_core": round(idle[instance], 4),
-                "busy_core": round(busy[instance], 4),
+                "idle_core": round(idle_core, 4),
+                "busy_core": round(busy_core, 4),
                 "core_per_viewer": round(per_viewer, 5) if per_viewer is not None else None,
-                "holds": round((1 - idle[instance]) / per_viewer) if per_viewer and per_viewer > 0 else None,
+                "holds": round((1 - idle_core) / per_viewer) if per_viewer and per_viewer > 0 else None,
+                "viewers_half": n_half,
+                "half_core": round(half[instance][0], 4) if half else None,
+                "loop_idle_core": round(idle_loop, 4),
+                "loop_half_core": round(half[instance][1], 4) if half else None,
+                "loop_busy_core": round(busy_loop, 4),
+                "marginal_core_per_viewer": round(marginal, 5) if marginal is not None else None,
+                "marginal_process_core_per_viewer": round(marginal_process, 5)
+                if marginal_process is not None
+                else None,
+                "holds_at_marginal": round(n + (1 - busy_core) / marginal)
+                if marginal and marginal > 0
+                else None,
                 "first_frame_p50_s": round(statistics.median(mine), 3) if mine else None,
                 "first_frame_max_s": round(max(mine), 3) if mine else None,
             }
@@ -231,13 +273,15 @@ def serve_and_measure(
     }
 
 
-def shares(pids: dict[str, int], seconds: float, cpu_seconds: Any) -> dict[str, float]:
-    """Each process's share of one core over the next ``seconds``, measured over the same window."""
+def shares(pids: dict[str, int], seconds: float) -> dict[str, tuple[float, float]]:
+    """Each process's share of one core over the next ``seconds``, and its event loop thread's,
+    measured over the same window."""
     before = {i: cpu_seconds(pid) for i, pid in pids.items()}
     started = time.monotonic()
     time.sleep(seconds)
     elapsed = time.monotonic() - started
-    return {i: (cpu_seconds(pid) - before[i]) / elapsed for i, pid in pids.items()}
+    after = {i: cpu_seconds(pid) for i, pid in pids.items()}
+    return {i: ((after[i][0] - before[i][0]) / elapsed, (after[i][1] - before[i][1]) / elapsed) for i in pids}
 
 
 def link_alone(args: argparse.Namespace) -> dict[str, Any]:
@@ -250,10 +294,10 @@ def link_alone(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def run(args: argparse.Namespace, peer: Any, cpu_seconds: Any) -> None:
+def run(args: argparse.Namespace, peer: Any) -> None:
     link = link_alone(args)
-    one = run_served(args, 1, peer, cpu_seconds)
-    many = run_served(args, args.workers, peer, cpu_seconds)
+    one = run_served(args, 1, peer)
+    many = run_served(args, args.workers, peer)
     single = one["processes"][0]
     origin = many["processes"][0]
     relays = [p for p in many["processes"][1:] if p["core_per_viewer"] is not None]
@@ -273,17 +317,28 @@ def run(args: argparse.Namespace, peer: Any, cpu_seconds: Any) -> None:
     added = relay_ff_p50 - direct_ff if relay_ff_p50 is not None and direct_ff is not None else None
 
     header = (
-        f"{'':<34}{'viewers':>8}{'idle':>8}{'busy':>8}{'/viewer':>9}{'holds':>7}{'ff p50':>8}{'ff max':>8}"
+        f"{'':<26}{'viewers':>8}{'idle':>7}{'half':>7}{'busy':>7}{'/viewer':>9}{'holds':>7}"
+        f"{'+1':>8}{'holds+1':>8}{'ff p50':>8}{'ff max':>8}"
     )
     print("\n" + header)
     for label, figures in [("1 process", single)] + [
         (f"{args.workers} workers: {p['role']}", p) for p in many["processes"]
     ]:
-        per = figures["core_per_viewer"]
+        per, half = figures["core_per_viewer"], figures["half_core"]
+        extra = figures["marginal_core_per_viewer"]
         print(
-            f"{label:<34}{figures['viewers']:>8}{figures['idle_core']:>8.1%}{figures['busy_core']:>8.1%}"
+            f"{label:<26}{figures['viewers_half']:>3}/{figures['viewers']:<4}{figures['idle_core']:>7.1%}"
+            f"{(f'{half:.1%}' if half is not None else '-'):>7}{figures['busy_core']:>7.1%}"
             f"{(f'{per:.2%}' if per is not None else '-'):>9}{figures['holds'] or '-'!s:>7}"
+            f"{(f'{extra:.2%}' if extra is not None else '-'):>8}{figures['holds_at_marginal'] or '-'!s:>8}"
             f"{figures['first_frame_p50_s'] or '-'!s:>8}{figures['first_frame_max_s'] or '-'!s:>8}"
+        )
+    marginal_one = single["holds_at_marginal"]
+    marginal_many = sum(p["holds_at_marginal"] or 0 for p in many["processes"])
+    if marginal_one:
+        print(
+            f"at one more viewer's cost: 1 process {marginal_one}, {args.workers} workers {marginal_many}: "
+            f"{marginal_many / marginal_one:.2f}x"
         )
     ratio = held_many / held_one if held_one else None
     print(f"\nviewers held at their measured cost: 1 process {held_one}, {args.workers} workers {held_many}")
@@ -318,6 +373,7 @@ def run(args: argparse.Namespace, peer: Any, cpu_seconds: Any) -> None:
                 "one_process": one,
                 "workers": many,
                 "ratio_held": round(ratio, 2) if ratio else None,
+                "ratio_held_at_marginal": round(marginal_many / marginal_one, 2) if marginal_one else None,
                 "relay_link": link,
                 "relay_core_per_viewer": round(relay_cost, 5) if relay_cost is not None else None,
                 "relay_minus_origin_per_viewer": round(difference, 5) if difference is not None else None,

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_fanout.py [--viewers 8] [--baseline-viewers 4] [--seconds 15]
     .venv/bin/python scripts/bench_fanout.py --workers 2 [--viewers 8] [--redis redis://127.0.0.1:6379]
-        [--spread even|kernel]
+        [--spread even|kernel] [--audience per-process|total]
 
 With ``--workers N`` it measures instead ``expo serve --workers N`` against one process, viewers
 spread over the workers and relayed from the one that holds the publisher: see
@@ -263,11 +263,18 @@ def main() -> None:
         help="with --workers: viewers in turn on each process (a round-robin balancer), or where "
         "the kernel's SO_REUSEPORT hash puts them (as up to 2026-12-05)",
     )
+    parser.add_argument(
+        "--audience",
+        choices=["per-process", "total"],
+        default="per-process",
+        help="with --workers: --viewers on each process (N workers get N times as many as one "
+        "process, so that every process is measured at the same load), or in all",
+    )
     args = parser.parse_args()
     if args.workers > 1:
         import _fanout_workers
 
-        _fanout_workers.run(args, Peer, cpu_seconds)
+        _fanout_workers.run(args, Peer)
         return
 
     expo = run_expo(args)
