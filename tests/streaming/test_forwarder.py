@@ -411,7 +411,7 @@ async def test_a_viewer_whose_connection_changes_leaves_the_fan_out_and_comes_ba
             await decoded_frames(viewers[0].track("video"), 1)
     frames = await decoded_frames(viewers[0].track("video"), 10)
     assert frames[-1].width == WIDTH
-    assert tracks[0] in outlets and outlets[tracks[0]].configured
+    assert tracks[0].frames_forwarded > before and tracks[0] in outlets and outlets[tracks[0]].configured
     await decoded_frames(viewers[1].track("video"), 10)
     # A viewer that leaves leaves the fan-out at once.
     tracks[1].stop()
