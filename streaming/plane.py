@@ -531,6 +531,11 @@ class MediaPlane:
         del self.publishers[stream_id]
         rehearsal = stream_id in self._rehearsing
         self._rehearsing.discard(stream_id)  # a rehearsal that ends leaves the stream scheduled
+        waits = grace and not rehearsal and not self.closed
+        if waits:
+            # Named lost before the teardown's awaits: a DELETE that comes meanwhile (a browser
+            # closes its connection as it stops) finds the session and ends the broadcast.
+            self._lost[stream_id] = session
         try:
             if end_stream and not rehearsal:
                 # Announced before the media goes: viewers hear "ended" and do not retry.
@@ -540,7 +545,7 @@ class MediaPlane:
             for viewer in [v for v in self.viewers.values() if v.stream_id == stream_id]:
                 await self._end_viewer(viewer)
             await self._finish_hls(stream_id)
-        if grace and not rehearsal and not self.closed:
+        if waits and self._lost.get(stream_id) is session:  # not ended or taken over meanwhile
             self._cancel_grace(stream_id)  # one that reconcile started during the teardown
             self._grace[stream_id] = self._spawn(self._end_after_grace(stream_id))
             self._lost[stream_id] = session
@@ -599,7 +604,7 @@ class MediaPlane:
     def _answering_for(self) -> set[int]:
         """Streams whose fate this process decides: publisher connecting or connected, or waiting
         out the reconnect grace."""
-        return set(self.publishers) | self._claimed | set(self._grace)
+        return set(self.publishers) | self._claimed | set(self._grace) | set(self._lost)
 
     async def _hold(self, stream_id: int) -> None:
         """Name ``stream_id`` in this process's presence now (not at the next renewal)."""
