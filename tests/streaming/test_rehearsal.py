@@ -156,6 +156,13 @@ async def test_a_rehearsal_that_ends_leaves_the_stream_scheduled(
     key = live_server.call(stream_key(live_server, stream_id))
     plane = live_server.app.state.platform.get(MediaPlane)
     plane.reconnect_grace = 0.01  # a lost *broadcast* would be ended at once: a rehearsal is not
+
+    async def drop(encoder: RTCPeerConnection) -> None:
+        """The encoder vanishes once connected (its close tells the server at once)."""
+        await until(lambda: encoder.connectionState == "connected")
+        await encoder.close()
+        await until(lambda: stream_id not in plane.publishers)
+
     async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
         # Stopped by its DELETE: nobody saw anything, the broadcast can still start.
         first = await publish(http, stream_id, key, peers, "?rehearsal=1")
@@ -169,8 +176,7 @@ async def test_a_rehearsal_that_ends_leaves_the_stream_scheduled(
         second = await publish(http, stream_id, key, peers, "?rehearsal=true")
         assert second.status_code == 201, second.text
         await until(lambda: plane.publishers.get(stream_id) is not None and plane.rehearsing(stream_id))
-        await peers[-1].close()
-        await until(lambda: stream_id not in plane.publishers, timeout=40)
+        await drop(peers[-1])
         assert (await stats(http, stream_id))["status"] == "scheduled"
         assert not plane.rehearsing(stream_id)
 
@@ -181,8 +187,7 @@ async def test_a_rehearsal_that_ends_leaves_the_stream_scheduled(
         assert live.status_code == 201, live.text
         assert (await stats(http, stream_id))["status"] == "live"
         await until(lambda: plane.publishers.get(stream_id) is not None)
-        await peers[-1].close()
-        await until(lambda: stream_id not in plane.publishers, timeout=40)
+        await drop(peers[-1])
         assert (await stats(http, stream_id))["status"] == "live"
         assert error_code(await publish(http, stream_id, key, peers, "?rehearsal=1")) == (409, "stream.live")
         back = await publish(http, stream_id, key, peers)
