@@ -168,6 +168,9 @@ class MediaPlane:
         # Publishers whose connection dropped, kept while their stream waits for a reconnect: a
         # DELETE that arrives just after the drop (a browser closes as it stops) still ends it.
         self._lost: dict[int, PublisherSession] = {}
+        # Streams whose last publisher's media, viewers and HLS are being torn down, set once done:
+        # an encoder reconnecting meanwhile waits, lest the teardown end its viewers and playlist.
+        self._teardowns: dict[int, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
 
@@ -193,6 +196,10 @@ class MediaPlane:
             raise Conflict("The stream is live already: it cannot be rehearsed.", code="stream.live")
         self._claimed.add(stream_id)  # before the first await: two encoders racing get one 409
         try:
+            teardown = self._teardowns.get(stream_id)
+            if teardown is not None:
+                await teardown.wait()  # the dropped publisher's media is still going: resume after it
+                self._check_open()
             async with publishing_claim(self.bus, stream_id) as alone:
                 if not alone:  # another process is accepting one for this stream at this moment
                     raise Conflict("This stream already has a publisher.", code="stream.publisher_connected")
@@ -529,6 +536,18 @@ class MediaPlane:
         if self.publishers.get(stream_id) is not session:
             return  # already torn down by another path
         del self.publishers[stream_id]
+        done = self._teardowns[stream_id] = asyncio.Event()
+        try:
+            await self._tear_down(session, end_stream=end_stream, grace=grace)
+        finally:
+            if self._teardowns.get(stream_id) is done:
+                del self._teardowns[stream_id]
+            done.set()
+        logger.info("whip: media of stream %s ended", stream_id)
+
+    async def _tear_down(self, session: PublisherSession, *, end_stream: bool, grace: bool) -> None:
+        """Its media, viewers and HLS go; with ``grace``, the stream then waits for it to return."""
+        stream_id = session.stream_id
         rehearsal = stream_id in self._rehearsing
         self._rehearsing.discard(stream_id)  # a rehearsal that ends leaves the stream scheduled
         waits = grace and not rehearsal and not self.closed
@@ -545,11 +564,10 @@ class MediaPlane:
             for viewer in [v for v in self.viewers.values() if v.stream_id == stream_id]:
                 await self._end_viewer(viewer)
             await self._finish_hls(stream_id)
-        if waits and self._lost.get(stream_id) is session:  # not ended or taken over meanwhile
+        if waits and self._lost.get(stream_id) is session:  # not ended meanwhile (a DELETE)
             self._cancel_grace(stream_id)  # one that reconcile started during the teardown
             self._grace[stream_id] = self._spawn(self._end_after_grace(stream_id))
             self._lost[stream_id] = session
-        logger.info("whip: media of stream %s ended", stream_id)
 
     async def _drop_media(self, session: PublisherSession) -> None:
         for publication in session.publications:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -416,6 +417,57 @@ async def test_a_delete_right_after_the_connection_closed_still_ends_the_broadca
         assert stream_id not in plane._grace
         again = await http.delete(publisher.location, headers={"Authorization": f"Bearer {key}"})
         assert again.status_code == 404
+
+
+async def test_an_encoder_back_during_the_dropped_ones_teardown_keeps_its_viewers_and_playlist(
+    live_server: LiveServer, peers: list[RTCPeerConnection]
+) -> None:
+    stream_id, key = new_stream(live_server)
+    plane = live_server.app.state.platform.get(MediaPlane)
+    plane.reconnect_grace = 60.0
+    # The dropped publisher's teardown is held at its last step (ending its HLS playlist), as a
+    # teardown with many viewers to hang up takes its time, while its encoder comes back.
+    finish_hls = plane._finish_hls
+    held, release = threading.Event(), threading.Event()
+
+    async def held_finish_hls(stream: int) -> None:
+        held.set()
+        await asyncio.to_thread(release.wait, 20)
+        await finish_hls(stream)
+
+    plane._finish_hls = held_finish_hls
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as http:
+        first = await publish(http, stream_id, key)
+        peers.append(first.pc)
+        assert first.response.status_code == 201
+        await until(lambda: first.pc.connectionState == "connected")
+        await first.pc.close()
+        await until(held.is_set)
+        back = asyncio.create_task(publish(http, stream_id, key))
+        # It waits for the teardown to finish (or, answered at once, meets what the teardown does).
+        await until(lambda: stream_id in plane._claimed or back.done())
+        plane._finish_hls = finish_hls
+        release.set()
+        second = await back
+        peers.append(second.pc)
+        assert second.response.status_code == 201, second.response.text
+        viewer = await play(http, stream_id)
+        peers.append(viewer.pc)
+        await first_frames(viewer, "video", 5)
+
+        # The resumed broadcast's playlist goes on: the old teardown ended only the old one.
+        async def media_playlist() -> str:
+            index = await http.get(f"/live/{stream_id}/index.m3u8")
+            if index.status_code != 200:
+                return ""
+            return (await http.get(f"/live/{stream_id}/" + index.text.strip().splitlines()[-1])).text
+
+        async with asyncio.timeout(15):
+            while "#EXTINF" not in (playlist := await media_playlist()):
+                await asyncio.sleep(0.2)
+        assert "#EXT-X-ENDLIST" not in playlist
+        assert viewer.pc.connectionState == "connected" and plane.viewer_count(stream_id) == 1
+        assert (await http.get(f"/api/streams/{stream_id}/stats")).json()["status"] == "live"
 
 
 async def test_ending_the_stream_from_the_api_hangs_up_publisher_and_viewers(
