@@ -194,7 +194,6 @@ def serve_and_measure(
         # Joining one by one, a viewer's own process starts (imports, keys) while the others play,
         # not at the same moment as fifteen others on the same two cores.
         duration = 25 + 2 * (2 + args.seconds) + 3
-        decoding = [] if args.viewers_decode else ["--no-decode"]
         instances = sorted(pids, key=lambda i: i != origin)
         viewers, firsts = [], []
         half: dict[str, tuple[float, float]] = {}
@@ -209,11 +208,11 @@ def serve_and_measure(
                 half_firsts = list(firsts)
             # Each plays until the window is over: later joins take a few seconds each.
             joins_after = 4 * (audience - 1 - n) if args.one_by_one else 0
-            seconds = str(duration + joins_after)
+            seconds = duration + joins_after
             # Evenly over the processes, as a round-robin balancer would (the kernel's hash can
             # give one process 2 of 16, leaving its per-viewer figure resting on two viewers).
-            placed = ["--on", instances[n % len(instances)]] if args.spread == "even" else []
-            viewers.append(peer.start("view", stream["whep_url"], "--seconds", seconds, *decoding, *placed))
+            placed = ("--on", instances[n % len(instances)]) if args.spread == "even" else ()
+            viewers.append(peer.viewer(stream["whep_url"], seconds, decode=args.viewers_decode, extra=placed))
             peers.append(viewers[-1])
             if args.one_by_one:
                 firsts.append(viewers[-1].next(35))

@@ -94,6 +94,13 @@ class Peer:
         threading.Thread(target=peer._read, daemon=True).start()
         return peer
 
+    @classmethod
+    def viewer(cls, whep_url: str, seconds: float, *, decode: bool, extra: tuple[str, ...] = ()) -> Peer:
+        """A WHEP viewer playing for ``seconds``: it decodes every frame, or without ``decode``
+        counts the encoded frames it receives."""
+        decoding = () if decode else ("--no-decode",)
+        return cls.start("view", whep_url, "--seconds", str(seconds), *decoding, *extra)
+
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
@@ -129,7 +136,7 @@ def measure(
         print(f"{name}: publisher live; measuring {args.seconds:.0f} s without viewers ...", flush=True)
         idle = core_share(server.pid, args.seconds)
         duration = JOIN_TIMEOUT + SETTLE + args.seconds + 3
-        viewers = [Peer.start("view", whep, "--seconds", str(duration)) for _ in range(k)]
+        viewers = [Peer.viewer(whep, duration, decode=True) for _ in range(k)]
         peers += viewers
         first = [float(v.next(JOIN_TIMEOUT + 10)["first_frame_s"]) for v in viewers]
         print(f"{name}: {k} viewers decoding; measuring {args.seconds:.0f} s ...", flush=True)
@@ -226,6 +233,17 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
         server.wait()
 
 
+def add_viewers_decode(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """``--viewers-decode``: the viewers decode every frame instead of counting encoded ones."""
+    parser.add_argument(
+        "--viewers-decode",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help=f"{scope}viewers decode every frame (default: they count the encoded frames they "
+        "receive, leaving the cores to the servers measured)",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,12 +262,7 @@ def main() -> None:
         "--workers", type=int, default=1, help="measure expo serve --workers N against one process instead"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis for --workers (a random db)")
-    parser.add_argument(
-        "--viewers-decode",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="with --workers: viewers decode (default: they count encoded frames, leaving the cores free)",
-    )
+    add_viewers_decode(parser, "with --workers: ")
     parser.add_argument(
         "--one-by-one",
         action=argparse.BooleanOptionalAction,

@@ -59,7 +59,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_fanout import JOIN_TIMEOUT, SETTLE, TICK, Peer, prepare_store
+from bench_fanout import JOIN_TIMEOUT, SETTLE, TICK, Peer, add_viewers_decode, prepare_store
 from benchlib import free_port, print_side_by_side, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,10 +128,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"publisher live; measuring {args.seconds:.0f} s without viewers ...", flush=True)
         idle = core_share(server.pid, args.seconds)
         duration = JOIN_TIMEOUT + SETTLE + (args.seconds + SETTLE) * args.rounds * len(MODES) + 3
-        decoding = [] if args.viewers_decode else ["--no-decode"]
         viewers = [
-            Peer.start("view", stream["whep_url"], "--seconds", str(duration), *decoding)
-            for _ in range(args.viewers)
+            Peer.viewer(stream["whep_url"], duration, decode=args.viewers_decode) for _ in range(args.viewers)
         ]
         peers += viewers
         for viewer in viewers:
@@ -260,12 +258,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--viewers", type=int, default=12, help="WHEP viewers, each an aiortc peer")
-    parser.add_argument(
-        "--viewers-decode",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="viewers decode every frame (default: they count the encoded frames)",
-    )
+    add_viewers_decode(parser)
     parser.add_argument("--seconds", type=float, default=10.0, help="each CPU measurement window")
     parser.add_argument("--rounds", type=int, default=2, help="windows per mode, alternating")
     parser.add_argument("--kbps", type=int, default=1000, help="the publisher's H.264 bitrate")
