@@ -120,6 +120,14 @@ async def play(http: httpx.AsyncClient, stream_id: int, headers: dict[str, str] 
     return Player(pc, response, tracks)
 
 
+async def media_playlist(http: httpx.AsyncClient, stream_id: int) -> str:
+    """The stream's HLS media playlist (the last one its index names), or "" with no index yet."""
+    index = await http.get(f"/live/{stream_id}/index.m3u8")
+    if index.status_code != 200:
+        return ""
+    return (await http.get(f"/live/{stream_id}/" + index.text.strip().splitlines()[-1])).text
+
+
 async def first_frames(player: Player, kind: str, count: int, timeout: float = 15.0) -> list[Any]:
     """Decoded frames of ``kind`` (video frames start with the first keyframe the server sends)."""
     frames: list[Any] = []
@@ -213,9 +221,7 @@ async def test_publish_then_three_viewers_decode_and_the_broadcast_ends_on_delet
             await http.delete(publisher.location, headers={"Authorization": f"Bearer {key}"})
         ).status_code == 404
         # The HLS playlist is final, and the live period was recorded.
-        playlist = await http.get(f"/live/{stream_id}/index.m3u8")
-        media = await http.get(f"/live/{stream_id}/" + playlist.text.strip().splitlines()[-1])
-        assert "#EXT-X-ENDLIST" in media.text
+        assert "#EXT-X-ENDLIST" in await media_playlist(http, stream_id)
 
     async def recordings() -> list[Recording]:
         async with platform.db.session() as session:
@@ -456,14 +462,8 @@ async def test_an_encoder_back_during_the_dropped_ones_teardown_keeps_its_viewer
         await first_frames(viewer, "video", 5)
 
         # The resumed broadcast's playlist goes on: the old teardown ended only the old one.
-        async def media_playlist() -> str:
-            index = await http.get(f"/live/{stream_id}/index.m3u8")
-            if index.status_code != 200:
-                return ""
-            return (await http.get(f"/live/{stream_id}/" + index.text.strip().splitlines()[-1])).text
-
         async with asyncio.timeout(15):
-            while "#EXTINF" not in (playlist := await media_playlist()):
+            while "#EXTINF" not in (playlist := await media_playlist(http, stream_id)):
                 await asyncio.sleep(0.2)
         assert "#EXT-X-ENDLIST" not in playlist
         assert viewer.pc.connectionState == "connected" and plane.viewer_count(stream_id) == 1
